@@ -1,0 +1,39 @@
+# Finds Arrow C++ (arrow, parquet, compute) inside the pyarrow wheel of the project's virtual
+# environment. Debian has no Arrow package, and the wheel ships headers and shared libraries.
+# Defines the imported targets Arrow::arrow, Arrow::compute, Arrow::parquet and puts the wheel's
+# library directory in the build and install run path, so binaries run without LD_LIBRARY_PATH.
+set(HEADWATER_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+    "Python interpreter whose pyarrow provides Arrow C++")
+if(NOT EXISTS "${HEADWATER_PYTHON}")
+  message(FATAL_ERROR "No ${HEADWATER_PYTHON}: run scripts/setup first (or `make build`).")
+endif()
+execute_process(
+  COMMAND "${HEADWATER_PYTHON}" -c
+    "import pyarrow as pa; pa.create_library_symlinks(); print(pa.get_include()); print(pa.get_library_dirs()[0]); print(pa.cpp_version)"
+  OUTPUT_VARIABLE pyarrow_out RESULT_VARIABLE pyarrow_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT pyarrow_rc EQUAL 0)
+  message(FATAL_ERROR "pyarrow is not importable by ${HEADWATER_PYTHON}: run scripts/setup")
+endif()
+string(REPLACE "\n" ";" pyarrow_out "${pyarrow_out}")
+list(GET pyarrow_out 0 ARROW_INCLUDE_DIR)
+list(GET pyarrow_out 1 ARROW_LIBRARY_DIR)
+list(GET pyarrow_out 2 ARROW_VERSION)
+message(STATUS "Arrow ${ARROW_VERSION} from pyarrow: ${ARROW_LIBRARY_DIR}")
+
+foreach(component arrow arrow_compute arrow_acero arrow_dataset parquet)
+  find_library(${component}_LIB NAMES ${component} PATHS "${ARROW_LIBRARY_DIR}" NO_DEFAULT_PATH REQUIRED)
+endforeach()
+add_library(Arrow::arrow SHARED IMPORTED)
+set_target_properties(Arrow::arrow PROPERTIES
+  IMPORTED_LOCATION "${arrow_LIB}"
+  INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${ARROW_INCLUDE_DIR}"
+  INTERFACE_INCLUDE_DIRECTORIES "${ARROW_INCLUDE_DIR}")
+add_library(Arrow::compute SHARED IMPORTED)
+set_target_properties(Arrow::compute PROPERTIES
+  IMPORTED_LOCATION "${arrow_compute_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)
+add_library(Arrow::parquet SHARED IMPORTED)
+set_target_properties(Arrow::parquet PROPERTIES
+  IMPORTED_LOCATION "${parquet_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)
+
+set(CMAKE_BUILD_RPATH "${ARROW_LIBRARY_DIR}")
+set(CMAKE_INSTALL_RPATH "${ARROW_LIBRARY_DIR}")

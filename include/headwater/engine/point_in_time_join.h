@@ -1,0 +1,94 @@
+#pragma once
+// The point-in-time join (Feast's rule), as a streaming operator over feature-row batches.
+//
+// For an entity row (key k, time t) a feature view contributes the feature row with key k and
+// the greatest event_timestamp <= t, ties going to the greatest created_timestamp, then to the
+// row read last (the greatest row number); when the view's TTL is non-zero that row must also
+// have event_timestamp >= t - ttl (both ends inclusive), otherwise nothing matches.
+//
+// Operator contract (batch mode): the entity rows are the build side and are held whole; feature
+// rows stream through Consume() in any order and in any number of concurrent Partial states,
+// in memory proportional to the entity rows only. Finish() merges the partials and returns, per
+// entity row in input order, the row number of the matched feature row or -1. The caller then
+// gathers feature values by row number (see offline/historical_retrieval).
+//
+// How: entity rows are sorted by (key id, t). A feature row (k, ts) can only ever be the answer
+// for entity rows of key k at or after the first position p with t >= ts; it is recorded as a
+// candidate at p when it beats the candidate already there. A running maximum over each key's
+// positions then yields, for every entity row, the greatest feature row with ts <= t. A row that
+// is already outside the TTL of the entity row at p is outside it for all later ones, and is
+// dropped at once; the final TTL check catches the rest.
+
+#include <arrow/type_fwd.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "headwater/core/time.h"
+#include "headwater/engine/key_index.h"
+
+namespace headwater::engine {
+
+/// The best feature row seen for one sorted entity position.
+struct JoinCandidate {
+  int64_t event_time = INT64_MIN;
+  int64_t created_time = INT64_MIN;
+  int64_t row_number = -1;  // -1: none yet
+
+  bool operator<(const JoinCandidate& other) const {
+    if (event_time != other.event_time) return event_time < other.event_time;
+    if (created_time != other.created_time) return created_time < other.created_time;
+    return row_number < other.row_number;
+  }
+};
+
+/// Candidates accumulated by one thread; create with PointInTimeJoin::NewPartial().
+struct JoinPartial {
+  std::vector<JoinCandidate> best;  // by sorted entity position
+  std::vector<int32_t> ids;         // scratch for probed key ids
+  int64_t rows_consumed = 0;
+  int64_t rows_matched_key = 0;
+};
+
+class PointInTimeJoin {
+ public:
+  /// `entity_keys`: the view's join-key columns of the entity rows; `entity_times`: their
+  /// timestamps in epoch microseconds, no nulls. `ttl` zero means no limit.
+  static Result<std::unique_ptr<PointInTimeJoin>> Make(std::vector<KeyColumn> entity_keys,
+                                                       std::vector<int64_t> entity_times,
+                                                       Duration ttl);
+
+  JoinPartial NewPartial() const;
+
+  /// Feeds `num_rows` feature rows numbered first_row_number, first_row_number+1, ...
+  /// `event_times` may hold nulls only where `event_valid` is 0 (those rows are skipped);
+  /// `created_times` may be null (all rows created equal). Thread-safe for distinct partials.
+  void Consume(JoinPartial* partial, const std::vector<KeyColumn>& keys,
+               const int64_t* event_times, const uint8_t* event_validity,
+               const int64_t* created_times, int64_t num_rows, int64_t first_row_number) const;
+
+  /// Merges the partials and returns, for each entity row in input order, the matched feature
+  /// row number or -1.
+  std::vector<int64_t> Finish(std::vector<JoinPartial> partials) const;
+
+  /// The smallest and greatest entity time: feature rows outside [min - ttl, max] never match.
+  int64_t min_entity_time() const { return min_time_; }
+  int64_t max_entity_time() const { return max_time_; }
+  Duration ttl() const { return ttl_; }
+
+ private:
+  PointInTimeJoin() = default;
+
+  KeyIndex index_;
+  Duration ttl_;
+  // Entity rows sorted by (key id, time): original row and time per position.
+  std::vector<int64_t> order_;
+  std::vector<int64_t> sorted_times_;
+  // Positions of key id k are [key_begin_[k], key_begin_[k + 1]).
+  std::vector<int64_t> key_begin_;
+  int64_t min_time_ = INT64_MAX;
+  int64_t max_time_ = INT64_MIN;
+};
+
+}  // namespace headwater::engine

@@ -1,0 +1,44 @@
+#pragma once
+// The persistent registry: one JSON file, replaced atomically on every write.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "headwater/core/clock.h"
+#include "headwater/registry/definitions.h"
+
+namespace headwater::registry {
+
+/// Serialises a registry as JSON (the registry file format and `registry-dump` output). With
+/// `indent` > 0 the text is pretty-printed. Source locations are not stored.
+std::string RegistryToJson(const Registry& registry, int indent = 2);
+
+/// Parses what RegistryToJson wrote. `what` names the text in errors.
+Result<Registry> RegistryFromJson(const std::string& text, const std::string& what);
+
+/// Reads the registry file; a missing file is an empty registry for `project` (version 0).
+Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::string& project);
+
+/// Writes the registry file atomically: a temporary file beside it is written, flushed to disk
+/// and renamed over the old one, so a crash leaves either the old or the new registry whole.
+Status WriteRegistry(const std::filesystem::path& path, const Registry& registry);
+
+/// One difference between two sets of definitions.
+struct Change {
+  enum class Kind { kAdd, kUpdate, kDelete };
+  Kind kind;
+  /// "entity", "data_source", "feature_view" or "feature_service".
+  std::string object_type;
+  std::string name;
+  /// For updates, the fields that differ.
+  std::vector<std::string> fields;
+};
+
+/// What applying `after` over `before` changes, objects in definition order, deletions last.
+std::vector<Change> Diff(const Definitions& before, const Definitions& after);
+
+/// One line per change: "+ feature_view driver_stats", "~ entity driver (description)".
+std::string FormatChanges(const std::vector<Change>& changes);
+
+}  // namespace headwater::registry

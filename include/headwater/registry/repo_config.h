@@ -1,0 +1,49 @@
+#pragma once
+// feature_store.yaml: where a repository keeps its registry and stores.
+
+#include <filesystem>
+#include <string>
+
+#include "headwater/core/status.h"
+
+namespace headwater::registry {
+
+/// The online store settings (`online_store:`). Used from the online-store milestone on.
+struct OnlineStoreConfig {
+  /// "rocksdb" (default, embedded) or "redis".
+  std::string type = "rocksdb";
+  /// RocksDB directory, relative to the repository. Default "data/online".
+  std::string path = "data/online";
+  /// Redis "host:port". Default "127.0.0.1:6379".
+  std::string connection_string = "127.0.0.1:6379";
+  /// Redis key expiry in seconds; 0 keeps keys forever. Default 0.
+  int64_t key_ttl_seconds = 0;
+};
+
+/// The offline store settings (`offline_store:`). Only `type: file` (Parquet) exists.
+struct OfflineStoreConfig {
+  std::string type = "file";
+};
+
+/// A parsed feature_store.yaml.
+struct RepoConfig {
+  /// The repository root (the directory holding feature_store.yaml), absolute.
+  std::filesystem::path repo_path;
+  /// Project name: letters, digits and underscores. Required.
+  std::string project;
+  /// Registry file, absolute (written relative to the repository). Default "data/registry.json".
+  std::filesystem::path registry_path;
+  /// Only "local".
+  std::string provider = "local";
+  OnlineStoreConfig online_store;
+  OfflineStoreConfig offline_store;
+
+  /// Resolves a path written in the repository (relative to its root) to an absolute one.
+  std::filesystem::path Resolve(const std::string& path) const;
+};
+
+/// Reads `repo_path/feature_store.yaml`. `${NAME}` in any value is replaced by the environment
+/// variable NAME (an unset variable is an error). Unknown keys are errors naming the key.
+Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path);
+
+}  // namespace headwater::registry

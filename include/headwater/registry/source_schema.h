@@ -1,0 +1,24 @@
+#pragma once
+// The files and Arrow schema behind a file source. Shared by validation (registry) and reading
+// (offline) so both agree on what a source path means.
+
+#include <arrow/type_fwd.h>
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "headwater/core/status.h"
+
+namespace headwater::registry {
+
+/// The Parquet files of a source path: the file itself, or the *.parquet files directly inside
+/// a directory in name order (appends add files whose names sort last). Hidden and temporary
+/// files (names starting with "." or "_") are skipped. A missing path is an IOError.
+Result<std::vector<std::filesystem::path>> ListSourceFiles(const std::filesystem::path& path);
+
+/// The Arrow schema of a source: that of its first file. A source with no files, or a file that
+/// is not Parquet, is an error naming the path.
+Result<std::shared_ptr<arrow::Schema>> ReadSourceSchema(const std::filesystem::path& path);
+
+}  // namespace headwater::registry

@@ -1,0 +1,78 @@
+// The `headwater` command: parses arguments with CLI11 and runs one subcommand. Errors print
+// "error: <message>" on stderr and exit 1; usage errors exit 2.
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace headwater::cli;
+  CLI::App app{"Headwater: a feature store with its own stream and batch engine."};
+  app.set_version_flag("--version", "headwater 0.1.0");
+  app.require_subcommand(1);
+  GlobalOptions global;
+  std::string chdir;
+  app.add_option("-c,--chdir", chdir,
+                 "Run in this feature repository instead of the current directory");
+
+  std::string init_name;
+  auto* init = app.add_subcommand("init", "Create a feature repository with example data");
+  init->add_option("NAME", init_name, "Directory (and project name) to create")->required();
+
+  auto* apply = app.add_subcommand("apply", "Validate the definitions and store them in the registry");
+  auto* plan = app.add_subcommand("plan", "Show what `apply` would change, changing nothing");
+  auto* dump = app.add_subcommand("registry-dump", "Print the registry as JSON");
+  auto* teardown = app.add_subcommand("teardown", "Remove the registry and everything apply created");
+
+  HistoricalOptions historical;
+  auto* history = app.add_subcommand(
+      "get-historical-features", "Join point-in-time-correct features onto entity rows");
+  history->add_option("--entities", historical.entities,
+                      "Entity rows: Parquet or CSV with join keys and event_timestamp")
+      ->required();
+  auto* features_option = history->add_option(
+      "--features", historical.features, "Comma-separated view:feature references")
+      ->delimiter(',');
+  auto* service_option = history->add_option("--feature-service", historical.feature_service,
+                                             "A feature service instead of --features");
+  features_option->excludes(service_option);
+  history->add_option("--output", historical.output, "Output file, .parquet or .csv")->required();
+  history->add_flag("--full-feature-names", historical.full_feature_names,
+                    "Name feature columns view__feature");
+  history->add_option("--threads", historical.threads, "Worker threads (default: one per core)")
+      ->check(CLI::Range(0, 256));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? 0 : 2;
+  }
+  if (!chdir.empty()) global.repo = chdir;
+
+  headwater::Status status;
+  if (init->parsed()) {
+    status = RunInit(init_name, global.repo);
+  } else if (apply->parsed()) {
+    status = RunApply(global);
+  } else if (plan->parsed()) {
+    status = RunPlan(global);
+  } else if (dump->parsed()) {
+    status = RunRegistryDump(global);
+  } else if (teardown->parsed()) {
+    status = RunTeardown(global);
+  } else if (history->parsed()) {
+    if (historical.features.empty() && historical.feature_service.empty()) {
+      std::cerr << "error: get-historical-features needs --features or --feature-service\n";
+      return 2;
+    }
+    status = RunGetHistoricalFeatures(global, historical);
+  }
+  if (!status.ok()) {
+    std::cerr << "error: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,265 @@
+#include "headwater/core/time.h"
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/type.h>
+#include <arrow/util/checked_cast.h>
+
+#include <charconv>
+#include <chrono>
+#include <fmt/format.h>
+
+namespace headwater {
+namespace {
+
+constexpr int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
+
+struct Unit {
+  char suffix;
+  int64_t micros;
+};
+constexpr Unit kUnits[] = {{'d', kMicrosPerDay},
+                           {'h', 3'600 * kMicrosPerSecond},
+                           {'m', 60 * kMicrosPerSecond},
+                           {'s', kMicrosPerSecond}};
+
+// Reads exactly `width` decimal digits at `pos`; false if they are not all digits.
+bool ReadDigits(std::string_view text, size_t& pos, size_t width, int& value) {
+  if (pos + width > text.size()) return false;
+  value = 0;
+  for (size_t i = 0; i < width; ++i) {
+    char c = text[pos + i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  pos += width;
+  return true;
+}
+
+bool Consume(std::string_view text, size_t& pos, char c) {
+  if (pos < text.size() && text[pos] == c) {
+    ++pos;
+    return true;
+  }
+  return false;
+}
+
+int64_t DaysFromCivil(int year, unsigned month, unsigned day) {
+  using namespace std::chrono;
+  return sys_days{std::chrono::year{year} / std::chrono::month{month} / std::chrono::day{day}}
+      .time_since_epoch()
+      .count();
+}
+
+}  // namespace
+
+Result<Duration> ParseDuration(std::string_view text) {
+  auto invalid = [&] {
+    return Status::Invalid("'", text,
+                           "' is not a duration: use a number with a unit s, m, h or d (e.g. "
+                           "90s, 1h30m, 7d), or 0 for no limit");
+  };
+  if (text == "0") return Duration{0};
+  if (text.empty()) return invalid();
+  int64_t total = 0;
+  size_t pos = 0;
+  size_t last_unit = 0;  // index into kUnits + 1 of the previous part, to force d > h > m > s
+  while (pos < text.size()) {
+    int64_t number = 0;
+    auto [end, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), number);
+    if (ec != std::errc() || end == text.data() + pos || number < 0) return invalid();
+    pos = static_cast<size_t>(end - text.data());
+    if (pos >= text.size()) return invalid();
+    size_t unit = 0;
+    while (unit < std::size(kUnits) && kUnits[unit].suffix != text[pos]) ++unit;
+    if (unit == std::size(kUnits) || unit + 1 <= last_unit) return invalid();
+    last_unit = unit + 1;
+    ++pos;
+    if (number > INT64_MAX / kUnits[unit].micros - total / kUnits[unit].micros) return invalid();
+    total += number * kUnits[unit].micros;
+  }
+  return Duration{total};
+}
+
+std::string FormatDuration(Duration duration) {
+  if (duration.micros == 0) return "0";
+  for (const Unit& unit : kUnits) {
+    if (duration.micros % unit.micros == 0) {
+      return fmt::format("{}{}", duration.micros / unit.micros, unit.suffix);
+    }
+  }
+  return fmt::format("{}us", duration.micros);
+}
+
+Result<Timestamp> ParseTimestamp(std::string_view text) {
+  auto invalid = [&] {
+    return Status::Invalid("'", text,
+                           "' is not an ISO 8601 timestamp (expected e.g. 2024-05-01, "
+                           "2024-05-01T10:00:00, 2024-05-01 10:00:00.5+02:00)");
+  };
+  size_t pos = 0;
+  int year, month, day;
+  if (!ReadDigits(text, pos, 4, year) || !Consume(text, pos, '-') ||
+      !ReadDigits(text, pos, 2, month) || !Consume(text, pos, '-') ||
+      !ReadDigits(text, pos, 2, day)) {
+    return invalid();
+  }
+  if (month < 1 || month > 12 || day < 1 ||
+      !std::chrono::year_month_day{std::chrono::year{year}, std::chrono::month(month),
+                                   std::chrono::day(day)}
+           .ok()) {
+    return invalid();
+  }
+  int64_t micros = DaysFromCivil(year, month, day) * kMicrosPerDay;
+  if (pos < text.size() && (text[pos] == 'T' || text[pos] == ' ')) {
+    ++pos;
+    int hour, minute, second = 0;
+    if (!ReadDigits(text, pos, 2, hour) || !Consume(text, pos, ':') ||
+        !ReadDigits(text, pos, 2, minute)) {
+      return invalid();
+    }
+    if (Consume(text, pos, ':')) {
+      if (!ReadDigits(text, pos, 2, second)) return invalid();
+      if (Consume(text, pos, '.') || Consume(text, pos, ',')) {
+        int64_t fraction = 0;
+        int digits = 0;
+        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+          if (digits < 6) fraction = fraction * 10 + (text[pos] - '0');
+          ++digits;
+          ++pos;
+        }
+        if (digits == 0) return invalid();
+        for (int d = digits; d < 6; ++d) fraction *= 10;
+        micros += fraction;
+      }
+    }
+    if (hour > 23 || minute > 59 || second > 60) return invalid();
+    micros += ((hour * 60 + minute) * 60 + second) * kMicrosPerSecond;
+  }
+  if (pos < text.size()) {
+    char sign = text[pos];
+    if (sign == 'Z' || sign == 'z') {
+      ++pos;
+    } else if (sign == '+' || sign == '-') {
+      ++pos;
+      int offset_hours, offset_minutes = 0;
+      if (!ReadDigits(text, pos, 2, offset_hours)) return invalid();
+      if (Consume(text, pos, ':')) {
+        if (!ReadDigits(text, pos, 2, offset_minutes)) return invalid();
+      } else if (pos < text.size()) {
+        if (!ReadDigits(text, pos, 2, offset_minutes)) return invalid();
+      }
+      if (offset_hours > 23 || offset_minutes > 59) return invalid();
+      int64_t offset = (offset_hours * 60 + offset_minutes) * 60 * kMicrosPerSecond;
+      micros += sign == '+' ? -offset : offset;
+    }
+  }
+  if (pos != text.size()) return invalid();
+  return Timestamp{micros};
+}
+
+std::string FormatTimestamp(Timestamp timestamp) {
+  using namespace std::chrono;
+  int64_t days = timestamp.micros / kMicrosPerDay;
+  int64_t rest = timestamp.micros % kMicrosPerDay;
+  if (rest < 0) {
+    rest += kMicrosPerDay;
+    --days;
+  }
+  year_month_day date{sys_days{std::chrono::days{days}}};
+  int64_t seconds = rest / kMicrosPerSecond;
+  int64_t fraction = rest % kMicrosPerSecond;
+  std::string out = fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}",
+                                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                                static_cast<unsigned>(date.day()), seconds / 3600,
+                                seconds / 60 % 60, seconds % 60);
+  if (fraction != 0) out += fmt::format(".{:06d}", fraction);
+  out += "+00:00";
+  return out;
+}
+
+Result<std::shared_ptr<arrow::Int64Array>> ToEpochMicros(const arrow::ChunkedArray& column,
+                                                         std::string_view what) {
+  arrow::Int64Builder builder;
+  ARROW_RETURN_NOT_OK(builder.Reserve(column.length()));
+  const arrow::DataType& type = *column.type();
+  for (const auto& chunk : column.chunks()) {
+    const int64_t n = chunk->length();
+    switch (type.id()) {
+      case arrow::Type::TIMESTAMP: {
+        int64_t multiply = 1, divide = 1;
+        switch (arrow::internal::checked_cast<const arrow::TimestampType&>(type).unit()) {
+          case arrow::TimeUnit::SECOND: multiply = kMicrosPerSecond; break;
+          case arrow::TimeUnit::MILLI: multiply = 1000; break;
+          case arrow::TimeUnit::MICRO: break;
+          case arrow::TimeUnit::NANO: divide = 1000; break;
+        }
+        const auto& array = arrow::internal::checked_cast<const arrow::TimestampArray&>(*chunk);
+        const int64_t* values = array.raw_values();
+        for (int64_t i = 0; i < n; ++i) {
+          if (array.IsNull(i)) {
+            builder.UnsafeAppendNull();
+            continue;
+          }
+          // Floor division so that instants before the epoch round towards the past.
+          int64_t v = values[i];
+          int64_t q = v / divide;
+          if (divide > 1 && v % divide < 0) --q;
+          builder.UnsafeAppend(q * multiply);
+        }
+        break;
+      }
+      case arrow::Type::DATE32: {
+        const auto& array = arrow::internal::checked_cast<const arrow::Date32Array&>(*chunk);
+        for (int64_t i = 0; i < n; ++i) {
+          if (array.IsNull(i)) {
+            builder.UnsafeAppendNull();
+          } else {
+            builder.UnsafeAppend(array.Value(i) * kMicrosPerDay);
+          }
+        }
+        break;
+      }
+      case arrow::Type::DATE64: {
+        const auto& array = arrow::internal::checked_cast<const arrow::Date64Array&>(*chunk);
+        for (int64_t i = 0; i < n; ++i) {
+          if (array.IsNull(i)) {
+            builder.UnsafeAppendNull();
+          } else {
+            builder.UnsafeAppend(array.Value(i) * 1000);
+          }
+        }
+        break;
+      }
+      case arrow::Type::STRING:
+      case arrow::Type::LARGE_STRING: {
+        for (int64_t i = 0; i < n; ++i) {
+          if (chunk->IsNull(i)) {
+            builder.UnsafeAppendNull();
+            continue;
+          }
+          std::string_view text =
+              type.id() == arrow::Type::STRING
+                  ? arrow::internal::checked_cast<const arrow::StringArray&>(*chunk).GetView(i)
+                  : arrow::internal::checked_cast<const arrow::LargeStringArray&>(*chunk)
+                        .GetView(i);
+          auto parsed = ParseTimestamp(text);
+          if (!parsed.ok()) {
+            return Status::Invalid(what, ", row ", builder.length() + 1, ": ",
+                                   parsed.status().message());
+          }
+          builder.UnsafeAppend(parsed->micros);
+        }
+        break;
+      }
+      default:
+        return Status::TypeError(what, " has type ", type.ToString(),
+                                 "; expected a timestamp, a date or ISO 8601 strings");
+    }
+  }
+  std::shared_ptr<arrow::Int64Array> out;
+  ARROW_RETURN_NOT_OK(builder.Finish(&out));
+  return out;
+}
+
+}  // namespace headwater

@@ -1,0 +1,107 @@
+#include "headwater/engine/point_in_time_join.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace headwater::engine {
+
+Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(std::vector<KeyColumn> entity_keys,
+                                                               std::vector<int64_t> entity_times,
+                                                               Duration ttl) {
+  const int64_t num_rows = static_cast<int64_t>(entity_times.size());
+  std::unique_ptr<PointInTimeJoin> join(new PointInTimeJoin());
+  join->ttl_ = ttl;
+  ARROW_ASSIGN_OR_RAISE(join->index_, KeyIndex::Build(std::move(entity_keys), num_rows));
+  const std::vector<int32_t>& ids = join->index_.row_ids();
+  const int32_t num_keys = join->index_.size();
+
+  // Counting sort by key id (rows with a null key part are left out), then each key's rows by
+  // time; ties keep input order so duplicates stay in order.
+  join->key_begin_.assign(num_keys + 1, 0);
+  for (int64_t row = 0; row < num_rows; ++row) {
+    if (ids[row] >= 0) ++join->key_begin_[ids[row] + 1];
+  }
+  std::partial_sum(join->key_begin_.begin(), join->key_begin_.end(), join->key_begin_.begin());
+  const int64_t sorted_rows = join->key_begin_[num_keys];
+  join->order_.resize(sorted_rows);
+  std::vector<int64_t> next(join->key_begin_.begin(), join->key_begin_.end() - 1);
+  for (int64_t row = 0; row < num_rows; ++row) {
+    if (ids[row] >= 0) join->order_[next[ids[row]]++] = row;
+  }
+  for (int32_t key = 0; key < num_keys; ++key) {
+    auto begin = join->order_.begin() + join->key_begin_[key];
+    auto end = join->order_.begin() + join->key_begin_[key + 1];
+    std::stable_sort(begin, end, [&](int64_t a, int64_t b) { return entity_times[a] < entity_times[b]; });
+  }
+  join->sorted_times_.resize(sorted_rows);
+  for (int64_t position = 0; position < sorted_rows; ++position) {
+    int64_t t = entity_times[join->order_[position]];
+    join->sorted_times_[position] = t;
+    join->min_time_ = std::min(join->min_time_, t);
+    join->max_time_ = std::max(join->max_time_, t);
+  }
+  return join;
+}
+
+JoinPartial PointInTimeJoin::NewPartial() const {
+  JoinPartial partial;
+  partial.best.resize(sorted_times_.size());
+  return partial;
+}
+
+void PointInTimeJoin::Consume(JoinPartial* partial, const std::vector<KeyColumn>& keys,
+                              const int64_t* event_times, const uint8_t* event_validity,
+                              const int64_t* created_times, int64_t num_rows,
+                              int64_t first_row_number) const {
+  partial->ids.resize(num_rows);
+  index_.Probe(keys, num_rows, partial->ids.data());
+  const int32_t* ids = partial->ids.data();
+  const int64_t* times = sorted_times_.data();
+  JoinCandidate* best = partial->best.data();
+  const int64_t ttl = ttl_.micros;
+  int64_t matched = 0;
+  for (int64_t row = 0; row < num_rows; ++row) {
+    const int32_t id = ids[row];
+    if (id < 0) continue;
+    if (event_validity != nullptr && !((event_validity[row >> 3] >> (row & 7)) & 1)) continue;
+    ++matched;
+    const int64_t ts = event_times[row];
+    // First position of this key whose entity time is >= ts.
+    const int64_t* begin = times + key_begin_[id];
+    const int64_t* end = times + key_begin_[id + 1];
+    const int64_t* at = std::lower_bound(begin, end, ts);
+    if (at == end) continue;                   // every entity row of the key is earlier
+    if (ttl > 0 && *at - ts > ttl) continue;   // too old for every entity row it could serve
+    JoinCandidate candidate{ts, created_times ? created_times[row] : INT64_MIN,
+                            first_row_number + row};
+    JoinCandidate& slot = best[at - times];
+    if (slot < candidate) slot = candidate;
+  }
+  partial->rows_consumed += num_rows;
+  partial->rows_matched_key += matched;
+}
+
+std::vector<int64_t> PointInTimeJoin::Finish(std::vector<JoinPartial> partials) const {
+  std::vector<int64_t> result(index_.row_ids().size(), -1);
+  if (partials.empty()) return result;
+  std::vector<JoinCandidate>& best = partials[0].best;
+  for (size_t p = 1; p < partials.size(); ++p) {
+    for (size_t i = 0; i < best.size(); ++i) {
+      if (best[i] < partials[p].best[i]) best[i] = partials[p].best[i];
+    }
+  }
+  const int64_t ttl = ttl_.micros;
+  const int64_t num_keys = static_cast<int64_t>(key_begin_.size()) - 1;
+  for (int64_t key = 0; key < num_keys; ++key) {
+    JoinCandidate running;
+    for (int64_t position = key_begin_[key]; position < key_begin_[key + 1]; ++position) {
+      if (running < best[position]) running = best[position];
+      if (running.row_number < 0) continue;
+      if (ttl > 0 && running.event_time < sorted_times_[position] - ttl) continue;
+      result[order_[position]] = running.row_number;
+    }
+  }
+  return result;
+}
+
+}  // namespace headwater::engine

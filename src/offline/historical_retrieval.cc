@@ -1,0 +1,339 @@
+#include "headwater/offline/historical_retrieval.h"
+
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "headwater/core/time.h"
+#include "headwater/engine/point_in_time_join.h"
+#include "headwater/offline/parquet_dataset.h"
+#include "headwater/registry/feature_reference.h"
+#include "headwater/registry/source_schema.h"
+#include "parallel_for.h"
+
+namespace headwater::offline {
+namespace {
+
+using registry::DataSource;
+using registry::Definitions;
+using registry::FeatureView;
+using registry::FeatureViewProjection;
+
+// The source column that holds a (mapped) name.
+std::string SourceColumn(const DataSource& source, const std::string& name) {
+  for (const auto& [from, to] : source.field_mapping) {
+    if (to == name) return from;
+  }
+  return name;
+}
+
+Result<std::shared_ptr<arrow::Array>> Flatten(const std::shared_ptr<arrow::ChunkedArray>& column) {
+  if (column->num_chunks() == 1) return column->chunk(0);
+  if (column->num_chunks() == 0) return arrow::MakeEmptyArray(column->type());
+  return arrow::Concatenate(column->chunks());
+}
+
+Result<std::vector<engine::KeyColumn>> KeyColumns(const arrow::Table& table,
+                                                  const std::vector<std::string>& names) {
+  std::vector<engine::KeyColumn> keys;
+  for (const std::string& name : names) {
+    ARROW_ASSIGN_OR_RAISE(auto array, Flatten(table.GetColumnByName(name)));
+    ARROW_ASSIGN_OR_RAISE(auto key, engine::KeyColumn::Make(array));
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+// The entity rows' join keys for one view, checked for presence, type and nulls.
+Result<std::vector<engine::KeyColumn>> EntityKeys(const Definitions& definitions,
+                                                  const FeatureView& view,
+                                                  const arrow::Table& entity_rows) {
+  std::vector<std::string> names;
+  for (const std::string& entity_name : view.entities) {
+    const registry::Entity* entity = definitions.FindEntity(entity_name);
+    if (entity == nullptr) {
+      return Status::Invalid("feature view '", view.name, "' names unknown entity '", entity_name,
+                             "'; run `headwater apply`");
+    }
+    auto column = entity_rows.GetColumnByName(entity->join_key);
+    if (column == nullptr) {
+      return Status::Invalid("the entity rows have no column '", entity->join_key,
+                             "' (join key of entity '", entity_name, "', needed by feature view '",
+                             view.name, "')");
+    }
+    auto type = FromArrowType(*column->type());
+    if (!type.ok() || type->is_array || !KeyKindsCompatible(type->kind, entity->value_type)) {
+      return Status::TypeError("entity column '", entity->join_key, "' is ",
+                               column->type()->ToString(), " but entity '", entity_name,
+                               "' declares ", FormatFeatureType({entity->value_type, false}));
+    }
+    if (column->null_count() > 0) {
+      ARROW_ASSIGN_OR_RAISE(auto flat, Flatten(column));
+      int64_t row = 0;
+      while (!flat->IsNull(row)) ++row;
+      return Status::Invalid("entity column '", entity->join_key, "' is null in row ", row + 1,
+                             "; every entity row needs its full key");
+    }
+    names.push_back(entity->join_key);
+  }
+  return KeyColumns(entity_rows, names);
+}
+
+struct ViewColumns {
+  std::vector<std::shared_ptr<arrow::Array>> arrays;
+  std::vector<std::string> names;
+};
+
+// Joins one view's features onto the entity rows.
+Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitions& definitions,
+                             const FeatureViewProjection& projection,
+                             const arrow::Table& entity_rows,
+                             const std::vector<int64_t>& entity_times,
+                             const HistoricalRetrievalOptions& options, RetrievalStats* stats) {
+  const FeatureView* view = definitions.FindFeatureView(projection.view);
+  const DataSource* source = definitions.FindSource(view->source);
+  if (source == nullptr) {
+    return Status::Invalid("feature view '", view->name, "' names unknown source '", view->source,
+                           "'; run `headwater apply`");
+  }
+  ViewColumns out;
+  std::vector<std::string> feature_columns;
+  std::vector<FeatureType> feature_types;
+  for (const std::string& feature : projection.features) {
+    out.names.push_back(registry::FeatureColumnName(view->name, feature, options.full_feature_names));
+    feature_columns.push_back(SourceColumn(*source, feature));
+    feature_types.push_back(view->FindFeature(feature)->dtype);
+  }
+  const int64_t num_rows = entity_rows.num_rows();
+  if (num_rows == 0) {
+    for (FeatureType type : feature_types) {
+      ARROW_ASSIGN_OR_RAISE(auto empty, arrow::MakeEmptyArray(ToArrowType(type)));
+      out.arrays.push_back(empty);
+    }
+    return out;
+  }
+
+  ARROW_ASSIGN_OR_RAISE(auto entity_keys, EntityKeys(definitions, *view, entity_rows));
+  ARROW_ASSIGN_OR_RAISE(auto join, engine::PointInTimeJoin::Make(std::move(entity_keys),
+                                                                 entity_times, view->ttl));
+
+  ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(source->path)));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, ParquetDataset::Open(std::move(files)));
+  std::vector<std::string> key_columns;
+  for (const std::string& entity_name : view->entities) {
+    key_columns.push_back(SourceColumn(*source, definitions.FindEntity(entity_name)->join_key));
+  }
+  std::vector<std::string> pass1_columns = key_columns;
+  pass1_columns.push_back(source->timestamp_field);
+  if (!source->created_timestamp_column.empty()) {
+    pass1_columns.push_back(source->created_timestamp_column);
+  }
+  for (const auto& column : pass1_columns) {
+    if (dataset.schema()->GetFieldByName(column) == nullptr) {
+      return Status::Invalid("source '", source->name, "' (", source->path, ") has no column '",
+                             column, "' any more; fix the data or run `headwater apply`");
+    }
+  }
+  for (size_t f = 0; f < feature_columns.size(); ++f) {
+    auto field = dataset.schema()->GetFieldByName(feature_columns[f]);
+    auto type = field ? FromArrowType(*field->type()) : Result<FeatureType>(Status::Invalid(""));
+    if (!type.ok() || !(*type == feature_types[f])) {
+      return Status::Invalid("source '", source->name, "' (", source->path, "): column '",
+                             feature_columns[f], "' is ",
+                             field ? field->type()->ToString() : std::string("missing"),
+                             " but feature '", projection.features[f], "' is ",
+                             FormatFeatureType(feature_types[f]), "; run `headwater apply`");
+    }
+  }
+
+  // Row groups whose event times lie wholly outside [min entity time - ttl, max entity time]
+  // cannot contribute, and are not read.
+  std::vector<RowGroup> row_groups;
+  const int64_t lower = view->ttl.micros > 0 ? join->min_entity_time() - view->ttl.micros : INT64_MIN;
+  for (const RowGroup& group : dataset.row_groups()) {
+    auto range = dataset.TimeRange(group, source->timestamp_field);
+    if (range && (range->first > join->max_entity_time() || range->second < lower)) continue;
+    row_groups.push_back(group);
+  }
+  const int threads = options.threads > 0 ? options.threads
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  if (stats != nullptr) {
+    stats->row_groups_total += static_cast<int64_t>(dataset.row_groups().size());
+    stats->row_groups_skipped += static_cast<int64_t>(dataset.row_groups().size() - row_groups.size());
+  }
+
+  // Pass 1: keys and timestamps only, into one partial state per worker.
+  std::vector<engine::JoinPartial> partials;
+  for (int worker = 0; worker < threads; ++worker) partials.push_back(join->NewPartial());
+  ARROW_RETURN_NOT_OK(ParallelFor(
+      static_cast<int64_t>(row_groups.size()), threads, [&](int64_t task, int worker) -> Status {
+        const RowGroup& group = row_groups[task];
+        ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, pass1_columns));
+        ARROW_ASSIGN_OR_RAISE(auto keys, KeyColumns(*table, key_columns));
+        std::string where = "column '" + source->timestamp_field + "' of " + source->path;
+        ARROW_ASSIGN_OR_RAISE(auto event_times,
+                              ToEpochMicros(*table->GetColumnByName(source->timestamp_field), where));
+        std::shared_ptr<arrow::Int64Array> created_times;
+        if (!source->created_timestamp_column.empty()) {
+          ARROW_ASSIGN_OR_RAISE(
+              created_times,
+              ToEpochMicros(*table->GetColumnByName(source->created_timestamp_column),
+                            "column '" + source->created_timestamp_column + "' of " + source->path));
+        }
+        join->Consume(&partials[worker], keys, event_times->raw_values(),
+                      event_times->null_count() > 0 ? event_times->null_bitmap_data() : nullptr,
+                      created_times ? created_times->raw_values() : nullptr, group.num_rows,
+                      group.first_row_number);
+        return Status::OK();
+      }));
+  for (const auto& partial : partials) {
+    if (stats != nullptr) stats->feature_rows_scanned += partial.rows_consumed;
+  }
+  std::vector<int64_t> matches = join->Finish(std::move(partials));
+
+  // Pass 2: read the feature columns of row groups holding matched rows and take those rows.
+  std::vector<std::pair<int64_t, int64_t>> wanted;  // (feature row number, entity row)
+  for (int64_t row = 0; row < num_rows; ++row) {
+    if (matches[row] >= 0) wanted.emplace_back(matches[row], row);
+  }
+  std::sort(wanted.begin(), wanted.end());
+  if (stats != nullptr) stats->rows_matched += static_cast<int64_t>(wanted.size());
+  struct Slice {
+    RowGroup group;
+    size_t begin, end;  // into `wanted`
+  };
+  std::vector<Slice> slices;
+  for (const RowGroup& group : dataset.row_groups()) {
+    auto lo = std::lower_bound(wanted.begin(), wanted.end(), std::pair{group.first_row_number, int64_t{-1}});
+    auto hi = std::lower_bound(wanted.begin(), wanted.end(),
+                               std::pair{group.first_row_number + group.num_rows, int64_t{-1}});
+    if (lo != hi) slices.push_back({group, size_t(lo - wanted.begin()), size_t(hi - wanted.begin())});
+  }
+  std::vector<std::shared_ptr<arrow::Table>> pieces(slices.size());
+  ARROW_RETURN_NOT_OK(ParallelFor(
+      static_cast<int64_t>(slices.size()), threads, [&](int64_t task, int) -> Status {
+        const Slice& slice = slices[task];
+        ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(slice.group, feature_columns));
+        arrow::Int64Builder indices;
+        ARROW_RETURN_NOT_OK(indices.Reserve(static_cast<int64_t>(slice.end - slice.begin)));
+        for (size_t k = slice.begin; k < slice.end; ++k) {
+          indices.UnsafeAppend(wanted[k].first - slice.group.first_row_number);
+        }
+        ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+        ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(table, index_array));
+        pieces[task] = taken.table();
+        return Status::OK();
+      }));
+
+  // Place the taken rows at their entity rows; unmatched rows get nulls.
+  arrow::Int64Builder placement;
+  ARROW_RETURN_NOT_OK(placement.Reserve(num_rows));
+  {
+    std::vector<int64_t> position(num_rows, -1);
+    for (size_t k = 0; k < wanted.size(); ++k) position[wanted[k].second] = static_cast<int64_t>(k);
+    for (int64_t row = 0; row < num_rows; ++row) {
+      if (position[row] < 0) {
+        placement.UnsafeAppendNull();
+      } else {
+        placement.UnsafeAppend(position[row]);
+      }
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto placement_array, placement.Finish());
+  for (size_t f = 0; f < feature_columns.size(); ++f) {
+    arrow::ChunkedArrayVector chunks;
+    std::vector<std::shared_ptr<arrow::Array>> arrays;
+    for (const auto& piece : pieces) {
+      for (const auto& chunk : piece->column(static_cast<int>(f))->chunks()) arrays.push_back(chunk);
+    }
+    auto type = dataset.schema()->GetFieldByName(feature_columns[f])->type();
+    ARROW_ASSIGN_OR_RAISE(auto taken_rows,
+                          arrays.empty() ? arrow::MakeEmptyArray(type) : arrow::Concatenate(arrays));
+    ARROW_ASSIGN_OR_RAISE(auto placed, arrow::compute::Take(*taken_rows, *placement_array));
+    ARROW_ASSIGN_OR_RAISE(auto typed, arrow::compute::Cast(*placed, ToArrowType(feature_types[f])));
+    out.arrays.push_back(typed);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::shared_ptr<arrow::DataType>> EntityColumnTypes(
+    const Definitions& definitions, const std::vector<FeatureViewProjection>& features,
+    const HistoricalRetrievalOptions& options) {
+  std::map<std::string, std::shared_ptr<arrow::DataType>> types;
+  types[options.timestamp_column] = arrow::utf8();
+  for (const FeatureViewProjection& projection : features) {
+    const FeatureView* view = definitions.FindFeatureView(projection.view);
+    if (view == nullptr) continue;
+    for (const std::string& entity_name : view->entities) {
+      const registry::Entity* entity = definitions.FindEntity(entity_name);
+      if (entity == nullptr) continue;
+      bool is_integer = entity->value_type == ScalarKind::kInt32 || entity->value_type == ScalarKind::kInt64;
+      types[entity->join_key] = is_integer ? arrow::int64() : ToArrowType({entity->value_type, false});
+    }
+  }
+  return types;
+}
+
+Result<std::shared_ptr<arrow::Table>> GetHistoricalFeatures(
+    const registry::RepoConfig& config, const Definitions& definitions,
+    const std::shared_ptr<arrow::Table>& entity_rows,
+    const std::vector<FeatureViewProjection>& features, const HistoricalRetrievalOptions& options,
+    RetrievalStats* stats) {
+  ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
+  int time_index = entity_rows->schema()->GetFieldIndex(options.timestamp_column);
+  if (time_index < 0) {
+    return Status::Invalid("the entity rows have no '", options.timestamp_column,
+                           "' column (the time at which each row's features are wanted)");
+  }
+  ARROW_ASSIGN_OR_RAISE(
+      auto times, ToEpochMicros(*entity_rows->column(time_index),
+                                "entity column '" + options.timestamp_column + "'"));
+  if (times->null_count() > 0) {
+    int64_t row = 0;
+    while (!times->IsNull(row)) ++row;
+    return Status::Invalid("entity column '", options.timestamp_column, "' is null in row ",
+                           row + 1);
+  }
+  std::vector<int64_t> entity_times(times->raw_values(), times->raw_values() + times->length());
+
+  // Output columns: the entity columns, then features; names must not collide.
+  std::vector<std::shared_ptr<arrow::Field>> fields;
+  std::vector<std::shared_ptr<arrow::ChunkedArray>> columns;
+  std::set<std::string> names;
+  for (int c = 0; c < entity_rows->num_columns(); ++c) {
+    auto field = entity_rows->schema()->field(c);
+    names.insert(field->name());
+    if (c == time_index) {
+      auto type = arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+      ARROW_ASSIGN_OR_RAISE(auto normalised, times->View(type));
+      fields.push_back(arrow::field(field->name(), type));
+      columns.push_back(std::make_shared<arrow::ChunkedArray>(normalised));
+    } else {
+      fields.push_back(field);
+      columns.push_back(entity_rows->column(c));
+    }
+  }
+  for (const FeatureViewProjection& projection : features) {
+    ARROW_ASSIGN_OR_RAISE(auto view_columns, JoinView(config, definitions, projection, *entity_rows,
+                                                      entity_times, options, stats));
+    for (size_t f = 0; f < view_columns.names.size(); ++f) {
+      const std::string& name = view_columns.names[f];
+      if (!names.insert(name).second) {
+        return Status::Invalid("output column '", name, "' would appear twice",
+                               options.full_feature_names
+                                   ? ""
+                                   : "; use --full-feature-names to name features view__feature");
+      }
+      fields.push_back(arrow::field(name, view_columns.arrays[f]->type()));
+      columns.push_back(std::make_shared<arrow::ChunkedArray>(view_columns.arrays[f]));
+    }
+  }
+  return arrow::Table::Make(arrow::schema(fields), columns, entity_rows->num_rows());
+}
+
+}  // namespace headwater::offline

@@ -1,0 +1,137 @@
+#include "headwater/offline/parquet_dataset.h"
+
+#include <arrow/io/file.h>
+#include <arrow/scalar.h>
+#include <arrow/table.h>
+#include <arrow/type.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
+#include <parquet/exception.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+#include <parquet/statistics.h>
+
+#include "headwater/core/time.h"
+
+namespace headwater::offline {
+namespace {
+
+Result<std::unique_ptr<parquet::arrow::FileReader>> OpenReader(
+    const std::filesystem::path& path, std::shared_ptr<parquet::FileMetaData> metadata) {
+  auto file = arrow::io::ReadableFile::Open(path.string());
+  if (!file.ok()) return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
+  try {
+    auto reader = parquet::ParquetFileReader::Open(*file, parquet::default_reader_properties(),
+                                                   std::move(metadata));
+    parquet::ArrowReaderProperties properties;
+    properties.set_use_threads(false);  // parallelism is across row groups, by the caller
+    auto arrow_reader = parquet::arrow::FileReader::Make(arrow::default_memory_pool(),
+                                                         std::move(reader), properties);
+    if (!arrow_reader.ok()) {
+      return Status::Invalid(path.string(), ": ", arrow_reader.status().message());
+    }
+    return std::move(*arrow_reader);
+  } catch (const parquet::ParquetException& error) {
+    return Status::Invalid(path.string(), " is not a readable Parquet file: ", error.what());
+  }
+}
+
+}  // namespace
+
+Result<ParquetDataset> ParquetDataset::Open(std::vector<std::filesystem::path> files) {
+  ParquetDataset dataset;
+  dataset.files_ = std::move(files);
+  int64_t row_number = 0;
+  for (size_t f = 0; f < dataset.files_.size(); ++f) {
+    const auto& path = dataset.files_[f];
+    ARROW_ASSIGN_OR_RAISE(auto reader, OpenReader(path, nullptr));
+    std::shared_ptr<parquet::FileMetaData> metadata = reader->parquet_reader()->metadata();
+    std::shared_ptr<arrow::Schema> schema;
+    ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
+    if (dataset.schema_ == nullptr) {
+      dataset.schema_ = schema;
+    } else {
+      for (const auto& field : dataset.schema_->fields()) {
+        auto other = schema->GetFieldByName(field->name());
+        if (other == nullptr || !other->type()->Equals(field->type())) {
+          return Status::Invalid(path.string(), ": column '", field->name(), "' is ",
+                                 other ? other->type()->ToString() : "missing", " but ",
+                                 field->type()->ToString(), " in ", dataset.files_[0].string());
+        }
+      }
+    }
+    for (int g = 0; g < metadata->num_row_groups(); ++g) {
+      int64_t n = metadata->RowGroup(g)->num_rows();
+      dataset.row_groups_.push_back({static_cast<int>(f), g, row_number, n});
+      row_number += n;
+    }
+    dataset.metadata_.push_back(std::move(metadata));
+  }
+  return dataset;
+}
+
+int64_t ParquetDataset::num_rows() const {
+  return row_groups_.empty() ? 0 : row_groups_.back().first_row_number + row_groups_.back().num_rows;
+}
+
+std::optional<std::pair<int64_t, int64_t>> ParquetDataset::TimeRange(
+    const RowGroup& row_group, const std::string& column) const {
+  const auto& metadata = *metadata_[row_group.file];
+  int leaf = metadata.schema()->ColumnIndex(column);
+  if (leaf < 0) return std::nullopt;
+  auto chunk = metadata.RowGroup(row_group.index)->ColumnChunk(leaf);
+  auto statistics = chunk->statistics();
+  if (statistics == nullptr || !statistics->HasMinMax()) return std::nullopt;
+  std::shared_ptr<arrow::Scalar> min, max;
+  if (!parquet::arrow::StatisticsAsScalars(*statistics, &min, &max).ok()) return std::nullopt;
+  if (min->type->id() != arrow::Type::TIMESTAMP) return std::nullopt;
+  auto unit = static_cast<const arrow::TimestampType&>(*min->type).unit();
+  auto to_micros = [unit](int64_t v) {
+    switch (unit) {
+      case arrow::TimeUnit::SECOND: return v * kMicrosPerSecond;
+      case arrow::TimeUnit::MILLI: return v * 1000;
+      case arrow::TimeUnit::MICRO: return v;
+      case arrow::TimeUnit::NANO: return v / 1000;
+    }
+    return v;
+  };
+  return std::pair{to_micros(static_cast<const arrow::TimestampScalar&>(*min).value),
+                   to_micros(static_cast<const arrow::TimestampScalar&>(*max).value)};
+}
+
+Result<std::shared_ptr<arrow::Table>> ParquetDataset::Read(
+    const RowGroup& row_group, const std::vector<std::string>& columns) const {
+  const auto& path = files_[row_group.file];
+  ARROW_ASSIGN_OR_RAISE(auto reader, OpenReader(path, metadata_[row_group.file]));
+  std::shared_ptr<arrow::Schema> schema;
+  ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
+  std::vector<int> fields;
+  for (const std::string& column : columns) {
+    int index = schema->GetFieldIndex(column);
+    if (index < 0) return Status::Invalid(path.string(), " has no column '", column, "'");
+    fields.push_back(index);
+  }
+  try {
+    ARROW_ASSIGN_OR_RAISE(auto leaves, reader->manifest().GetFieldIndices(fields));
+    auto table = reader->ReadRowGroup(row_group.index, leaves);
+    if (!table.ok()) {
+      return Status::Invalid(path.string(), ", row group ", row_group.index, ": ",
+                             table.status().message());
+    }
+    // ReadRowGroup returns leaves in file order; put the columns in the order asked for.
+    std::vector<std::shared_ptr<arrow::ChunkedArray>> ordered;
+    std::vector<std::shared_ptr<arrow::Field>> ordered_fields;
+    for (const std::string& column : columns) {
+      auto chunked = (*table)->GetColumnByName(column);
+      if (chunked == nullptr) return Status::Invalid(path.string(), ": cannot read column '", column, "'");
+      ordered.push_back(chunked);
+      ordered_fields.push_back((*table)->schema()->GetFieldByName(column));
+    }
+    return arrow::Table::Make(arrow::schema(ordered_fields), ordered, (*table)->num_rows());
+  } catch (const parquet::ParquetException& error) {
+    return Status::Invalid(path.string(), ", row group ", row_group.index,
+                           " cannot be read: ", error.what());
+  }
+}
+
+}  // namespace headwater::offline

@@ -1,0 +1,96 @@
+#include "headwater/offline/table_file.h"
+
+#include <arrow/csv/api.h>
+#include <arrow/io/file.h>
+#include <arrow/table.h>
+#include <fcntl.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/writer.h>
+#include <parquet/exception.h>
+#include <unistd.h>
+
+namespace headwater::offline {
+
+namespace fs = std::filesystem;
+
+Result<TableFormat> TableFormatOf(const fs::path& path) {
+  std::string extension = path.extension().string();
+  if (extension == ".parquet" || extension == ".pq") return TableFormat::kParquet;
+  if (extension == ".csv") return TableFormat::kCsv;
+  return Status::Invalid(path.string(), ": unknown file type '", extension,
+                         "' (use .parquet or .csv)");
+}
+
+Result<std::shared_ptr<arrow::Table>> ReadTableFile(
+    const fs::path& path, const std::map<std::string, std::shared_ptr<arrow::DataType>>& column_types) {
+  ARROW_ASSIGN_OR_RAISE(TableFormat format, TableFormatOf(path));
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) {
+    return Status::IOError(path.string(), ": no such file");
+  }
+  auto file = arrow::io::ReadableFile::Open(path.string());
+  if (!file.ok()) return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
+  if (format == TableFormat::kParquet) {
+    try {
+      auto reader = parquet::arrow::OpenFile(*file, arrow::default_memory_pool());
+      if (!reader.ok()) return Status::Invalid(path.string(), ": ", reader.status().message());
+      auto table = (*reader)->ReadTable();
+      if (!table.ok()) return Status::Invalid(path.string(), ": ", table.status().message());
+      return *table;
+    } catch (const parquet::ParquetException& e) {
+      return Status::Invalid(path.string(), " is not a readable Parquet file: ", e.what());
+    }
+  }
+  auto read_options = arrow::csv::ReadOptions::Defaults();
+  auto parse_options = arrow::csv::ParseOptions::Defaults();
+  auto convert_options = arrow::csv::ConvertOptions::Defaults();
+  for (const auto& [name, type] : column_types) convert_options.column_types[name] = type;
+  // Empty strings read as nulls for every type, so a missing key is reported as a null key.
+  convert_options.strings_can_be_null = true;
+  auto reader = arrow::csv::TableReader::Make(arrow::io::default_io_context(), *file, read_options,
+                                              parse_options, convert_options);
+  if (!reader.ok()) return Status::Invalid(path.string(), ": ", reader.status().message());
+  auto table = (*reader)->Read();
+  if (!table.ok()) return Status::Invalid(path.string(), ": ", table.status().message());
+  return *table;
+}
+
+Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
+  ARROW_ASSIGN_OR_RAISE(TableFormat format, TableFormatOf(path));
+  fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) {
+    return Status::IOError("cannot write ", path.string(), ": directory ", directory.string(),
+                           " does not exist");
+  }
+  fs::path temporary = directory / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  auto write = [&]() -> Status {
+    ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(temporary.string()));
+    if (format == TableFormat::kParquet) {
+      auto properties = parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
+      try {
+        ARROW_RETURN_NOT_OK(parquet::arrow::WriteTable(table, arrow::default_memory_pool(), out,
+                                                       1 << 20, properties));
+      } catch (const parquet::ParquetException& e) {
+        return Status::IOError("cannot write ", path.string(), ": ", e.what());
+      }
+    } else {
+      ARROW_RETURN_NOT_OK(arrow::csv::WriteCSV(table, arrow::csv::WriteOptions::Defaults(), out.get()));
+    }
+    ARROW_RETURN_NOT_OK(out->Close());
+    int fd = ::open(temporary.c_str(), O_RDONLY);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return Status::IOError("cannot sync ", temporary.string());
+    }
+    ::close(fd);
+    fs::rename(temporary, path, error);
+    if (error) return Status::IOError("cannot write ", path.string(), ": ", error.message());
+    return Status::OK();
+  };
+  Status status = write();
+  if (!status.ok()) fs::remove(temporary, error);
+  return status;
+}
+
+}  // namespace headwater::offline

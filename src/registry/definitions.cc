@@ -1,0 +1,39 @@
+#include "headwater/registry/definitions.h"
+
+#include <algorithm>
+
+namespace headwater::registry {
+namespace {
+
+template <typename T>
+const T* FindByName(const std::vector<T>& objects, std::string_view name) {
+  auto it = std::find_if(objects.begin(), objects.end(),
+                         [&](const T& object) { return object.name == name; });
+  return it == objects.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::string SourceLocation::ToString() const {
+  if (file.empty()) return "";
+  return line > 0 ? file + ":" + std::to_string(line) : file;
+}
+
+const Field* FeatureView::FindFeature(std::string_view feature) const {
+  return FindByName(features, feature);
+}
+
+const Entity* Definitions::FindEntity(std::string_view name) const {
+  return FindByName(entities, name);
+}
+const DataSource* Definitions::FindSource(std::string_view name) const {
+  return FindByName(sources, name);
+}
+const FeatureView* Definitions::FindFeatureView(std::string_view name) const {
+  return FindByName(feature_views, name);
+}
+const FeatureService* Definitions::FindFeatureService(std::string_view name) const {
+  return FindByName(feature_services, name);
+}
+
+}  // namespace headwater::registry

@@ -1,0 +1,215 @@
+// YAML definition files -> Definitions. Only structure and value formats are checked here;
+// references between objects and against source files are checked by Validate.
+
+#include <fstream>
+#include <sstream>
+
+#include "headwater/registry/loader.h"
+#include "yaml_reader.h"
+
+namespace headwater::registry {
+namespace {
+
+Status ParseEntity(YamlReader& reader, const YAML::Node& node, Definitions* out) {
+  Entity entity;
+  reader.SetContext("entity");
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(
+      node, {"name", "join_keys", "join_key", "value_type", "description", "tags", "owner"}));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &entity.name));
+  reader.SetContext("entity '" + entity.name + "'");
+  std::vector<std::string> join_keys;
+  ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "join_keys", &join_keys));
+  ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "join_key", &join_keys));
+  if (join_keys.size() > 1) {
+    return reader.Error(node["join_keys"],
+                        "an entity has exactly one join key; for a composite key, list several "
+                        "entities in the feature view");
+  }
+  // Feast's default: the join key is the entity's name.
+  entity.join_key = join_keys.empty() ? entity.name : join_keys[0];
+  std::string value_type = "INT64";
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "value_type", &value_type));
+  auto type = ParseFeatureType(value_type);
+  if (!type.ok()) return reader.Error(node["value_type"], type.status().message());
+  if (type->is_array || !(type->kind == ScalarKind::kInt32 || type->kind == ScalarKind::kInt64 ||
+                          type->kind == ScalarKind::kString || type->kind == ScalarKind::kBytes)) {
+    return reader.Error(node["value_type"], "a join key must be INT32, INT64, STRING or BYTES, not " +
+                                                value_type);
+  }
+  entity.value_type = type->kind;
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &entity.description));
+  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &entity.tags));
+  entity.location = reader.Location(node);
+  out->entities.push_back(std::move(entity));
+  return Status::OK();
+}
+
+Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out) {
+  DataSource source;
+  reader.SetContext("source");
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(
+      node, {"name", "type", "path", "timestamp_field", "created_timestamp_column",
+             "field_mapping", "description", "tags", "owner"}));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &source.name));
+  reader.SetContext("source '" + source.name + "'");
+  std::string type = "file";
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "type", &type));
+  if (type != "file") {
+    return reader.Error(node["type"], "unknown source type '" + type + "' (supported: file)");
+  }
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "path", &source.path));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "timestamp_field", &source.timestamp_field));
+  ARROW_RETURN_NOT_OK(
+      reader.OptionalString(node, "created_timestamp_column", &source.created_timestamp_column));
+  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "field_mapping", &source.field_mapping));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &source.description));
+  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &source.tags));
+  source.location = reader.Location(node);
+  out->sources.push_back(std::move(source));
+  return Status::OK();
+}
+
+Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions* out) {
+  FeatureView view;
+  reader.SetContext("feature_view");
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"name", "entities", "ttl", "source", "online",
+                                              "schema", "tags", "owner", "description"}));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &view.name));
+  reader.SetContext("feature_view '" + view.name + "'");
+  ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "entities", &view.entities));
+  std::string ttl = "0";
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "ttl", &ttl));
+  auto duration = ParseDuration(ttl);
+  if (!duration.ok()) return reader.Error(node["ttl"], "ttl " + duration.status().message());
+  view.ttl = *duration;
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "source", &view.source));
+  ARROW_RETURN_NOT_OK(reader.OptionalBool(node, "online", &view.online));
+  ARROW_RETURN_NOT_OK(reader.ForEach(node, "schema", [&](const YAML::Node& field_node) {
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(field_node, {"name", "dtype", "description", "tags"}));
+    Field field;
+    std::string dtype;
+    ARROW_RETURN_NOT_OK(reader.RequiredString(field_node, "name", &field.name));
+    ARROW_RETURN_NOT_OK(reader.RequiredString(field_node, "dtype", &dtype));
+    auto type = ParseFeatureType(dtype);
+    if (!type.ok()) {
+      return reader.Error(field_node["dtype"],
+                          "field '" + field.name + "': " + type.status().message());
+    }
+    field.dtype = *type;
+    view.features.push_back(std::move(field));
+    return Status::OK();
+  }));
+  view.schema_inferred = view.features.empty();
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "owner", &view.owner));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &view.description));
+  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &view.tags));
+  view.location = reader.Location(node);
+  out->feature_views.push_back(std::move(view));
+  return Status::OK();
+}
+
+Status ParseFeatureService(YamlReader& reader, const YAML::Node& node, Definitions* out) {
+  FeatureService service;
+  reader.SetContext("feature_service");
+  ARROW_RETURN_NOT_OK(
+      reader.CheckKeys(node, {"name", "features", "tags", "owner", "description"}));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &service.name));
+  reader.SetContext("feature_service '" + service.name + "'");
+  YAML::Node features = node["features"];
+  if (!features || !features.IsSequence() || features.size() == 0) {
+    return reader.Error(node, "'features' must be a non-empty list of views or {view: [features]}");
+  }
+  for (const auto& element : features) {
+    FeatureViewProjection projection;
+    if (element.IsScalar()) {
+      projection.view = element.Scalar();
+    } else if (element.IsMap() && element.size() == 1) {
+      auto entry = *element.begin();
+      projection.view = entry.first.Scalar();
+      if (entry.second.IsScalar()) {
+        projection.features.push_back(entry.second.Scalar());
+      } else if (entry.second.IsSequence()) {
+        for (const auto& name : entry.second) {
+          if (!name.IsScalar()) return reader.Error(name, "a feature name must be a string");
+          projection.features.push_back(name.Scalar());
+        }
+      } else {
+        return reader.Error(entry.second, "expected a list of feature names");
+      }
+    } else {
+      return reader.Error(element, "each entry of 'features' is a view name or {view: [features]}");
+    }
+    service.features.push_back(std::move(projection));
+  }
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "owner", &service.owner));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &service.description));
+  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &service.tags));
+  service.location = reader.Location(node);
+  out->feature_services.push_back(std::move(service));
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ParseDefinitions(const std::string& text, const std::string& file_name, Definitions* out) {
+  ARROW_ASSIGN_OR_RAISE(YAML::Node root, ParseYaml(text, file_name));
+  if (root.IsNull()) return Status::OK();  // an empty file defines nothing
+  YamlReader reader(file_name);
+  try {
+    ARROW_RETURN_NOT_OK(
+        reader.CheckKeys(root, {"entities", "sources", "feature_views", "feature_services"}));
+    using Parser = Status (*)(YamlReader&, const YAML::Node&, Definitions*);
+    const std::pair<const char*, Parser> sections[] = {{"entities", ParseEntity},
+                                                       {"sources", ParseSource},
+                                                       {"feature_views", ParseFeatureView},
+                                                       {"feature_services", ParseFeatureService}};
+    for (const auto& [key, parse] : sections) {
+      reader.SetContext("");
+      ARROW_RETURN_NOT_OK(reader.ForEach(
+          root, key, [&](const YAML::Node& node) { return parse(reader, node, out); }));
+    }
+  } catch (const YAML::Exception& error) {
+    return Status::Invalid(file_name, ":", error.mark.line + 1, ": ", error.msg);
+  }
+  return Status::OK();
+}
+
+Result<Definitions> LoadDefinitions(const RepoConfig& config) {
+  Definitions definitions;
+  ARROW_ASSIGN_OR_RAISE(auto files, ListDefinitionFiles(config));
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Status::IOError("cannot read definition file ", file.string());
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string name = std::filesystem::relative(file, config.repo_path).string();
+    ARROW_RETURN_NOT_OK(ParseDefinitions(text.str(), name, &definitions));
+  }
+  ARROW_RETURN_NOT_OK(Validate(config, &definitions));
+  return definitions;
+}
+
+Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig& config) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  std::error_code error;
+  fs::recursive_directory_iterator it(config.repo_path, error), end;
+  if (error) return Status::IOError("cannot list ", config.repo_path.string(), ": ", error.message());
+  for (; it != end; it.increment(error)) {
+    if (error) return Status::IOError("cannot list ", config.repo_path.string(), ": ", error.message());
+    const fs::path& path = it->path();
+    std::string name = path.filename().string();
+    if (it->is_directory()) {
+      if (name.starts_with(".") || name == "__pycache__" || name == "node_modules") {
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (name == "feature_store.yaml" || name.starts_with(".")) continue;
+    if (path.extension() == ".yaml" || path.extension() == ".yml") files.push_back(path);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace headwater::registry

@@ -1,0 +1,133 @@
+#include <gtest/gtest.h>
+
+#include "headwater/registry/loader.h"
+
+namespace headwater::registry {
+namespace {
+
+Definitions Parse(const std::string& yaml) {
+  Definitions out;
+  auto status = ParseDefinitions(yaml, "defs.yaml", &out);
+  EXPECT_TRUE(status.ok()) << status.message();
+  return out;
+}
+
+std::string ParseError(const std::string& yaml) {
+  Definitions out;
+  auto status = ParseDefinitions(yaml, "defs.yaml", &out);
+  EXPECT_FALSE(status.ok()) << "expected an error for:\n" << yaml;
+  return status.message();
+}
+
+constexpr const char* kDriverExample = R"(
+entities:
+  - {name: driver, join_keys: [driver_id], value_type: INT64, description: "d", tags: {a: b}}
+sources:
+  - name: driver_stats_source
+    type: file
+    path: data/driver_stats.parquet
+    timestamp_field: event_timestamp
+    created_timestamp_column: created
+    field_mapping: {trips: avg_daily_trips}
+feature_views:
+  - name: driver_hourly_stats
+    entities: [driver]
+    ttl: 1d
+    source: driver_stats_source
+    online: false
+    schema:
+      - {name: conv_rate, dtype: Float32}
+      - {name: avg_daily_trips, dtype: Int64}
+    tags: {team: drivers}
+    owner: "me"
+feature_services:
+  - name: driver_activity
+    features:
+      - driver_hourly_stats
+      - driver_hourly_stats: [conv_rate]
+)";
+
+TEST(ParseDefinitionsTest, ReadsTheDriverExample) {
+  Definitions d = Parse(kDriverExample);
+  ASSERT_EQ(d.entities.size(), 1u);
+  EXPECT_EQ(d.entities[0].join_key, "driver_id");
+  EXPECT_EQ(d.entities[0].tags.at("a"), "b");
+  EXPECT_EQ(d.entities[0].location.ToString(), "defs.yaml:3");
+  ASSERT_EQ(d.sources.size(), 1u);
+  EXPECT_EQ(d.sources[0].field_mapping.at("trips"), "avg_daily_trips");
+  ASSERT_EQ(d.feature_views.size(), 1u);
+  const FeatureView& view = d.feature_views[0];
+  EXPECT_EQ(view.ttl.micros, 86400LL * 1000000);
+  EXPECT_FALSE(view.online);
+  EXPECT_FALSE(view.schema_inferred);
+  ASSERT_EQ(view.features.size(), 2u);
+  EXPECT_EQ(view.features[0].dtype.kind, ScalarKind::kFloat32);
+  ASSERT_EQ(d.feature_services.size(), 1u);
+  EXPECT_TRUE(d.feature_services[0].features[0].features.empty());
+  EXPECT_EQ(d.feature_services[0].features[1].features, std::vector<std::string>{"conv_rate"});
+}
+
+TEST(ParseDefinitionsTest, EmptyFileDefinesNothing) {
+  Definitions d = Parse("");
+  EXPECT_TRUE(d.entities.empty());
+}
+
+TEST(ParseDefinitionsTest, EntityJoinKeyDefaultsToItsName) {
+  Definitions d = Parse("entities: [{name: user}]");
+  EXPECT_EQ(d.entities[0].join_key, "user");
+  EXPECT_EQ(d.entities[0].value_type, ScalarKind::kInt64);
+}
+
+TEST(ParseDefinitionsTest, ErrorsNameFileLineAndObject) {
+  std::string error = ParseError("feature_views:\n  - name: v\n    source: s\n    ttl: 1x\n");
+  EXPECT_NE(error.find("defs.yaml:4"), std::string::npos) << error;
+  EXPECT_NE(error.find("feature_view 'v'"), std::string::npos) << error;
+  EXPECT_NE(error.find("'1x' is not a duration"), std::string::npos) << error;
+}
+
+TEST(ParseDefinitionsTest, UnknownFieldsAreErrors) {
+  std::string error = ParseError("feature_views:\n  - name: v\n    source: s\n    ttll: 1d\n");
+  EXPECT_NE(error.find("defs.yaml:4"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown field 'ttll'"), std::string::npos) << error;
+  EXPECT_NE(ParseError("entitees: []").find("unknown field 'entitees'"), std::string::npos);
+}
+
+TEST(ParseDefinitionsTest, RejectsMalformedValues) {
+  EXPECT_NE(ParseError("entities: [{name: e, value_type: FLOAT}]").find("join key must be"),
+            std::string::npos);
+  EXPECT_NE(ParseError("entities: [{name: e, join_keys: [a, b]}]").find("exactly one join key"),
+            std::string::npos);
+  EXPECT_NE(ParseError("feature_views: [{name: v, source: s, schema: [{name: f, dtype: Flot}]}]")
+                .find("unknown type 'Flot'"),
+            std::string::npos);
+  EXPECT_NE(ParseError("feature_views: [{name: v}]").find("missing required field 'source'"),
+            std::string::npos);
+  EXPECT_NE(ParseError("feature_views: [{name: v, source: s, online: maybe}]").find("true or false"),
+            std::string::npos);
+  EXPECT_NE(ParseError("sources: [{name: s, type: kafkaa, path: p, timestamp_field: t}]")
+                .find("unknown source type"),
+            std::string::npos);
+  EXPECT_NE(ParseError("feature_services: [{name: s, features: []}]").find("non-empty list"),
+            std::string::npos);
+  EXPECT_NE(ParseError("entities: {name: e}").find("must be a list"), std::string::npos);
+  EXPECT_NE(ParseError("entities: [[1, 2]]").find("expected a mapping"), std::string::npos);
+  EXPECT_NE(ParseError("entities: [{name: [a, b]}]").find("single value"), std::string::npos);
+}
+
+TEST(ParseDefinitionsTest, InvalidYamlReportsPosition) {
+  std::string error = ParseError("entities:\n  - {name: e\n");
+  EXPECT_NE(error.find("defs.yaml:"), std::string::npos) << error;
+  EXPECT_NE(error.find("invalid YAML"), std::string::npos) << error;
+}
+
+TEST(ParseDefinitionsTest, HostileInputDoesNotCrash) {
+  for (const char* text : {"\x00\x01\x02", "[", "{", "- - - -", "&a [*a]", "!!binary AAAA",
+                           "entities: [{name: e, tags: [1]}]", "? [a]\n: b",
+                           "entities: [{name: e, join_keys: {a: b}}]"}) {
+    Definitions out;
+    (void)ParseDefinitions(text, "x.yaml", &out);  // must return, never crash or throw
+  }
+}
+
+}  // namespace
+}  // namespace headwater::registry

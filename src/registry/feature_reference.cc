@@ -1,0 +1,68 @@
+#include "headwater/registry/feature_reference.h"
+
+#include <algorithm>
+
+namespace headwater::registry {
+
+Result<std::vector<FeatureViewProjection>> ResolveFeatureReferences(
+    const Definitions& definitions, const std::vector<std::string>& references) {
+  if (references.empty()) return Status::Invalid("no features requested");
+  std::vector<FeatureViewProjection> projections;
+  for (const std::string& reference : references) {
+    size_t colon = reference.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == reference.size()) {
+      return Status::Invalid("feature reference '", reference,
+                             "' must have the form view:feature");
+    }
+    std::string view_name = reference.substr(0, colon);
+    std::string feature = reference.substr(colon + 1);
+    const FeatureView* view = definitions.FindFeatureView(view_name);
+    if (view == nullptr) {
+      return Status::KeyError("feature reference '", reference, "': unknown feature view '",
+                              view_name, "'");
+    }
+    if (view->FindFeature(feature) == nullptr) {
+      return Status::KeyError("feature reference '", reference, "': feature view '", view_name,
+                              "' has no feature '", feature, "'");
+    }
+    auto it = std::find_if(projections.begin(), projections.end(),
+                           [&](const FeatureViewProjection& p) { return p.view == view_name; });
+    if (it == projections.end()) {
+      projections.push_back({view_name, {}});
+      it = projections.end() - 1;
+    }
+    if (std::find(it->features.begin(), it->features.end(), feature) == it->features.end()) {
+      it->features.push_back(feature);
+    }
+  }
+  return projections;
+}
+
+Result<std::vector<FeatureViewProjection>> ResolveFeatureService(const Definitions& definitions,
+                                                                 const std::string& name) {
+  const FeatureService* service = definitions.FindFeatureService(name);
+  if (service == nullptr) return Status::KeyError("unknown feature service '", name, "'");
+  std::vector<std::string> references;
+  for (const FeatureViewProjection& projection : service->features) {
+    const FeatureView* view = definitions.FindFeatureView(projection.view);
+    if (view == nullptr) {
+      return Status::Invalid("feature service '", name, "' names unknown view '", projection.view,
+                             "'; run `headwater apply`");
+    }
+    if (projection.features.empty()) {
+      for (const Field& field : view->features) references.push_back(view->name + ":" + field.name);
+    } else {
+      for (const std::string& feature : projection.features) {
+        references.push_back(view->name + ":" + feature);
+      }
+    }
+  }
+  return ResolveFeatureReferences(definitions, references);
+}
+
+std::string FeatureColumnName(const std::string& view, const std::string& feature,
+                              bool full_feature_names) {
+  return full_feature_names ? view + "__" + feature : feature;
+}
+
+}  // namespace headwater::registry

@@ -1,0 +1,401 @@
+#include "headwater/registry/registry_store.h"
+
+#include <fcntl.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "headwater/core/json_writer.h"
+
+namespace headwater::registry {
+namespace {
+
+// An object as (member, compact JSON value) pairs: the unit both serialisation and diff use.
+using Members = std::vector<std::pair<std::string, std::string>>;
+
+std::string JsonText(std::string_view value) {
+  std::string out;
+  AppendJsonString(out, value);
+  return out;
+}
+
+std::string JsonTags(const std::map<std::string, std::string>& tags) {
+  JsonWriter writer;
+  writer.BeginObject();
+  for (const auto& [key, value] : tags) writer.Key(key).String(value);
+  writer.EndObject();
+  return writer.Take();
+}
+
+std::string JsonStrings(const std::vector<std::string>& values) {
+  JsonWriter writer;
+  writer.BeginArray();
+  for (const auto& value : values) writer.String(value);
+  writer.EndArray();
+  return writer.Take();
+}
+
+Members EntityMembers(const Entity& entity) {
+  return {{"name", JsonText(entity.name)},
+          {"join_key", JsonText(entity.join_key)},
+          {"value_type", JsonText(FormatFeatureType({entity.value_type, false}))},
+          {"description", JsonText(entity.description)},
+          {"tags", JsonTags(entity.tags)}};
+}
+
+Members SourceMembers(const DataSource& source) {
+  return {{"name", JsonText(source.name)},
+          {"type", JsonText("file")},
+          {"path", JsonText(source.path)},
+          {"timestamp_field", JsonText(source.timestamp_field)},
+          {"created_timestamp_column", JsonText(source.created_timestamp_column)},
+          {"field_mapping", JsonTags(source.field_mapping)},
+          {"description", JsonText(source.description)},
+          {"tags", JsonTags(source.tags)}};
+}
+
+Members FeatureViewMembers(const FeatureView& view) {
+  JsonWriter features;
+  features.BeginArray();
+  for (const Field& field : view.features) {
+    features.BeginObject().Key("name").String(field.name);
+    features.Key("dtype").String(FormatFeatureType(field.dtype)).EndObject();
+  }
+  features.EndArray();
+  return {{"name", JsonText(view.name)},
+          {"entities", JsonStrings(view.entities)},
+          {"ttl", JsonText(FormatDuration(view.ttl))},
+          {"source", JsonText(view.source)},
+          {"online", view.online ? "true" : "false"},
+          {"features", features.Take()},
+          {"schema_inferred", view.schema_inferred ? "true" : "false"},
+          {"owner", JsonText(view.owner)},
+          {"description", JsonText(view.description)},
+          {"tags", JsonTags(view.tags)}};
+}
+
+Members FeatureServiceMembers(const FeatureService& service) {
+  JsonWriter features;
+  features.BeginArray();
+  for (const FeatureViewProjection& projection : service.features) {
+    features.BeginObject().Key("view").String(projection.view);
+    features.Key("features").Raw(JsonStrings(projection.features)).EndObject();
+  }
+  features.EndArray();
+  return {{"name", JsonText(service.name)},
+          {"features", features.Take()},
+          {"owner", JsonText(service.owner)},
+          {"description", JsonText(service.description)},
+          {"tags", JsonTags(service.tags)}};
+}
+
+template <typename T>
+void WriteObjects(JsonWriter& writer, const char* key, const std::vector<T>& objects,
+                  Members (*members)(const T&)) {
+  writer.Key(key).BeginArray();
+  for (const T& object : objects) {
+    writer.BeginObject();
+    for (const auto& [name, value] : members(object)) writer.Key(name).Raw(value);
+    writer.EndObject();
+  }
+  writer.EndArray();
+}
+
+// Reading back. Every accessor names the member it wanted, so a damaged file says where.
+class JsonObject {
+ public:
+  JsonObject(simdjson::dom::object object, std::string what)
+      : object_(object), what_(std::move(what)) {}
+
+  Status String(const char* key, std::string* out) const {
+    std::string_view value;
+    if (object_[key].get(value) != simdjson::SUCCESS) return Missing(key, "a string");
+    *out = std::string(value);
+    return Status::OK();
+  }
+  Status Int(const char* key, int64_t* out) const {
+    if (object_[key].get(*out) != simdjson::SUCCESS) return Missing(key, "an integer");
+    return Status::OK();
+  }
+  Status Bool(const char* key, bool* out) const {
+    if (object_[key].get(*out) != simdjson::SUCCESS) return Missing(key, "a boolean");
+    return Status::OK();
+  }
+  Status StringMap(const char* key, std::map<std::string, std::string>* out) const {
+    simdjson::dom::object map;
+    if (object_[key].get(map) != simdjson::SUCCESS) return Missing(key, "an object");
+    for (auto field : map) {
+      std::string_view value;
+      if (field.value.get(value) != simdjson::SUCCESS) return Missing(key, "strings");
+      (*out)[std::string(field.key)] = std::string(value);
+    }
+    return Status::OK();
+  }
+  Status Strings(const char* key, std::vector<std::string>* out) const {
+    simdjson::dom::array array;
+    if (object_[key].get(array) != simdjson::SUCCESS) return Missing(key, "an array");
+    for (auto element : array) {
+      std::string_view value;
+      if (element.get(value) != simdjson::SUCCESS) return Missing(key, "strings");
+      out->emplace_back(value);
+    }
+    return Status::OK();
+  }
+  Result<simdjson::dom::array> Array(const char* key) const {
+    simdjson::dom::array array;
+    if (object_[key].get(array) != simdjson::SUCCESS) return Missing(key, "an array");
+    return array;
+  }
+  const std::string& what() const { return what_; }
+
+ private:
+  Status Missing(const char* key, const char* expected) const {
+    return Status::Invalid(what_, ": member '", key, "' is missing or not ", expected);
+  }
+  simdjson::dom::object object_;
+  std::string what_;
+};
+
+Result<FeatureType> ReadType(const JsonObject& object, const char* key) {
+  std::string text;
+  ARROW_RETURN_NOT_OK(object.String(key, &text));
+  auto type = ParseFeatureType(text);
+  if (!type.ok()) return Status::Invalid(object.what(), ": ", type.status().message());
+  return type;
+}
+
+template <typename T>
+Status ReadObjects(const JsonObject& root, const char* key, std::vector<T>* out,
+                   Status (*read)(const JsonObject&, T*)) {
+  ARROW_ASSIGN_OR_RAISE(auto array, root.Array(key));
+  for (auto element : array) {
+    simdjson::dom::object object;
+    if (element.get(object) != simdjson::SUCCESS) {
+      return Status::Invalid(root.what(), ": ", key, " holds a non-object");
+    }
+    T value;
+    ARROW_RETURN_NOT_OK(read(JsonObject(object, root.what() + " " + key), &value));
+    out->push_back(std::move(value));
+  }
+  return Status::OK();
+}
+
+Status ReadEntity(const JsonObject& object, Entity* entity) {
+  ARROW_RETURN_NOT_OK(object.String("name", &entity->name));
+  ARROW_RETURN_NOT_OK(object.String("join_key", &entity->join_key));
+  ARROW_ASSIGN_OR_RAISE(auto type, ReadType(object, "value_type"));
+  entity->value_type = type.kind;
+  ARROW_RETURN_NOT_OK(object.String("description", &entity->description));
+  return object.StringMap("tags", &entity->tags);
+}
+
+Status ReadSource(const JsonObject& object, DataSource* source) {
+  ARROW_RETURN_NOT_OK(object.String("name", &source->name));
+  ARROW_RETURN_NOT_OK(object.String("path", &source->path));
+  ARROW_RETURN_NOT_OK(object.String("timestamp_field", &source->timestamp_field));
+  ARROW_RETURN_NOT_OK(object.String("created_timestamp_column", &source->created_timestamp_column));
+  ARROW_RETURN_NOT_OK(object.StringMap("field_mapping", &source->field_mapping));
+  ARROW_RETURN_NOT_OK(object.String("description", &source->description));
+  return object.StringMap("tags", &source->tags);
+}
+
+Status ReadFeatureView(const JsonObject& object, FeatureView* view) {
+  ARROW_RETURN_NOT_OK(object.String("name", &view->name));
+  ARROW_RETURN_NOT_OK(object.Strings("entities", &view->entities));
+  std::string ttl;
+  ARROW_RETURN_NOT_OK(object.String("ttl", &ttl));
+  ARROW_ASSIGN_OR_RAISE(view->ttl, ParseDuration(ttl));
+  ARROW_RETURN_NOT_OK(object.String("source", &view->source));
+  ARROW_RETURN_NOT_OK(object.Bool("online", &view->online));
+  ARROW_ASSIGN_OR_RAISE(auto features, object.Array("features"));
+  for (auto element : features) {
+    simdjson::dom::object field_object;
+    if (element.get(field_object) != simdjson::SUCCESS) {
+      return Status::Invalid(object.what(), ": features holds a non-object");
+    }
+    JsonObject field_json(field_object, object.what() + " feature");
+    Field field;
+    ARROW_RETURN_NOT_OK(field_json.String("name", &field.name));
+    ARROW_ASSIGN_OR_RAISE(field.dtype, ReadType(field_json, "dtype"));
+    view->features.push_back(std::move(field));
+  }
+  ARROW_RETURN_NOT_OK(object.Bool("schema_inferred", &view->schema_inferred));
+  ARROW_RETURN_NOT_OK(object.String("owner", &view->owner));
+  ARROW_RETURN_NOT_OK(object.String("description", &view->description));
+  return object.StringMap("tags", &view->tags);
+}
+
+Status ReadFeatureService(const JsonObject& object, FeatureService* service) {
+  ARROW_RETURN_NOT_OK(object.String("name", &service->name));
+  ARROW_ASSIGN_OR_RAISE(auto features, object.Array("features"));
+  for (auto element : features) {
+    simdjson::dom::object projection_object;
+    if (element.get(projection_object) != simdjson::SUCCESS) {
+      return Status::Invalid(object.what(), ": features holds a non-object");
+    }
+    JsonObject projection_json(projection_object, object.what() + " projection");
+    FeatureViewProjection projection;
+    ARROW_RETURN_NOT_OK(projection_json.String("view", &projection.view));
+    ARROW_RETURN_NOT_OK(projection_json.Strings("features", &projection.features));
+    service->features.push_back(std::move(projection));
+  }
+  ARROW_RETURN_NOT_OK(object.String("owner", &service->owner));
+  ARROW_RETURN_NOT_OK(object.String("description", &service->description));
+  return object.StringMap("tags", &service->tags);
+}
+
+Status SyncPath(const std::filesystem::path& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return Status::IOError("cannot open ", path.string(), " to sync");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::IOError("cannot sync ", path.string());
+  return Status::OK();
+}
+
+template <typename T>
+void DiffObjects(const std::vector<T>& before, const std::vector<T>& after, const char* type,
+                 Members (*members)(const T&), std::vector<Change>* changes,
+                 std::vector<Change>* deletions) {
+  for (const T& object : after) {
+    auto old = std::find_if(before.begin(), before.end(),
+                            [&](const T& o) { return o.name == object.name; });
+    if (old == before.end()) {
+      changes->push_back({Change::Kind::kAdd, type, object.name, {}});
+      continue;
+    }
+    Members a = members(*old), b = members(object);
+    std::vector<std::string> fields;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].second != b[i].second) fields.push_back(a[i].first);
+    }
+    if (!fields.empty()) changes->push_back({Change::Kind::kUpdate, type, object.name, fields});
+  }
+  for (const T& object : before) {
+    bool kept = std::any_of(after.begin(), after.end(),
+                            [&](const T& o) { return o.name == object.name; });
+    if (!kept) deletions->push_back({Change::Kind::kDelete, type, object.name, {}});
+  }
+}
+
+}  // namespace
+
+std::string RegistryToJson(const Registry& registry, int indent) {
+  JsonWriter writer(indent);
+  writer.BeginObject();
+  writer.Key("format_version").Int(Registry::kFormatVersion);
+  writer.Key("project").String(registry.project);
+  writer.Key("version").Int(registry.version);
+  writer.Key("last_updated").String(FormatTimestamp(registry.last_updated));
+  const Definitions& d = registry.definitions;
+  WriteObjects(writer, "entities", d.entities, EntityMembers);
+  WriteObjects(writer, "sources", d.sources, SourceMembers);
+  WriteObjects(writer, "feature_views", d.feature_views, FeatureViewMembers);
+  WriteObjects(writer, "feature_services", d.feature_services, FeatureServiceMembers);
+  writer.EndObject();
+  std::string out = writer.Take();
+  out.push_back('\n');
+  return out;
+}
+
+Result<Registry> RegistryFromJson(const std::string& text, const std::string& what) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object root_object;
+  auto error = parser.parse(text).get(root_object);
+  if (error != simdjson::SUCCESS) {
+    return Status::Invalid(what, " is not a registry file: ", simdjson::error_message(error));
+  }
+  JsonObject root(root_object, what);
+  int64_t format_version = 0;
+  ARROW_RETURN_NOT_OK(root.Int("format_version", &format_version));
+  if (format_version != Registry::kFormatVersion) {
+    return Status::Invalid(what, " has registry format ", format_version, "; this headwater reads ",
+                           Registry::kFormatVersion);
+  }
+  Registry registry;
+  ARROW_RETURN_NOT_OK(root.String("project", &registry.project));
+  ARROW_RETURN_NOT_OK(root.Int("version", &registry.version));
+  std::string updated;
+  ARROW_RETURN_NOT_OK(root.String("last_updated", &updated));
+  ARROW_ASSIGN_OR_RAISE(registry.last_updated, ParseTimestamp(updated));
+  Definitions& d = registry.definitions;
+  ARROW_RETURN_NOT_OK(ReadObjects(root, "entities", &d.entities, ReadEntity));
+  ARROW_RETURN_NOT_OK(ReadObjects(root, "sources", &d.sources, ReadSource));
+  ARROW_RETURN_NOT_OK(ReadObjects(root, "feature_views", &d.feature_views, ReadFeatureView));
+  ARROW_RETURN_NOT_OK(ReadObjects(root, "feature_services", &d.feature_services, ReadFeatureService));
+  return registry;
+}
+
+Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::string& project) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (std::filesystem::exists(path)) return Status::IOError("cannot read registry ", path.string());
+    Registry empty;
+    empty.project = project;
+    return empty;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  ARROW_ASSIGN_OR_RAISE(Registry registry, RegistryFromJson(text.str(), path.string()));
+  if (registry.project != project) {
+    return Status::Invalid("registry ", path.string(), " belongs to project '", registry.project,
+                           "', not '", project, "'");
+  }
+  return registry;
+}
+
+Status WriteRegistry(const std::filesystem::path& path, const Registry& registry) {
+  std::error_code error;
+  std::filesystem::create_directories(path.parent_path(), error);
+  if (error) return Status::IOError("cannot create ", path.parent_path().string(), ": ", error.message());
+  std::filesystem::path temporary = path;
+  temporary += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << RegistryToJson(registry);
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(temporary, error);
+      return Status::IOError("cannot write ", temporary.string());
+    }
+  }
+  ARROW_RETURN_NOT_OK(SyncPath(temporary, O_RDONLY));
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    return Status::IOError("cannot replace registry ", path.string(), ": ", error.message());
+  }
+  // The rename is durable only once the directory entry is on disk.
+  return SyncPath(path.parent_path(), O_RDONLY | O_DIRECTORY);
+}
+
+std::vector<Change> Diff(const Definitions& before, const Definitions& after) {
+  std::vector<Change> changes, deletions;
+  DiffObjects(before.entities, after.entities, "entity", EntityMembers, &changes, &deletions);
+  DiffObjects(before.sources, after.sources, "data_source", SourceMembers, &changes, &deletions);
+  DiffObjects(before.feature_views, after.feature_views, "feature_view", FeatureViewMembers,
+              &changes, &deletions);
+  DiffObjects(before.feature_services, after.feature_services, "feature_service",
+              FeatureServiceMembers, &changes, &deletions);
+  changes.insert(changes.end(), deletions.begin(), deletions.end());
+  return changes;
+}
+
+std::string FormatChanges(const std::vector<Change>& changes) {
+  std::string out;
+  for (const Change& change : changes) {
+    char sign = change.kind == Change::Kind::kAdd ? '+' : change.kind == Change::Kind::kUpdate ? '~' : '-';
+    out += std::string(1, sign) + " " + change.object_type + " " + change.name;
+    if (!change.fields.empty()) {
+      out += " (";
+      for (size_t i = 0; i < change.fields.size(); ++i) out += (i ? ", " : "") + change.fields[i];
+      out += ")";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace headwater::registry

@@ -1,0 +1,142 @@
+#include "headwater/registry/repo_config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "yaml_reader.h"
+
+namespace headwater::registry {
+namespace {
+
+constexpr const char* kConfigFile = "feature_store.yaml";
+
+// Replaces ${NAME} with the environment variable NAME; an unset one is an error with its line.
+Result<std::string> SubstituteEnvironment(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  int line = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') ++line;
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      size_t close = text.find('}', i + 2);
+      if (close == std::string::npos) {
+        return Status::Invalid(kConfigFile, ":", line, ": unterminated ${ in '",
+                               text.substr(i, 20), "'");
+      }
+      std::string name = text.substr(i + 2, close - i - 2);
+      const char* value = std::getenv(name.c_str());
+      if (name.empty() || value == nullptr) {
+        return Status::Invalid(kConfigFile, ":", line, ": environment variable '", name,
+                               "' is not set");
+      }
+      out += value;
+      i = close;
+      continue;
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+bool IsProjectName(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::filesystem::path RepoConfig::Resolve(const std::string& path) const {
+  std::filesystem::path p(path);
+  return p.is_absolute() ? p : (repo_path / p).lexically_normal();
+}
+
+Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
+  RepoConfig config;
+  std::error_code error;
+  config.repo_path = std::filesystem::absolute(repo_path, error).lexically_normal();
+  if (config.repo_path.has_filename() == false) config.repo_path = config.repo_path.parent_path();
+  std::ifstream in(config.repo_path / kConfigFile, std::ios::binary);
+  if (!in) {
+    return Status::IOError("no ", kConfigFile, " in ", config.repo_path.string(),
+                           ": run `headwater init NAME` to create a repository, or pass -c DIR");
+  }
+  std::stringstream raw;
+  raw << in.rdbuf();
+  ARROW_ASSIGN_OR_RAISE(std::string text, SubstituteEnvironment(raw.str()));
+  ARROW_ASSIGN_OR_RAISE(YAML::Node root, ParseYaml(text, kConfigFile));
+  YamlReader reader(kConfigFile);
+  try {
+    if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(root, {"project", "registry", "provider", "online_store",
+                                                "offline_store",
+                                                "entity_key_serialization_version"}));
+    ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config.project));
+    if (!IsProjectName(config.project)) {
+      return reader.Error(root["project"], "project '" + config.project +
+                                               "' must be letters, digits and underscores only");
+    }
+    std::string registry = "data/registry.json";
+    YAML::Node registry_node = root["registry"];
+    if (registry_node && registry_node.IsMap()) {
+      reader.SetContext("registry");
+      ARROW_RETURN_NOT_OK(reader.CheckKeys(registry_node, {"path", "registry_type"}));
+      ARROW_RETURN_NOT_OK(reader.RequiredString(registry_node, "path", &registry));
+      std::string type = "file";
+      ARROW_RETURN_NOT_OK(reader.OptionalString(registry_node, "registry_type", &type));
+      if (type != "file") {
+        return reader.Error(registry_node["registry_type"],
+                            "unknown registry_type '" + type + "' (supported: file)");
+      }
+      reader.SetContext("");
+    } else {
+      ARROW_RETURN_NOT_OK(reader.OptionalString(root, "registry", &registry));
+    }
+    config.registry_path = config.Resolve(registry);
+
+    ARROW_RETURN_NOT_OK(reader.OptionalString(root, "provider", &config.provider));
+    if (config.provider != "local") {
+      return reader.Error(root["provider"],
+                          "unknown provider '" + config.provider + "' (supported: local)");
+    }
+    int64_t key_version = 3;
+    ARROW_RETURN_NOT_OK(reader.OptionalInt(root, "entity_key_serialization_version", &key_version));
+
+    YAML::Node online = root["online_store"];
+    if (online && !online.IsNull()) {
+      reader.SetContext("online_store");
+      ARROW_RETURN_NOT_OK(
+          reader.CheckKeys(online, {"type", "path", "connection_string", "key_ttl_seconds"}));
+      OnlineStoreConfig& store = config.online_store;
+      ARROW_RETURN_NOT_OK(reader.OptionalString(online, "type", &store.type));
+      if (store.type != "rocksdb" && store.type != "redis") {
+        return reader.Error(online["type"],
+                            "unknown type '" + store.type + "' (supported: rocksdb, redis)");
+      }
+      ARROW_RETURN_NOT_OK(reader.OptionalString(online, "path", &store.path));
+      ARROW_RETURN_NOT_OK(reader.OptionalString(online, "connection_string", &store.connection_string));
+      ARROW_RETURN_NOT_OK(reader.OptionalInt(online, "key_ttl_seconds", &store.key_ttl_seconds));
+      if (store.key_ttl_seconds < 0) {
+        return reader.Error(online["key_ttl_seconds"], "key_ttl_seconds must not be negative");
+      }
+    }
+    YAML::Node offline = root["offline_store"];
+    if (offline && !offline.IsNull()) {
+      reader.SetContext("offline_store");
+      ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type"}));
+      ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "type", &config.offline_store.type));
+      if (config.offline_store.type != "file") {
+        return reader.Error(offline["type"], "unknown type '" + config.offline_store.type +
+                                                 "' (supported: file)");
+      }
+    }
+  } catch (const YAML::Exception& error) {
+    return Status::Invalid(kConfigFile, ":", error.mark.line + 1, ": ", error.msg);
+  }
+  return config;
+}
+
+}  // namespace headwater::registry

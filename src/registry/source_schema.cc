@@ -1,0 +1,55 @@
+#include "headwater/registry/source_schema.h"
+
+#include <arrow/io/file.h>
+#include <arrow/type.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
+#include <parquet/exception.h>
+#include <parquet/file_reader.h>
+
+#include <algorithm>
+
+namespace headwater::registry {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<fs::path>> ListSourceFiles(const fs::path& path) {
+  std::error_code error;
+  auto status = fs::status(path, error);
+  if (error || !fs::exists(status)) {
+    return Status::IOError("source path ", path.string(), " does not exist");
+  }
+  if (!fs::is_directory(status)) return std::vector<fs::path>{path};
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(path, error)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with(".") || name.starts_with("_")) continue;
+    if (entry.is_regular_file() && entry.path().extension() == ".parquet") {
+      files.push_back(entry.path());
+    }
+  }
+  if (error) return Status::IOError("cannot list ", path.string(), ": ", error.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Result<std::shared_ptr<arrow::Schema>> ReadSourceSchema(const fs::path& path) {
+  ARROW_ASSIGN_OR_RAISE(auto files, ListSourceFiles(path));
+  if (files.empty()) return Status::Invalid("source directory ", path.string(), " holds no Parquet files");
+  auto opened = arrow::io::ReadableFile::Open(files[0].string());
+  if (!opened.ok()) return Status::IOError("cannot open ", files[0].string(), ": ", opened.status().message());
+  try {
+    auto reader = parquet::ParquetFileReader::Open(*opened);
+    std::shared_ptr<arrow::Schema> schema;
+    auto status = parquet::arrow::FromParquetSchema(reader->metadata()->schema(),
+                                                    parquet::ArrowReaderProperties(),
+                                                    reader->metadata()->key_value_metadata(),
+                                                    &schema);
+    if (!status.ok()) return Status::Invalid(files[0].string(), ": ", status.message());
+    return schema;
+  } catch (const parquet::ParquetException& error) {
+    return Status::Invalid(files[0].string(), " is not a readable Parquet file: ", error.what());
+  }
+}
+
+}  // namespace headwater::registry

@@ -1,0 +1,204 @@
+// Cross-object validation: names, references, and agreement with the source files.
+
+#include <arrow/type.h>
+
+#include <set>
+#include <unordered_map>
+
+#include "headwater/registry/loader.h"
+#include "headwater/registry/source_schema.h"
+
+namespace headwater::registry {
+namespace {
+
+Status Fail(const SourceLocation& location, const std::string& object, const std::string& message) {
+  return Status::Invalid(location.ToString(), ": ", object, ": ", message);
+}
+
+template <typename T>
+Status CheckUnique(const std::vector<T>& objects, const char* kind) {
+  std::unordered_map<std::string, const T*> seen;
+  for (const T& object : objects) {
+    auto [it, inserted] = seen.emplace(object.name, &object);
+    if (!inserted) {
+      return Fail(object.location, std::string(kind) + " '" + object.name + "'",
+                  "defined twice (first at " + it->second->location.ToString() + ")");
+    }
+  }
+  return Status::OK();
+}
+
+bool IsTimeType(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::TIMESTAMP:
+    case arrow::Type::DATE32:
+    case arrow::Type::DATE64:
+    case arrow::Type::STRING:
+    case arrow::Type::LARGE_STRING: return true;
+    default: return false;
+  }
+}
+
+// A source's columns as feature views see them: names after field_mapping.
+struct ResolvedSource {
+  std::string file;  // for messages
+  std::shared_ptr<arrow::Schema> schema;
+  std::map<std::string, std::shared_ptr<arrow::DataType>> columns;  // mapped name -> type
+};
+
+Result<ResolvedSource> ResolveSource(const RepoConfig& config, const DataSource& source) {
+  std::string object = "source '" + source.name + "'";
+  auto schema = ReadSourceSchema(config.Resolve(source.path));
+  if (!schema.ok()) return Fail(source.location, object, schema.status().message());
+  ResolvedSource resolved{source.path, *schema, {}};
+  for (const auto& field : (*schema)->fields()) {
+    auto mapped = source.field_mapping.find(field->name());
+    resolved.columns[mapped == source.field_mapping.end() ? field->name() : mapped->second] =
+        field->type();
+  }
+  for (const auto& [from, to] : source.field_mapping) {
+    if ((*schema)->GetFieldByName(from) == nullptr) {
+      return Fail(source.location, object,
+                  "field_mapping names column '" + from + "', which " + source.path + " lacks");
+    }
+  }
+  auto check_time = [&](const std::string& column, const char* role) -> Status {
+    auto field = (*schema)->GetFieldByName(column);
+    if (field == nullptr) {
+      return Fail(source.location, object,
+                  std::string(role) + " '" + column + "' is not a column of " + source.path);
+    }
+    if (!IsTimeType(*field->type())) {
+      return Fail(source.location, object,
+                  std::string(role) + " '" + column + "' has type " + field->type()->ToString() +
+                      "; expected a timestamp");
+    }
+    return Status::OK();
+  };
+  ARROW_RETURN_NOT_OK(check_time(source.timestamp_field, "timestamp_field"));
+  if (!source.created_timestamp_column.empty()) {
+    ARROW_RETURN_NOT_OK(check_time(source.created_timestamp_column, "created_timestamp_column"));
+  }
+  return resolved;
+}
+
+Status ValidateFeatureView(const Definitions& definitions, const DataSource& source,
+                           const ResolvedSource& resolved, FeatureView* view) {
+  std::string object = "feature_view '" + view->name + "'";
+  std::set<std::string> key_columns;
+  std::set<std::string> entity_names;
+  for (const std::string& entity_name : view->entities) {
+    const Entity* entity = definitions.FindEntity(entity_name);
+    if (entity == nullptr) {
+      return Fail(view->location, object, "unknown entity '" + entity_name + "'");
+    }
+    if (!entity_names.insert(entity_name).second) {
+      return Fail(view->location, object, "lists entity '" + entity_name + "' twice");
+    }
+    if (!key_columns.insert(entity->join_key).second) {
+      return Fail(view->location, object,
+                  "two of its entities share the join key '" + entity->join_key + "'");
+    }
+    auto column = resolved.columns.find(entity->join_key);
+    if (column == resolved.columns.end()) {
+      return Fail(view->location, object,
+                  "join key '" + entity->join_key + "' of entity '" + entity_name +
+                      "' is not a column of source '" + source.name + "' (" + resolved.file + ")");
+    }
+    auto type = FromArrowType(*column->second);
+    if (!type.ok() || type->is_array || !KeyKindsCompatible(type->kind, entity->value_type)) {
+      return Fail(view->location, object,
+                  "join key '" + entity->join_key + "' is " + column->second->ToString() + " in " +
+                      resolved.file + " but entity '" + entity_name + "' declares " +
+                      FormatFeatureType({entity->value_type, false}));
+    }
+  }
+  std::set<std::string> reserved = key_columns;
+  reserved.insert(source.timestamp_field);
+  if (!source.created_timestamp_column.empty()) reserved.insert(source.created_timestamp_column);
+
+  if (view->schema_inferred) {
+    view->features.clear();
+    for (const auto& field : resolved.schema->fields()) {
+      auto mapped = source.field_mapping.find(field->name());
+      std::string name = mapped == source.field_mapping.end() ? field->name() : mapped->second;
+      if (reserved.count(name) || reserved.count(field->name())) continue;
+      auto feature_type = FromArrowType(*field->type());
+      if (!feature_type.ok()) {
+        return Fail(view->location, object,
+                    "cannot infer a schema: column '" + field->name() + "' of " + resolved.file +
+                        ": " + feature_type.status().message() +
+                        "; declare a schema to leave it out");
+      }
+      view->features.push_back(Field{name, *feature_type});
+    }
+    if (view->features.empty()) {
+      return Fail(view->location, object, "source '" + source.name + "' has no feature columns");
+    }
+    return Status::OK();
+  }
+  std::set<std::string> seen;
+  for (const Field& feature : view->features) {
+    if (!seen.insert(feature.name).second) {
+      return Fail(view->location, object, "feature '" + feature.name + "' is declared twice");
+    }
+    if (reserved.count(feature.name)) {
+      return Fail(view->location, object,
+                  "feature '" + feature.name + "' is a join key or timestamp column");
+    }
+    auto column = resolved.columns.find(feature.name);
+    if (column == resolved.columns.end()) {
+      return Fail(view->location, object,
+                  "feature '" + feature.name + "' is not a column of source '" + source.name +
+                      "' (" + resolved.file + ")");
+    }
+    auto actual = FromArrowType(*column->second);
+    if (!actual.ok() || !(*actual == feature.dtype)) {
+      return Fail(view->location, object,
+                  "feature '" + feature.name + "' is declared " + FormatFeatureType(feature.dtype) +
+                      " but column '" + feature.name + "' of " + resolved.file + " is " +
+                      (actual.ok() ? FormatFeatureType(*actual) : column->second->ToString()));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Validate(const RepoConfig& config, Definitions* definitions) {
+  ARROW_RETURN_NOT_OK(CheckUnique(definitions->entities, "entity"));
+  ARROW_RETURN_NOT_OK(CheckUnique(definitions->sources, "source"));
+  ARROW_RETURN_NOT_OK(CheckUnique(definitions->feature_views, "feature_view"));
+  ARROW_RETURN_NOT_OK(CheckUnique(definitions->feature_services, "feature_service"));
+
+  std::map<std::string, ResolvedSource> resolved;
+  for (const DataSource& source : definitions->sources) {
+    ARROW_ASSIGN_OR_RAISE(resolved[source.name], ResolveSource(config, source));
+  }
+  for (FeatureView& view : definitions->feature_views) {
+    const DataSource* source = definitions->FindSource(view.source);
+    if (source == nullptr) {
+      return Fail(view.location, "feature_view '" + view.name + "'",
+                  "unknown source '" + view.source + "'");
+    }
+    ARROW_RETURN_NOT_OK(ValidateFeatureView(*definitions, *source, resolved[source->name], &view));
+  }
+  for (const FeatureService& service : definitions->feature_services) {
+    std::string object = "feature_service '" + service.name + "'";
+    for (const FeatureViewProjection& projection : service.features) {
+      const FeatureView* view = definitions->FindFeatureView(projection.view);
+      if (view == nullptr) {
+        return Fail(service.location, object, "unknown feature view '" + projection.view + "'");
+      }
+      for (const std::string& feature : projection.features) {
+        if (view->FindFeature(feature) == nullptr) {
+          return Fail(service.location, object,
+                      "feature view '" + view->name + "' has no feature '" + feature + "'");
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace headwater::registry

@@ -1,0 +1,41 @@
+"""Shared fixtures for the end-to-end tests: the CLI binary and throwaway repositories."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADWATER = os.environ.get("HEADWATER_BIN", str(ROOT / "build" / "headwater"))
+
+
+class Cli:
+    """Runs `headwater` in a repository directory and keeps the result."""
+
+    def __init__(self, cwd: Path):
+        self.cwd = cwd
+
+    def __call__(self, *args, ok=True, cwd=None):
+        result = subprocess.run([HEADWATER, *map(str, args)], cwd=cwd or self.cwd,
+                                capture_output=True, text=True, timeout=300)
+        if ok and result.returncode != 0:
+            raise AssertionError(f"headwater {' '.join(map(str, args))} failed "
+                                 f"({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        if not ok and result.returncode == 0:
+            raise AssertionError(f"headwater {' '.join(map(str, args))} should have failed:\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+
+@pytest.fixture
+def cli(tmp_path):
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def driver_repo(tmp_path, cli):
+    """A repository made by `headwater init`, applied."""
+    cli("init", "driver_repo")
+    repo = tmp_path / "driver_repo"
+    cli("apply", cwd=repo)
+    return repo

@@ -1,0 +1,125 @@
+"""init, apply, plan, registry-dump, teardown and -c, and their handling of bad input."""
+import json
+
+import pyarrow.parquet as pq
+
+
+def test_init_creates_a_repository_that_works_at_once(tmp_path, cli):
+    out = cli("init", "my_repo").stdout
+    repo = tmp_path / "my_repo"
+    assert "Created feature repository" in out
+    assert (repo / "feature_store.yaml").read_text().startswith("project: my_repo")
+    stats = pq.read_table(repo / "data" / "driver_stats.parquet")
+    assert stats.num_rows == 5 * 15 * 24
+    assert set(stats.column_names) == {"event_timestamp", "driver_id", "conv_rate", "acc_rate",
+                                       "avg_daily_trips", "created"}
+    applied = cli("-c", "my_repo", "apply").stdout
+    assert "+ feature_view driver_hourly_stats" in applied
+    assert "Applied: 4 to add, 0 to change, 0 to delete." in applied
+
+
+def test_init_refuses_existing_or_bad_names(tmp_path, cli):
+    cli("init", "repo")
+    assert "already exists" in cli("init", "repo", ok=False).stderr
+    assert "letters, digits" in cli("init", "bad-name", ok=False).stderr
+    assert "plain directory" in cli("init", "../escape", ok=False).stderr
+
+
+def test_plan_changes_nothing_and_apply_is_idempotent(driver_repo, cli):
+    registry = driver_repo / "data" / "registry.json"
+    before = registry.read_bytes()
+    assert "No changes" in cli("plan", cwd=driver_repo).stdout
+    assert "No changes" in cli("apply", cwd=driver_repo).stdout
+    assert registry.read_bytes() == before
+
+    definitions = driver_repo / "definitions.yaml"
+    definitions.write_text(definitions.read_text().replace("ttl: 1d", "ttl: 2d"))
+    plan = cli("plan", cwd=driver_repo).stdout
+    assert "~ feature_view driver_hourly_stats (ttl)" in plan
+    assert "Plan: 0 to add, 1 to change, 0 to delete." in plan
+    assert registry.read_bytes() == before, "plan must not write"
+    cli("apply", cwd=driver_repo)
+    dump = json.loads(cli("registry-dump", cwd=driver_repo).stdout)
+    assert dump["version"] == 2
+    assert dump["feature_views"][0]["ttl"] == "2d"
+
+
+def test_registry_dump_is_json_of_the_applied_definitions(driver_repo, cli):
+    dump = json.loads(cli("registry-dump", cwd=driver_repo).stdout)
+    assert dump["project"] == "driver_repo"
+    assert [e["name"] for e in dump["entities"]] == ["driver"]
+    view = dump["feature_views"][0]
+    assert [f["name"] for f in view["features"]] == ["conv_rate", "acc_rate", "avg_daily_trips"]
+    assert dump["feature_services"][0]["name"] == "driver_activity"
+
+
+def test_removed_definitions_are_deleted_on_apply(driver_repo, cli):
+    definitions = driver_repo / "definitions.yaml"
+    text = definitions.read_text()
+    definitions.write_text(text[:text.index("feature_services:")])
+    out = cli("apply", cwd=driver_repo).stdout
+    assert "- feature_service driver_activity" in out
+    dump = json.loads(cli("registry-dump", cwd=driver_repo).stdout)
+    assert dump["feature_services"] == []
+
+
+def test_a_failed_apply_leaves_the_previous_registry(driver_repo, cli):
+    registry = driver_repo / "data" / "registry.json"
+    before = registry.read_bytes()
+    definitions = driver_repo / "definitions.yaml"
+    definitions.write_text(definitions.read_text().replace("dtype: Float32", "dtype: Float64", 1))
+    err = cli("apply", cwd=driver_repo, ok=False).stderr
+    assert "definitions.yaml:" in err
+    assert "declared Float64 but column 'conv_rate'" in err
+    assert registry.read_bytes() == before
+
+
+def test_definition_errors_name_file_line_and_object(driver_repo, cli):
+    (driver_repo / "more.yaml").write_text(
+        "feature_views:\n  - name: broken\n    source: driver_stats_source\n    ttl: 1week\n")
+    err = cli("apply", cwd=driver_repo, ok=False).stderr
+    assert err.startswith("error: more.yaml:4: feature_view 'broken': ttl '1week' is not a duration")
+    (driver_repo / "more.yaml").write_text("entities: [{name: driver}]\n")
+    err = cli("apply", cwd=driver_repo, ok=False).stderr
+    assert "entity 'driver': defined twice (first at definitions.yaml:" in err
+    (driver_repo / "more.yaml").write_text("entities: [{name: x\n")
+    assert "more.yaml:" in cli("plan", cwd=driver_repo, ok=False).stderr
+
+
+def test_feature_store_yaml_errors(driver_repo, cli):
+    config = driver_repo / "feature_store.yaml"
+    config.write_text(config.read_text() + "bogus_key: 1\n")
+    err = cli("apply", cwd=driver_repo, ok=False).stderr
+    assert "unknown field 'bogus_key'" in err
+    config.write_text("project: driver_repo\nregistry: ${HEADWATER_TEST_NOT_SET}\n")
+    assert "'HEADWATER_TEST_NOT_SET' is not set" in cli("apply", cwd=driver_repo, ok=False).stderr
+
+
+def test_environment_variables_are_substituted(driver_repo, cli, monkeypatch):
+    config = driver_repo / "feature_store.yaml"
+    config.write_text(config.read_text().replace("registry: data/registry.json",
+                                                 "registry: ${HW_REGISTRY_DIR}/reg.json"))
+    monkeypatch.setenv("HW_REGISTRY_DIR", "elsewhere")
+    (driver_repo / "elsewhere").mkdir()
+    cli("apply", cwd=driver_repo)
+    assert (driver_repo / "elsewhere" / "reg.json").exists()
+
+
+def test_teardown_removes_the_registry(driver_repo, cli):
+    assert "Removed registry" in cli("teardown", cwd=driver_repo).stdout
+    assert not (driver_repo / "data" / "registry.json").exists()
+    assert "No registry" in cli("teardown", cwd=driver_repo).stdout
+
+
+def test_commands_outside_a_repository_explain_what_to_do(tmp_path, cli):
+    err = cli("apply", ok=False).stderr
+    assert "no feature_store.yaml" in err and "headwater init" in err
+    assert cli("-c", tmp_path / "nowhere", "plan", ok=False).returncode == 1
+
+
+def test_usage_errors_exit_2(cli):
+    assert cli("no-such-command", ok=False).returncode == 2
+    assert cli("get-historical-features", "--entities", "x.csv", ok=False).returncode == 2
+    assert cli(ok=False).returncode == 2
+    result = cli("get-historical-features", "--entities", "e.csv", "--output", "o.csv", ok=False)
+    assert result.returncode == 2 and "--features or --feature-service" in result.stderr
