@@ -180,9 +180,17 @@ std::string FormatTimestamp(Timestamp timestamp) {
 
 Result<std::shared_ptr<arrow::Int64Array>> ToEpochMicros(const arrow::ChunkedArray& column,
                                                          std::string_view what) {
+  const arrow::DataType& type = *column.type();
+  // Microsecond timestamps already are epoch microseconds: reinterpret, don't copy.
+  if (type.id() == arrow::Type::TIMESTAMP && column.num_chunks() == 1 &&
+      arrow::internal::checked_cast<const arrow::TimestampType&>(type).unit() ==
+          arrow::TimeUnit::MICRO) {
+    auto data = column.chunk(0)->data()->Copy();
+    data->type = arrow::int64();
+    return std::make_shared<arrow::Int64Array>(std::move(data));
+  }
   arrow::Int64Builder builder;
   ARROW_RETURN_NOT_OK(builder.Reserve(column.length()));
-  const arrow::DataType& type = *column.type();
   for (const auto& chunk : column.chunks()) {
     const int64_t n = chunk->length();
     switch (type.id()) {

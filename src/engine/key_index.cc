@@ -92,6 +92,31 @@ bool KeyIndex::RowEquals(const std::vector<KeyColumn>& columns, int64_t row,
   return true;
 }
 
+uint64_t KeyIndex::FindSlot(uint64_t hash, const std::vector<KeyColumn>& columns,
+                            int64_t row) const {
+  uint64_t slot = hash & mask_;
+  while (slots_[slot].id != kEmpty) {
+    if (slots_[slot].hash == hash &&
+        (hash_is_exact_ || RowEquals(columns, row, representative_rows_[slots_[slot].id]))) {
+      return slot;
+    }
+    slot = (slot + 1) & mask_;
+  }
+  return slot;
+}
+
+void KeyIndex::Rehash(uint64_t capacity) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot{});
+  mask_ = capacity - 1;
+  for (const Slot& entry : old) {
+    if (entry.id == kEmpty) continue;
+    uint64_t slot = entry.hash & mask_;
+    while (slots_[slot].id != kEmpty) slot = (slot + 1) & mask_;
+    slots_[slot] = entry;
+  }
+}
+
 Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_rows) {
   KeyIndex index;
   index.columns_ = std::move(columns);
@@ -103,10 +128,7 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
     index.representative_rows_.assign(index.num_keys_, 0);
     return index;
   }
-  uint64_t capacity = std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(num_rows, 8)) * 2);
-  index.mask_ = capacity - 1;
-  index.slot_hashes_.assign(capacity, 0);
-  index.slot_ids_.assign(capacity, kEmpty);
+  index.Rehash(std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(num_rows, 8)) * 2));
   std::vector<uint64_t> hashes(num_rows);
   HashRows(index.columns_, num_rows, hashes.data());
   bool has_nulls = false;
@@ -117,57 +139,46 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
       for (const KeyColumn& column : index.columns_) any_null |= column.IsNull(row);
       if (any_null) continue;
     }
-    uint64_t slot = hashes[row] & index.mask_;
-    int32_t id = kEmpty;
-    while (index.slot_ids_[slot] != kEmpty) {
-      int32_t candidate = index.slot_ids_[slot];
-      if (index.slot_hashes_[slot] == hashes[row] &&
-          (index.hash_is_exact_ ||
-           index.RowEquals(index.columns_, row, index.representative_rows_[candidate]))) {
-        id = candidate;
-        break;
-      }
-      slot = (slot + 1) & index.mask_;
-    }
-    if (id == kEmpty) {
-      id = index.num_keys_++;
-      index.slot_ids_[slot] = id;
-      index.slot_hashes_[slot] = hashes[row];
+    uint64_t slot = index.FindSlot(hashes[row], index.columns_, row);
+    if (index.slots_[slot].id == kEmpty) {
+      index.slots_[slot] = Slot{hashes[row], index.num_keys_++};
       index.representative_rows_.push_back(row);
     }
-    index.row_ids_[row] = id;
+    index.row_ids_[row] = index.slots_[slot].id;
   }
+  // Sized for the rows, the table may be far larger than the distinct keys need; shrink it so
+  // probes hit cache.
+  uint64_t wanted = std::bit_ceil(static_cast<uint64_t>(std::max<int32_t>(index.num_keys_, 4)) * 2);
+  if (wanted < index.slots_.size()) index.Rehash(wanted);
   return index;
 }
 
-void KeyIndex::Probe(const std::vector<KeyColumn>& columns, int64_t num_rows, int32_t* ids) const {
+void KeyIndex::Probe(const std::vector<KeyColumn>& columns, int64_t num_rows, int32_t* ids,
+                     std::vector<uint64_t>* hashes) const {
   if (columns_.empty()) {
     std::fill(ids, ids + num_rows, num_keys_ > 0 ? 0 : kEmpty);
     return;
   }
-  std::vector<uint64_t> hashes(num_rows);
-  HashRows(columns, num_rows, hashes.data());
+  hashes->resize(num_rows);
+  const uint64_t* hash = hashes->data();
+  HashRows(columns, num_rows, hashes->data());
   bool has_nulls = false;
   for (const KeyColumn& column : columns) has_nulls |= column.array->null_count() > 0;
+  // Probes are independent: fetching the slot a few rows ahead hides most of the cache misses.
+  constexpr int64_t kPrefetchDistance = 16;
   for (int64_t row = 0; row < num_rows; ++row) {
-    int32_t id = kEmpty;
-    bool any_null = false;
-    if (has_nulls) {
-      for (const KeyColumn& column : columns) any_null |= column.IsNull(row);
+    if (row + kPrefetchDistance < num_rows) {
+      __builtin_prefetch(&slots_[hash[row + kPrefetchDistance] & mask_]);
     }
-    if (!any_null) {
-      uint64_t slot = hashes[row] & mask_;
-      while (slot_ids_[slot] != kEmpty) {
-        int32_t candidate = slot_ids_[slot];
-        if (slot_hashes_[slot] == hashes[row] &&
-            (hash_is_exact_ || RowEquals(columns, row, representative_rows_[candidate]))) {
-          id = candidate;
-          break;
-        }
-        slot = (slot + 1) & mask_;
+    if (has_nulls) {
+      bool any_null = false;
+      for (const KeyColumn& column : columns) any_null |= column.IsNull(row);
+      if (any_null) {
+        ids[row] = kEmpty;
+        continue;
       }
     }
-    ids[row] = id;
+    ids[row] = slots_[FindSlot(hash[row], columns, row)].id;
   }
 }
 

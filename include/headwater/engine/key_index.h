@@ -39,8 +39,10 @@ class KeyIndex {
   int32_t size() const { return num_keys_; }
 
   /// Writes into `ids` the id of each probe row's key, or -1 when the key is absent or has a
-  /// null part. `columns` must match the build columns in number and kind.
-  void Probe(const std::vector<KeyColumn>& columns, int64_t num_rows, int32_t* ids) const;
+  /// null part. `columns` must match the build columns in number and kind. `hashes` is scratch
+  /// space the caller may reuse across calls.
+  void Probe(const std::vector<KeyColumn>& columns, int64_t num_rows, int32_t* ids,
+             std::vector<uint64_t>* hashes) const;
 
  private:
   // Hashes of `num_rows` rows into `hashes`.
@@ -49,10 +51,17 @@ class KeyIndex {
   bool RowEquals(const std::vector<KeyColumn>& columns, int64_t row, int64_t build_row) const;
 
   std::vector<KeyColumn> columns_;
-  // Open addressing: slot -> (hash, id); id -1 is empty. Capacity is a power of two.
-  std::vector<uint64_t> slot_hashes_;
-  std::vector<int32_t> slot_ids_;
+  // Open addressing with linear probing; id -1 is empty. Capacity is a power of two, at least
+  // twice the number of distinct keys, so the table stays small enough to sit in cache.
+  struct Slot {
+    uint64_t hash = 0;
+    int32_t id = -1;
+  };
+  std::vector<Slot> slots_;
   uint64_t mask_ = 0;
+  // Inserts or finds; returns the slot index.
+  uint64_t FindSlot(uint64_t hash, const std::vector<KeyColumn>& columns, int64_t row) const;
+  void Rehash(uint64_t capacity);
   // For each id, a build row holding that key (to verify hash matches).
   std::vector<int64_t> representative_rows_;
   std::vector<int32_t> row_ids_;

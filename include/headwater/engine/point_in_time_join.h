@@ -43,10 +43,20 @@ struct JoinCandidate {
   }
 };
 
+/// A feature row on its way to the candidate table, grouped by position range.
+struct PendingRow {
+  int32_t id;
+  int32_t row;
+  int64_t event_time;
+  int64_t created_time;
+};
+
 /// Candidates accumulated by one thread; create with PointInTimeJoin::NewPartial().
 struct JoinPartial {
   std::vector<JoinCandidate> best;  // by sorted entity position
-  std::vector<int32_t> ids;         // scratch for probed key ids
+  std::vector<int32_t> ids;         // scratch: probed key ids
+  std::vector<uint64_t> hashes;     // scratch: key hashes
+  std::vector<PendingRow> pending;  // scratch: batch rows grouped by position range
   int64_t rows_consumed = 0;
   int64_t rows_matched_key = 0;
 };
