@@ -76,10 +76,10 @@ def main():
     parser.add_argument("--skip-feast", action="store_true")
     parser.add_argument("--large", action="store_true",
                         help="also run 10x the feature rows (100M, ~10 GB) under a memory cap")
-    parser.add_argument("--memory-cap-mib", type=int, default=1536)
+    parser.add_argument("--memory-cap-mib", type=int, default=2048)
     parser.add_argument("--results", type=Path, default=HERE / "results" / "historical_retrieval.json")
     args = parser.parse_args()
-    binary = args.build / "headwater"
+    binary = (args.build / "headwater").resolve()
     results = {"machine": f"{os.cpu_count()} cores", "threads": args.threads}
 
     print("historical retrieval: 1M entity rows x 10M feature rows x 10 Float64, 100k entities, "

@@ -40,7 +40,8 @@ void BM_PointInTimeJoin(benchmark::State& state) {
     partials.push_back(join->NewPartial());
     for (int64_t start = 0; start < feature_rows; start += batch) {
       int64_t n = std::min(batch, feature_rows - start);
-      std::vector<KeyColumn> keys_batch{KeyColumn::Make(feature_keys->Slice(start, n)).ValueOrDie()};
+      std::vector<KeyColumn> keys_batch{
+          KeyColumn::Make(feature_keys->Slice(start, n)).ValueOrDie()};
       join->Consume(&partials[0], keys_batch, feature_times.data() + start, nullptr,
                     created.data() + start, n, start);
     }

@@ -26,7 +26,8 @@ offline_store:
   type: file
 )";
 
-constexpr const char* kDefinitionsYaml = R"(# Feature definitions. Every *.yaml file here other than feature_store.yaml is read by
+constexpr const char* kDefinitionsYaml =
+    R"(# Feature definitions. Every *.yaml file here other than feature_store.yaml is read by
 # `headwater apply`. See docs/definitions.md for every field.
 entities:
   - name: driver
@@ -63,7 +64,8 @@ feature_services:
 
 std::string Substitute(std::string text, const std::string& project) {
   const std::string marker = "{project}";
-  for (size_t at; (at = text.find(marker)) != std::string::npos;) text.replace(at, marker.size(), project);
+  for (size_t at; (at = text.find(marker)) != std::string::npos;)
+    text.replace(at, marker.size(), project);
   return text;
 }
 
@@ -104,12 +106,10 @@ Result<std::shared_ptr<arrow::Table>> DriverStats(int64_t end_micros) {
   ARROW_RETURN_NOT_OK(acc.Finish(&columns[3]));
   ARROW_RETURN_NOT_OK(daily_trips.Finish(&columns[4]));
   ARROW_RETURN_NOT_OK(created.Finish(&columns[5]));
-  auto schema = arrow::schema({arrow::field("event_timestamp", timestamp_type),
-                               arrow::field("driver_id", arrow::int64()),
-                               arrow::field("conv_rate", arrow::float32()),
-                               arrow::field("acc_rate", arrow::float32()),
-                               arrow::field("avg_daily_trips", arrow::int64()),
-                               arrow::field("created", timestamp_type)});
+  auto schema = arrow::schema(
+      {arrow::field("event_timestamp", timestamp_type), arrow::field("driver_id", arrow::int64()),
+       arrow::field("conv_rate", arrow::float32()), arrow::field("acc_rate", arrow::float32()),
+       arrow::field("avg_daily_trips", arrow::int64()), arrow::field("created", timestamp_type)});
   return arrow::Table::Make(schema, columns);
 }
 
@@ -121,12 +121,14 @@ std::string DriverEntityRows(int64_t end_micros) {
     int64_t driver;
     int64_t hours_ago;
     int label;
-  } rows[] = {{1001, 1, 1}, {1002, 5, 5}, {1003, 30, 3}, {1001, 48, 2}, {1004, 2, 4},
-              {1005, 400, 1}};  // the last is before the data starts: its features are null
+  } rows[] = {
+      {1001, 1, 1}, {1002, 5, 5},  {1003, 30, 3}, {1001, 48, 2},
+      {1004, 2, 4}, {1005, 400, 1}};  // the last is before the data starts: its features are null
   for (const auto& row : rows) {
-    csv += std::to_string(row.driver) + "," +
-           FormatTimestamp(Timestamp{end_micros - row.hours_ago * kHour - 1800 * kMicrosPerSecond}) +
-           "," + std::to_string(row.label) + "\n";
+    csv +=
+        std::to_string(row.driver) + "," +
+        FormatTimestamp(Timestamp{end_micros - row.hours_ago * kHour - 1800 * kMicrosPerSecond}) +
+        "," + std::to_string(row.label) + "\n";
   }
   return csv;
 }

@@ -2,8 +2,8 @@
 // "error: <message>" on stderr and exit 1; usage errors exit 2.
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
+#include <new>
 
 #include "commands.h"
 
@@ -21,20 +21,24 @@ int main(int argc, char** argv) {
   auto* init = app.add_subcommand("init", "Create a feature repository with example data");
   init->add_option("NAME", init_name, "Directory (and project name) to create")->required();
 
-  auto* apply = app.add_subcommand("apply", "Validate the definitions and store them in the registry");
+  auto* apply =
+      app.add_subcommand("apply", "Validate the definitions and store them in the registry");
   auto* plan = app.add_subcommand("plan", "Show what `apply` would change, changing nothing");
   auto* dump = app.add_subcommand("registry-dump", "Print the registry as JSON");
-  auto* teardown = app.add_subcommand("teardown", "Remove the registry and everything apply created");
+  auto* teardown =
+      app.add_subcommand("teardown", "Remove the registry and everything apply created");
 
   HistoricalOptions historical;
-  auto* history = app.add_subcommand(
-      "get-historical-features", "Join point-in-time-correct features onto entity rows");
-  history->add_option("--entities", historical.entities,
-                      "Entity rows: Parquet or CSV with join keys and event_timestamp")
+  auto* history = app.add_subcommand("get-historical-features",
+                                     "Join point-in-time-correct features onto entity rows");
+  history
+      ->add_option("--entities", historical.entities,
+                   "Entity rows: Parquet or CSV with join keys and event_timestamp")
       ->required();
-  auto* features_option = history->add_option(
-      "--features", historical.features, "Comma-separated view:feature references")
-      ->delimiter(',');
+  auto* features_option =
+      history
+          ->add_option("--features", historical.features, "Comma-separated view:feature references")
+          ->delimiter(',');
   auto* service_option = history->add_option("--feature-service", historical.feature_service,
                                              "A feature service instead of --features");
   features_option->excludes(service_option);
@@ -53,22 +57,26 @@ int main(int argc, char** argv) {
   if (!chdir.empty()) global.repo = chdir;
 
   headwater::Status status;
-  if (init->parsed()) {
-    status = RunInit(init_name, global.repo);
-  } else if (apply->parsed()) {
-    status = RunApply(global);
-  } else if (plan->parsed()) {
-    status = RunPlan(global);
-  } else if (dump->parsed()) {
-    status = RunRegistryDump(global);
-  } else if (teardown->parsed()) {
-    status = RunTeardown(global);
-  } else if (history->parsed()) {
-    if (historical.features.empty() && historical.feature_service.empty()) {
-      std::cerr << "error: get-historical-features needs --features or --feature-service\n";
-      return 2;
+  try {
+    if (init->parsed()) {
+      status = RunInit(init_name, global.repo);
+    } else if (apply->parsed()) {
+      status = RunApply(global);
+    } else if (plan->parsed()) {
+      status = RunPlan(global);
+    } else if (dump->parsed()) {
+      status = RunRegistryDump(global);
+    } else if (teardown->parsed()) {
+      status = RunTeardown(global);
+    } else if (history->parsed()) {
+      if (historical.features.empty() && historical.feature_service.empty()) {
+        std::cerr << "error: get-historical-features needs --features or --feature-service\n";
+        return 2;
+      }
+      status = RunGetHistoricalFeatures(global, historical);
     }
-    status = RunGetHistoricalFeatures(global, historical);
+  } catch (const std::bad_alloc&) {
+    status = headwater::Status::OutOfMemory("out of memory");
   }
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";

@@ -31,9 +31,15 @@ void PrintSummary(const std::vector<registry::Change>& changes, const char* verb
   int add = 0, update = 0, remove = 0;
   for (const auto& change : changes) {
     switch (change.kind) {
-      case registry::Change::Kind::kAdd: ++add; break;
-      case registry::Change::Kind::kUpdate: ++update; break;
-      case registry::Change::Kind::kDelete: ++remove; break;
+      case registry::Change::Kind::kAdd:
+        ++add;
+        break;
+      case registry::Change::Kind::kUpdate:
+        ++update;
+        break;
+      case registry::Change::Kind::kDelete:
+        ++remove;
+        break;
     }
   }
   std::cout << registry::FormatChanges(changes);

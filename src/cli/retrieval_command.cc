@@ -1,10 +1,10 @@
 // get-historical-features.
 
-#include <chrono>
-#include <iostream>
-
 #include <arrow/table.h>
 #include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
 
 #include "commands.h"
 #include "headwater/offline/historical_retrieval.h"
@@ -27,9 +27,11 @@ Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOpt
   const registry::Definitions& definitions = current.definitions;
   std::vector<registry::FeatureViewProjection> features;
   if (!options.feature_service.empty()) {
-    ARROW_ASSIGN_OR_RAISE(features, registry::ResolveFeatureService(definitions, options.feature_service));
+    ARROW_ASSIGN_OR_RAISE(features,
+                          registry::ResolveFeatureService(definitions, options.feature_service));
   } else {
-    ARROW_ASSIGN_OR_RAISE(features, registry::ResolveFeatureReferences(definitions, options.features));
+    ARROW_ASSIGN_OR_RAISE(features,
+                          registry::ResolveFeatureReferences(definitions, options.features));
   }
   offline::HistoricalRetrievalOptions retrieval;
   retrieval.full_feature_names = options.full_feature_names;
@@ -39,8 +41,9 @@ Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOpt
       offline::ReadTableFile(options.entities,
                              offline::EntityColumnTypes(definitions, features, retrieval)));
   offline::RetrievalStats stats;
-  ARROW_ASSIGN_OR_RAISE(auto result, offline::GetHistoricalFeatures(config, definitions, entity_rows,
-                                                                    features, retrieval, &stats));
+  ARROW_ASSIGN_OR_RAISE(auto result,
+                        offline::GetHistoricalFeatures(config, definitions, entity_rows, features,
+                                                       retrieval, &stats));
   ARROW_RETURN_NOT_OK(offline::WriteTableFile(*result, options.output));
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -4,10 +4,10 @@
 #include <arrow/builder.h>
 #include <arrow/type.h>
 #include <arrow/util/checked_cast.h>
+#include <fmt/format.h>
 
 #include <charconv>
 #include <chrono>
-#include <fmt/format.h>
 
 namespace headwater {
 namespace {
@@ -169,10 +169,10 @@ std::string FormatTimestamp(Timestamp timestamp) {
   year_month_day date{sys_days{std::chrono::days{days}}};
   int64_t seconds = rest / kMicrosPerSecond;
   int64_t fraction = rest % kMicrosPerSecond;
-  std::string out = fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}",
-                                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                                static_cast<unsigned>(date.day()), seconds / 3600,
-                                seconds / 60 % 60, seconds % 60);
+  std::string out =
+      fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}", static_cast<int>(date.year()),
+                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                  seconds / 3600, seconds / 60 % 60, seconds % 60);
   if (fraction != 0) out += fmt::format(".{:06d}", fraction);
   out += "+00:00";
   return out;
@@ -197,10 +197,17 @@ Result<std::shared_ptr<arrow::Int64Array>> ToEpochMicros(const arrow::ChunkedArr
       case arrow::Type::TIMESTAMP: {
         int64_t multiply = 1, divide = 1;
         switch (arrow::internal::checked_cast<const arrow::TimestampType&>(type).unit()) {
-          case arrow::TimeUnit::SECOND: multiply = kMicrosPerSecond; break;
-          case arrow::TimeUnit::MILLI: multiply = 1000; break;
-          case arrow::TimeUnit::MICRO: break;
-          case arrow::TimeUnit::NANO: divide = 1000; break;
+          case arrow::TimeUnit::SECOND:
+            multiply = kMicrosPerSecond;
+            break;
+          case arrow::TimeUnit::MILLI:
+            multiply = 1000;
+            break;
+          case arrow::TimeUnit::MICRO:
+            break;
+          case arrow::TimeUnit::NANO:
+            divide = 1000;
+            break;
         }
         const auto& array = arrow::internal::checked_cast<const arrow::TimestampArray&>(*chunk);
         const int64_t* values = array.raw_values();
@@ -249,8 +256,8 @@ Result<std::shared_ptr<arrow::Int64Array>> ToEpochMicros(const arrow::ChunkedArr
           std::string_view text =
               type.id() == arrow::Type::STRING
                   ? arrow::internal::checked_cast<const arrow::StringArray&>(*chunk).GetView(i)
-                  : arrow::internal::checked_cast<const arrow::LargeStringArray&>(*chunk)
-                        .GetView(i);
+                  : arrow::internal::checked_cast<const arrow::LargeStringArray&>(*chunk).GetView(
+                        i);
           auto parsed = ParseTimestamp(text);
           if (!parsed.ok()) {
             return Status::Invalid(what, ", row ", builder.length() + 1, ": ",

@@ -17,7 +17,8 @@ TEST(ParseDurationTest, AcceptsUnitsAndSums) {
 }
 
 TEST(ParseDurationTest, RejectsMalformedText) {
-  for (const char* bad : {"", "1", "d", "1x", "-1d", "1.5h", "1m1h", "1d1d", "1 d", "99999999999999999d"}) {
+  for (const char* bad :
+       {"", "1", "d", "1x", "-1d", "1.5h", "1m1h", "1d1d", "1 d", "99999999999999999d"}) {
     auto result = ParseDuration(bad);
     ASSERT_FALSE(result.ok()) << bad;
     EXPECT_NE(result.status().message().find("is not a duration"), std::string::npos);
@@ -46,9 +47,9 @@ TEST(ParseTimestampTest, NormalisesOffsetsToUtc) {
 }
 
 TEST(ParseTimestampTest, RejectsMalformedText) {
-  for (const char* bad : {"", "2024", "2024-13-01", "2024-02-30", "2024-05-01T25:00:00",
-                          "2024-05-01T10:00:00+", "2024-05-01T10:00:00 UTC", "yesterday",
-                          "2024-05-01T10:00:00.Z"}) {
+  for (const char* bad :
+       {"", "2024", "2024-13-01", "2024-02-30", "2024-05-01T25:00:00", "2024-05-01T10:00:00+",
+        "2024-05-01T10:00:00 UTC", "yesterday", "2024-05-01T10:00:00.Z"}) {
     EXPECT_FALSE(ParseTimestamp(bad).ok()) << bad;
   }
 }
@@ -61,7 +62,8 @@ TEST(FormatTimestampTest, RoundTrips) {
 }
 
 TEST(ToEpochMicrosTest, ConvertsUnitsAndStringsKeepingNulls) {
-  arrow::TimestampBuilder nanos(arrow::timestamp(arrow::TimeUnit::NANO), arrow::default_memory_pool());
+  arrow::TimestampBuilder nanos(arrow::timestamp(arrow::TimeUnit::NANO),
+                                arrow::default_memory_pool());
   ASSERT_TRUE(nanos.Append(1'500'000'000).ok());
   ASSERT_TRUE(nanos.AppendNull().ok());
   ASSERT_TRUE(nanos.Append(-1).ok());  // floors to -1 microsecond

@@ -41,32 +41,48 @@ bool ParseScalar(std::string_view text, ScalarKind& kind) {
 
 std::shared_ptr<arrow::DataType> ScalarArrowType(ScalarKind kind) {
   switch (kind) {
-    case ScalarKind::kInt32: return arrow::int32();
-    case ScalarKind::kInt64: return arrow::int64();
-    case ScalarKind::kFloat32: return arrow::float32();
-    case ScalarKind::kFloat64: return arrow::float64();
-    case ScalarKind::kString: return arrow::utf8();
-    case ScalarKind::kBytes: return arrow::binary();
-    case ScalarKind::kBool: return arrow::boolean();
-    case ScalarKind::kUnixTimestamp: return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+    case ScalarKind::kInt32:
+      return arrow::int32();
+    case ScalarKind::kInt64:
+      return arrow::int64();
+    case ScalarKind::kFloat32:
+      return arrow::float32();
+    case ScalarKind::kFloat64:
+      return arrow::float64();
+    case ScalarKind::kString:
+      return arrow::utf8();
+    case ScalarKind::kBytes:
+      return arrow::binary();
+    case ScalarKind::kBool:
+      return arrow::boolean();
+    case ScalarKind::kUnixTimestamp:
+      return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
   }
   return arrow::null();
 }
 
 Result<ScalarKind> ScalarFromArrow(const arrow::DataType& type) {
   switch (type.id()) {
-    case arrow::Type::INT32: return ScalarKind::kInt32;
-    case arrow::Type::INT64: return ScalarKind::kInt64;
-    case arrow::Type::FLOAT: return ScalarKind::kFloat32;
-    case arrow::Type::DOUBLE: return ScalarKind::kFloat64;
+    case arrow::Type::INT32:
+      return ScalarKind::kInt32;
+    case arrow::Type::INT64:
+      return ScalarKind::kInt64;
+    case arrow::Type::FLOAT:
+      return ScalarKind::kFloat32;
+    case arrow::Type::DOUBLE:
+      return ScalarKind::kFloat64;
     case arrow::Type::STRING:
     case arrow::Type::LARGE_STRING:
-    case arrow::Type::STRING_VIEW: return ScalarKind::kString;
+    case arrow::Type::STRING_VIEW:
+      return ScalarKind::kString;
     case arrow::Type::BINARY:
     case arrow::Type::LARGE_BINARY:
-    case arrow::Type::BINARY_VIEW: return ScalarKind::kBytes;
-    case arrow::Type::BOOL: return ScalarKind::kBool;
-    case arrow::Type::TIMESTAMP: return ScalarKind::kUnixTimestamp;
+    case arrow::Type::BINARY_VIEW:
+      return ScalarKind::kBytes;
+    case arrow::Type::BOOL:
+      return ScalarKind::kBool;
+    case arrow::Type::TIMESTAMP:
+      return ScalarKind::kUnixTimestamp;
     default:
       return Status::TypeError("Arrow type ", type.ToString(),
                                " has no feature type (use Int32, Int64, Float32, Float64, String, "

@@ -33,7 +33,8 @@ TEST(FeatureTypeTest, RejectsUnknownNames) {
 
 TEST(FeatureTypeTest, ArrowVariantsMapToOneType) {
   EXPECT_EQ(FromArrowType(*arrow::large_utf8())->kind, ScalarKind::kString);
-  EXPECT_EQ(FromArrowType(*arrow::timestamp(arrow::TimeUnit::NANO))->kind, ScalarKind::kUnixTimestamp);
+  EXPECT_EQ(FromArrowType(*arrow::timestamp(arrow::TimeUnit::NANO))->kind,
+            ScalarKind::kUnixTimestamp);
   EXPECT_TRUE(FromArrowType(*arrow::large_list(arrow::float64()))->is_array);
   EXPECT_FALSE(FromArrowType(*arrow::decimal128(10, 2)).ok());
 }

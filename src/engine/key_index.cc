@@ -63,8 +63,7 @@ Result<KeyColumn> KeyColumn::Make(const std::shared_ptr<arrow::Array>& array) {
 
 bool KeyColumn::IsNull(int64_t row) const { return array->IsNull(row); }
 
-void KeyIndex::HashRows(const std::vector<KeyColumn>& columns, int64_t num_rows,
-                        uint64_t* hashes) {
+void KeyIndex::HashRows(const std::vector<KeyColumn>& columns, int64_t num_rows, uint64_t* hashes) {
   std::fill(hashes, hashes + num_rows, 0);
   for (const KeyColumn& column : columns) {
     if (column.ints != nullptr) {

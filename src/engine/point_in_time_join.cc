@@ -31,7 +31,8 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(std::vector<KeyCo
   for (int32_t key = 0; key < num_keys; ++key) {
     auto begin = join->order_.begin() + join->key_begin_[key];
     auto end = join->order_.begin() + join->key_begin_[key + 1];
-    std::stable_sort(begin, end, [&](int64_t a, int64_t b) { return entity_times[a] < entity_times[b]; });
+    std::stable_sort(begin, end,
+                     [&](int64_t a, int64_t b) { return entity_times[a] < entity_times[b]; });
   }
   join->sorted_times_.resize(sorted_rows);
   for (int64_t position = 0; position < sorted_rows; ++position) {
@@ -96,8 +97,8 @@ void PointInTimeJoin::Consume(JoinPartial* partial, const std::vector<KeyColumn>
     const int64_t* begin = times + key_begin[row.id];
     const int64_t* end = times + key_begin[row.id + 1];
     const int64_t* at = std::lower_bound(begin, end, row.event_time);
-    if (at == end) continue;                               // every entity row is earlier
-    if (ttl > 0 && *at - row.event_time > ttl) continue;   // too old for all it could serve
+    if (at == end) continue;                              // every entity row is earlier
+    if (ttl > 0 && *at - row.event_time > ttl) continue;  // too old for all it could serve
     JoinCandidate candidate{row.event_time, row.created_time, first_row_number + row.row};
     JoinCandidate& slot = best[at - times];
     if (slot < candidate) slot = candidate;

@@ -97,7 +97,8 @@ TEST(PointInTimeJoinTest, DuplicateEntityRowsEachGetTheAnswerInInputOrder) {
 
 TEST(PointInTimeJoinTest, CompositeKeysMatchOnEveryPart) {
   FeatureRows features{{Ints({1, 1, 2}), Strings({"a", "b", "a"})}, {1, 2, 3}, {}};
-  auto result = Join({Ints({1, 1, 2, 2}), Strings({"a", "b", "a", "b"})}, {10, 10, 10, 10}, features);
+  auto result =
+      Join({Ints({1, 1, 2, 2}), Strings({"a", "b", "a", "b"})}, {10, 10, 10, 10}, features);
   EXPECT_EQ(result, (std::vector<int64_t>{0, 1, 2, -1}));
 }
 
@@ -143,7 +144,8 @@ TEST(PointInTimeJoinTest, MatchesBruteForceOnRandomData) {
       int64_t best = -1;
       for (size_t f = 0; f < feature_keys.size(); ++f) {
         if (feature_keys[f] != entity_keys[e] || feature_times[f] > entity_times[e]) continue;
-        if (best < 0 || std::tie(feature_times[f], created[f]) >= std::tie(feature_times[best], created[best])) {
+        if (best < 0 || std::tie(feature_times[f], created[f]) >=
+                            std::tie(feature_times[best], created[best])) {
           best = static_cast<int64_t>(f);
         }
       }

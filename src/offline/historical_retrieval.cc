@@ -103,7 +103,8 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   std::vector<std::string> feature_columns;
   std::vector<FeatureType> feature_types;
   for (const std::string& feature : projection.features) {
-    out.names.push_back(registry::FeatureColumnName(view->name, feature, options.full_feature_names));
+    out.names.push_back(
+        registry::FeatureColumnName(view->name, feature, options.full_feature_names));
     feature_columns.push_back(SourceColumn(*source, feature));
     feature_types.push_back(view->FindFeature(feature)->dtype);
   }
@@ -117,8 +118,8 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   }
 
   ARROW_ASSIGN_OR_RAISE(auto entity_keys, EntityKeys(definitions, *view, entity_rows));
-  ARROW_ASSIGN_OR_RAISE(auto join, engine::PointInTimeJoin::Make(std::move(entity_keys),
-                                                                 entity_times, view->ttl));
+  ARROW_ASSIGN_OR_RAISE(
+      auto join, engine::PointInTimeJoin::Make(std::move(entity_keys), entity_times, view->ttl));
 
   ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(source->path)));
   ARROW_ASSIGN_OR_RAISE(auto dataset, ParquetDataset::Open(std::move(files)));
@@ -152,17 +153,19 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   // Row groups whose event times lie wholly outside [min entity time - ttl, max entity time]
   // cannot contribute, and are not read.
   std::vector<RowGroup> row_groups;
-  const int64_t lower = view->ttl.micros > 0 ? join->min_entity_time() - view->ttl.micros : INT64_MIN;
+  const int64_t lower =
+      view->ttl.micros > 0 ? join->min_entity_time() - view->ttl.micros : INT64_MIN;
   for (const RowGroup& group : dataset.row_groups()) {
     auto range = dataset.TimeRange(group, source->timestamp_field);
     if (range && (range->first > join->max_entity_time() || range->second < lower)) continue;
     row_groups.push_back(group);
   }
-  const int threads = options.threads > 0 ? options.threads
-                                          : std::max(1u, std::thread::hardware_concurrency());
+  const int threads =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   if (stats != nullptr) {
     stats->row_groups_total += static_cast<int64_t>(dataset.row_groups().size());
-    stats->row_groups_skipped += static_cast<int64_t>(dataset.row_groups().size() - row_groups.size());
+    stats->row_groups_skipped +=
+        static_cast<int64_t>(dataset.row_groups().size() - row_groups.size());
   }
 
   // Pass 1: keys and timestamps only, into one partial state per worker.
@@ -174,14 +177,16 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
         ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, pass1_columns));
         ARROW_ASSIGN_OR_RAISE(auto keys, KeyColumns(*table, key_columns));
         std::string where = "column '" + source->timestamp_field + "' of " + source->path;
-        ARROW_ASSIGN_OR_RAISE(auto event_times,
-                              ToEpochMicros(*table->GetColumnByName(source->timestamp_field), where));
+        ARROW_ASSIGN_OR_RAISE(
+            auto event_times,
+            ToEpochMicros(*table->GetColumnByName(source->timestamp_field), where));
         std::shared_ptr<arrow::Int64Array> created_times;
         if (!source->created_timestamp_column.empty()) {
           ARROW_ASSIGN_OR_RAISE(
               created_times,
-              ToEpochMicros(*table->GetColumnByName(source->created_timestamp_column),
-                            "column '" + source->created_timestamp_column + "' of " + source->path));
+              ToEpochMicros(
+                  *table->GetColumnByName(source->created_timestamp_column),
+                  "column '" + source->created_timestamp_column + "' of " + source->path));
         }
         join->Consume(&partials[worker], keys, event_times->raw_values(),
                       event_times->null_count() > 0 ? event_times->null_bitmap_data() : nullptr,
@@ -207,14 +212,16 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   };
   std::vector<Slice> slices;
   for (const RowGroup& group : dataset.row_groups()) {
-    auto lo = std::lower_bound(wanted.begin(), wanted.end(), std::pair{group.first_row_number, int64_t{-1}});
+    auto lo = std::lower_bound(wanted.begin(), wanted.end(),
+                               std::pair{group.first_row_number, int64_t{-1}});
     auto hi = std::lower_bound(wanted.begin(), wanted.end(),
                                std::pair{group.first_row_number + group.num_rows, int64_t{-1}});
-    if (lo != hi) slices.push_back({group, size_t(lo - wanted.begin()), size_t(hi - wanted.begin())});
+    if (lo != hi)
+      slices.push_back({group, size_t(lo - wanted.begin()), size_t(hi - wanted.begin())});
   }
   std::vector<std::shared_ptr<arrow::Table>> pieces(slices.size());
-  ARROW_RETURN_NOT_OK(ParallelFor(
-      static_cast<int64_t>(slices.size()), threads, [&](int64_t task, int) -> Status {
+  ARROW_RETURN_NOT_OK(
+      ParallelFor(static_cast<int64_t>(slices.size()), threads, [&](int64_t task, int) -> Status {
         const Slice& slice = slices[task];
         ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(slice.group, feature_columns));
         arrow::Int64Builder indices;
@@ -247,11 +254,12 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
     arrow::ChunkedArrayVector chunks;
     std::vector<std::shared_ptr<arrow::Array>> arrays;
     for (const auto& piece : pieces) {
-      for (const auto& chunk : piece->column(static_cast<int>(f))->chunks()) arrays.push_back(chunk);
+      for (const auto& chunk : piece->column(static_cast<int>(f))->chunks())
+        arrays.push_back(chunk);
     }
     auto type = dataset.schema()->GetFieldByName(feature_columns[f])->type();
-    ARROW_ASSIGN_OR_RAISE(auto taken_rows,
-                          arrays.empty() ? arrow::MakeEmptyArray(type) : arrow::Concatenate(arrays));
+    ARROW_ASSIGN_OR_RAISE(
+        auto taken_rows, arrays.empty() ? arrow::MakeEmptyArray(type) : arrow::Concatenate(arrays));
     ARROW_ASSIGN_OR_RAISE(auto placed, arrow::compute::Take(*taken_rows, *placement_array));
     ARROW_ASSIGN_OR_RAISE(auto typed, arrow::compute::Cast(*placed, ToArrowType(feature_types[f])));
     out.arrays.push_back(typed);
@@ -272,8 +280,10 @@ std::map<std::string, std::shared_ptr<arrow::DataType>> EntityColumnTypes(
     for (const std::string& entity_name : view->entities) {
       const registry::Entity* entity = definitions.FindEntity(entity_name);
       if (entity == nullptr) continue;
-      bool is_integer = entity->value_type == ScalarKind::kInt32 || entity->value_type == ScalarKind::kInt64;
-      types[entity->join_key] = is_integer ? arrow::int64() : ToArrowType({entity->value_type, false});
+      bool is_integer =
+          entity->value_type == ScalarKind::kInt32 || entity->value_type == ScalarKind::kInt64;
+      types[entity->join_key] =
+          is_integer ? arrow::int64() : ToArrowType({entity->value_type, false});
     }
   }
   return types;
@@ -290,9 +300,9 @@ Result<std::shared_ptr<arrow::Table>> GetHistoricalFeatures(
     return Status::Invalid("the entity rows have no '", options.timestamp_column,
                            "' column (the time at which each row's features are wanted)");
   }
-  ARROW_ASSIGN_OR_RAISE(
-      auto times, ToEpochMicros(*entity_rows->column(time_index),
-                                "entity column '" + options.timestamp_column + "'"));
+  ARROW_ASSIGN_OR_RAISE(auto times,
+                        ToEpochMicros(*entity_rows->column(time_index),
+                                      "entity column '" + options.timestamp_column + "'"));
   if (times->null_count() > 0) {
     int64_t row = 0;
     while (!times->IsNull(row)) ++row;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -21,7 +22,13 @@ inline Status ParallelFor(int64_t num_tasks, int num_threads,
   std::mutex error_mutex;
   auto work = [&](int worker) {
     for (int64_t task; !failed.load() && (task = next.fetch_add(1)) < num_tasks;) {
-      Status status = body(task, worker);
+      Status status;
+      try {
+        status = body(task, worker);
+      } catch (const std::bad_alloc&) {
+        // Our own containers throw; a worker must turn that into a Status, not terminate.
+        status = Status::OutOfMemory("out of memory in task ", task);
+      }
       if (!status.ok()) {
         std::lock_guard lock(error_mutex);
         if (!failed.exchange(true)) first_error = status;

@@ -19,7 +19,8 @@ namespace {
 Result<std::unique_ptr<parquet::arrow::FileReader>> OpenReader(
     const std::filesystem::path& path, std::shared_ptr<parquet::FileMetaData> metadata) {
   auto file = arrow::io::ReadableFile::Open(path.string());
-  if (!file.ok()) return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
+  if (!file.ok())
+    return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
   try {
     auto reader = parquet::ParquetFileReader::Open(*file, parquet::default_reader_properties(),
                                                    std::move(metadata));
@@ -71,7 +72,8 @@ Result<ParquetDataset> ParquetDataset::Open(std::vector<std::filesystem::path> f
 }
 
 int64_t ParquetDataset::num_rows() const {
-  return row_groups_.empty() ? 0 : row_groups_.back().first_row_number + row_groups_.back().num_rows;
+  return row_groups_.empty() ? 0
+                             : row_groups_.back().first_row_number + row_groups_.back().num_rows;
 }
 
 std::optional<std::pair<int64_t, int64_t>> ParquetDataset::TimeRange(
@@ -88,10 +90,14 @@ std::optional<std::pair<int64_t, int64_t>> ParquetDataset::TimeRange(
   auto unit = static_cast<const arrow::TimestampType&>(*min->type).unit();
   auto to_micros = [unit](int64_t v) {
     switch (unit) {
-      case arrow::TimeUnit::SECOND: return v * kMicrosPerSecond;
-      case arrow::TimeUnit::MILLI: return v * 1000;
-      case arrow::TimeUnit::MICRO: return v;
-      case arrow::TimeUnit::NANO: return v / 1000;
+      case arrow::TimeUnit::SECOND:
+        return v * kMicrosPerSecond;
+      case arrow::TimeUnit::MILLI:
+        return v * 1000;
+      case arrow::TimeUnit::MICRO:
+        return v;
+      case arrow::TimeUnit::NANO:
+        return v / 1000;
     }
     return v;
   };
@@ -123,7 +129,8 @@ Result<std::shared_ptr<arrow::Table>> ParquetDataset::Read(
     std::vector<std::shared_ptr<arrow::Field>> ordered_fields;
     for (const std::string& column : columns) {
       auto chunked = (*table)->GetColumnByName(column);
-      if (chunked == nullptr) return Status::Invalid(path.string(), ": cannot read column '", column, "'");
+      if (chunked == nullptr)
+        return Status::Invalid(path.string(), ": cannot read column '", column, "'");
       ordered.push_back(chunked);
       ordered_fields.push_back((*table)->schema()->GetFieldByName(column));
     }

@@ -16,21 +16,23 @@ namespace fs = std::filesystem;
 
 std::shared_ptr<arrow::Table> Rows(int64_t first, int64_t count) {
   arrow::Int64Builder ids;
-  arrow::TimestampBuilder times(arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"), arrow::default_memory_pool());
+  arrow::TimestampBuilder times(arrow::timestamp(arrow::TimeUnit::MILLI, "UTC"),
+                                arrow::default_memory_pool());
   for (int64_t i = first; i < first + count; ++i) {
     EXPECT_TRUE(ids.Append(i).ok());
     EXPECT_TRUE(times.Append(i * 1000).ok());
   }
-  return arrow::Table::Make(arrow::schema({arrow::field("id", arrow::int64()),
-                                           arrow::field("ts", times.type())}),
-                            {ids.Finish().ValueOrDie(), times.Finish().ValueOrDie()});
+  return arrow::Table::Make(
+      arrow::schema({arrow::field("id", arrow::int64()), arrow::field("ts", times.type())}),
+      {ids.Finish().ValueOrDie(), times.Finish().ValueOrDie()});
 }
 
 class OfflineFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("hw_offline_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("hw_offline_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -84,7 +86,8 @@ TEST_F(OfflineFilesTest, FailedWriteLeavesNoFile) {
 }
 
 TEST_F(OfflineFilesTest, CsvRoundTripsWithFixedColumnTypes) {
-  std::ofstream(dir_ / "e.csv") << "id,event_timestamp\n1,2024-05-01T10:00:00+02:00\n2,2024-05-01\n";
+  std::ofstream(dir_ / "e.csv")
+      << "id,event_timestamp\n1,2024-05-01T10:00:00+02:00\n2,2024-05-01\n";
   auto table = ReadTableFile(dir_ / "e.csv", {{"event_timestamp", arrow::utf8()}}).ValueOrDie();
   EXPECT_EQ(table->schema()->field(0)->type()->id(), arrow::Type::INT64);
   EXPECT_EQ(table->schema()->field(1)->type()->id(), arrow::Type::STRING);

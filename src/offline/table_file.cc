@@ -22,14 +22,16 @@ Result<TableFormat> TableFormatOf(const fs::path& path) {
 }
 
 Result<std::shared_ptr<arrow::Table>> ReadTableFile(
-    const fs::path& path, const std::map<std::string, std::shared_ptr<arrow::DataType>>& column_types) {
+    const fs::path& path,
+    const std::map<std::string, std::shared_ptr<arrow::DataType>>& column_types) {
   ARROW_ASSIGN_OR_RAISE(TableFormat format, TableFormatOf(path));
   std::error_code error;
   if (!fs::is_regular_file(path, error)) {
     return Status::IOError(path.string(), ": no such file");
   }
   auto file = arrow::io::ReadableFile::Open(path.string());
-  if (!file.ok()) return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
+  if (!file.ok())
+    return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
   if (format == TableFormat::kParquet) {
     try {
       auto reader = parquet::arrow::OpenFile(*file, arrow::default_memory_pool());
@@ -63,11 +65,13 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
     return Status::IOError("cannot write ", path.string(), ": directory ", directory.string(),
                            " does not exist");
   }
-  fs::path temporary = directory / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  fs::path temporary =
+      directory / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
   auto write = [&]() -> Status {
     ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(temporary.string()));
     if (format == TableFormat::kParquet) {
-      auto properties = parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
+      auto properties =
+          parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
       try {
         ARROW_RETURN_NOT_OK(parquet::arrow::WriteTable(table, arrow::default_memory_pool(), out,
                                                        1 << 20, properties));
@@ -75,7 +79,8 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
         return Status::IOError("cannot write ", path.string(), ": ", e.what());
       }
     } else {
-      ARROW_RETURN_NOT_OK(arrow::csv::WriteCSV(table, arrow::csv::WriteOptions::Defaults(), out.get()));
+      ARROW_RETURN_NOT_OK(
+          arrow::csv::WriteCSV(table, arrow::csv::WriteOptions::Defaults(), out.get()));
     }
     ARROW_RETURN_NOT_OK(out->Close());
     int fd = ::open(temporary.c_str(), O_RDONLY);

@@ -33,8 +33,8 @@ Status ParseEntity(YamlReader& reader, const YAML::Node& node, Definitions* out)
   if (!type.ok()) return reader.Error(node["value_type"], type.status().message());
   if (type->is_array || !(type->kind == ScalarKind::kInt32 || type->kind == ScalarKind::kInt64 ||
                           type->kind == ScalarKind::kString || type->kind == ScalarKind::kBytes)) {
-    return reader.Error(node["value_type"], "a join key must be INT32, INT64, STRING or BYTES, not " +
-                                                value_type);
+    return reader.Error(node["value_type"],
+                        "a join key must be INT32, INT64, STRING or BYTES, not " + value_type);
   }
   entity.value_type = type->kind;
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &entity.description));
@@ -47,9 +47,9 @@ Status ParseEntity(YamlReader& reader, const YAML::Node& node, Definitions* out)
 Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   DataSource source;
   reader.SetContext("source");
-  ARROW_RETURN_NOT_OK(reader.CheckKeys(
-      node, {"name", "type", "path", "timestamp_field", "created_timestamp_column",
-             "field_mapping", "description", "tags", "owner"}));
+  ARROW_RETURN_NOT_OK(
+      reader.CheckKeys(node, {"name", "type", "path", "timestamp_field", "created_timestamp_column",
+                              "field_mapping", "description", "tags", "owner"}));
   ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &source.name));
   reader.SetContext("source '" + source.name + "'");
   std::string type = "file";
@@ -111,8 +111,7 @@ Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions*
 Status ParseFeatureService(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   FeatureService service;
   reader.SetContext("feature_service");
-  ARROW_RETURN_NOT_OK(
-      reader.CheckKeys(node, {"name", "features", "tags", "owner", "description"}));
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"name", "features", "tags", "owner", "description"}));
   ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &service.name));
   reader.SetContext("feature_service '" + service.name + "'");
   YAML::Node features = node["features"];
@@ -194,9 +193,11 @@ Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig&
   std::vector<fs::path> files;
   std::error_code error;
   fs::recursive_directory_iterator it(config.repo_path, error), end;
-  if (error) return Status::IOError("cannot list ", config.repo_path.string(), ": ", error.message());
+  if (error)
+    return Status::IOError("cannot list ", config.repo_path.string(), ": ", error.message());
   for (; it != end; it.increment(error)) {
-    if (error) return Status::IOError("cannot list ", config.repo_path.string(), ": ", error.message());
+    if (error)
+      return Status::IOError("cannot list ", config.repo_path.string(), ": ", error.message());
     const fs::path& path = it->path();
     std::string name = path.filename().string();
     if (it->is_directory()) {

@@ -102,8 +102,9 @@ TEST(ParseDefinitionsTest, RejectsMalformedValues) {
             std::string::npos);
   EXPECT_NE(ParseError("feature_views: [{name: v}]").find("missing required field 'source'"),
             std::string::npos);
-  EXPECT_NE(ParseError("feature_views: [{name: v, source: s, online: maybe}]").find("true or false"),
-            std::string::npos);
+  EXPECT_NE(
+      ParseError("feature_views: [{name: v, source: s, online: maybe}]").find("true or false"),
+      std::string::npos);
   EXPECT_NE(ParseError("sources: [{name: s, type: kafkaa, path: p, timestamp_field: t}]")
                 .find("unknown source type"),
             std::string::npos);

@@ -11,8 +11,7 @@ Result<std::vector<FeatureViewProjection>> ResolveFeatureReferences(
   for (const std::string& reference : references) {
     size_t colon = reference.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == reference.size()) {
-      return Status::Invalid("feature reference '", reference,
-                             "' must have the form view:feature");
+      return Status::Invalid("feature reference '", reference, "' must have the form view:feature");
     }
     std::string view_name = reference.substr(0, colon);
     std::string feature = reference.substr(colon + 1);

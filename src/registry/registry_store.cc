@@ -274,8 +274,8 @@ void DiffObjects(const std::vector<T>& before, const std::vector<T>& after, cons
     if (!fields.empty()) changes->push_back({Change::Kind::kUpdate, type, object.name, fields});
   }
   for (const T& object : before) {
-    bool kept = std::any_of(after.begin(), after.end(),
-                            [&](const T& o) { return o.name == object.name; });
+    bool kept =
+        std::any_of(after.begin(), after.end(), [&](const T& o) { return o.name == object.name; });
     if (!kept) deletions->push_back({Change::Kind::kDelete, type, object.name, {}});
   }
 }
@@ -324,14 +324,16 @@ Result<Registry> RegistryFromJson(const std::string& text, const std::string& wh
   ARROW_RETURN_NOT_OK(ReadObjects(root, "entities", &d.entities, ReadEntity));
   ARROW_RETURN_NOT_OK(ReadObjects(root, "sources", &d.sources, ReadSource));
   ARROW_RETURN_NOT_OK(ReadObjects(root, "feature_views", &d.feature_views, ReadFeatureView));
-  ARROW_RETURN_NOT_OK(ReadObjects(root, "feature_services", &d.feature_services, ReadFeatureService));
+  ARROW_RETURN_NOT_OK(
+      ReadObjects(root, "feature_services", &d.feature_services, ReadFeatureService));
   return registry;
 }
 
 Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::string& project) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (std::filesystem::exists(path)) return Status::IOError("cannot read registry ", path.string());
+    if (std::filesystem::exists(path))
+      return Status::IOError("cannot read registry ", path.string());
     Registry empty;
     empty.project = project;
     return empty;
@@ -349,7 +351,8 @@ Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::stri
 Status WriteRegistry(const std::filesystem::path& path, const Registry& registry) {
   std::error_code error;
   std::filesystem::create_directories(path.parent_path(), error);
-  if (error) return Status::IOError("cannot create ", path.parent_path().string(), ": ", error.message());
+  if (error)
+    return Status::IOError("cannot create ", path.parent_path().string(), ": ", error.message());
   std::filesystem::path temporary = path;
   temporary += ".tmp." + std::to_string(::getpid());
   {
@@ -386,7 +389,9 @@ std::vector<Change> Diff(const Definitions& before, const Definitions& after) {
 std::string FormatChanges(const std::vector<Change>& changes) {
   std::string out;
   for (const Change& change : changes) {
-    char sign = change.kind == Change::Kind::kAdd ? '+' : change.kind == Change::Kind::kUpdate ? '~' : '-';
+    char sign = change.kind == Change::Kind::kAdd      ? '+'
+                : change.kind == Change::Kind::kUpdate ? '~'
+                                                       : '-';
     out += std::string(1, sign) + " " + change.object_type + " " + change.name;
     if (!change.fields.empty()) {
       out += " (";

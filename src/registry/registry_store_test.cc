@@ -16,7 +16,8 @@ Registry Example() {
   registry.version = 3;
   registry.last_updated = *ParseTimestamp("2024-05-01T10:00:00Z");
   Definitions& d = registry.definitions;
-  d.entities.push_back({"driver", "driver_id", ScalarKind::kInt64, "desc \"quoted\"", {{"a", "b"}}, {}});
+  d.entities.push_back(
+      {"driver", "driver_id", ScalarKind::kInt64, "desc \"quoted\"", {{"a", "b"}}, {}});
   DataSource source;
   source.name = "src";
   source.path = "data/x.parquet";
@@ -40,7 +41,8 @@ TEST(RegistryStoreTest, JsonRoundTrips) {
   auto parsed = RegistryFromJson(json, "r.json");
   ASSERT_TRUE(parsed.ok()) << parsed.status().message();
   EXPECT_EQ(RegistryToJson(*parsed), json);
-  EXPECT_EQ(parsed->definitions.feature_views[0].features[1].dtype, (FeatureType{ScalarKind::kInt64, true}));
+  EXPECT_EQ(parsed->definitions.feature_views[0].features[1].dtype,
+            (FeatureType{ScalarKind::kInt64, true}));
 }
 
 TEST(RegistryStoreTest, DamagedFilesAreErrors) {
@@ -68,7 +70,8 @@ TEST(RegistryStoreTest, WriteIsAtomicAndReadable) {
   EXPECT_FALSE(ReadRegistry(path, "other").ok());
   // No temporary file is left beside it.
   int files = 0;
-  for (auto& entry : std::filesystem::directory_iterator(path.parent_path())) files += entry.is_regular_file();
+  for (auto& entry : std::filesystem::directory_iterator(path.parent_path()))
+    files += entry.is_regular_file();
   EXPECT_EQ(files, 1);
   std::filesystem::remove_all(dir);
 }

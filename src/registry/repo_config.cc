@@ -21,8 +21,8 @@ Result<std::string> SubstituteEnvironment(const std::string& text) {
     if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
       size_t close = text.find('}', i + 2);
       if (close == std::string::npos) {
-        return Status::Invalid(kConfigFile, ":", line, ": unterminated ${ in '",
-                               text.substr(i, 20), "'");
+        return Status::Invalid(kConfigFile, ":", line, ": unterminated ${ in '", text.substr(i, 20),
+                               "'");
       }
       std::string name = text.substr(i + 2, close - i - 2);
       const char* value = std::getenv(name.c_str());
@@ -71,9 +71,9 @@ Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
   YamlReader reader(kConfigFile);
   try {
     if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
-    ARROW_RETURN_NOT_OK(reader.CheckKeys(root, {"project", "registry", "provider", "online_store",
-                                                "offline_store",
-                                                "entity_key_serialization_version"}));
+    ARROW_RETURN_NOT_OK(
+        reader.CheckKeys(root, {"project", "registry", "provider", "online_store", "offline_store",
+                                "entity_key_serialization_version"}));
     ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config.project));
     if (!IsProjectName(config.project)) {
       return reader.Error(root["project"], "project '" + config.project +
@@ -117,7 +117,8 @@ Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
                             "unknown type '" + store.type + "' (supported: rocksdb, redis)");
       }
       ARROW_RETURN_NOT_OK(reader.OptionalString(online, "path", &store.path));
-      ARROW_RETURN_NOT_OK(reader.OptionalString(online, "connection_string", &store.connection_string));
+      ARROW_RETURN_NOT_OK(
+          reader.OptionalString(online, "connection_string", &store.connection_string));
       ARROW_RETURN_NOT_OK(reader.OptionalInt(online, "key_ttl_seconds", &store.key_ttl_seconds));
       if (store.key_ttl_seconds < 0) {
         return reader.Error(online["key_ttl_seconds"], "key_ttl_seconds must not be negative");
@@ -129,8 +130,8 @@ Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
       ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type"}));
       ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "type", &config.offline_store.type));
       if (config.offline_store.type != "file") {
-        return reader.Error(offline["type"], "unknown type '" + config.offline_store.type +
-                                                 "' (supported: file)");
+        return reader.Error(offline["type"],
+                            "unknown type '" + config.offline_store.type + "' (supported: file)");
       }
     }
   } catch (const YAML::Exception& error) {

@@ -35,16 +35,17 @@ Result<std::vector<fs::path>> ListSourceFiles(const fs::path& path) {
 
 Result<std::shared_ptr<arrow::Schema>> ReadSourceSchema(const fs::path& path) {
   ARROW_ASSIGN_OR_RAISE(auto files, ListSourceFiles(path));
-  if (files.empty()) return Status::Invalid("source directory ", path.string(), " holds no Parquet files");
+  if (files.empty())
+    return Status::Invalid("source directory ", path.string(), " holds no Parquet files");
   auto opened = arrow::io::ReadableFile::Open(files[0].string());
-  if (!opened.ok()) return Status::IOError("cannot open ", files[0].string(), ": ", opened.status().message());
+  if (!opened.ok())
+    return Status::IOError("cannot open ", files[0].string(), ": ", opened.status().message());
   try {
     auto reader = parquet::ParquetFileReader::Open(*opened);
     std::shared_ptr<arrow::Schema> schema;
-    auto status = parquet::arrow::FromParquetSchema(reader->metadata()->schema(),
-                                                    parquet::ArrowReaderProperties(),
-                                                    reader->metadata()->key_value_metadata(),
-                                                    &schema);
+    auto status = parquet::arrow::FromParquetSchema(
+        reader->metadata()->schema(), parquet::ArrowReaderProperties(),
+        reader->metadata()->key_value_metadata(), &schema);
     if (!status.ok()) return Status::Invalid(files[0].string(), ": ", status.message());
     return schema;
   } catch (const parquet::ParquetException& error) {

@@ -34,8 +34,10 @@ bool IsTimeType(const arrow::DataType& type) {
     case arrow::Type::DATE32:
     case arrow::Type::DATE64:
     case arrow::Type::STRING:
-    case arrow::Type::LARGE_STRING: return true;
-    default: return false;
+    case arrow::Type::LARGE_STRING:
+      return true;
+    default:
+      return false;
   }
 }
 

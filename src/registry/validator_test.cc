@@ -1,6 +1,6 @@
 #include <arrow/api.h>
-#include <gtest/gtest.h>
 #include <arrow/io/file.h>
+#include <gtest/gtest.h>
 #include <parquet/arrow/writer.h>
 
 #include <filesystem>
@@ -32,26 +32,32 @@ class ValidatorTest : public ::testing::Test {
   }
 
   void WriteParquet() {
-    auto schema = arrow::schema({arrow::field("driver_id", arrow::int64()),
-                                 arrow::field("event_timestamp", arrow::timestamp(arrow::TimeUnit::MICRO)),
-                                 arrow::field("conv_rate", arrow::float32()),
-                                 arrow::field("trips", arrow::int64())});
+    auto schema = arrow::schema(
+        {arrow::field("driver_id", arrow::int64()),
+         arrow::field("event_timestamp", arrow::timestamp(arrow::TimeUnit::MICRO)),
+         arrow::field("conv_rate", arrow::float32()), arrow::field("trips", arrow::int64())});
     arrow::Int64Builder ids, trips;
-    arrow::TimestampBuilder times(arrow::timestamp(arrow::TimeUnit::MICRO), arrow::default_memory_pool());
+    arrow::TimestampBuilder times(arrow::timestamp(arrow::TimeUnit::MICRO),
+                                  arrow::default_memory_pool());
     arrow::FloatBuilder rates;
-    ASSERT_TRUE(ids.Append(1).ok() && trips.Append(2).ok() && times.Append(0).ok() && rates.Append(0.5f).ok());
-    auto table = arrow::Table::Make(schema, {ids.Finish().ValueOrDie(), times.Finish().ValueOrDie(),
-                                             rates.Finish().ValueOrDie(), trips.Finish().ValueOrDie()});
-    auto out = arrow::io::FileOutputStream::Open((repo_ / "data" / "stats.parquet").string()).ValueOrDie();
+    ASSERT_TRUE(ids.Append(1).ok() && trips.Append(2).ok() && times.Append(0).ok() &&
+                rates.Append(0.5f).ok());
+    auto table =
+        arrow::Table::Make(schema, {ids.Finish().ValueOrDie(), times.Finish().ValueOrDie(),
+                                    rates.Finish().ValueOrDie(), trips.Finish().ValueOrDie()});
+    auto out =
+        arrow::io::FileOutputStream::Open((repo_ / "data" / "stats.parquet").string()).ValueOrDie();
     ASSERT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out).ok());
     ASSERT_TRUE(out->Close().ok());
   }
 
   std::string Definitions(const std::string& view_extra, const std::string& source_extra = "") {
     return "entities: [{name: driver, join_keys: [driver_id]}]\n"
-           "sources:\n  - name: src\n    path: data/stats.parquet\n    timestamp_field: event_timestamp\n" +
+           "sources:\n  - name: src\n    path: data/stats.parquet\n    timestamp_field: "
+           "event_timestamp\n" +
            source_extra +
-           "feature_views:\n  - name: stats\n    entities: [driver]\n    source: src\n" + view_extra;
+           "feature_views:\n  - name: stats\n    entities: [driver]\n    source: src\n" +
+           view_extra;
   }
 
   Result<registry::Definitions> Load() {
@@ -106,7 +112,8 @@ TEST_F(ValidatorTest, MissingColumnsAreErrors) {
         "entities: [{name: rider, join_keys: [rider_id]}]\n"
         "sources: [{name: src, path: data/stats.parquet, timestamp_field: event_timestamp}]\n"
         "feature_views: [{name: v, entities: [rider], source: src}]\n");
-  EXPECT_NE(LoadError().find("join key 'rider_id' of entity 'rider' is not a column"), std::string::npos);
+  EXPECT_NE(LoadError().find("join key 'rider_id' of entity 'rider' is not a column"),
+            std::string::npos);
 }
 
 TEST_F(ValidatorTest, JoinKeyTypeMustMatchEntity) {
@@ -120,7 +127,8 @@ TEST_F(ValidatorTest, JoinKeyTypeMustMatchEntity) {
 TEST_F(ValidatorTest, UnknownAndDuplicateNamesAreErrors) {
   Write("defs.yaml", Definitions("") + "  - name: stats\n    source: src\n");
   std::string error = LoadError();
-  EXPECT_NE(error.find("defs.yaml:10: feature_view 'stats': defined twice (first at defs.yaml:7)"), std::string::npos)
+  EXPECT_NE(error.find("defs.yaml:10: feature_view 'stats': defined twice (first at defs.yaml:7)"),
+            std::string::npos)
       << error;
   Write("defs.yaml", Definitions("") + "feature_services: [{name: s, features: [nothing]}]\n");
   EXPECT_NE(LoadError().find("unknown feature view 'nothing'"), std::string::npos);
@@ -136,7 +144,8 @@ TEST_F(ValidatorTest, DuplicatesAcrossFilesNameBothPlaces) {
   Write("a.yaml", "entities: [{name: driver}]\n");
   Write("b.yaml", "entities:\n  - name: driver\n");
   std::string error = LoadError();
-  EXPECT_NE(error.find("b.yaml:2: entity 'driver': defined twice (first at a.yaml:1)"), std::string::npos)
+  EXPECT_NE(error.find("b.yaml:2: entity 'driver': defined twice (first at a.yaml:1)"),
+            std::string::npos)
       << error;
 }
 
@@ -165,12 +174,14 @@ TEST_F(ValidatorTest, RepoConfigRejectsUnknownKeysAndSubstitutesEnvironment) {
   Write("feature_store.yaml", "project: test\nregistry: ${HW_TEST_UNSET_VARIABLE}\n");
   config = LoadRepoConfig(repo_);
   ASSERT_FALSE(config.ok());
-  EXPECT_NE(config.status().message().find("'HW_TEST_UNSET_VARIABLE' is not set"), std::string::npos);
+  EXPECT_NE(config.status().message().find("'HW_TEST_UNSET_VARIABLE' is not set"),
+            std::string::npos);
 
   Write("feature_store.yaml", "project: bad-name\n");
   EXPECT_FALSE(LoadRepoConfig(repo_).ok());
   Write("feature_store.yaml", "project: p\nonline_store: {type: cassandra}\n");
-  EXPECT_NE(LoadRepoConfig(repo_).status().message().find("unknown type 'cassandra'"), std::string::npos);
+  EXPECT_NE(LoadRepoConfig(repo_).status().message().find("unknown type 'cassandra'"),
+            std::string::npos);
   fs::remove(repo_ / "feature_store.yaml");
   EXPECT_NE(LoadRepoConfig(repo_).status().message().find("headwater init"), std::string::npos);
 }

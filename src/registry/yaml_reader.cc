@@ -43,7 +43,8 @@ Status YamlReader::Scalar(const YAML::Node& node, std::string_view what, std::st
 
 Status YamlReader::RequiredString(const YAML::Node& map, const char* key, std::string* out) const {
   YAML::Node node = map[key];
-  if (!node || node.IsNull()) return Error(map, std::string("missing required field '") + key + "'");
+  if (!node || node.IsNull())
+    return Error(map, std::string("missing required field '") + key + "'");
   ARROW_RETURN_NOT_OK(Scalar(node, std::string("'") + key + "'", out));
   if (out->empty()) return Error(node, std::string("'") + key + "' must not be empty");
   return Status::OK();

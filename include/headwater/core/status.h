@@ -21,14 +21,13 @@ using Result = arrow::Result<T>;
 }  // namespace headwater
 
 /// Internal invariant checks: abort with both values printed. Not for user input.
-#define HW_CHECK_OP(a, op, b)                                                               \
-  do {                                                                                      \
-    if (!((a)op(b))) {                                                                      \
-      std::fprintf(stderr, "%s:%d: check failed: %s %s %s (%lld vs %lld)\n", __FILE__,      \
-                   __LINE__, #a, #op, #b, static_cast<long long>(a),                        \
-                   static_cast<long long>(b));                                              \
-      std::abort();                                                                         \
-    }                                                                                       \
+#define HW_CHECK_OP(a, op, b)                                                                    \
+  do {                                                                                           \
+    if (!((a)op(b))) {                                                                           \
+      std::fprintf(stderr, "%s:%d: check failed: %s %s %s (%lld vs %lld)\n", __FILE__, __LINE__, \
+                   #a, #op, #b, static_cast<long long>(a), static_cast<long long>(b));           \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (false)
 #define HW_CHECK_EQ(a, b) HW_CHECK_OP(a, ==, b)
 #define HW_CHECK_LE(a, b) HW_CHECK_OP(a, <=, b)

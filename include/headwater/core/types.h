@@ -12,7 +12,16 @@
 namespace headwater {
 
 /// The scalar kinds a feature or join key can have.
-enum class ScalarKind { kInt32, kInt64, kFloat32, kFloat64, kString, kBytes, kBool, kUnixTimestamp };
+enum class ScalarKind {
+  kInt32,
+  kInt64,
+  kFloat32,
+  kFloat64,
+  kString,
+  kBytes,
+  kBool,
+  kUnixTimestamp
+};
 
 /// A feature's type: a scalar kind, or an array of one (Feast's `Array(T)`).
 struct FeatureType {

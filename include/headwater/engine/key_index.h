@@ -16,8 +16,8 @@ namespace headwater::engine {
 /// large binary. Keeps the normalised array alive.
 struct KeyColumn {
   std::shared_ptr<arrow::Array> array;
-  const int64_t* ints = nullptr;                      // set for integer keys
-  const arrow::LargeBinaryArray* bytes = nullptr;     // set for string and bytes keys
+  const int64_t* ints = nullptr;                   // set for integer keys
+  const arrow::LargeBinaryArray* bytes = nullptr;  // set for string and bytes keys
 
   /// Normalises an Int32, Int64, String, LargeString, Binary or LargeBinary array.
   static Result<KeyColumn> Make(const std::shared_ptr<arrow::Array>& array);

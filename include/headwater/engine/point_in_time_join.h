@@ -74,9 +74,9 @@ class PointInTimeJoin {
   /// Feeds `num_rows` feature rows numbered first_row_number, first_row_number+1, ...
   /// `event_times` may hold nulls only where `event_valid` is 0 (those rows are skipped);
   /// `created_times` may be null (all rows created equal). Thread-safe for distinct partials.
-  void Consume(JoinPartial* partial, const std::vector<KeyColumn>& keys,
-               const int64_t* event_times, const uint8_t* event_validity,
-               const int64_t* created_times, int64_t num_rows, int64_t first_row_number) const;
+  void Consume(JoinPartial* partial, const std::vector<KeyColumn>& keys, const int64_t* event_times,
+               const uint8_t* event_validity, const int64_t* created_times, int64_t num_rows,
+               int64_t first_row_number) const;
 
   /// Merges the partials and returns, for each entity row in input order, the matched feature
   /// row number or -1.
