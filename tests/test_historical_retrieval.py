@@ -290,3 +290,31 @@ def test_retrieval_before_apply_says_so(tmp_path, cli):
     result = cli("-c", "r", "get-historical-features", "--entities", "r/data/driver_entities.csv",
                  "--feature-service", "driver_activity", "--output", "out.csv", ok=False)
     assert "run `headwater apply` first" in result.stderr
+
+
+def test_row_groups_outside_the_entity_time_range_are_not_read(tmp_path, cli):
+    """Time-sorted data in 10 row groups; entity rows in one day reach only 2-3 of them."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "feature_store.yaml").write_text("project: prune\n")
+    (tmp_path / "defs.yaml").write_text(
+        "entities: [{name: driver, join_keys: [driver_id]}]\n"
+        "sources: [{name: s, path: data/f.parquet, timestamp_field: event_timestamp}]\n"
+        "feature_views: [{name: v, entities: [driver], ttl: 1d, source: s}]\n")
+    hours = 24 * 10
+    rows = [dict(driver_id=d, event_timestamp=T0 + timedelta(hours=h), value=h * 10 + d)
+            for h in range(hours) for d in range(10)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([
+        ("driver_id", pa.int64()), ("event_timestamp", US), ("value", pa.int64())])),
+        tmp_path / "data" / "f.parquet", row_group_size=240)  # one row group a day
+    cli("apply")
+    day5 = T0 + timedelta(days=5, hours=12)
+    (tmp_path / "e.csv").write_text("driver_id,event_timestamp\n" + "".join(
+        f"{d},{(day5 + timedelta(minutes=30 * d)).isoformat()}\n" for d in range(10)))
+    summary = cli("get-historical-features", "--entities", "e.csv", "--features", "v:value",
+                  "--output", "out.parquet").stderr
+    assert "of 10 row groups skipped by time range" in summary
+    skipped = int(summary.split(" of 10 row groups")[0].split()[-1])
+    assert skipped >= 7, summary
+    got = pq.read_table(tmp_path / "out.parquet").column("value").to_pylist()
+    # Row at hour floor(5.5 days + 30 min * d) for driver d.
+    assert got == [((5 * 24 + 12) + (30 * d) // 60) * 10 + d for d in range(10)]

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <type_traits>
 
 namespace headwater {
 
@@ -102,16 +103,11 @@ JsonWriter& JsonWriter::String(std::string_view value) {
   return *this;
 }
 
-JsonWriter& JsonWriter::Int(int64_t value) {
-  BeforeValue();
-  char buffer[24];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  out_.append(buffer, result.ptr);
-  return *this;
-}
-
-JsonWriter& JsonWriter::Double(double value) {
-  if (!std::isfinite(value)) return Null();
+template <typename Number>
+JsonWriter& JsonWriter::AppendNumber(Number value) {
+  if constexpr (std::is_floating_point_v<Number>) {
+    if (!std::isfinite(value)) return Null();
+  }
   BeforeValue();
   char buffer[32];
   auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
@@ -119,14 +115,9 @@ JsonWriter& JsonWriter::Double(double value) {
   return *this;
 }
 
-JsonWriter& JsonWriter::Float(float value) {
-  if (!std::isfinite(value)) return Null();
-  BeforeValue();
-  char buffer[32];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  out_.append(buffer, result.ptr);
-  return *this;
-}
+JsonWriter& JsonWriter::Int(int64_t value) { return AppendNumber(value); }
+JsonWriter& JsonWriter::Double(double value) { return AppendNumber(value); }
+JsonWriter& JsonWriter::Float(float value) { return AppendNumber(value); }
 
 JsonWriter& JsonWriter::Bool(bool value) {
   BeforeValue();

@@ -51,6 +51,23 @@ int64_t DaysFromCivil(int year, unsigned month, unsigned day) {
       .count();
 }
 
+// Appends value * multiply / divide (flooring, so instants before the epoch round towards the
+// past), keeping nulls.
+template <typename ArrayType>
+void AppendScaled(const ArrayType& array, int64_t multiply, int64_t divide,
+                  arrow::Int64Builder& builder) {
+  for (int64_t i = 0; i < array.length(); ++i) {
+    if (array.IsNull(i)) {
+      builder.UnsafeAppendNull();
+      continue;
+    }
+    int64_t value = array.Value(i);
+    int64_t quotient = value / divide;
+    if (value % divide < 0) --quotient;
+    builder.UnsafeAppend(quotient * multiply);
+  }
+}
+
 }  // namespace
 
 Result<Duration> ParseDuration(std::string_view text) {
@@ -209,43 +226,18 @@ Result<std::shared_ptr<arrow::Int64Array>> ToEpochMicros(const arrow::ChunkedArr
             divide = 1000;
             break;
         }
-        const auto& array = arrow::internal::checked_cast<const arrow::TimestampArray&>(*chunk);
-        const int64_t* values = array.raw_values();
-        for (int64_t i = 0; i < n; ++i) {
-          if (array.IsNull(i)) {
-            builder.UnsafeAppendNull();
-            continue;
-          }
-          // Floor division so that instants before the epoch round towards the past.
-          int64_t v = values[i];
-          int64_t q = v / divide;
-          if (divide > 1 && v % divide < 0) --q;
-          builder.UnsafeAppend(q * multiply);
-        }
+        AppendScaled(arrow::internal::checked_cast<const arrow::TimestampArray&>(*chunk), multiply,
+                     divide, builder);
         break;
       }
-      case arrow::Type::DATE32: {
-        const auto& array = arrow::internal::checked_cast<const arrow::Date32Array&>(*chunk);
-        for (int64_t i = 0; i < n; ++i) {
-          if (array.IsNull(i)) {
-            builder.UnsafeAppendNull();
-          } else {
-            builder.UnsafeAppend(array.Value(i) * kMicrosPerDay);
-          }
-        }
+      case arrow::Type::DATE32:
+        AppendScaled(arrow::internal::checked_cast<const arrow::Date32Array&>(*chunk),
+                     kMicrosPerDay, 1, builder);
         break;
-      }
-      case arrow::Type::DATE64: {
-        const auto& array = arrow::internal::checked_cast<const arrow::Date64Array&>(*chunk);
-        for (int64_t i = 0; i < n; ++i) {
-          if (array.IsNull(i)) {
-            builder.UnsafeAppendNull();
-          } else {
-            builder.UnsafeAppend(array.Value(i) * 1000);
-          }
-        }
+      case arrow::Type::DATE64:
+        AppendScaled(arrow::internal::checked_cast<const arrow::Date64Array&>(*chunk), 1000, 1,
+                     builder);
         break;
-      }
       case arrow::Type::STRING:
       case arrow::Type::LARGE_STRING: {
         for (int64_t i = 0; i < n; ++i) {

@@ -10,13 +10,32 @@
 namespace headwater::registry {
 namespace {
 
+// Every object starts alike: only known fields, a required name, and errors that name it.
+Status BeginObject(YamlReader& reader, const YAML::Node& node, const std::string& kind,
+                   std::initializer_list<std::string_view> known_fields, std::string* name) {
+  reader.SetContext(kind);
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(node, known_fields));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", name));
+  reader.SetContext(kind + " '" + *name + "'");
+  return Status::OK();
+}
+
+// ...and ends alike: the free-text fields every kind has, and where it was written.
+template <typename Object>
+Status EndObject(YamlReader& reader, const YAML::Node& node, Object* object) {
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "owner", &object->owner));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &object->description));
+  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &object->tags));
+  object->location = reader.Location(node);
+  return Status::OK();
+}
+
 Status ParseEntity(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   Entity entity;
-  reader.SetContext("entity");
-  ARROW_RETURN_NOT_OK(reader.CheckKeys(
-      node, {"name", "join_keys", "join_key", "value_type", "description", "tags", "owner"}));
-  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &entity.name));
-  reader.SetContext("entity '" + entity.name + "'");
+  ARROW_RETURN_NOT_OK(
+      BeginObject(reader, node, "entity",
+                  {"name", "join_keys", "join_key", "value_type", "description", "tags", "owner"},
+                  &entity.name));
   std::vector<std::string> join_keys;
   ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "join_keys", &join_keys));
   ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "join_key", &join_keys));
@@ -37,21 +56,18 @@ Status ParseEntity(YamlReader& reader, const YAML::Node& node, Definitions* out)
                         "a join key must be INT32, INT64, STRING or BYTES, not " + value_type);
   }
   entity.value_type = type->kind;
-  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &entity.description));
-  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &entity.tags));
-  entity.location = reader.Location(node);
+  ARROW_RETURN_NOT_OK(EndObject(reader, node, &entity));
   out->entities.push_back(std::move(entity));
   return Status::OK();
 }
 
 Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   DataSource source;
-  reader.SetContext("source");
   ARROW_RETURN_NOT_OK(
-      reader.CheckKeys(node, {"name", "type", "path", "timestamp_field", "created_timestamp_column",
-                              "field_mapping", "description", "tags", "owner"}));
-  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &source.name));
-  reader.SetContext("source '" + source.name + "'");
+      BeginObject(reader, node, "source",
+                  {"name", "type", "path", "timestamp_field", "created_timestamp_column",
+                   "field_mapping", "description", "tags", "owner"},
+                  &source.name));
   std::string type = "file";
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "type", &type));
   if (type != "file") {
@@ -62,20 +78,17 @@ Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out)
   ARROW_RETURN_NOT_OK(
       reader.OptionalString(node, "created_timestamp_column", &source.created_timestamp_column));
   ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "field_mapping", &source.field_mapping));
-  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &source.description));
-  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &source.tags));
-  source.location = reader.Location(node);
+  ARROW_RETURN_NOT_OK(EndObject(reader, node, &source));
   out->sources.push_back(std::move(source));
   return Status::OK();
 }
 
 Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   FeatureView view;
-  reader.SetContext("feature_view");
-  ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"name", "entities", "ttl", "source", "online",
-                                              "schema", "tags", "owner", "description"}));
-  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &view.name));
-  reader.SetContext("feature_view '" + view.name + "'");
+  ARROW_RETURN_NOT_OK(BeginObject(
+      reader, node, "feature_view",
+      {"name", "entities", "ttl", "source", "online", "schema", "tags", "owner", "description"},
+      &view.name));
   ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "entities", &view.entities));
   std::string ttl = "0";
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "ttl", &ttl));
@@ -100,20 +113,16 @@ Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions*
     return Status::OK();
   }));
   view.schema_inferred = view.features.empty();
-  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "owner", &view.owner));
-  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &view.description));
-  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &view.tags));
-  view.location = reader.Location(node);
+  ARROW_RETURN_NOT_OK(EndObject(reader, node, &view));
   out->feature_views.push_back(std::move(view));
   return Status::OK();
 }
 
 Status ParseFeatureService(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   FeatureService service;
-  reader.SetContext("feature_service");
-  ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"name", "features", "tags", "owner", "description"}));
-  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &service.name));
-  reader.SetContext("feature_service '" + service.name + "'");
+  ARROW_RETURN_NOT_OK(BeginObject(reader, node, "feature_service",
+                                  {"name", "features", "tags", "owner", "description"},
+                                  &service.name));
   YAML::Node features = node["features"];
   if (!features || !features.IsSequence() || features.size() == 0) {
     return reader.Error(node, "'features' must be a non-empty list of views or {view: [features]}");
@@ -140,10 +149,7 @@ Status ParseFeatureService(YamlReader& reader, const YAML::Node& node, Definitio
     }
     service.features.push_back(std::move(projection));
   }
-  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "owner", &service.owner));
-  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "description", &service.description));
-  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "tags", &service.tags));
-  service.location = reader.Location(node);
+  ARROW_RETURN_NOT_OK(EndObject(reader, node, &service));
   out->feature_services.push_back(std::move(service));
   return Status::OK();
 }

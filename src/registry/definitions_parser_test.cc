@@ -21,7 +21,7 @@ std::string ParseError(const std::string& yaml) {
 
 constexpr const char* kDriverExample = R"(
 entities:
-  - {name: driver, join_keys: [driver_id], value_type: INT64, description: "d", tags: {a: b}}
+  - {name: driver, join_keys: [driver_id], value_type: INT64, description: "d", tags: {a: b}, owner: o}
 sources:
   - name: driver_stats_source
     type: file
@@ -52,6 +52,7 @@ TEST(ParseDefinitionsTest, ReadsTheDriverExample) {
   ASSERT_EQ(d.entities.size(), 1u);
   EXPECT_EQ(d.entities[0].join_key, "driver_id");
   EXPECT_EQ(d.entities[0].tags.at("a"), "b");
+  EXPECT_EQ(d.entities[0].owner, "o");
   EXPECT_EQ(d.entities[0].location.ToString(), "defs.yaml:3");
   ASSERT_EQ(d.sources.size(), 1u);
   EXPECT_EQ(d.sources[0].field_mapping.at("trips"), "avg_daily_trips");

@@ -41,6 +41,7 @@ Members EntityMembers(const Entity& entity) {
   return {{"name", JsonText(entity.name)},
           {"join_key", JsonText(entity.join_key)},
           {"value_type", JsonText(FormatFeatureType({entity.value_type, false}))},
+          {"owner", JsonText(entity.owner)},
           {"description", JsonText(entity.description)},
           {"tags", JsonTags(entity.tags)}};
 }
@@ -52,6 +53,7 @@ Members SourceMembers(const DataSource& source) {
           {"timestamp_field", JsonText(source.timestamp_field)},
           {"created_timestamp_column", JsonText(source.created_timestamp_column)},
           {"field_mapping", JsonTags(source.field_mapping)},
+          {"owner", JsonText(source.owner)},
           {"description", JsonText(source.description)},
           {"tags", JsonTags(source.tags)}};
 }
@@ -187,6 +189,7 @@ Status ReadEntity(const JsonObject& object, Entity* entity) {
   ARROW_RETURN_NOT_OK(object.String("join_key", &entity->join_key));
   ARROW_ASSIGN_OR_RAISE(auto type, ReadType(object, "value_type"));
   entity->value_type = type.kind;
+  ARROW_RETURN_NOT_OK(object.String("owner", &entity->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &entity->description));
   return object.StringMap("tags", &entity->tags);
 }
@@ -197,6 +200,7 @@ Status ReadSource(const JsonObject& object, DataSource* source) {
   ARROW_RETURN_NOT_OK(object.String("timestamp_field", &source->timestamp_field));
   ARROW_RETURN_NOT_OK(object.String("created_timestamp_column", &source->created_timestamp_column));
   ARROW_RETURN_NOT_OK(object.StringMap("field_mapping", &source->field_mapping));
+  ARROW_RETURN_NOT_OK(object.String("owner", &source->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &source->description));
   return object.StringMap("tags", &source->tags);
 }

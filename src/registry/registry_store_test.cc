@@ -17,7 +17,7 @@ Registry Example() {
   registry.last_updated = *ParseTimestamp("2024-05-01T10:00:00Z");
   Definitions& d = registry.definitions;
   d.entities.push_back(
-      {"driver", "driver_id", ScalarKind::kInt64, "desc \"quoted\"", {{"a", "b"}}, {}});
+      {"driver", "driver_id", ScalarKind::kInt64, "team@x", "desc \"quoted\"", {{"a", "b"}}, {}});
   DataSource source;
   source.name = "src";
   source.path = "data/x.parquet";
@@ -81,7 +81,7 @@ TEST(RegistryStoreTest, DiffNamesAddedChangedAndDeletedObjects) {
   Definitions after = before;
   after.feature_views[0].ttl = *ParseDuration("2d");
   after.feature_views[0].description = "new";
-  after.entities.push_back({"rider", "rider_id", ScalarKind::kString, "", {}, {}});
+  after.entities.push_back({"rider", "rider_id", ScalarKind::kString, "", "", {}, {}});
   after.feature_services.clear();
   auto changes = Diff(before, after);
   EXPECT_EQ(FormatChanges(changes),

@@ -37,6 +37,8 @@ class JsonWriter {
  private:
   void BeforeValue();
   JsonWriter& Close(char bracket);
+  template <typename Number>
+  JsonWriter& AppendNumber(Number value);
   void NewLine();
 
   std::string out_;

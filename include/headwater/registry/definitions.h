@@ -29,6 +29,7 @@ struct Entity {
   std::string join_key;
   /// The join key's type. Integers (Int32, Int64), String and Bytes are allowed. Default Int64.
   ScalarKind value_type = ScalarKind::kInt64;
+  std::string owner;
   std::string description;
   Tags tags;
   SourceLocation location;
@@ -50,6 +51,7 @@ struct DataSource {
   std::string created_timestamp_column;
   /// Renames source columns: source column name -> feature or join key name.
   std::map<std::string, std::string> field_mapping;
+  std::string owner;
   std::string description;
   Tags tags;
   SourceLocation location;
