@@ -1,9 +1,11 @@
 #include "headwater/registry/registry_store.h"
 
 #include <fcntl.h>
-#include <simdjson.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -108,55 +110,60 @@ void WriteObjects(JsonWriter& writer, const char* key, const std::vector<T>& obj
 // Reading back. Every accessor names the member it wanted, so a damaged file says where.
 class JsonObject {
  public:
-  JsonObject(simdjson::dom::object object, std::string what)
+  JsonObject(const rapidjson::Value& object, std::string what)
       : object_(object), what_(std::move(what)) {}
 
   Status String(const char* key, std::string* out) const {
-    std::string_view value;
-    if (object_[key].get(value) != simdjson::SUCCESS) return Missing(key, "a string");
-    *out = std::string(value);
+    const rapidjson::Value* value = Member(key);
+    if (value == nullptr || !value->IsString()) return Missing(key, "a string");
+    out->assign(value->GetString(), value->GetStringLength());
     return Status::OK();
   }
   Status Int(const char* key, int64_t* out) const {
-    if (object_[key].get(*out) != simdjson::SUCCESS) return Missing(key, "an integer");
+    const rapidjson::Value* value = Member(key);
+    if (value == nullptr || !value->IsInt64()) return Missing(key, "an integer");
+    *out = value->GetInt64();
     return Status::OK();
   }
   Status Bool(const char* key, bool* out) const {
-    if (object_[key].get(*out) != simdjson::SUCCESS) return Missing(key, "a boolean");
+    const rapidjson::Value* value = Member(key);
+    if (value == nullptr || !value->IsBool()) return Missing(key, "a boolean");
+    *out = value->GetBool();
     return Status::OK();
   }
   Status StringMap(const char* key, std::map<std::string, std::string>* out) const {
-    simdjson::dom::object map;
-    if (object_[key].get(map) != simdjson::SUCCESS) return Missing(key, "an object");
-    for (auto field : map) {
-      std::string_view value;
-      if (field.value.get(value) != simdjson::SUCCESS) return Missing(key, "strings");
-      (*out)[std::string(field.key)] = std::string(value);
+    const rapidjson::Value* map = Member(key);
+    if (map == nullptr || !map->IsObject()) return Missing(key, "an object");
+    for (const auto& field : map->GetObject()) {
+      if (!field.value.IsString()) return Missing(key, "strings");
+      (*out)[field.name.GetString()] = field.value.GetString();
     }
     return Status::OK();
   }
   Status Strings(const char* key, std::vector<std::string>* out) const {
-    simdjson::dom::array array;
-    if (object_[key].get(array) != simdjson::SUCCESS) return Missing(key, "an array");
-    for (auto element : array) {
-      std::string_view value;
-      if (element.get(value) != simdjson::SUCCESS) return Missing(key, "strings");
-      out->emplace_back(value);
+    ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* array, Array(key));
+    for (const auto& element : array->GetArray()) {
+      if (!element.IsString()) return Missing(key, "strings");
+      out->emplace_back(element.GetString(), element.GetStringLength());
     }
     return Status::OK();
   }
-  Result<simdjson::dom::array> Array(const char* key) const {
-    simdjson::dom::array array;
-    if (object_[key].get(array) != simdjson::SUCCESS) return Missing(key, "an array");
+  Result<const rapidjson::Value*> Array(const char* key) const {
+    const rapidjson::Value* array = Member(key);
+    if (array == nullptr || !array->IsArray()) return Missing(key, "an array");
     return array;
   }
   const std::string& what() const { return what_; }
 
  private:
+  const rapidjson::Value* Member(const char* key) const {
+    auto it = object_.FindMember(key);
+    return it == object_.MemberEnd() ? nullptr : &it->value;
+  }
   Status Missing(const char* key, const char* expected) const {
     return Status::Invalid(what_, ": member '", key, "' is missing or not ", expected);
   }
-  simdjson::dom::object object_;
+  const rapidjson::Value& object_;
   std::string what_;
 };
 
@@ -171,14 +178,11 @@ Result<FeatureType> ReadType(const JsonObject& object, const char* key) {
 template <typename T>
 Status ReadObjects(const JsonObject& root, const char* key, std::vector<T>* out,
                    Status (*read)(const JsonObject&, T*)) {
-  ARROW_ASSIGN_OR_RAISE(auto array, root.Array(key));
-  for (auto element : array) {
-    simdjson::dom::object object;
-    if (element.get(object) != simdjson::SUCCESS) {
-      return Status::Invalid(root.what(), ": ", key, " holds a non-object");
-    }
+  ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* array, root.Array(key));
+  for (const auto& element : array->GetArray()) {
+    if (!element.IsObject()) return Status::Invalid(root.what(), ": ", key, " holds a non-object");
     T value;
-    ARROW_RETURN_NOT_OK(read(JsonObject(object, root.what() + " " + key), &value));
+    ARROW_RETURN_NOT_OK(read(JsonObject(element, root.what() + " " + key), &value));
     out->push_back(std::move(value));
   }
   return Status::OK();
@@ -213,13 +217,10 @@ Status ReadFeatureView(const JsonObject& object, FeatureView* view) {
   ARROW_ASSIGN_OR_RAISE(view->ttl, ParseDuration(ttl));
   ARROW_RETURN_NOT_OK(object.String("source", &view->source));
   ARROW_RETURN_NOT_OK(object.Bool("online", &view->online));
-  ARROW_ASSIGN_OR_RAISE(auto features, object.Array("features"));
-  for (auto element : features) {
-    simdjson::dom::object field_object;
-    if (element.get(field_object) != simdjson::SUCCESS) {
-      return Status::Invalid(object.what(), ": features holds a non-object");
-    }
-    JsonObject field_json(field_object, object.what() + " feature");
+  ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* features, object.Array("features"));
+  for (const auto& element : features->GetArray()) {
+    if (!element.IsObject()) return Status::Invalid(object.what(), ": features holds a non-object");
+    JsonObject field_json(element, object.what() + " feature");
     Field field;
     ARROW_RETURN_NOT_OK(field_json.String("name", &field.name));
     ARROW_ASSIGN_OR_RAISE(field.dtype, ReadType(field_json, "dtype"));
@@ -233,13 +234,10 @@ Status ReadFeatureView(const JsonObject& object, FeatureView* view) {
 
 Status ReadFeatureService(const JsonObject& object, FeatureService* service) {
   ARROW_RETURN_NOT_OK(object.String("name", &service->name));
-  ARROW_ASSIGN_OR_RAISE(auto features, object.Array("features"));
-  for (auto element : features) {
-    simdjson::dom::object projection_object;
-    if (element.get(projection_object) != simdjson::SUCCESS) {
-      return Status::Invalid(object.what(), ": features holds a non-object");
-    }
-    JsonObject projection_json(projection_object, object.what() + " projection");
+  ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* features, object.Array("features"));
+  for (const auto& element : features->GetArray()) {
+    if (!element.IsObject()) return Status::Invalid(object.what(), ": features holds a non-object");
+    JsonObject projection_json(element, object.what() + " projection");
     FeatureViewProjection projection;
     ARROW_RETURN_NOT_OK(projection_json.String("view", &projection.view));
     ARROW_RETURN_NOT_OK(projection_json.Strings("features", &projection.features));
@@ -305,13 +303,15 @@ std::string RegistryToJson(const Registry& registry, int indent) {
 }
 
 Result<Registry> RegistryFromJson(const std::string& text, const std::string& what) {
-  simdjson::dom::parser parser;
-  simdjson::dom::object root_object;
-  auto error = parser.parse(text).get(root_object);
-  if (error != simdjson::SUCCESS) {
-    return Status::Invalid(what, " is not a registry file: ", simdjson::error_message(error));
+  rapidjson::Document document;
+  document.Parse(text.data(), text.size());
+  if (document.HasParseError()) {
+    return Status::Invalid(
+        what, " is not a registry file: ", rapidjson::GetParseError_En(document.GetParseError()),
+        " at offset ", document.GetErrorOffset());
   }
-  JsonObject root(root_object, what);
+  if (!document.IsObject()) return Status::Invalid(what, " is not a registry file: not an object");
+  JsonObject root(document, what);
   int64_t format_version = 0;
   ARROW_RETURN_NOT_OK(root.Int("format_version", &format_version));
   if (format_version != Registry::kFormatVersion) {
