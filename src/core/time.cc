@@ -191,7 +191,7 @@ std::string FormatTimestamp(Timestamp timestamp) {
                   static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
                   seconds / 3600, seconds / 60 % 60, seconds % 60);
   if (fraction != 0) out += fmt::format(".{:06d}", fraction);
-  out += "+00:00";
+  out += "Z";
   return out;
 }
 

@@ -41,7 +41,7 @@ std::string FormatDuration(Duration duration);
 /// Without a zone the text is taken as UTC. Fractions beyond microseconds are truncated.
 Result<Timestamp> ParseTimestamp(std::string_view text);
 
-/// Formats as "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00" (the fraction only when non-zero).
+/// Formats as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (the fraction only when non-zero), as Feast does.
 std::string FormatTimestamp(Timestamp timestamp);
 
 /// Converts a column of instants to int64 microseconds since the epoch (UTC), keeping nulls.

@@ -1,0 +1,191 @@
+// The same behaviour from every OnlineStore: RocksDB in a temporary directory, and a real
+// redis-server started on a free loopback port by scripts/start_redis.
+#include "headwater/online/online_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace headwater::online {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Value(int64_t event_time, int64_t created_time, char payload) {
+  std::string value(1, '\x01');
+  AppendSortableInt64(event_time, &value);
+  AppendSortableInt64(created_time, &value);
+  value.push_back(payload);
+  return value;
+}
+
+ByteRows Rows(const std::vector<std::string>& items) {
+  ByteRows rows;
+  for (const auto& item : items) {
+    rows.data += item;
+    rows.FinishRow();
+  }
+  return rows;
+}
+
+class OnlineStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("hw_online_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    config_.repo_path = dir_;
+    config_.project = "test";
+    config_.online_store.type = GetParam();
+    config_.online_store.path = "online";
+    if (GetParam() == "redis") {
+      std::string command = std::string(HEADWATER_SOURCE_DIR) + "/scripts/start_redis " +
+                            (dir_ / "redis").string() + " > /dev/null";
+      ASSERT_EQ(std::system(command.c_str()), 0);
+      std::ifstream port(dir_ / "redis" / "port");
+      std::string number;
+      port >> number;
+      config_.online_store.connection_string = "127.0.0.1:" + number;
+    }
+    store_ = Open(OpenMode::kReadWrite);
+    ASSERT_TRUE(store_->CreateViews({"v", "w"}).ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    if (GetParam() == "redis") {
+      std::string command =
+          std::string(HEADWATER_SOURCE_DIR) + "/scripts/stop_redis " + (dir_ / "redis").string();
+      (void)std::system(command.c_str());
+    }
+    fs::remove_all(dir_);
+  }
+
+  std::unique_ptr<OnlineStore> Open(OpenMode mode) {
+    auto store = OpenOnlineStore(config_, mode);
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  std::map<std::string, std::string> Contents(OnlineStore& store, const std::string& view) {
+    std::map<std::string, std::string> contents;
+    EXPECT_TRUE(
+        store
+            .Scan(view, [&](std::string_view k,
+                            std::string_view v) { contents[std::string(k)] = std::string(v); })
+            .ok());
+    return contents;
+  }
+
+  static inline int counter_ = 0;
+  fs::path dir_;
+  registry::RepoConfig config_;
+  std::unique_ptr<OnlineStore> store_;
+};
+
+TEST_P(OnlineStoreTest, OlderValuesNeverOverwriteNewer) {
+  auto first = store_->Write("v", Rows({"k1", "k2"}), Rows({Value(10, 0, 'a'), Value(10, 0, 'b')}));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->written, 2);
+  // k1: older event time loses; k2: same event time, newer created time wins.
+  auto second =
+      store_->Write("v", Rows({"k1", "k2"}), Rows({Value(9, 99, 'c'), Value(10, 1, 'd')}));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->written, 1);
+  EXPECT_EQ(second->skipped_older, 1);
+  std::vector<std::string> values;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(
+      store_->Read({{"v", "k1"}, {"v", "k2"}, {"v", "k3"}, {"w", "k1"}}, &values, &found).ok());
+  EXPECT_EQ(found, (std::vector<uint8_t>{1, 1, 0, 0}));
+  EXPECT_EQ(values[0], Value(10, 0, 'a'));
+  EXPECT_EQ(values[1], Value(10, 1, 'd'));
+}
+
+TEST_P(OnlineStoreTest, AnyWriteOrderGivesIdenticalContents) {
+  std::vector<std::pair<std::string, std::string>> writes;
+  std::mt19937 random(3);
+  for (int i = 0; i < 300; ++i) {
+    writes.emplace_back("key" + std::to_string(random() % 40),
+                        Value(random() % 5, random() % 3, static_cast<char>('a' + random() % 3)));
+  }
+  std::map<std::string, std::string> expected;
+  for (const auto& [key, value] : writes) expected[key] = std::max(expected[key], value);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(store_->DropViews({"v"}).ok());
+    ASSERT_TRUE(store_->CreateViews({"v"}).ok());
+    std::shuffle(writes.begin(), writes.end(), random);
+    for (size_t start = 0; start < writes.size(); start += 37) {
+      std::vector<std::string> keys, values;
+      for (size_t i = start; i < std::min(writes.size(), start + 37); ++i) {
+        keys.push_back(writes[i].first);
+        values.push_back(writes[i].second);
+      }
+      ASSERT_TRUE(store_->Write("v", Rows(keys), Rows(values)).ok());
+    }
+    EXPECT_EQ(Contents(*store_, "v"), expected) << "round " << round;
+  }
+}
+
+TEST_P(OnlineStoreTest, DropAndTeardownRemoveValues) {
+  ASSERT_TRUE(store_->Write("v", Rows({"k"}), Rows({Value(1, 0, 'x')})).ok());
+  ASSERT_TRUE(store_->Write("w", Rows({"k"}), Rows({Value(1, 0, 'y')})).ok());
+  ASSERT_TRUE(store_->DropViews({"v"}).ok());
+  EXPECT_TRUE(Contents(*store_, "v").empty());
+  EXPECT_EQ(Contents(*store_, "w").size(), 1u);
+  ASSERT_TRUE(store_->Teardown().ok());
+  store_ = Open(OpenMode::kReadWrite);
+  EXPECT_TRUE(Contents(*store_, "w").empty());
+}
+
+TEST_P(OnlineStoreTest, ReadersSeeSyncedWritesOfALiveWriter) {
+  ASSERT_TRUE(store_->Write("v", Rows({"k"}), Rows({Value(1, 0, 'x')})).ok());
+  ASSERT_TRUE(store_->Sync().ok());
+  auto reader = Open(OpenMode::kReadOnly);  // while the writer is still open
+  std::vector<std::string> values;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(reader->Read({{"v", "k"}}, &values, &found).ok());
+  EXPECT_EQ(found[0], 1);
+  EXPECT_EQ(values[0], Value(1, 0, 'x'));
+}
+
+TEST_P(OnlineStoreTest, WritingAnUnknownViewIsAnError) {
+  if (GetParam() == "redis") GTEST_SKIP() << "Redis needs no per-view set-up";
+  EXPECT_FALSE(store_->Write("nope", Rows({"k"}), Rows({Value(1, 0, 'x')})).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, OnlineStoreTest, ::testing::Values("rocksdb", "redis"),
+                         [](const auto& info) { return info.param; });
+
+TEST(OnlineStoreOpenTest, UnreachableRedisIsAClearError) {
+  registry::RepoConfig config;
+  config.project = "p";
+  config.online_store.type = "redis";
+  config.online_store.connection_string = "127.0.0.1:1";
+  auto store = OpenOnlineStore(config, OpenMode::kReadWrite);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("cannot connect to Redis at 127.0.0.1:1"),
+            std::string::npos);
+  config.online_store.connection_string = "localhost:notaport";
+  EXPECT_NE(OpenOnlineStore(config, OpenMode::kReadWrite).status().message().find("not host:port"),
+            std::string::npos);
+}
+
+TEST(OnlineStoreOpenTest, ReadingANeverWrittenRocksDbFindsNothing) {
+  registry::RepoConfig config;
+  config.repo_path = fs::temp_directory_path() / ("hw_online_empty_" + std::to_string(::getpid()));
+  config.project = "p";
+  auto store = OpenOnlineStore(config, OpenMode::kReadOnly);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  std::vector<std::string> values;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE((*store)->Read({{"v", "k"}}, &values, &found).ok());
+  EXPECT_EQ(found[0], 0);
+}
+
+}  // namespace
+}  // namespace headwater::online

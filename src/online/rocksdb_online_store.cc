@@ -1,0 +1,234 @@
+#include "rocksdb_online_store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace headwater::online {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Keeps the greatest value by byte order: the newest (event_time, created_time), by the value
+// layout. Associative and commutative, so RocksDB may combine writes in any order.
+class GreatestValueMergeOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    const rocksdb::Slice& greater =
+        existing != nullptr && existing->compare(value) >= 0 ? *existing : value;
+    new_value->assign(greater.data(), greater.size());
+    return true;
+  }
+  const char* Name() const override { return "headwater.GreatestValue"; }
+};
+
+rocksdb::ColumnFamilyOptions ViewOptions() {
+  static const auto merge = std::make_shared<GreatestValueMergeOperator>();
+  static const auto cache = rocksdb::NewLRUCache(256 << 20);  // shared by all views
+  rocksdb::ColumnFamilyOptions options;
+  options.merge_operator = merge;
+  options.compression = rocksdb::kLZ4Compression;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.OptimizeForPointLookup(256);
+  return options;
+}
+
+Status FromRocks(const rocksdb::Status& status, const std::string& what) {
+  if (status.ok()) return Status::OK();
+  return Status::IOError("online store (RocksDB) ", what, ": ", status.ToString());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RocksDbOnlineStore>> RocksDbOnlineStore::Open(const std::string& path,
+                                                                     OpenMode mode) {
+  std::unique_ptr<RocksDbOnlineStore> store(new RocksDbOnlineStore());
+  store->path_ = path;
+  store->mode_ = mode;
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = mode == OpenMode::kReadWrite;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  std::vector<std::string> names;
+  auto listed = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
+  if (!listed.ok()) {
+    if (mode == OpenMode::kReadOnly) return store;  // nothing written yet: reads find nothing
+    names = {rocksdb::kDefaultColumnFamilyName};
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) descriptors.emplace_back(name, ViewOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  if (mode == OpenMode::kReadWrite) {
+    std::error_code error;
+    fs::create_directories(path, error);
+    ARROW_RETURN_NOT_OK(
+        FromRocks(rocksdb::DB::Open(rocksdb::Options(db_options, rocksdb::ColumnFamilyOptions()),
+                                    path, descriptors, &handles, &db),
+                  "open " + path));
+  } else {
+    store->secondary_path_ =
+        (fs::temp_directory_path() / ("headwater-secondary-" + std::to_string(::getpid()) + "-" +
+                                      std::to_string(reinterpret_cast<uintptr_t>(store.get()))))
+            .string();
+    rocksdb::Options options(db_options, rocksdb::ColumnFamilyOptions());
+    options.max_open_files = -1;
+    ARROW_RETURN_NOT_OK(
+        FromRocks(rocksdb::DB::OpenAsSecondary(options, path, store->secondary_path_, descriptors,
+                                               &handles, &db),
+                  "open " + path + " for reading"));
+  }
+  store->db_.reset(db);
+  for (auto* handle : handles) store->handles_[handle->GetName()] = handle;
+  return store;
+}
+
+RocksDbOnlineStore::~RocksDbOnlineStore() { Close(); }
+
+void RocksDbOnlineStore::Close() {
+  if (db_ != nullptr) {
+    for (auto& [name, handle] : handles_) (void)db_->DestroyColumnFamilyHandle(handle);
+    handles_.clear();
+    (void)db_->Close();
+    db_.reset();
+  }
+  if (!secondary_path_.empty()) {
+    std::error_code error;
+    fs::remove_all(secondary_path_, error);
+  }
+}
+
+rocksdb::ColumnFamilyHandle* RocksDbOnlineStore::Handle(std::string_view view) const {
+  std::lock_guard lock(handles_mutex_);
+  auto it = handles_.find(view);
+  return it == handles_.end() ? nullptr : it->second;
+}
+
+Status RocksDbOnlineStore::CreateViews(const std::vector<std::string>& views) {
+  std::lock_guard lock(handles_mutex_);
+  for (const std::string& view : views) {
+    if (handles_.count(view)) continue;
+    rocksdb::ColumnFamilyHandle* handle = nullptr;
+    ARROW_RETURN_NOT_OK(
+        FromRocks(db_->CreateColumnFamily(ViewOptions(), view, &handle), "create view " + view));
+    handles_[view] = handle;
+  }
+  return Status::OK();
+}
+
+Status RocksDbOnlineStore::DropViews(const std::vector<std::string>& views) {
+  std::lock_guard lock(handles_mutex_);
+  for (const std::string& view : views) {
+    auto it = handles_.find(view);
+    if (it == handles_.end()) continue;
+    ARROW_RETURN_NOT_OK(FromRocks(db_->DropColumnFamily(it->second), "drop view " + view));
+    (void)db_->DestroyColumnFamilyHandle(it->second);
+    handles_.erase(it);
+  }
+  return Status::OK();
+}
+
+Status RocksDbOnlineStore::Teardown() {
+  Close();
+  std::error_code error;
+  fs::remove_all(path_, error);
+  if (error) return Status::IOError("cannot remove ", path_, ": ", error.message());
+  return Status::OK();
+}
+
+Result<WriteResult> RocksDbOnlineStore::Write(const std::string& view, const ByteRows& keys,
+                                              const ByteRows& values) {
+  if (db_ == nullptr || mode_ != OpenMode::kReadWrite) {
+    return Status::Invalid("online store opened read-only");
+  }
+  rocksdb::ColumnFamilyHandle* handle = Handle(view);
+  if (handle == nullptr) {
+    return Status::KeyError("online store has no feature view '", view, "': run `headwater apply`");
+  }
+  const size_t n = keys.size();
+  // Read what is there to skip (and count) rows that are not newer; the merge operator still
+  // decides, so a concurrent writer between this read and the write cannot break the ordering.
+  std::vector<rocksdb::Slice> key_slices(n);
+  for (size_t i = 0; i < n; ++i) key_slices[i] = rocksdb::Slice(keys[i].data(), keys[i].size());
+  std::vector<rocksdb::PinnableSlice> existing(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), handle, n, key_slices.data(), existing.data(),
+                statuses.data());
+  rocksdb::WriteBatch batch;
+  WriteResult result;
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view value = values[i];
+    if (statuses[i].ok() && std::string_view(existing[i].data(), existing[i].size()) >= value) {
+      ++result.skipped_older;
+      continue;
+    }
+    if (!statuses[i].ok() && !statuses[i].IsNotFound()) {
+      return FromRocks(statuses[i], "read before write");
+    }
+    ARROW_RETURN_NOT_OK(FromRocks(
+        batch.Merge(handle, key_slices[i], rocksdb::Slice(value.data(), value.size())), "write"));
+    ++result.written;
+  }
+  rocksdb::WriteOptions options;
+  options.disableWAL = false;
+  ARROW_RETURN_NOT_OK(FromRocks(db_->Write(options, &batch), "write"));
+  return result;
+}
+
+Status RocksDbOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
+                                std::vector<uint8_t>* found) {
+  const size_t n = keys.size();
+  values->assign(n, std::string());
+  found->assign(n, 0);
+  if (db_ == nullptr) return Status::OK();
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::vector<rocksdb::Slice> key_slices;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < n; ++i) {
+    rocksdb::ColumnFamilyHandle* handle = Handle(keys[i].view);
+    if (handle == nullptr) continue;  // a view never written: nothing found
+    handles.push_back(handle);
+    key_slices.emplace_back(keys[i].key.data(), keys[i].key.size());
+    positions.push_back(i);
+  }
+  std::vector<rocksdb::PinnableSlice> slices(positions.size());
+  std::vector<rocksdb::Status> statuses(positions.size());
+  db_->MultiGet(rocksdb::ReadOptions(), positions.size(), handles.data(), key_slices.data(),
+                slices.data(), statuses.data());
+  for (size_t k = 0; k < positions.size(); ++k) {
+    if (statuses[k].IsNotFound()) continue;
+    ARROW_RETURN_NOT_OK(FromRocks(statuses[k], "read"));
+    (*values)[positions[k]].assign(slices[k].data(), slices[k].size());
+    (*found)[positions[k]] = 1;
+  }
+  return Status::OK();
+}
+
+Status RocksDbOnlineStore::Sync() {
+  if (db_ == nullptr || mode_ != OpenMode::kReadWrite) return Status::OK();
+  return FromRocks(db_->SyncWAL(), "sync");
+}
+
+Status RocksDbOnlineStore::Scan(
+    const std::string& view, const std::function<void(std::string_view, std::string_view)>& visit) {
+  if (db_ == nullptr) return Status::OK();
+  rocksdb::ColumnFamilyHandle* handle = Handle(view);
+  if (handle == nullptr) return Status::OK();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    visit(std::string_view(it->key().data(), it->key().size()),
+          std::string_view(it->value().data(), it->value().size()));
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+}  // namespace headwater::online

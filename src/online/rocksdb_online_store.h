@@ -1,0 +1,46 @@
+#pragma once
+// The embedded online store: one RocksDB database, one column family per feature view.
+
+#include <rocksdb/db.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "headwater/online/online_store.h"
+
+namespace headwater::online {
+
+class RocksDbOnlineStore final : public OnlineStore {
+ public:
+  /// Opens (creating when writable) the database at `path`. Read-only opens a secondary
+  /// instance, with its scratch files under a temporary directory, that sees the primary's
+  /// writes up to the moment of opening; a missing database reads as empty.
+  static Result<std::unique_ptr<RocksDbOnlineStore>> Open(const std::string& path, OpenMode mode);
+  ~RocksDbOnlineStore() override;
+
+  Status CreateViews(const std::vector<std::string>& views) override;
+  Status DropViews(const std::vector<std::string>& views) override;
+  Status Teardown() override;
+  Result<WriteResult> Write(const std::string& view, const ByteRows& keys,
+                            const ByteRows& values) override;
+  Status Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
+              std::vector<uint8_t>* found) override;
+  Status Sync() override;
+  Status Scan(const std::string& view,
+              const std::function<void(std::string_view, std::string_view)>& visit) override;
+
+ private:
+  RocksDbOnlineStore() = default;
+  void Close();
+  rocksdb::ColumnFamilyHandle* Handle(std::string_view view) const;
+
+  std::string path_;
+  std::string secondary_path_;  // non-empty for read-only instances
+  OpenMode mode_ = OpenMode::kReadWrite;
+  std::unique_ptr<rocksdb::DB> db_;
+  mutable std::mutex handles_mutex_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
+};
+
+}  // namespace headwater::online
