@@ -55,8 +55,8 @@ TEST(ParseTimestampTest, RejectsMalformedText) {
 }
 
 TEST(FormatTimestampTest, RoundTrips) {
-  for (const char* text : {"2024-05-01T10:00:00Z", "1969-12-31T23:59:59.999999Z",
-                           "2000-02-29T00:00:00.000001Z"}) {
+  for (const char* text :
+       {"2024-05-01T10:00:00Z", "1969-12-31T23:59:59.999999Z", "2000-02-29T00:00:00.000001Z"}) {
     EXPECT_EQ(FormatTimestamp(*ParseTimestamp(text)), text);
   }
 }

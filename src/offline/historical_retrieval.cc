@@ -4,15 +4,16 @@
 #include <arrow/compute/api.h>
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "headwater/core/time.h"
+#include "headwater/engine/parallel_for.h"
 #include "headwater/engine/point_in_time_join.h"
 #include "headwater/offline/parquet_dataset.h"
 #include "headwater/registry/feature_reference.h"
 #include "headwater/registry/source_schema.h"
-#include "parallel_for.h"
 
 namespace headwater::offline {
 namespace {
@@ -21,14 +22,6 @@ using registry::DataSource;
 using registry::Definitions;
 using registry::FeatureView;
 using registry::FeatureViewProjection;
-
-// The source column that holds a (mapped) name.
-std::string SourceColumn(const DataSource& source, const std::string& name) {
-  for (const auto& [from, to] : source.field_mapping) {
-    if (to == name) return from;
-  }
-  return name;
-}
 
 Result<std::shared_ptr<arrow::Array>> Flatten(const std::shared_ptr<arrow::ChunkedArray>& column) {
   if (column->num_chunks() == 1) return column->chunk(0);
@@ -105,7 +98,7 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   for (const std::string& feature : projection.features) {
     out.names.push_back(
         registry::FeatureColumnName(view->name, feature, options.full_feature_names));
-    feature_columns.push_back(SourceColumn(*source, feature));
+    feature_columns.push_back(source->ColumnFor(feature));
     feature_types.push_back(view->FindFeature(feature)->dtype);
   }
   const int64_t num_rows = entity_rows.num_rows();
@@ -125,7 +118,7 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   ARROW_ASSIGN_OR_RAISE(auto dataset, ParquetDataset::Open(std::move(files)));
   std::vector<std::string> key_columns;
   for (const std::string& entity_name : view->entities) {
-    key_columns.push_back(SourceColumn(*source, definitions.FindEntity(entity_name)->join_key));
+    key_columns.push_back(source->ColumnFor(definitions.FindEntity(entity_name)->join_key));
   }
   std::vector<std::string> pass1_columns = key_columns;
   pass1_columns.push_back(source->timestamp_field);
@@ -171,7 +164,7 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   // Pass 1: keys and timestamps only, into one partial state per worker.
   std::vector<engine::JoinPartial> partials;
   for (int worker = 0; worker < threads; ++worker) partials.push_back(join->NewPartial());
-  ARROW_RETURN_NOT_OK(ParallelFor(
+  ARROW_RETURN_NOT_OK(engine::ParallelFor(
       static_cast<int64_t>(row_groups.size()), threads, [&](int64_t task, int worker) -> Status {
         const RowGroup& group = row_groups[task];
         ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, pass1_columns));
@@ -206,34 +199,16 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   }
   std::sort(wanted.begin(), wanted.end());
   if (stats != nullptr) stats->rows_matched += static_cast<int64_t>(wanted.size());
-  struct Slice {
-    RowGroup group;
-    size_t begin, end;  // into `wanted`
-  };
-  std::vector<Slice> slices;
-  for (const RowGroup& group : dataset.row_groups()) {
-    auto lo = std::lower_bound(wanted.begin(), wanted.end(),
-                               std::pair{group.first_row_number, int64_t{-1}});
-    auto hi = std::lower_bound(wanted.begin(), wanted.end(),
-                               std::pair{group.first_row_number + group.num_rows, int64_t{-1}});
-    if (lo != hi)
-      slices.push_back({group, size_t(lo - wanted.begin()), size_t(hi - wanted.begin())});
-  }
-  std::vector<std::shared_ptr<arrow::Table>> pieces(slices.size());
-  ARROW_RETURN_NOT_OK(
-      ParallelFor(static_cast<int64_t>(slices.size()), threads, [&](int64_t task, int) -> Status {
-        const Slice& slice = slices[task];
-        ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(slice.group, feature_columns));
-        arrow::Int64Builder indices;
-        ARROW_RETURN_NOT_OK(indices.Reserve(static_cast<int64_t>(slice.end - slice.begin)));
-        for (size_t k = slice.begin; k < slice.end; ++k) {
-          indices.UnsafeAppend(wanted[k].first - slice.group.first_row_number);
-        }
-        ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
-        ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(table, index_array));
-        pieces[task] = taken.table();
-        return Status::OK();
-      }));
+  std::vector<int64_t> wanted_rows(wanted.size());
+  for (size_t k = 0; k < wanted.size(); ++k) wanted_rows[k] = wanted[k].first;
+  std::map<size_t, std::shared_ptr<arrow::Table>> pieces;  // by first index into `wanted`
+  std::mutex pieces_mutex;
+  ARROW_RETURN_NOT_OK(dataset.TakeRows(feature_columns, wanted_rows, threads,
+                                       [&](size_t begin, std::shared_ptr<arrow::Table> rows) {
+                                         std::lock_guard lock(pieces_mutex);
+                                         pieces[begin] = std::move(rows);
+                                         return Status::OK();
+                                       }));
 
   // Place the taken rows at their entity rows; unmatched rows get nulls.
   arrow::Int64Builder placement;
@@ -251,9 +226,8 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   }
   ARROW_ASSIGN_OR_RAISE(auto placement_array, placement.Finish());
   for (size_t f = 0; f < feature_columns.size(); ++f) {
-    arrow::ChunkedArrayVector chunks;
     std::vector<std::shared_ptr<arrow::Array>> arrays;
-    for (const auto& piece : pieces) {
+    for (const auto& [begin, piece] : pieces) {
       for (const auto& chunk : piece->column(static_cast<int>(f))->chunks())
         arrays.push_back(chunk);
     }

@@ -1,5 +1,8 @@
 #include "headwater/offline/parquet_dataset.h"
 
+#include <arrow/array/builder_primitive.h>
+#include <arrow/compute/api_vector.h>
+#include <arrow/datum.h>
 #include <arrow/io/file.h>
 #include <arrow/scalar.h>
 #include <arrow/table.h>
@@ -12,6 +15,7 @@
 #include <parquet/statistics.h>
 
 #include "headwater/core/time.h"
+#include "headwater/engine/parallel_for.h"
 
 namespace headwater::offline {
 namespace {
@@ -139,6 +143,37 @@ Result<std::shared_ptr<arrow::Table>> ParquetDataset::Read(
     return Status::Invalid(path.string(), ", row group ", row_group.index,
                            " cannot be read: ", error.what());
   }
+}
+
+Status ParquetDataset::TakeRows(
+    const std::vector<std::string>& columns, const std::vector<int64_t>& row_numbers, int threads,
+    const std::function<Status(size_t, std::shared_ptr<arrow::Table>)>& visit) const {
+  struct Slice {
+    const RowGroup* group;
+    size_t begin, end;  // into row_numbers
+  };
+  std::vector<Slice> slices;
+  for (const RowGroup& group : row_groups_) {
+    auto lo = std::lower_bound(row_numbers.begin(), row_numbers.end(), group.first_row_number);
+    auto hi = std::lower_bound(lo, row_numbers.end(), group.first_row_number + group.num_rows);
+    if (lo != hi) {
+      slices.push_back(
+          {&group, size_t(lo - row_numbers.begin()), size_t(hi - row_numbers.begin())});
+    }
+  }
+  return engine::ParallelFor(
+      static_cast<int64_t>(slices.size()), threads, [&](int64_t task, int) -> Status {
+        const Slice& slice = slices[task];
+        ARROW_ASSIGN_OR_RAISE(auto table, Read(*slice.group, columns));
+        arrow::Int64Builder indices;
+        ARROW_RETURN_NOT_OK(indices.Reserve(static_cast<int64_t>(slice.end - slice.begin)));
+        for (size_t k = slice.begin; k < slice.end; ++k) {
+          indices.UnsafeAppend(row_numbers[k] - slice.group->first_row_number);
+        }
+        ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+        ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(table, index_array));
+        return visit(slice.begin, taken.table());
+      });
 }
 
 }  // namespace headwater::offline

@@ -19,6 +19,13 @@ std::string SourceLocation::ToString() const {
   return line > 0 ? file + ":" + std::to_string(line) : file;
 }
 
+std::string DataSource::ColumnFor(const std::string& name) const {
+  for (const auto& [from, to] : field_mapping) {
+    if (to == name) return from;
+  }
+  return name;
+}
+
 const Field* FeatureView::FindFeature(std::string_view feature) const {
   return FindByName(features, feature);
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,11 @@ class JsonObject {
     out->assign(value->GetString(), value->GetStringLength());
     return Status::OK();
   }
+  /// For members added within a format version: absent leaves `out` as it is.
+  Status OptionalString(const char* key, std::string* out) const {
+    return Member(key) == nullptr ? Status::OK() : String(key, out);
+  }
+  bool Has(const char* key) const { return Member(key) != nullptr; }
   Status Int(const char* key, int64_t* out) const {
     const rapidjson::Value* value = Member(key);
     if (value == nullptr || !value->IsInt64()) return Missing(key, "an integer");
@@ -147,6 +153,11 @@ class JsonObject {
       out->emplace_back(element.GetString(), element.GetStringLength());
     }
     return Status::OK();
+  }
+  Result<const rapidjson::Value*> Object(const char* key) const {
+    const rapidjson::Value* object = Member(key);
+    if (object == nullptr || !object->IsObject()) return Missing(key, "an object");
+    return object;
   }
   Result<const rapidjson::Value*> Array(const char* key) const {
     const rapidjson::Value* array = Member(key);
@@ -193,7 +204,7 @@ Status ReadEntity(const JsonObject& object, Entity* entity) {
   ARROW_RETURN_NOT_OK(object.String("join_key", &entity->join_key));
   ARROW_ASSIGN_OR_RAISE(auto type, ReadType(object, "value_type"));
   entity->value_type = type.kind;
-  ARROW_RETURN_NOT_OK(object.String("owner", &entity->owner));
+  ARROW_RETURN_NOT_OK(object.OptionalString("owner", &entity->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &entity->description));
   return object.StringMap("tags", &entity->tags);
 }
@@ -204,7 +215,7 @@ Status ReadSource(const JsonObject& object, DataSource* source) {
   ARROW_RETURN_NOT_OK(object.String("timestamp_field", &source->timestamp_field));
   ARROW_RETURN_NOT_OK(object.String("created_timestamp_column", &source->created_timestamp_column));
   ARROW_RETURN_NOT_OK(object.StringMap("field_mapping", &source->field_mapping));
-  ARROW_RETURN_NOT_OK(object.String("owner", &source->owner));
+  ARROW_RETURN_NOT_OK(object.OptionalString("owner", &source->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &source->description));
   return object.StringMap("tags", &source->tags);
 }
@@ -296,6 +307,16 @@ std::string RegistryToJson(const Registry& registry, int indent) {
   WriteObjects(writer, "sources", d.sources, SourceMembers);
   WriteObjects(writer, "feature_views", d.feature_views, FeatureViewMembers);
   WriteObjects(writer, "feature_services", d.feature_services, FeatureServiceMembers);
+  writer.Key("materializations").BeginObject();
+  for (const auto& [view, intervals] : registry.materializations) {
+    writer.Key(view).BeginArray();
+    for (const MaterializationInterval& interval : intervals) {
+      writer.BeginObject().Key("start").String(FormatTimestamp(interval.start));
+      writer.Key("end").String(FormatTimestamp(interval.end)).EndObject();
+    }
+    writer.EndArray();
+  }
+  writer.EndObject();
   writer.EndObject();
   std::string out = writer.Take();
   out.push_back('\n');
@@ -330,6 +351,23 @@ Result<Registry> RegistryFromJson(const std::string& text, const std::string& wh
   ARROW_RETURN_NOT_OK(ReadObjects(root, "feature_views", &d.feature_views, ReadFeatureView));
   ARROW_RETURN_NOT_OK(
       ReadObjects(root, "feature_services", &d.feature_services, ReadFeatureService));
+  if (!root.Has("materializations")) return registry;
+  ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* materializations, root.Object("materializations"));
+  for (const auto& view : materializations->GetObject()) {
+    if (!view.value.IsArray()) return Status::Invalid(what, ": materializations must hold arrays");
+    auto& intervals = registry.materializations[view.name.GetString()];
+    for (const auto& element : view.value.GetArray()) {
+      if (!element.IsObject()) return Status::Invalid(what, ": a materialization is not an object");
+      JsonObject interval_json(element, what + " materialization");
+      std::string start, end;
+      ARROW_RETURN_NOT_OK(interval_json.String("start", &start));
+      ARROW_RETURN_NOT_OK(interval_json.String("end", &end));
+      MaterializationInterval interval;
+      ARROW_ASSIGN_OR_RAISE(interval.start, ParseTimestamp(start));
+      ARROW_ASSIGN_OR_RAISE(interval.end, ParseTimestamp(end));
+      intervals.push_back(interval);
+    }
+  }
   return registry;
 }
 
@@ -376,6 +414,23 @@ Status WriteRegistry(const std::filesystem::path& path, const Registry& registry
   }
   // The rename is durable only once the directory entry is on disk.
   return SyncPath(path.parent_path(), O_RDONLY | O_DIRECTORY);
+}
+
+Result<RegistryLock> RegistryLock::Acquire(const std::filesystem::path& registry_path) {
+  std::error_code error;
+  std::filesystem::create_directories(registry_path.parent_path(), error);
+  std::string lock_path = registry_path.string() + ".lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("cannot open lock file ", lock_path);
+  if (::flock(fd, LOCK_EX) != 0) {
+    ::close(fd);
+    return Status::IOError("cannot lock ", lock_path);
+  }
+  return RegistryLock(fd);
+}
+
+RegistryLock::~RegistryLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
 std::vector<Change> Diff(const Definitions& before, const Definitions& after) {

@@ -32,6 +32,7 @@ Registry Example() {
   view.features = {{"f", {ScalarKind::kFloat32, false}}, {"g", {ScalarKind::kInt64, true}}};
   d.feature_views.push_back(view);
   d.feature_services.push_back({"svc", {{"v", {}}, {"v", {"f"}}}, "", "", {}, {}});
+  registry.materializations["v"] = {{Timestamp{0}, Timestamp{5}}, {Timestamp{5}, Timestamp{9}}};
   return registry;
 }
 

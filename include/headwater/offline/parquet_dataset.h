@@ -5,6 +5,7 @@
 #include <arrow/type_fwd.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,14 @@ class ParquetDataset {
   /// Reads the named top-level columns of a row group. Safe to call from several threads.
   Result<std::shared_ptr<arrow::Table>> Read(const RowGroup& row_group,
                                              const std::vector<std::string>& columns) const;
+
+  /// Gathers rows by number: reads `columns` only of the row groups that hold some of
+  /// `row_numbers` (sorted ascending; repeats allowed), on `threads` threads, and calls
+  /// visit(begin, rows) where `rows` holds the rows row_numbers[begin, begin + rows->num_rows())
+  /// in that order. Calls may come from several threads at once.
+  Status TakeRows(
+      const std::vector<std::string>& columns, const std::vector<int64_t>& row_numbers, int threads,
+      const std::function<Status(size_t begin, std::shared_ptr<arrow::Table> rows)>& visit) const;
 
  private:
   std::vector<std::filesystem::path> files_;

@@ -55,6 +55,9 @@ struct DataSource {
   std::string description;
   Tags tags;
   SourceLocation location;
+
+  /// The source column holding a (mapped) feature or join-key name.
+  std::string ColumnFor(const std::string& name) const;
 };
 
 /// A named, typed column.
@@ -118,6 +121,12 @@ struct Definitions {
   const FeatureService* FindFeatureService(std::string_view name) const;
 };
 
+/// A time range [start, end) whose latest values were written online.
+struct MaterializationInterval {
+  Timestamp start;
+  Timestamp end;
+};
+
 /// A registry snapshot: the applied definitions of one project and their version.
 struct Registry {
   /// Bumped when the stored format changes incompatibly.
@@ -128,6 +137,10 @@ struct Registry {
   /// When the registry was last written.
   Timestamp last_updated;
   Definitions definitions;
+  /// Per feature view, the intervals materialized into the online store, oldest first. State,
+  /// not definition: plan and apply ignore it, except that a view whose online data is dropped
+  /// (deleted, or its features changed) loses its intervals.
+  std::map<std::string, std::vector<MaterializationInterval>> materializations;
 };
 
 }  // namespace headwater::registry

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "headwater/core/clock.h"
@@ -23,6 +24,21 @@ Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::stri
 /// Writes the registry file atomically: a temporary file beside it is written, flushed to disk
 /// and renamed over the old one, so a crash leaves either the old or the new registry whole.
 Status WriteRegistry(const std::filesystem::path& path, const Registry& registry);
+
+/// Holds an exclusive lock on a registry for a read-modify-write (apply, materialization
+/// markers), so concurrent commands do not lose each other's updates. Released on destruction.
+class RegistryLock {
+ public:
+  /// Blocks until the lock file beside the registry (`<registry>.lock`) is locked.
+  static Result<RegistryLock> Acquire(const std::filesystem::path& registry_path);
+  RegistryLock(RegistryLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  RegistryLock& operator=(RegistryLock&&) = delete;
+  ~RegistryLock();
+
+ private:
+  explicit RegistryLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
 
 /// One difference between two sets of definitions.
 struct Change {

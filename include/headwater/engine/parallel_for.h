@@ -10,7 +10,7 @@
 
 #include "headwater/core/status.h"
 
-namespace headwater::offline {
+namespace headwater::engine {
 
 /// Calls body(task, worker) for every task in [0, num_tasks) on `num_threads` workers (worker in
 /// [0, num_threads)). Returns the first error any task returned, or OK.
@@ -46,4 +46,4 @@ inline Status ParallelFor(int64_t num_tasks, int num_threads,
   return first_error;
 }
 
-}  // namespace headwater::offline
+}  // namespace headwater::engine
