@@ -31,4 +31,23 @@ struct HistoricalOptions {
 };
 Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOptions& options);
 
+struct MaterializeArguments {
+  std::string start;  // ISO 8601; unused by materialize-incremental
+  std::string end;
+  std::vector<std::string> views;  // empty: every online view
+  int threads = 0;
+};
+Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& arguments);
+Status RunMaterializeIncremental(const GlobalOptions& global,
+                                 const MaterializeArguments& arguments);
+
+struct OnlineArguments {
+  std::vector<std::string> features;
+  std::string feature_service;
+  std::string entities;  // JSON
+  bool full_feature_names = false;
+};
+Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& arguments);
+Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
+
 }  // namespace headwater::cli

@@ -48,6 +48,49 @@ int main(int argc, char** argv) {
   history->add_option("--threads", historical.threads, "Worker threads (default: one per core)")
       ->check(CLI::Range(0, 256));
 
+  MaterializeArguments materialize_arguments;
+  auto* materialize = app.add_subcommand(
+      "materialize",
+      "Load the latest values with event time in [START, END) into the online store");
+  materialize->add_option("START", materialize_arguments.start, "ISO 8601 start (inclusive)")
+      ->required();
+  materialize->add_option("END", materialize_arguments.end, "ISO 8601 end (exclusive)")->required();
+  materialize->add_option("-v,--views", materialize_arguments.views, "Only these feature views")
+      ->delimiter(',');
+  materialize->add_option("--threads", materialize_arguments.threads, "Worker threads")
+      ->check(CLI::Range(0, 256));
+  MaterializeArguments incremental_arguments;
+  auto* incremental = app.add_subcommand(
+      "materialize-incremental",
+      "Materialize from where each view's last run ended (first run: its oldest row) up to END");
+  incremental->add_option("END", incremental_arguments.end, "ISO 8601 end (exclusive)")->required();
+  incremental->add_option("-v,--views", incremental_arguments.views, "Only these feature views")
+      ->delimiter(',');
+  incremental->add_option("--threads", incremental_arguments.threads, "Worker threads")
+      ->check(CLI::Range(0, 256));
+
+  OnlineArguments online_arguments;
+  auto* online = app.add_subcommand("get-online-features",
+                                    "Read the latest feature values of entities, as Feast's JSON");
+  auto* online_features = online
+                              ->add_option("--features", online_arguments.features,
+                                           "Comma-separated view:feature references")
+                              ->delimiter(',');
+  auto* online_service = online->add_option("--feature-service", online_arguments.feature_service,
+                                            "A feature service instead of --features");
+  online_features->excludes(online_service);
+  online
+      ->add_option("--entities", online_arguments.entities,
+                   "JSON object of join key -> values, e.g. '{\"driver_id\": [1001]}'")
+      ->required();
+  online->add_flag("--full-feature-names", online_arguments.full_feature_names,
+                   "Name features view__feature");
+
+  std::string dump_view;
+  auto* online_dump = app.add_subcommand(
+      "online-dump", "Print a view's online keys and values as hex, in key order (debugging aid)");
+  online_dump->add_option("--view", dump_view, "The feature view")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -74,6 +117,18 @@ int main(int argc, char** argv) {
         return 2;
       }
       status = RunGetHistoricalFeatures(global, historical);
+    } else if (materialize->parsed()) {
+      status = RunMaterialize(global, materialize_arguments);
+    } else if (incremental->parsed()) {
+      status = RunMaterializeIncremental(global, incremental_arguments);
+    } else if (online->parsed()) {
+      if (online_arguments.features.empty() && online_arguments.feature_service.empty()) {
+        std::cerr << "error: get-online-features needs --features or --feature-service\n";
+        return 2;
+      }
+      status = RunGetOnlineFeatures(global, online_arguments);
+    } else if (online_dump->parsed()) {
+      status = RunOnlineDump(global, dump_view);
     }
   } catch (const std::bad_alloc&) {
     status = headwater::Status::OutOfMemory("out of memory");

@@ -151,8 +151,9 @@ Result<WriteResult> RocksDbOnlineStore::Write(const std::string& view, const Byt
     return Status::Invalid("online store opened read-only");
   }
   rocksdb::ColumnFamilyHandle* handle = Handle(view);
-  if (handle == nullptr) {
-    return Status::KeyError("online store has no feature view '", view, "': run `headwater apply`");
+  if (handle == nullptr) {  // a view applied while this process ran: make room for it
+    ARROW_RETURN_NOT_OK(CreateViews({view}));
+    handle = Handle(view);
   }
   const size_t n = keys.size();
   // Read what is there to skip (and count) rows that are not newer; the merge operator still

@@ -1,0 +1,61 @@
+#pragma once
+// Materialization: the latest row per entity key of a feature view's source, within a time
+// range, written to the online store.
+//
+// Two passes over the source's row groups, in parallel and in memory bounded by the number of
+// distinct keys: (1) keys and timestamps only, reduced to the latest row per key among rows with
+// event time in [start, end); (2) the feature columns of just those rows, encoded and written in
+// batches. Writes keep the newest value per key (online/online_store.h), so a run interrupted at
+// any point and run again leaves exactly what one uninterrupted run leaves.
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "headwater/online/online_store.h"
+#include "headwater/registry/definitions.h"
+#include "headwater/registry/repo_config.h"
+
+namespace headwater::ingest {
+
+/// What MaterializeView reports as it goes.
+struct MaterializeProgress {
+  /// "scanning" (pass 1) or "writing" (pass 2).
+  const char* phase;
+  int64_t done;
+  int64_t total;
+};
+
+struct MaterializeOptions {
+  /// Rows with start <= event_timestamp < end are considered.
+  Timestamp start;
+  Timestamp end;
+  /// Worker threads; 0 means one per core.
+  int threads = 0;
+  /// Called from worker threads as row groups finish; may be empty.
+  std::function<void(const MaterializeProgress&)> progress;
+};
+
+struct MaterializeStats {
+  int64_t rows_read = 0;           // rows scanned in row groups the time range can reach
+  int64_t rows_in_range = 0;       // of those, rows with a full key and event time in range
+  int64_t keys = 0;                // distinct keys with a row in range
+  int64_t keys_written = 0;        // keys whose online value was created or replaced
+  int64_t keys_skipped_older = 0;  // keys whose online value was already at least as new
+};
+
+/// Materializes one view. The caller syncs the store (OnlineStore::Sync) before recording the
+/// interval as done.
+Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
+                                         const registry::Definitions& definitions,
+                                         const registry::FeatureView& view,
+                                         online::OnlineStore* store,
+                                         const MaterializeOptions& options);
+
+/// The oldest event time in a view's source (where incremental materialization first starts),
+/// or nullopt for an empty source.
+Result<std::optional<Timestamp>> OldestEventTime(const registry::RepoConfig& config,
+                                                 const registry::Definitions& definitions,
+                                                 const registry::FeatureView& view);
+
+}  // namespace headwater::ingest

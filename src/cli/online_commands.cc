@@ -1,0 +1,227 @@
+// materialize, materialize-incremental, get-online-features, online-dump.
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+
+#include "commands.h"
+#include "headwater/core/clock.h"
+#include "headwater/ingest/materializer.h"
+#include "headwater/online/online_reader.h"
+#include "headwater/registry/registry_store.h"
+
+namespace headwater::cli {
+namespace {
+
+struct Repository {
+  registry::RepoConfig config;
+  registry::Registry registry;
+};
+
+Result<Repository> LoadApplied(const GlobalOptions& global) {
+  Repository repo;
+  ARROW_ASSIGN_OR_RAISE(repo.config, registry::LoadRepoConfig(global.repo));
+  ARROW_ASSIGN_OR_RAISE(repo.registry,
+                        registry::ReadRegistry(repo.config.registry_path, repo.config.project));
+  if (repo.registry.version == 0) {
+    return Status::Invalid("the registry at ", repo.config.registry_path.string(),
+                           " is empty: run `headwater apply` first");
+  }
+  return repo;
+}
+
+// The online views to materialize: all of them, or those named (each must exist and be online).
+Result<std::vector<const registry::FeatureView*>> SelectViews(
+    const registry::Definitions& definitions, const std::vector<std::string>& names) {
+  std::vector<const registry::FeatureView*> views;
+  if (names.empty()) {
+    for (const auto& view : definitions.feature_views) {
+      if (view.online) views.push_back(&view);
+    }
+    return views;
+  }
+  for (const std::string& name : names) {
+    const registry::FeatureView* view = definitions.FindFeatureView(name);
+    if (view == nullptr) return Status::KeyError("unknown feature view '", name, "'");
+    if (!view->online) return Status::Invalid("feature view '", name, "' has online: false");
+    views.push_back(view);
+  }
+  return views;
+}
+
+// A one-line progress bar on stderr, drawn only on a terminal, at most ten times a second.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2)) {}
+  ~ProgressBar() {
+    if (drawn_) std::fputs("\r\033[K", stderr);
+  }
+  void Update(const ingest::MaterializeProgress& progress) {
+    if (!enabled_) return;
+    std::lock_guard lock(mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_ < std::chrono::milliseconds(100) && progress.done < progress.total)
+      return;
+    last_ = now;
+    drawn_ = true;
+    double fraction = progress.total > 0 ? static_cast<double>(progress.done) / progress.total : 1;
+    int filled = static_cast<int>(fraction * 30);
+    std::fprintf(stderr, "\r%s %-8s [%s%s] %3.0f%%", label_.c_str(), progress.phase,
+                 std::string(filled, '#').c_str(), std::string(30 - filled, ' ').c_str(),
+                 fraction * 100);
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+// Materializes each view over its own [start, end), syncs the store, and only then records the
+// interval in the registry — so the marker never claims rows that are not durably written.
+Status Materialize(
+    Repository& repo, const std::vector<const registry::FeatureView*>& views,
+    const std::function<Result<std::optional<Timestamp>>(const registry::FeatureView&)>& start_of,
+    Timestamp end, int threads) {
+  if (views.empty()) {
+    std::cout << "No online feature views to materialize.\n";
+    return Status::OK();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto store,
+                        online::OpenOnlineStore(repo.config, online::OpenMode::kReadWrite));
+  for (const registry::FeatureView* view : views) {
+    ARROW_ASSIGN_OR_RAISE(auto start, start_of(*view));
+    if (!start) {
+      std::cout << view->name << ": its source has no rows\n";
+      continue;
+    }
+    if (start->micros >= end.micros) {
+      std::cout << view->name << ": up to date (materialized up to " << FormatTimestamp(*start)
+                << ")\n";
+      continue;
+    }
+    auto started = std::chrono::steady_clock::now();
+    ingest::MaterializeOptions options;
+    options.start = *start;
+    options.end = end;
+    options.threads = threads;
+    ProgressBar bar(view->name);
+    options.progress = [&bar](const ingest::MaterializeProgress& p) { bar.Update(p); };
+    ARROW_ASSIGN_OR_RAISE(auto stats,
+                          ingest::MaterializeView(repo.config, repo.registry.definitions, *view,
+                                                  store.get(), options));
+    ARROW_RETURN_NOT_OK(store->Sync());
+    {
+      ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(repo.config.registry_path));
+      ARROW_ASSIGN_OR_RAISE(auto current,
+                            registry::ReadRegistry(repo.config.registry_path, repo.config.project));
+      current.materializations[view->name].push_back({*start, end});
+      ARROW_RETURN_NOT_OK(registry::WriteRegistry(repo.config.registry_path, current));
+      repo.registry.materializations = current.materializations;
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::cout << fmt::format(
+        "{}: [{}, {}) {} rows read, {} in range, {} keys: {} written, {} skipped as older; "
+        "{:.2f} s ({:.0f} rows/s)\n",
+        view->name, FormatTimestamp(*start), FormatTimestamp(end), stats.rows_read,
+        stats.rows_in_range, stats.keys, stats.keys_written, stats.keys_skipped_older, seconds,
+        seconds > 0 ? stats.rows_read / seconds : 0.0);
+  }
+  return Status::OK();
+}
+
+Result<Timestamp> ParseTime(const std::string& text, const char* what) {
+  auto parsed = ParseTimestamp(text);
+  if (!parsed.ok()) return Status::Invalid(what, ": ", parsed.status().message());
+  return *parsed;
+}
+
+}  // namespace
+
+Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& arguments) {
+  ARROW_ASSIGN_OR_RAISE(Timestamp start, ParseTime(arguments.start, "START"));
+  ARROW_ASSIGN_OR_RAISE(Timestamp end, ParseTime(arguments.end, "END"));
+  if (start.micros >= end.micros) {
+    return Status::Invalid("START (", FormatTimestamp(start), ") must be before END (",
+                           FormatTimestamp(end), ")");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
+  ARROW_ASSIGN_OR_RAISE(auto views, SelectViews(repo.registry.definitions, arguments.views));
+  return Materialize(
+      repo, views,
+      [start](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
+        return std::optional<Timestamp>(start);
+      },
+      end, arguments.threads);
+}
+
+Status RunMaterializeIncremental(const GlobalOptions& global,
+                                 const MaterializeArguments& arguments) {
+  ARROW_ASSIGN_OR_RAISE(Timestamp end, ParseTime(arguments.end, "END"));
+  Timestamp now = SystemClock::Instance().Now();
+  if (end.micros > now.micros) {
+    return Status::Invalid("END ", FormatTimestamp(end), " is in the future (now is ",
+                           FormatTimestamp(now), "): rows stamped later could still arrive");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
+  ARROW_ASSIGN_OR_RAISE(auto views, SelectViews(repo.registry.definitions, arguments.views));
+  return Materialize(
+      repo, views,
+      [&](const registry::FeatureView& view) -> Result<std::optional<Timestamp>> {
+        auto done = repo.registry.materializations.find(view.name);
+        if (done != repo.registry.materializations.end() && !done->second.empty()) {
+          Timestamp latest = done->second.front().end;
+          for (const auto& interval : done->second) latest = std::max(latest, interval.end);
+          return std::optional<Timestamp>(latest);
+        }
+        return ingest::OldestEventTime(repo.config, repo.registry.definitions, view);
+      },
+      end, arguments.threads);
+}
+
+Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& arguments) {
+  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
+  ARROW_ASSIGN_OR_RAISE(auto catalog, online::OnlineCatalog::Make(repo.registry.definitions));
+  ARROW_ASSIGN_OR_RAISE(auto store,
+                        online::OpenOnlineStore(repo.config, online::OpenMode::kReadOnly));
+  online::OnlineRequest request;
+  request.features = arguments.features;
+  request.feature_service = arguments.feature_service;
+  request.entities_json = arguments.entities;
+  request.full_feature_names = arguments.full_feature_names;
+  ARROW_ASSIGN_OR_RAISE(auto response, online::GetOnlineFeatures(*catalog, store.get(), request,
+                                                                 SystemClock::Instance().Now()));
+  std::cout << response << "\n";
+  return Status::OK();
+}
+
+Status RunOnlineDump(const GlobalOptions& global, const std::string& view) {
+  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
+  if (repo.registry.definitions.FindFeatureView(view) == nullptr) {
+    return Status::KeyError("unknown feature view '", view, "'");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto store,
+                        online::OpenOnlineStore(repo.config, online::OpenMode::kReadOnly));
+  auto hex = [](std::string_view bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+      out.push_back(kDigits[c >> 4]);
+      out.push_back(kDigits[c & 15]);
+    }
+    return out;
+  };
+  return store->Scan(view, [&](std::string_view key, std::string_view value) {
+    std::cout << hex(key) << " " << hex(value) << "\n";
+  });
+}
+
+}  // namespace headwater::cli

@@ -1,0 +1,222 @@
+#include "headwater/ingest/materializer.h"
+
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "headwater/engine/latest_row_by_key.h"
+#include "headwater/engine/parallel_for.h"
+#include "headwater/offline/parquet_dataset.h"
+#include "headwater/online/feature_row_codec.h"
+#include "headwater/registry/source_schema.h"
+
+namespace headwater::ingest {
+namespace {
+
+using registry::DataSource;
+using registry::FeatureView;
+
+struct ViewSource {
+  const DataSource* source = nullptr;
+  offline::ParquetDataset dataset;
+  std::vector<std::string> key_columns;  // source column names, in the view's entity order
+};
+
+Result<ViewSource> OpenViewSource(const registry::RepoConfig& config,
+                                  const registry::Definitions& definitions,
+                                  const FeatureView& view) {
+  ViewSource out;
+  out.source = definitions.FindSource(view.source);
+  if (out.source == nullptr) {
+    return Status::Invalid("feature view '", view.name, "' names unknown source '", view.source,
+                           "'; run `headwater apply`");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(out.source->path)));
+  ARROW_ASSIGN_OR_RAISE(out.dataset, offline::ParquetDataset::Open(std::move(files)));
+  for (const std::string& entity_name : view.entities) {
+    const registry::Entity* entity = definitions.FindEntity(entity_name);
+    if (entity == nullptr) {
+      return Status::Invalid("feature view '", view.name, "' names unknown entity '", entity_name,
+                             "'; run `headwater apply`");
+    }
+    out.key_columns.push_back(out.source->ColumnFor(entity->join_key));
+  }
+  return out;
+}
+
+Result<std::vector<std::shared_ptr<arrow::Array>>> Columns(const arrow::Table& table, size_t first,
+                                                           size_t count) {
+  std::vector<std::shared_ptr<arrow::Array>> out;
+  for (size_t c = first; c < first + count; ++c) {
+    auto column = table.column(static_cast<int>(c));
+    if (column->num_chunks() == 1) {
+      out.push_back(column->chunk(0));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto flat, column->num_chunks() == 0
+                                           ? arrow::MakeEmptyArray(column->type())
+                                           : arrow::Concatenate(column->chunks()));
+      out.push_back(flat);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
+                                         const registry::Definitions& definitions,
+                                         const FeatureView& view, online::OnlineStore* store,
+                                         const MaterializeOptions& options) {
+  ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
+  ARROW_ASSIGN_OR_RAISE(ViewSource input, OpenViewSource(config, definitions, view));
+  const DataSource& source = *input.source;
+  const int threads =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const int64_t start = options.start.micros, end = options.end.micros;
+
+  std::vector<offline::RowGroup> row_groups;
+  int64_t rows_to_scan = 0;
+  for (const offline::RowGroup& group : input.dataset.row_groups()) {
+    auto range = input.dataset.TimeRange(group, source.timestamp_field);
+    if (range && (range->first >= end || range->second < start)) continue;
+    row_groups.push_back(group);
+    rows_to_scan += group.num_rows;
+  }
+
+  // Pass 1: the latest row per key among rows in [start, end).
+  std::vector<std::string> pass1_columns = input.key_columns;
+  pass1_columns.push_back(source.timestamp_field);
+  if (!source.created_timestamp_column.empty()) {
+    pass1_columns.push_back(source.created_timestamp_column);
+  }
+  std::vector<engine::LatestRowByKey> partials(threads);
+  std::atomic<int64_t> rows_read{0}, rows_in_range{0};
+  ARROW_RETURN_NOT_OK(engine::ParallelFor(
+      static_cast<int64_t>(row_groups.size()), threads, [&](int64_t task, int worker) -> Status {
+        const offline::RowGroup& group = row_groups[task];
+        ARROW_ASSIGN_OR_RAISE(auto table, input.dataset.Read(group, pass1_columns));
+        ARROW_ASSIGN_OR_RAISE(auto keys, Columns(*table, 0, input.key_columns.size()));
+        ByteRows encoded;
+        std::vector<uint8_t> selected;
+        ARROW_RETURN_NOT_OK(EncodeEntityKeys(keys, group.num_rows, &encoded, &selected));
+        ARROW_ASSIGN_OR_RAISE(
+            auto event_times,
+            ToEpochMicros(*table->GetColumnByName(source.timestamp_field),
+                          "column '" + source.timestamp_field + "' of " + source.path));
+        std::shared_ptr<arrow::Int64Array> created_times;
+        if (!source.created_timestamp_column.empty()) {
+          ARROW_ASSIGN_OR_RAISE(
+              created_times,
+              ToEpochMicros(*table->GetColumnByName(source.created_timestamp_column),
+                            "column '" + source.created_timestamp_column + "' of " + source.path));
+        }
+        const int64_t* times = event_times->raw_values();
+        int64_t in_range = 0;
+        for (int64_t i = 0; i < group.num_rows; ++i) {
+          selected[i] &= event_times->IsValid(i) && times[i] >= start && times[i] < end;
+          in_range += selected[i];
+        }
+        partials[worker].Consume(encoded, selected.data(), times,
+                                 created_times ? created_times->raw_values() : nullptr,
+                                 group.first_row_number);
+        rows_in_range += in_range;
+        int64_t done = rows_read += group.num_rows;
+        if (options.progress) options.progress({"scanning", done, rows_to_scan});
+        return Status::OK();
+      }));
+  engine::LatestRowByKey& latest = partials[0];
+  for (int worker = 1; worker < threads; ++worker) latest.Merge(partials[worker]);
+
+  MaterializeStats stats;
+  stats.rows_read = rows_read;
+  stats.rows_in_range = rows_in_range;
+  stats.keys = static_cast<int64_t>(latest.size());
+
+  // Pass 2: the winners' features, encoded and written row group by row group.
+  std::vector<int64_t> order(latest.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return latest.candidate(a).row_number < latest.candidate(b).row_number;
+  });
+  std::vector<int64_t> row_numbers(order.size());
+  for (size_t k = 0; k < order.size(); ++k) row_numbers[k] = latest.candidate(order[k]).row_number;
+  std::vector<std::string> feature_columns;
+  std::vector<FeatureType> schema;
+  for (const registry::Field& feature : view.features) {
+    feature_columns.push_back(source.ColumnFor(feature.name));
+    schema.push_back(feature.dtype);
+  }
+  std::mutex stats_mutex;
+  std::atomic<int64_t> written_rows{0};
+  ARROW_RETURN_NOT_OK(input.dataset.TakeRows(
+      feature_columns, row_numbers, threads,
+      [&](size_t begin, std::shared_ptr<arrow::Table> rows) -> Status {
+        const int64_t n = rows->num_rows();
+        ARROW_ASSIGN_OR_RAISE(auto columns, Columns(*rows, 0, schema.size()));
+        for (size_t f = 0; f < columns.size(); ++f) {
+          if (!columns[f]->type()->Equals(*ToArrowType(schema[f]))) {
+            auto cast = arrow::compute::Cast(*columns[f], ToArrowType(schema[f]));
+            if (!cast.ok()) {
+              return Status::Invalid("source '", source.name, "': column '", feature_columns[f],
+                                     "' does not fit feature type ", FormatFeatureType(schema[f]),
+                                     ": ", cast.status().message(), "; run `headwater apply`");
+            }
+            columns[f] = *cast;
+          }
+        }
+        std::vector<int64_t> event_times(n), created_times(n);
+        ByteRows keys;
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t index = order[begin + i];
+          event_times[i] = latest.candidate(index).event_time;
+          created_times[i] = latest.candidate(index).created_time;
+          keys.data.append(latest.key(index));
+          keys.FinishRow();
+        }
+        ByteRows values;
+        ARROW_RETURN_NOT_OK(online::EncodeFeatureRows(columns, schema, event_times.data(),
+                                                      created_times.data(), n, &values));
+        ARROW_ASSIGN_OR_RAISE(auto result, store->Write(view.name, keys, values));
+        {
+          std::lock_guard lock(stats_mutex);
+          stats.keys_written += result.written;
+          stats.keys_skipped_older += result.skipped_older;
+        }
+        int64_t done = written_rows += n;
+        if (options.progress) options.progress({"writing", done, stats.keys});
+        return Status::OK();
+      }));
+  return stats;
+}
+
+Result<std::optional<Timestamp>> OldestEventTime(const registry::RepoConfig& config,
+                                                 const registry::Definitions& definitions,
+                                                 const FeatureView& view) {
+  ARROW_ASSIGN_OR_RAISE(ViewSource input, OpenViewSource(config, definitions, view));
+  const std::string& column = input.source->timestamp_field;
+  std::optional<Timestamp> oldest;
+  for (const offline::RowGroup& group : input.dataset.row_groups()) {
+    if (group.num_rows == 0) continue;
+    auto range = input.dataset.TimeRange(group, column);
+    int64_t group_min = INT64_MAX;
+    if (range) {
+      group_min = range->first;
+    } else {  // no statistics: read the column
+      ARROW_ASSIGN_OR_RAISE(auto table, input.dataset.Read(group, {column}));
+      ARROW_ASSIGN_OR_RAISE(auto times,
+                            ToEpochMicros(*table->column(0), "column '" + column + "'"));
+      for (int64_t i = 0; i < times->length(); ++i) {
+        if (times->IsValid(i)) group_min = std::min(group_min, times->Value(i));
+      }
+    }
+    if (group_min != INT64_MAX && (!oldest || group_min < oldest->micros))
+      oldest = Timestamp{group_min};
+  }
+  return oldest;
+}
+
+}  // namespace headwater::ingest
