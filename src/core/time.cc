@@ -176,6 +176,7 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
 }
 
 std::string FormatTimestamp(Timestamp timestamp) {
+  // Hand-formatted: online responses print one per row, so this is on the read path.
   using namespace std::chrono;
   int64_t days = timestamp.micros / kMicrosPerDay;
   int64_t rest = timestamp.micros % kMicrosPerDay;
@@ -184,15 +185,33 @@ std::string FormatTimestamp(Timestamp timestamp) {
     --days;
   }
   year_month_day date{sys_days{std::chrono::days{days}}};
-  int64_t seconds = rest / kMicrosPerSecond;
-  int64_t fraction = rest % kMicrosPerSecond;
-  std::string out =
-      fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}", static_cast<int>(date.year()),
-                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                  seconds / 3600, seconds / 60 % 60, seconds % 60);
-  if (fraction != 0) out += fmt::format(".{:06d}", fraction);
-  out += "Z";
-  return out;
+  const int64_t seconds = rest / kMicrosPerSecond;
+  const int64_t fraction = rest % kMicrosPerSecond;
+  char buffer[40];
+  char* out = buffer;
+  auto digits = [&out](int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) out[i] = static_cast<char>('0' + value % 10);
+    out += width;
+  };
+  const int year = static_cast<int>(date.year());
+  if (year < 0 || year > 9999) return fmt::format("{}us", timestamp.micros);  // beyond ISO 8601
+  digits(year, 4);
+  *out++ = '-';
+  digits(static_cast<unsigned>(date.month()), 2);
+  *out++ = '-';
+  digits(static_cast<unsigned>(date.day()), 2);
+  *out++ = 'T';
+  digits(seconds / 3600, 2);
+  *out++ = ':';
+  digits(seconds / 60 % 60, 2);
+  *out++ = ':';
+  digits(seconds % 60, 2);
+  if (fraction != 0) {
+    *out++ = '.';
+    digits(fraction, 6);
+  }
+  *out++ = 'Z';
+  return std::string(buffer, out);
 }
 
 Result<std::shared_ptr<arrow::Int64Array>> ToEpochMicros(const arrow::ChunkedArray& column,

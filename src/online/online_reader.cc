@@ -241,6 +241,11 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
     for (size_t row = 0; row < num_rows; ++row) out.String(kEpoch);
     out.EndArray().EndObject();
   }
+  // Every feature of a row shares its event time: format each once.
+  std::vector<std::string> row_times(reads.size());
+  for (size_t i = 0; i < reads.size(); ++i) {
+    row_times[i] = found[i] ? FormatTimestamp(rows[i].event_time()) : kEpoch;
+  }
   for (const auto& feature : features) {
     const size_t v = std::find(views.begin(), views.end(), feature.view) - views.begin();
     const int64_t ttl = feature.view->ttl.micros;
@@ -261,10 +266,7 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
     out.EndArray().Key("statuses").BeginArray();
     for (size_t row = 0; row < num_rows; ++row) out.String(status_of(v * num_rows + row));
     out.EndArray().Key("event_timestamps").BeginArray();
-    for (size_t row = 0; row < num_rows; ++row) {
-      size_t i = v * num_rows + row;
-      out.String(found[i] ? FormatTimestamp(rows[i].event_time()) : kEpoch);
-    }
+    for (size_t row = 0; row < num_rows; ++row) out.String(row_times[v * num_rows + row]);
     out.EndArray().EndObject();
   }
   out.EndArray().EndObject();

@@ -1,0 +1,107 @@
+"""Materialization and online read benchmark: Headwater into RocksDB and Redis vs Feast's
+materialize into its SQLite and Redis online stores, same data, same run.
+
+Default size: 10M feature rows x 10 Float64 features over 1M keys, 30 days (every row in range,
+so 1M keys are written). Feast runs on a 10x smaller set (1M rows over 100k keys); Headwater runs
+on it too for the ratio. Each Headwater run starts from an empty store (teardown, apply). Then the
+in-process read latency (bench/online_read_benchmark.cc) on the materialized stores.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from historical_retrieval import HERE, ROOT, ensure_data, measure
+
+START, END = "2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z"
+
+
+def configure(data, store, redis_port):
+    repo = data / "repo"
+    online = ("online_store: {type: rocksdb, path: data/online}\n" if store == "rocksdb" else
+              f"online_store: {{type: redis, connection_string: '127.0.0.1:{redis_port}'}}\n")
+    (repo / "feature_store.yaml").write_text(
+        f"project: bench_{store}\nregistry: data/registry_{store}.json\n" + online)
+    return repo
+
+
+def headwater_materialize(binary, data, store, redis_port, repeat, threads, rows):
+    repo = configure(data, store, redis_port)
+    runs = []
+    for _ in range(repeat):
+        subprocess.run([binary, "teardown"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "apply"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+        runs.append(measure(f"headwater -> {store}", [binary, "materialize", START, END,
+                                                      "--threads", str(threads)], 1, cwd=repo))
+    seconds = sorted(r["seconds"] for r in runs)[len(runs) // 2]
+    result = {"seconds": seconds, "runs": [r["seconds"] for r in runs],
+              "rows_per_second": rows / seconds, "peak_rss_mib": max(r["peak_rss_mib"] for r in runs)}
+    print(f"  headwater -> {store}: median {seconds:.2f} s, {rows / seconds:,.0f} rows/s", flush=True)
+    return result
+
+
+def read_latency(build, data, store, redis_port, keys):
+    repo = configure(data, store, redis_port)
+    out = subprocess.run([build / "bench" / "online_read_benchmark", repo, "driver_stats", str(keys)],
+                         check=True, capture_output=True, text=True).stdout
+    results = [json.loads(line) for line in out.splitlines()]
+    for r in results:
+        print(f"  read {store} {r['entities']} x {r['features']}: p50 {r['p50_us']:.1f} us, "
+              f"p99 {r['p99_us']:.1f} us, p99.9 {r['p999_us']:.1f} us", flush=True)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build", type=Path, default=ROOT / "build")
+    parser.add_argument("--peer-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-feast", action="store_true")
+    parser.add_argument("--results", type=Path, default=HERE / "results" / "materialize.json")
+    args = parser.parse_args()
+    binary = (args.build / "headwater").resolve()
+    build = args.build.resolve()
+    redis_dir = Path(tempfile.mkdtemp(prefix="headwater-bench-redis-"))
+    port = subprocess.run([ROOT / "scripts" / "start_redis", redis_dir], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    results = {"machine": f"{os.cpu_count()} cores", "threads": args.threads}
+    try:
+        print("materialize: 10M rows x 10 Float64 over 1M keys", flush=True)
+        big = ensure_data(args.data / "materialize_10m_1m", 1_000, 10_000_000, 1_000_000)
+        for store in ("rocksdb", "redis"):
+            results[f"headwater_{store}"] = headwater_materialize(
+                binary, big, store, port, args.repeat, args.threads, 10_000_000)
+            results[f"read_{store}"] = read_latency(build, big, store, port, 1_000_000)
+        if not args.skip_feast:
+            print("feast comparison: 1M rows x 10 Float64 over 100k keys", flush=True)
+            small = ensure_data(args.data / "materialize_1m_100k", 1_000, 1_000_000, 100_000)
+            for store in ("sqlite", "redis"):
+                hw_store = "rocksdb" if store == "sqlite" else "redis"
+                hw = headwater_materialize(binary, small, hw_store, port, args.repeat, args.threads,
+                                           1_000_000)
+                subprocess.run(["redis-cli", "-p", port, "flushall"], check=True,
+                               stdout=subprocess.DEVNULL)
+                feast = measure(f"feast materialize -> {store}", [
+                    args.peer_python, HERE / "peers" / "feast_materialize.py",
+                    small / "features.parquet", store, port], 1, timeout=3600)
+                feast["rows_per_second"] = 1_000_000 / feast["seconds"]
+                results[f"headwater_small_{hw_store}"] = hw
+                results[f"feast_{store}"] = feast
+                results[f"feast_{store}_ratio"] = feast["seconds"] / hw["seconds"]
+                print(f"  Feast ({store}) / Headwater ({hw_store}) time = "
+                      f"{results[f'feast_{store}_ratio']:.1f}x", flush=True)
+    finally:
+        subprocess.run([ROOT / "scripts" / "stop_redis", redis_dir], check=False)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results written to {args.results}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    main()
