@@ -62,6 +62,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-feast", action="store_true")
+    parser.add_argument("--large", action="store_true",
+                        help="also materialize 100M rows (~10 GB) under a memory cap")
+    parser.add_argument("--memory-cap-mib", type=int, default=2048)
     parser.add_argument("--results", type=Path, default=HERE / "results" / "materialize.json")
     args = parser.parse_args()
     binary = (args.build / "headwater").resolve()
@@ -95,6 +98,19 @@ def main():
                 results[f"feast_{store}_ratio"] = feast["seconds"] / hw["seconds"]
                 print(f"  Feast ({store}) / Headwater ({hw_store}) time = "
                       f"{results[f'feast_{store}_ratio']:.1f}x", flush=True)
+        if args.large:
+            print(f"larger than memory: 100M rows x 10 Float64 over 100k keys (~10 GB decoded) "
+                  f"into RocksDB, address space capped at {args.memory_cap_mib} MiB", flush=True)
+            large = ensure_data(args.data / "retrieval_1m_100m", 1_000_000, 100_000_000, 100_000)
+            repo = configure(large, "rocksdb", port)
+            subprocess.run([binary, "teardown"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([binary, "apply"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+            capped = measure("headwater -> rocksdb (capped)", [
+                "prlimit", f"--as={args.memory_cap_mib * 1024 * 1024}", binary, "materialize",
+                START, END, "--threads", str(args.threads)], 1, cwd=repo)
+            capped["rows_per_second"] = 100_000_000 / capped["seconds"]
+            results["headwater_large_rocksdb"] = capped
+            results["memory_cap_mib"] = args.memory_cap_mib
     finally:
         subprocess.run([ROOT / "scripts" / "stop_redis", redis_dir], check=False)
     args.results.parent.mkdir(parents=True, exist_ok=True)

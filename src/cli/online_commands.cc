@@ -57,8 +57,12 @@ Result<std::vector<const registry::FeatureView*>> SelectViews(
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2)) {}
-  ~ProgressBar() {
+  ~ProgressBar() { Clear(); }
+  /// Erases the bar, so what is printed next starts on a clean line.
+  void Clear() {
+    std::lock_guard lock(mutex_);
     if (drawn_) std::fputs("\r\033[K", stderr);
+    drawn_ = false;
   }
   void Update(const ingest::MaterializeProgress& progress) {
     if (!enabled_) return;
@@ -117,6 +121,7 @@ Status Materialize(
     ARROW_ASSIGN_OR_RAISE(auto stats,
                           ingest::MaterializeView(repo.config, repo.registry.definitions, *view,
                                                   store.get(), options));
+    bar.Clear();
     ARROW_RETURN_NOT_OK(store->Sync());
     {
       ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(repo.config.registry_path));
