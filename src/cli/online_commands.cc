@@ -34,29 +34,10 @@ Result<Repository> LoadApplied(const GlobalOptions& global) {
   return repo;
 }
 
-// The online views to materialize: all of them, or those named (each must exist and be online).
-Result<std::vector<const registry::FeatureView*>> SelectViews(
-    const registry::Definitions& definitions, const std::vector<std::string>& names) {
-  std::vector<const registry::FeatureView*> views;
-  if (names.empty()) {
-    for (const auto& view : definitions.feature_views) {
-      if (view.online) views.push_back(&view);
-    }
-    return views;
-  }
-  for (const std::string& name : names) {
-    const registry::FeatureView* view = definitions.FindFeatureView(name);
-    if (view == nullptr) return Status::KeyError("unknown feature view '", name, "'");
-    if (!view->online) return Status::Invalid("feature view '", name, "' has online: false");
-    views.push_back(view);
-  }
-  return views;
-}
-
 // A one-line progress bar on stderr, drawn only on a terminal, at most ten times a second.
 class ProgressBar {
  public:
-  explicit ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2)) {}
+  ProgressBar() : enabled_(::isatty(2)) {}
   ~ProgressBar() { Clear(); }
   /// Erases the bar, so what is printed next starts on a clean line.
   void Clear() {
@@ -64,7 +45,7 @@ class ProgressBar {
     if (drawn_) std::fputs("\r\033[K", stderr);
     drawn_ = false;
   }
-  void Update(const ingest::MaterializeProgress& progress) {
+  void Update(const std::string& label, const ingest::MaterializeProgress& progress) {
     if (!enabled_) return;
     std::lock_guard lock(mutex_);
     auto now = std::chrono::steady_clock::now();
@@ -74,73 +55,54 @@ class ProgressBar {
     drawn_ = true;
     double fraction = progress.total > 0 ? static_cast<double>(progress.done) / progress.total : 1;
     int filled = static_cast<int>(fraction * 30);
-    std::fprintf(stderr, "\r%s %-8s [%s%s] %3.0f%%", label_.c_str(), progress.phase,
+    std::fprintf(stderr, "\r%s %-8s [%s%s] %3.0f%%", label.c_str(), progress.phase,
                  std::string(filled, '#').c_str(), std::string(30 - filled, ' ').c_str(),
                  fraction * 100);
     std::fflush(stderr);
   }
 
  private:
-  std::string label_;
   bool enabled_;
   bool drawn_ = false;
   std::mutex mutex_;
   std::chrono::steady_clock::time_point last_;
 };
 
-// Materializes each view over its own [start, end), syncs the store, and only then records the
-// interval in the registry — so the marker never claims rows that are not durably written.
-Status Materialize(
-    Repository& repo, const std::vector<const registry::FeatureView*>& views,
-    const std::function<Result<std::optional<Timestamp>>(const registry::FeatureView&)>& start_of,
-    Timestamp end, int threads) {
+// Runs MaterializeViews with a progress bar and a summary line per view.
+Status Materialize(Repository& repo, const std::vector<const registry::FeatureView*>& views,
+                   const ingest::StartOf& start_of, Timestamp end, int threads) {
   if (views.empty()) {
     std::cout << "No online feature views to materialize.\n";
     return Status::OK();
   }
   ARROW_ASSIGN_OR_RAISE(auto store,
                         online::OpenOnlineStore(repo.config, online::OpenMode::kReadWrite));
-  for (const registry::FeatureView* view : views) {
-    ARROW_ASSIGN_OR_RAISE(auto start, start_of(*view));
-    if (!start) {
-      std::cout << view->name << ": its source has no rows\n";
-      continue;
-    }
-    if (start->micros >= end.micros) {
-      std::cout << view->name << ": up to date (materialized up to " << FormatTimestamp(*start)
-                << ")\n";
-      continue;
-    }
-    auto started = std::chrono::steady_clock::now();
-    ingest::MaterializeOptions options;
-    options.start = *start;
-    options.end = end;
-    options.threads = threads;
-    ProgressBar bar(view->name);
-    options.progress = [&bar](const ingest::MaterializeProgress& p) { bar.Update(p); };
-    ARROW_ASSIGN_OR_RAISE(auto stats,
-                          ingest::MaterializeView(repo.config, repo.registry.definitions, *view,
-                                                  store.get(), options));
+  ProgressBar bar;
+  auto on_view = [&bar](const ingest::ViewMaterialization& done) {
     bar.Clear();
-    ARROW_RETURN_NOT_OK(store->Sync());
-    {
-      ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(repo.config.registry_path));
-      ARROW_ASSIGN_OR_RAISE(auto current,
-                            registry::ReadRegistry(repo.config.registry_path, repo.config.project));
-      current.materializations[view->name].push_back({*start, end});
-      ARROW_RETURN_NOT_OK(registry::WriteRegistry(repo.config.registry_path, current));
-      repo.registry.materializations = current.materializations;
+    if (!done.start) {
+      std::cout << done.view << ": its source has no rows\n";
+    } else if (done.up_to_date) {
+      std::cout << done.view << ": up to date (materialized up to " << FormatTimestamp(*done.start)
+                << ")\n";
+    } else {
+      const auto& stats = done.stats;
+      std::cout << fmt::format(
+          "{}: [{}, {}) {} rows read, {} in range, {} keys: {} written, {} skipped as older; "
+          "{:.2f} s ({:.0f} rows/s)\n",
+          done.view, FormatTimestamp(*done.start), FormatTimestamp(done.end), stats.rows_read,
+          stats.rows_in_range, stats.keys, stats.keys_written, stats.keys_skipped_older,
+          done.seconds, done.seconds > 0 ? stats.rows_read / done.seconds : 0.0);
     }
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::cout << fmt::format(
-        "{}: [{}, {}) {} rows read, {} in range, {} keys: {} written, {} skipped as older; "
-        "{:.2f} s ({:.0f} rows/s)\n",
-        view->name, FormatTimestamp(*start), FormatTimestamp(end), stats.rows_read,
-        stats.rows_in_range, stats.keys, stats.keys_written, stats.keys_skipped_older, seconds,
-        seconds > 0 ? stats.rows_read / seconds : 0.0);
-  }
-  return Status::OK();
+    std::cout.flush();
+  };
+  return ingest::MaterializeViews(
+             repo.config, repo.registry, views, start_of, end, threads, store.get(),
+             [&bar](const std::string& view, const ingest::MaterializeProgress& p) {
+               bar.Update(view, p);
+             },
+             on_view)
+      .status();
 }
 
 Result<Timestamp> ParseTime(const std::string& text, const char* what) {
@@ -159,7 +121,8 @@ Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& a
                            FormatTimestamp(end), ")");
   }
   ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
-  ARROW_ASSIGN_OR_RAISE(auto views, SelectViews(repo.registry.definitions, arguments.views));
+  ARROW_ASSIGN_OR_RAISE(auto views,
+                        ingest::SelectOnlineViews(repo.registry.definitions, arguments.views));
   return Materialize(
       repo, views,
       [start](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
@@ -177,19 +140,10 @@ Status RunMaterializeIncremental(const GlobalOptions& global,
                            FormatTimestamp(now), "): rows stamped later could still arrive");
   }
   ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
-  ARROW_ASSIGN_OR_RAISE(auto views, SelectViews(repo.registry.definitions, arguments.views));
-  return Materialize(
-      repo, views,
-      [&](const registry::FeatureView& view) -> Result<std::optional<Timestamp>> {
-        auto done = repo.registry.materializations.find(view.name);
-        if (done != repo.registry.materializations.end() && !done->second.empty()) {
-          Timestamp latest = done->second.front().end;
-          for (const auto& interval : done->second) latest = std::max(latest, interval.end);
-          return std::optional<Timestamp>(latest);
-        }
-        return ingest::OldestEventTime(repo.config, repo.registry.definitions, view);
-      },
-      end, arguments.threads);
+  ARROW_ASSIGN_OR_RAISE(auto views,
+                        ingest::SelectOnlineViews(repo.registry.definitions, arguments.views));
+  return Materialize(repo, views, ingest::IncrementalStart(repo.config, repo.registry), end,
+                     arguments.threads);
 }
 
 Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& arguments) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "headwater/engine/parallel_for.h"
 #include "headwater/offline/parquet_dataset.h"
 #include "headwater/online/feature_row_codec.h"
+#include "headwater/registry/registry_store.h"
 #include "headwater/registry/source_schema.h"
 
 namespace headwater::ingest {
@@ -217,6 +219,75 @@ Result<std::optional<Timestamp>> OldestEventTime(const registry::RepoConfig& con
       oldest = Timestamp{group_min};
   }
   return oldest;
+}
+
+StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Registry& registry) {
+  return [&config, &registry](const FeatureView& view) -> Result<std::optional<Timestamp>> {
+    auto done = registry.materializations.find(view.name);
+    if (done != registry.materializations.end() && !done->second.empty()) {
+      Timestamp latest = done->second.front().end;
+      for (const auto& interval : done->second) latest = std::max(latest, interval.end);
+      return std::optional<Timestamp>(latest);
+    }
+    return OldestEventTime(config, registry.definitions, view);
+  };
+}
+
+Result<std::vector<ViewMaterialization>> MaterializeViews(
+    const registry::RepoConfig& config, const registry::Registry& registry,
+    const std::vector<const FeatureView*>& views, const StartOf& start_of, Timestamp end,
+    int threads, online::OnlineStore* store,
+    const std::function<void(const std::string&, const MaterializeProgress&)>& progress,
+    const std::function<void(const ViewMaterialization&)>& on_view) {
+  std::vector<ViewMaterialization> outcomes;
+  for (const FeatureView* view : views) {
+    ViewMaterialization outcome;
+    outcome.view = view->name;
+    outcome.end = end;
+    ARROW_ASSIGN_OR_RAISE(outcome.start, start_of(*view));
+    outcome.up_to_date = outcome.start && outcome.start->micros >= end.micros;
+    if (outcome.start && !outcome.up_to_date) {
+      auto started = std::chrono::steady_clock::now();
+      MaterializeOptions options;
+      options.start = *outcome.start;
+      options.end = end;
+      options.threads = threads;
+      if (progress) {
+        options.progress = [&](const MaterializeProgress& p) { progress(view->name, p); };
+      }
+      ARROW_ASSIGN_OR_RAISE(outcome.stats,
+                            MaterializeView(config, registry.definitions, *view, store, options));
+      ARROW_RETURN_NOT_OK(store->Sync());
+      ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(config.registry_path));
+      ARROW_ASSIGN_OR_RAISE(auto current,
+                            registry::ReadRegistry(config.registry_path, config.project));
+      current.materializations[view->name].push_back({*outcome.start, end});
+      ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, current));
+      outcome.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    }
+    if (on_view) on_view(outcome);
+    outcomes.push_back(std::move(outcome));
+  }
+  return outcomes;
+}
+
+Result<std::vector<const FeatureView*>> SelectOnlineViews(const registry::Definitions& definitions,
+                                                          const std::vector<std::string>& names) {
+  std::vector<const FeatureView*> views;
+  if (names.empty()) {
+    for (const auto& view : definitions.feature_views) {
+      if (view.online) views.push_back(&view);
+    }
+    return views;
+  }
+  for (const std::string& name : names) {
+    const FeatureView* view = definitions.FindFeatureView(name);
+    if (view == nullptr) return Status::KeyError("unknown feature view '", name, "'");
+    if (!view->online) return Status::Invalid("feature view '", name, "' has online: false");
+    views.push_back(view);
+  }
+  return views;
 }
 
 }  // namespace headwater::ingest

@@ -52,6 +52,37 @@ Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
                                          online::OnlineStore* store,
                                          const MaterializeOptions& options);
 
+/// One view's outcome in MaterializeViews.
+struct ViewMaterialization {
+  std::string view;
+  std::optional<Timestamp> start;  // nullopt: the source has no rows
+  Timestamp end;
+  bool up_to_date = false;  // nothing to do: start >= end
+  MaterializeStats stats;
+  double seconds = 0;
+};
+
+/// Where a view's run starts: a fixed time, or (incremental) where its last run ended.
+using StartOf = std::function<Result<std::optional<Timestamp>>(const registry::FeatureView&)>;
+/// The incremental rule: the end of the view's latest recorded interval, or its source's oldest
+/// row when it has none.
+StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Registry& registry);
+
+/// Materializes each view over [start_of(view), end), syncs the store after each, and only then
+/// records the interval in the registry (under its lock) — so a marker never claims rows that
+/// are not durably written. `on_view` (may be empty) is called with each view's outcome;
+/// `progress` (may be empty) as MaterializeOptions::progress, with the view's name.
+Result<std::vector<ViewMaterialization>> MaterializeViews(
+    const registry::RepoConfig& config, const registry::Registry& registry,
+    const std::vector<const registry::FeatureView*>& views, const StartOf& start_of, Timestamp end,
+    int threads, online::OnlineStore* store,
+    const std::function<void(const std::string&, const MaterializeProgress&)>& progress = {},
+    const std::function<void(const ViewMaterialization&)>& on_view = {});
+
+/// The online views named (each must exist and be online), or every online view when empty.
+Result<std::vector<const registry::FeatureView*>> SelectOnlineViews(
+    const registry::Definitions& definitions, const std::vector<std::string>& names);
+
 /// The oldest event time in a view's source (where incremental materialization first starts),
 /// or nullopt for an empty source.
 Result<std::optional<Timestamp>> OldestEventTime(const registry::RepoConfig& config,
