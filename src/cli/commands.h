@@ -50,4 +50,15 @@ struct OnlineArguments {
 Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& arguments);
 Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 
+struct ServeArguments {
+  std::string host = "127.0.0.1";
+  int port = 6566;
+  int workers = 0;
+  size_t max_body_bytes = 8 << 20;
+  int io_timeout_seconds = 10;
+  std::string cert;
+  std::string key;
+};
+Status RunServe(const GlobalOptions& global, const ServeArguments& arguments);
+
 }  // namespace headwater::cli

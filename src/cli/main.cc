@@ -91,6 +91,28 @@ int main(int argc, char** argv) {
       "online-dump", "Print a view's online keys and values as hex, in key order (debugging aid)");
   online_dump->add_option("--view", dump_view, "The feature view")->required();
 
+  ServeArguments serve_arguments;
+  auto* serve =
+      app.add_subcommand("serve", "Serve features over HTTP (Feast's feature-server API)");
+  serve->add_option("--host", serve_arguments.host,
+                    "IPv4 address to listen on (default 127.0.0.1)");
+  serve->add_option("-p,--port", serve_arguments.port, "Port (default 6566)")
+      ->check(CLI::Range(1, 65535));
+  serve
+      ->add_option("--workers", serve_arguments.workers,
+                   "Event-loop threads (default: one per core)")
+      ->check(CLI::Range(0, 256));
+  serve
+      ->add_option("--max-body-bytes", serve_arguments.max_body_bytes,
+                   "Larger request bodies get 413 (default 8 MiB)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 31));
+  serve
+      ->add_option("--io-timeout", serve_arguments.io_timeout_seconds,
+                   "Seconds a silent client is kept (default 10)")
+      ->check(CLI::Range(1, 3600));
+  serve->add_option("--cert", serve_arguments.cert, "PEM certificate chain: serve HTTPS");
+  serve->add_option("--key", serve_arguments.key, "PEM private key for --cert");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -129,6 +151,8 @@ int main(int argc, char** argv) {
       status = RunGetOnlineFeatures(global, online_arguments);
     } else if (online_dump->parsed()) {
       status = RunOnlineDump(global, dump_view);
+    } else if (serve->parsed()) {
+      status = RunServe(global, serve_arguments);
     }
   } catch (const std::bad_alloc&) {
     status = headwater::Status::OutOfMemory("out of memory");

@@ -113,8 +113,6 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
   } else {
     ARROW_ASSIGN_OR_RAISE(features, catalog.ResolveReferences(request.features));
   }
-
-  // The entity rows: an object of equal-length arrays.
   rapidjson::Document document;
   document.Parse(request.entities_json.data(), request.entities_json.size());
   if (document.HasParseError()) {
@@ -122,6 +120,14 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
         "entities are not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError()),
         " at offset ", document.GetErrorOffset());
   }
+  return GetOnlineFeatures(catalog, store, features, document, request.full_feature_names, now);
+}
+
+Result<std::string> GetOnlineFeatures(const OnlineCatalog&, OnlineStore* store,
+                                      const std::vector<OnlineCatalog::Feature>& features,
+                                      const rapidjson::Value& document, bool full_feature_names,
+                                      Timestamp now) {
+  if (features.empty()) return Status::Invalid("no features requested");
   if (!document.IsObject() || document.MemberCount() == 0) {
     return Status::Invalid(
         "entities must be a JSON object of join key -> list of values, "
@@ -222,8 +228,7 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
   out.BeginObject().Key("metadata").BeginObject().Key("feature_names").BeginArray();
   for (const EntityColumn& column : columns) out.String(column.join_key);
   for (const auto& feature : features) {
-    out.String(
-        registry::FeatureColumnName(feature.view->name, feature.name, request.full_feature_names));
+    out.String(registry::FeatureColumnName(feature.view->name, feature.name, full_feature_names));
   }
   out.EndArray().EndObject().Key("results").BeginArray();
   for (const EntityColumn& column : columns) {

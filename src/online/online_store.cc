@@ -5,6 +5,23 @@
 
 namespace headwater::online {
 
+std::string NewestEventTimeValue(const ByteRows& values) {
+  std::string_view newest;
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string_view header = values[i].substr(0, 9);  // version byte + event time
+    if (header > newest) newest = header;
+  }
+  return std::string(newest);
+}
+
+Result<std::optional<Timestamp>> NewestEventTime(OnlineStore& store, const std::string& view) {
+  std::vector<std::string> values;
+  std::vector<uint8_t> found;
+  ARROW_RETURN_NOT_OK(store.Read({{view, kNewestEventTimeKey}}, &values, &found));
+  if (!found[0] || values[0].size() != 9) return std::optional<Timestamp>();
+  return std::optional<Timestamp>(Timestamp{ReadSortableInt64(values[0].data() + 1)});
+}
+
 Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const registry::RepoConfig& config,
                                                      OpenMode mode) {
   const auto& settings = config.online_store;

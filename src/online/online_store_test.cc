@@ -158,6 +158,18 @@ TEST_P(OnlineStoreTest, WritingANewViewMakesRoomForIt) {
   EXPECT_EQ(Contents(*store_, "new").size(), 1u);
 }
 
+TEST_P(OnlineStoreTest, TracksTheNewestEventTimeWritten) {
+  EXPECT_FALSE(NewestEventTime(*store_, "v").ValueOrDie().has_value());
+  ASSERT_TRUE(
+      store_->Write("v", Rows({"a", "b"}), Rows({Value(30, 0, 'x'), Value(20, 0, 'y')})).ok());
+  ASSERT_TRUE(store_->Write("v", Rows({"c"}), Rows({Value(10, 0, 'z')})).ok());  // older batch
+  auto newest = NewestEventTime(*store_, "v");
+  ASSERT_TRUE(newest.ok()) << newest.status().message();
+  ASSERT_TRUE(newest->has_value());
+  EXPECT_EQ((*newest)->micros, 30);
+  EXPECT_EQ(Contents(*store_, "v").size(), 3u);  // the freshness key is not a row
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, OnlineStoreTest, ::testing::Values("rocksdb", "redis"),
                          [](const auto& info) { return info.param; });
 

@@ -147,15 +147,33 @@ Result<WriteResult> RedisOnlineStore::Write(const std::string& view, const ByteR
   std::lock_guard lock(mutex_);
   WriteResult result;
   size_t pending = 0;
+  // Replies come back in order; the first one may be the freshness key's, not counted.
+  bool uncounted_reply = false;
   auto read_reply = [&]() -> Status {
     void* raw = nullptr;
     if (redisGetReply(context_, &raw) != REDIS_OK) return CheckReply(nullptr, "write");
     Reply reply(static_cast<redisReply*>(raw));
     ARROW_RETURN_NOT_OK(CheckReply(reply.get(), "write"));
-    result.written += reply->integer;
+    if (uncounted_reply) {
+      uncounted_reply = false;
+    } else {
+      result.written += reply->integer;
+    }
     --pending;
     return Status::OK();
   };
+  const std::string newest = NewestEventTimeValue(values);
+  if (!newest.empty()) {
+    const std::string meta_key = prefix + std::string(kNewestEventTimeKey);
+    const char* argv[] = {"EVALSHA",       script_sha_.c_str(), "1",
+                          meta_key.data(), ttl.c_str(),         newest.data()};
+    const size_t lengths[] = {7, script_sha_.size(), 1, meta_key.size(), ttl.size(), newest.size()};
+    if (redisAppendCommandArgv(context_, 6, argv, lengths) != REDIS_OK) {
+      return CheckReply(nullptr, "write");
+    }
+    ++pending;
+    uncounted_reply = true;
+  }
   std::vector<std::string> full_keys;
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
@@ -236,8 +254,11 @@ Status RedisOnlineStore::Scan(
   }
   std::sort(all_keys.begin(), all_keys.end());
   std::vector<ReadKey> reads;
-  for (const std::string& key : all_keys)
-    reads.push_back({view, std::string_view(key).substr(prefix.size())});
+  for (const std::string& key : all_keys) {
+    std::string_view entity_key = std::string_view(key).substr(prefix.size());
+    if (!entity_key.empty() && entity_key[0] == '\0') continue;  // the freshness key
+    reads.push_back({view, entity_key});
+  }
   std::vector<std::string> values;
   std::vector<uint8_t> found;
   ARROW_RETURN_NOT_OK(Read(reads, &values, &found));

@@ -187,6 +187,13 @@ Result<WriteResult> RocksDbOnlineStore::Write(const std::string& view, const Byt
         batch.Merge(handle, key_slices[k], rocksdb::Slice(value.data(), value.size())), "write"));
     ++result.written;
   }
+  const std::string newest = NewestEventTimeValue(values);
+  if (!newest.empty()) {
+    ARROW_RETURN_NOT_OK(FromRocks(
+        batch.Merge(handle, rocksdb::Slice(kNewestEventTimeKey.data(), kNewestEventTimeKey.size()),
+                    newest),
+        "write"));
+  }
   rocksdb::WriteOptions options;
   options.disableWAL = false;
   ARROW_RETURN_NOT_OK(FromRocks(db_->Write(options, &batch), "write"));
@@ -234,6 +241,7 @@ Status RocksDbOnlineStore::Scan(
   if (handle == nullptr) return Status::OK();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().starts_with(rocksdb::Slice(kNewestEventTimeKey.data(), 1))) continue;
     visit(std::string_view(it->key().data(), it->key().size()),
           std::string_view(it->value().data(), it->value().size()));
   }

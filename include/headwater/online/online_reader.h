@@ -9,6 +9,8 @@
 // null); NOT_FOUND (no row for the key); OUTSIDE_MAX_AGE (the row's event time is older than
 // now - ttl; ttl 0 never expires; value null).
 
+#include <rapidjson/document.h>
+
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -65,6 +67,13 @@ struct OnlineRequest {
 
 /// Limits that keep one request from exhausting the server.
 constexpr size_t kMaxEntityRows = 100'000;
+
+/// Reads `features` for the entity rows in `entities` (a JSON object of join key -> array) with
+/// one store call and returns the response JSON; the server calls this with its parsed body.
+Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore* store,
+                                      const std::vector<OnlineCatalog::Feature>& features,
+                                      const rapidjson::Value& entities, bool full_feature_names,
+                                      Timestamp now);
 
 /// Reads the features of every entity row with one store call and returns the response JSON.
 /// Invalid for malformed entities (not an object of equal-length, non-empty arrays; wrong value

@@ -8,11 +8,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "headwater/core/entity_key.h"
+#include "headwater/core/time.h"
 #include "headwater/registry/repo_config.h"
 
 namespace headwater::online {
@@ -59,6 +61,19 @@ class OnlineStore {
   virtual Status Scan(const std::string& view,
                       const std::function<void(std::string_view, std::string_view)>& visit) = 0;
 };
+
+/// Every Write also offers, under this key of the view, the newest event time of its batch
+/// (version byte + sortable time); the greatest-value rule keeps the newest ever written, which
+/// serving reports as feature freshness. Entity keys start with 0x01, so it never collides, and
+/// Scan skips it.
+inline constexpr std::string_view kNewestEventTimeKey{"\0newest", 7};
+
+/// The newest event time written to a view, or nullopt when nothing has been.
+Result<std::optional<Timestamp>> NewestEventTime(OnlineStore& store, const std::string& view);
+
+/// The value stored under kNewestEventTimeKey for a batch: the greatest event time among
+/// `values` (encoded feature rows), or "" for an empty batch.
+std::string NewestEventTimeValue(const ByteRows& values);
 
 /// How a process uses the store. A RocksDB store has one writer process; readers open a
 /// secondary instance that follows it.

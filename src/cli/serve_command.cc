@@ -1,0 +1,47 @@
+// serve: the HTTP feature server.
+
+#include <csignal>
+#include <iostream>
+
+#include "commands.h"
+#include "headwater/core/clock.h"
+#include "headwater/server/http_server.h"
+
+namespace headwater::cli {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void RequestStop(int) { stop_requested.store(true); }
+
+}  // namespace
+
+Status RunServe(const GlobalOptions& global, const ServeArguments& arguments) {
+  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
+  ARROW_ASSIGN_OR_RAISE(auto service,
+                        server::FeatureService::Make(config, SystemClock::Instance()));
+  server::ServerOptions options;
+  options.host = arguments.host;
+  options.port = arguments.port;
+  options.workers = arguments.workers;
+  options.max_body_bytes = arguments.max_body_bytes;
+  options.io_timeout_seconds = arguments.io_timeout_seconds;
+  options.cert = arguments.cert;
+  options.key = arguments.key;
+  if (options.host != "127.0.0.1" && options.host.rfind("127.", 0) != 0) {
+    std::cerr << "warning: serving on " << options.host
+              << " without authentication: anyone who can reach it can read and write features\n";
+  }
+  struct sigaction action {};
+  action.sa_handler = RequestStop;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  return server::Serve(service.get(), options, stop_requested, [&] {
+    std::cout << "Serving " << config.project << " (registry version "
+              << service->registry_version() << ", " << config.online_store.type << ") on "
+              << (options.cert.empty() ? "http" : "https") << "://" << options.host << ":"
+              << options.port << std::endl;
+  });
+}
+
+}  // namespace headwater::cli

@@ -1,0 +1,29 @@
+#pragma once
+// A JSON "df" ({"column": [values], ...}, as Feast's push and write endpoints take) to Arrow
+// arrays of the types a feature view needs. Every value is checked; an error names the column,
+// the row and the value, and nothing is written when any value is wrong.
+
+#include <arrow/type_fwd.h>
+#include <rapidjson/document.h>
+
+#include <memory>
+#include <string>
+
+#include "headwater/core/status.h"
+#include "headwater/core/types.h"
+
+namespace headwater::server {
+
+/// The column `name` of `df` as an array of `type` with `num_rows` rows. Integers take JSON
+/// integers, floats any number, strings strings, Bytes strings (raw), Bool true/false,
+/// UnixTimestamp ISO 8601 strings; null is null; arrays take JSON arrays. Missing column:
+/// KeyError naming it.
+Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,
+                                                     const std::string& name, FeatureType type,
+                                                     size_t num_rows);
+
+/// The common length of the df's columns; Invalid when it is not an object of equal-length,
+/// non-empty arrays or has more than `max_rows` rows.
+Result<size_t> DataFrameRows(const rapidjson::Value& df, size_t max_rows);
+
+}  // namespace headwater::server

@@ -1,0 +1,373 @@
+#include "headwater/server/feature_service.h"
+
+#include <arrow/array.h>
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <chrono>
+#include <filesystem>
+#include <new>
+
+#include "dataframe_json.h"
+#include "headwater/core/json_writer.h"
+#include "headwater/ingest/materializer.h"
+#include "headwater/online/feature_row_codec.h"
+#include "headwater/registry/registry_store.h"
+#include "metrics.h"
+
+namespace headwater::server {
+namespace {
+
+constexpr size_t kMaxWriteRows = 100'000;
+
+HttpResponse Error(int status, std::string_view error, std::string_view detail) {
+  JsonWriter writer;
+  writer.BeginObject().Key("error").String(error).Key("detail").String(detail).EndObject();
+  return HttpResponse{status, writer.Take()};
+}
+
+HttpResponse FromStatus(const Status& status) {
+  if (status.IsKeyError()) return Error(404, "not found", status.message());
+  if (status.IsInvalid() || status.IsTypeError() || status.IsCapacityError()) {
+    return Error(400, "invalid request", status.message());
+  }
+  if (status.IsOutOfMemory()) return Error(503, "out of memory", status.message());
+  return Error(500, "internal error", status.message());
+}
+
+Result<rapidjson::Document> ParseBody(std::string_view body) {
+  rapidjson::Document document;
+  document.Parse(body.data(), body.size());
+  if (document.HasParseError()) {
+    return Status::Invalid(
+        "the body is not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError()),
+        " at offset ", document.GetErrorOffset());
+  }
+  if (!document.IsObject()) return Status::Invalid("the body must be a JSON object");
+  return document;
+}
+
+// Optional members of a request body, with errors that name them.
+Result<const rapidjson::Value*> Member(const rapidjson::Value& object, const char* key) {
+  auto it = object.FindMember(key);
+  return it == object.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
+}
+
+Result<std::string> StringMember(const rapidjson::Value& object, const char* key, bool required) {
+  ARROW_ASSIGN_OR_RAISE(auto value, Member(object, key));
+  if (value == nullptr) {
+    if (required) return Status::Invalid("missing \"", key, "\"");
+    return std::string();
+  }
+  if (!value->IsString()) return Status::Invalid("\"", key, "\" must be a string");
+  return std::string(value->GetString(), value->GetStringLength());
+}
+
+Result<std::vector<std::string>> StringListMember(const rapidjson::Value& object, const char* key) {
+  ARROW_ASSIGN_OR_RAISE(auto value, Member(object, key));
+  std::vector<std::string> out;
+  if (value == nullptr) return out;
+  if (!value->IsArray()) return Status::Invalid("\"", key, "\" must be a list of strings");
+  for (const auto& element : value->GetArray()) {
+    if (!element.IsString()) return Status::Invalid("\"", key, "\" must be a list of strings");
+    out.emplace_back(element.GetString(), element.GetStringLength());
+  }
+  return out;
+}
+
+// Measures each store read for the metrics; everything else passes through.
+class TimedStore final : public online::OnlineStore {
+ public:
+  TimedStore(online::OnlineStore* store, Metrics* metrics) : store_(store), metrics_(metrics) {}
+  Status CreateViews(const std::vector<std::string>& v) override { return store_->CreateViews(v); }
+  Status DropViews(const std::vector<std::string>& v) override { return store_->DropViews(v); }
+  Status Teardown() override { return store_->Teardown(); }
+  Result<online::WriteResult> Write(const std::string& view, const ByteRows& keys,
+                                    const ByteRows& values) override {
+    return store_->Write(view, keys, values);
+  }
+  Status Read(const std::vector<online::ReadKey>& keys, std::vector<std::string>* values,
+              std::vector<uint8_t>* found) override {
+    auto started = std::chrono::steady_clock::now();
+    Status status = store_->Read(keys, values, found);
+    metrics_->ObserveStoreRead(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return status;
+  }
+  Status Sync() override { return store_->Sync(); }
+  Status Scan(const std::string& view,
+              const std::function<void(std::string_view, std::string_view)>& visit) override {
+    return store_->Scan(view, visit);
+  }
+
+ private:
+  online::OnlineStore* store_;
+  Metrics* metrics_;
+};
+
+std::string FileStamp(const std::filesystem::path& path) {
+  std::error_code error;
+  auto size = std::filesystem::file_size(path, error);
+  if (error) return "";
+  auto time = std::filesystem::last_write_time(path, error);
+  return fmt::format("{}:{}", size, time.time_since_epoch().count());
+}
+
+}  // namespace
+
+FeatureService::FeatureService(const registry::RepoConfig& config, const Clock& clock)
+    : config_(config), clock_(clock), metrics_(std::make_unique<Metrics>()) {}
+
+FeatureService::~FeatureService() = default;
+
+Result<std::unique_ptr<FeatureService>> FeatureService::Make(const registry::RepoConfig& config,
+                                                             const Clock& clock) {
+  std::unique_ptr<FeatureService> service(new FeatureService(config, clock));
+  ARROW_ASSIGN_OR_RAISE(auto store, online::OpenOnlineStore(config, online::OpenMode::kReadWrite));
+  service->backing_store_ = std::move(store);
+  service->store_ =
+      std::make_unique<TimedStore>(service->backing_store_.get(), service->metrics_.get());
+  ARROW_RETURN_NOT_OK(service->RefreshRegistry().status());
+  if (service->snapshot() == nullptr) {
+    return Status::Invalid("the registry at ", config.registry_path.string(),
+                           " is empty: run `headwater apply` first");
+  }
+  return service;
+}
+
+Result<bool> FeatureService::RefreshRegistry() {
+  std::lock_guard lock(refresh_mutex_);
+  std::string stamp = FileStamp(config_.registry_path);
+  if (stamp.empty() || stamp == registry_stamp_) return false;
+  ARROW_ASSIGN_OR_RAISE(auto registry,
+                        registry::ReadRegistry(config_.registry_path, config_.project));
+  if (registry.version == 0) return false;
+  ARROW_ASSIGN_OR_RAISE(auto catalog, online::OnlineCatalog::Make(registry.definitions));
+  auto next = std::make_shared<Snapshot>(Snapshot{std::move(registry), std::move(catalog)});
+  snapshot_.store(std::move(next));
+  registry_stamp_ = std::move(stamp);
+  return true;
+}
+
+int64_t FeatureService::registry_version() const {
+  auto current = snapshot();
+  return current ? current->registry.version : 0;
+}
+
+HttpResponse FeatureService::Handle(const HttpRequest& request) {
+  auto started = std::chrono::steady_clock::now();
+  std::string_view endpoint = "other";
+  HttpResponse response;
+  try {
+    response = Route(request, &endpoint);
+  } catch (const std::bad_alloc&) {
+    response = Error(503, "out of memory", "the request needed more memory than is available");
+  } catch (const std::exception& error) {
+    response = Error(500, "internal error", error.what());
+  }
+  metrics_->Record(
+      endpoint, response.status,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return response;
+}
+
+HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view* endpoint) {
+  struct Route {
+    std::string_view path;
+    std::string_view method;
+  };
+  static constexpr Route kRoutes[] = {{"/get-online-features", "POST"},
+                                      {"/write-to-online-store", "POST"},
+                                      {"/materialize", "POST"},
+                                      {"/materialize-incremental", "POST"},
+                                      {"/health", "GET"},
+                                      {"/metrics", "GET"}};
+  std::string_view path = request.path.substr(0, request.path.find('?'));
+  for (const Route& route : kRoutes) {
+    if (route.path != path) continue;
+    *endpoint = route.path;
+    if (request.method != route.method) {
+      return Error(405, "method not allowed", fmt::format("use {} {}", route.method, route.path));
+    }
+    if (path == "/get-online-features") return GetOnlineFeatures(request.body);
+    if (path == "/write-to-online-store") return WriteToOnlineStore(request.body);
+    if (path == "/materialize") return Materialize(request.body, false);
+    if (path == "/materialize-incremental") return Materialize(request.body, true);
+    if (path == "/metrics") return MetricsText();
+    return HttpResponse{
+        200, fmt::format(R"({{"status":"ok","registry_version":{}}})", registry_version())};
+  }
+  return Error(404, "not found", fmt::format("no endpoint {}", path.substr(0, 200)));
+}
+
+HttpResponse FeatureService::GetOnlineFeatures(std::string_view body) {
+  auto current = snapshot();
+  auto run = [&]() -> Result<std::string> {
+    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(body));
+    ARROW_ASSIGN_OR_RAISE(auto references, StringListMember(document, "features"));
+    ARROW_ASSIGN_OR_RAISE(auto service, StringMember(document, "feature_service", false));
+    if (references.empty() == service.empty()) {
+      return Status::Invalid(
+          "give either \"features\" (a list of view:feature) or "
+          "\"feature_service\"");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto entities, Member(document, "entities"));
+    if (entities == nullptr) return Status::Invalid("missing \"entities\"");
+    ARROW_ASSIGN_OR_RAISE(auto full_names, Member(document, "full_feature_names"));
+    if (full_names != nullptr && !full_names->IsBool()) {
+      return Status::Invalid("\"full_feature_names\" must be true or false");
+    }
+    std::vector<online::OnlineCatalog::Feature> features;
+    if (!service.empty()) {
+      ARROW_ASSIGN_OR_RAISE(features, current->catalog->ResolveService(service));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(features, current->catalog->ResolveReferences(references));
+    }
+    return online::GetOnlineFeatures(*current->catalog, store_.get(), features, *entities,
+                                     full_names != nullptr && full_names->GetBool(), clock_.Now());
+  };
+  auto result = run();
+  if (!result.ok()) return FromStatus(result.status());
+  return HttpResponse{200, std::move(*result)};
+}
+
+HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
+  auto current = snapshot();
+  const registry::Definitions& definitions = current->registry.definitions;
+  auto run = [&]() -> Result<std::string> {
+    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(body));
+    ARROW_ASSIGN_OR_RAISE(auto view_name, StringMember(document, "feature_view_name", true));
+    const registry::FeatureView* view = definitions.FindFeatureView(view_name);
+    if (view == nullptr) return Status::KeyError("unknown feature view '", view_name, "'");
+    const registry::DataSource* source = definitions.FindSource(view->source);
+    if (source == nullptr) return Status::Invalid("feature view '", view_name, "' has no source");
+    ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
+    if (df == nullptr) return Status::Invalid("missing \"df\"");
+    ARROW_ASSIGN_OR_RAISE(size_t rows, DataFrameRows(*df, kMaxWriteRows));
+
+    // Check every value before writing anything: a bad request changes nothing.
+    std::vector<std::shared_ptr<arrow::Array>> keys;
+    for (const std::string& entity_name : view->entities) {
+      const registry::Entity* entity = definitions.FindEntity(entity_name);
+      FeatureType key_type{
+          entity->value_type == ScalarKind::kInt32 ? ScalarKind::kInt64 : entity->value_type,
+          false};
+      ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(*df, entity->join_key, key_type, rows));
+      if (column->null_count() > 0) {
+        return Status::Invalid("df.", entity->join_key, " has nulls; every row needs its key");
+      }
+      keys.push_back(std::move(column));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto times, ColumnFromJson(*df, source->timestamp_field,
+                                                     {ScalarKind::kUnixTimestamp, false}, rows));
+    if (times->null_count() > 0) {
+      return Status::Invalid("df.", source->timestamp_field,
+                             " has nulls; every row needs its time");
+    }
+    std::shared_ptr<arrow::Array> created;
+    if (!source->created_timestamp_column.empty() &&
+        df->FindMember(source->created_timestamp_column.c_str()) != df->MemberEnd()) {
+      ARROW_ASSIGN_OR_RAISE(created, ColumnFromJson(*df, source->created_timestamp_column,
+                                                    {ScalarKind::kUnixTimestamp, false}, rows));
+    }
+    std::vector<std::shared_ptr<arrow::Array>> features;
+    std::vector<FeatureType> schema;
+    for (const registry::Field& field : view->features) {
+      ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(*df, field.name, field.dtype, rows));
+      features.push_back(std::move(column));
+      schema.push_back(field.dtype);
+    }
+    ByteRows encoded_keys, values;
+    std::vector<uint8_t> valid;
+    ARROW_RETURN_NOT_OK(EncodeEntityKeys(keys, static_cast<int64_t>(rows), &encoded_keys, &valid));
+    const int64_t* event_times = static_cast<const arrow::TimestampArray&>(*times).raw_values();
+    std::vector<int64_t> created_times(rows, INT64_MIN);
+    if (created != nullptr) {
+      const auto& array = static_cast<const arrow::TimestampArray&>(*created);
+      for (size_t i = 0; i < rows; ++i) {
+        if (array.IsValid(i)) created_times[i] = array.Value(i);
+      }
+    }
+    ARROW_RETURN_NOT_OK(online::EncodeFeatureRows(
+        features, schema, event_times, created_times.data(), static_cast<int64_t>(rows), &values));
+    ARROW_ASSIGN_OR_RAISE(auto result, store_->Write(view->name, encoded_keys, values));
+    ARROW_RETURN_NOT_OK(store_->Sync());
+    metrics_->AddRowsWritten("/write-to-online-store", result.written);
+    return fmt::format(R"({{"status":"ok","rows":{},"written":{},"skipped_older":{}}})", rows,
+                       result.written, result.skipped_older);
+  };
+  auto result = run();
+  if (!result.ok()) return FromStatus(result.status());
+  return HttpResponse{200, std::move(*result)};
+}
+
+HttpResponse FeatureService::Materialize(std::string_view body, bool incremental) {
+  auto current = snapshot();
+  auto run = [&]() -> Result<std::string> {
+    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(body));
+    ARROW_ASSIGN_OR_RAISE(auto end_text, StringMember(document, "end_ts", true));
+    auto end = ParseTimestamp(end_text);
+    if (!end.ok()) return Status::Invalid("end_ts: ", end.status().message());
+    ARROW_ASSIGN_OR_RAISE(auto names, StringListMember(document, "feature_views"));
+    ARROW_ASSIGN_OR_RAISE(auto views,
+                          ingest::SelectOnlineViews(current->registry.definitions, names));
+    ingest::StartOf start_of;
+    if (incremental) {
+      if (end->micros > clock_.Now().micros) {
+        return Status::Invalid("end_ts ", FormatTimestamp(*end), " is in the future");
+      }
+      start_of = ingest::IncrementalStart(config_, current->registry);
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto start_text, StringMember(document, "start_ts", true));
+      auto start = ParseTimestamp(start_text);
+      if (!start.ok()) return Status::Invalid("start_ts: ", start.status().message());
+      if (start->micros >= end->micros) return Status::Invalid("start_ts must be before end_ts");
+      start_of = [start =
+                      *start](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
+        return std::optional<Timestamp>(start);
+      };
+    }
+    std::lock_guard lock(materialize_mutex_);
+    ARROW_ASSIGN_OR_RAISE(auto outcomes, ingest::MaterializeViews(config_, current->registry, views,
+                                                                  start_of, *end, 0, store_.get()));
+    JsonWriter out;
+    out.BeginObject().Key("status").String("ok").Key("feature_views").BeginArray();
+    for (const auto& outcome : outcomes) {
+      out.BeginObject().Key("name").String(outcome.view);
+      out.Key("start").String(outcome.start ? FormatTimestamp(*outcome.start) : "");
+      out.Key("end").String(FormatTimestamp(outcome.end));
+      out.Key("rows_read").Int(outcome.stats.rows_read);
+      out.Key("keys_written").Int(outcome.stats.keys_written);
+      out.Key("keys_skipped_older").Int(outcome.stats.keys_skipped_older).EndObject();
+      metrics_->AddRowsWritten(incremental ? "/materialize-incremental" : "/materialize",
+                               outcome.stats.keys_written);
+    }
+    out.EndArray().EndObject();
+    ARROW_RETURN_NOT_OK(RefreshRegistry().status());  // pick up the new markers
+    return out.Take();
+  };
+  auto result = run();
+  if (!result.ok()) return FromStatus(result.status());
+  return HttpResponse{200, std::move(*result)};
+}
+
+HttpResponse FeatureService::MetricsText() {
+  std::string out;
+  metrics_->Render(&out);
+  auto current = snapshot();
+  out += "# HELP headwater_feature_freshness_seconds Now minus the newest event time online.\n";
+  out += "# TYPE headwater_feature_freshness_seconds gauge\n";
+  const int64_t now = clock_.Now().micros;
+  for (const auto& view : current->registry.definitions.feature_views) {
+    if (!view.online) continue;
+    auto newest = online::NewestEventTime(*store_, view.name);
+    if (!newest.ok() || !newest->has_value()) continue;
+    out += fmt::format("headwater_feature_freshness_seconds{{feature_view=\"{}\"}} {}\n", view.name,
+                       (now - (*newest)->micros) / 1e6);
+  }
+  out += fmt::format("headwater_registry_version {}\n", current->registry.version);
+  return HttpResponse{200, std::move(out), "text/plain; version=0.0.4"};
+}
+
+}  // namespace headwater::server
