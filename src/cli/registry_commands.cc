@@ -63,9 +63,16 @@ Status UpdateOnlineStore(const registry::RepoConfig& config, const registry::Reg
       if (old.online) drop.push_back(old.name);
     }
   }
-  ARROW_ASSIGN_OR_RAISE(auto store, online::OpenOnlineStore(config, online::OpenMode::kReadWrite));
-  ARROW_RETURN_NOT_OK(store->DropViews(drop));
-  ARROW_RETURN_NOT_OK(store->CreateViews(create));
+  auto store = online::OpenOnlineStore(config, online::OpenMode::kReadWrite);
+  if (!store.ok() && store.status().message().find("/LOCK") != std::string::npos) {
+    // A running `headwater serve` owns the embedded store; it applies these changes itself when
+    // it picks up the new registry.
+    std::cout << "online store: held by a running server, which will apply the changes\n";
+  } else {
+    ARROW_RETURN_NOT_OK(store.status());
+    ARROW_RETURN_NOT_OK((*store)->DropViews(drop));
+    ARROW_RETURN_NOT_OK((*store)->CreateViews(create));
+  }
   for (const std::string& name : drop) {
     next->materializations.erase(name);
     if (next->definitions.FindFeatureView(name) != nullptr) {

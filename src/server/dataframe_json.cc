@@ -86,7 +86,7 @@ Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,
                                                      const std::string& name, FeatureType type,
                                                      size_t num_rows) {
   auto member = df.FindMember(name.c_str());
-  if (member == df.MemberEnd()) return Status::KeyError("df lacks column '", name, "'");
+  if (member == df.MemberEnd()) return Status::Invalid("df lacks column '", name, "'");
   const rapidjson::Value& values = member->value;
   std::unique_ptr<arrow::ArrayBuilder> builder;
   ARROW_RETURN_NOT_OK(

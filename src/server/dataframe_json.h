@@ -17,7 +17,7 @@ namespace headwater::server {
 /// The column `name` of `df` as an array of `type` with `num_rows` rows. Integers take JSON
 /// integers, floats any number, strings strings, Bytes strings (raw), Bool true/false,
 /// UnixTimestamp ISO 8601 strings; null is null; arrays take JSON arrays. Missing column:
-/// KeyError naming it.
+/// Invalid naming it.
 Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,
                                                      const std::string& name, FeatureType type,
                                                      size_t num_rows);

@@ -144,6 +144,18 @@ Result<bool> FeatureService::RefreshRegistry() {
                         registry::ReadRegistry(config_.registry_path, config_.project));
   if (registry.version == 0) return false;
   ARROW_ASSIGN_OR_RAISE(auto catalog, online::OnlineCatalog::Make(registry.definitions));
+  // This process owns the store: drop the values of views that are gone or whose features
+  // changed, as `apply` would have (it cannot while the store is held here).
+  if (auto previous = snapshot()) {
+    std::vector<std::string> drop;
+    for (const auto& old : previous->registry.definitions.feature_views) {
+      const registry::FeatureView* now = registry.definitions.FindFeatureView(old.name);
+      if (old.online && (now == nullptr || !now->online || now->features != old.features)) {
+        drop.push_back(old.name);
+      }
+    }
+    ARROW_RETURN_NOT_OK(store_->DropViews(drop));
+  }
   auto next = std::make_shared<Snapshot>(Snapshot{std::move(registry), std::move(catalog)});
   snapshot_.store(std::move(next));
   registry_stamp_ = std::move(stamp);
