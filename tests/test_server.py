@@ -274,3 +274,53 @@ def test_serve_refuses_bad_setups(repo, tmp_path, cli):
     result = subprocess.run([HEADWATER, "-c", repo, "serve", "--host", "nonsense"],
                             capture_output=True, text=True, timeout=20)
     assert result.returncode == 1 and "not an IPv4 address" in result.stderr
+
+
+def test_tokens_and_scopes(repo, cli):
+    reader_token, writer_token = "reader-secret-0123456789", "writer-secret-0123456789"
+    digest = lambda token: cli("hash-token", token).stdout.strip()
+    config = repo / "feature_store.yaml"
+    config.write_text(config.read_text() + (
+        "auth:\n  tokens:\n"
+        f"    - {{name: model, sha256: {digest(reader_token)}, scopes: [read_online]}}\n"
+        f"    - {{name: pipeline, sha256: {digest(writer_token)}, scopes: [write_online, materialize]}}\n"))
+    assert reader_token not in config.read_text()
+    secured = Server(repo)
+    try:
+        read = {"features": ["stats:trips"], "entities": {"driver_id": [1]}}
+
+        def call(path, body, token=None):
+            request = urllib.request.Request(secured.url + path, data=json.dumps(body).encode(),
+                                             method="POST")
+            if token is not None:
+                request.add_header("Authorization", f"Bearer {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                detail = json.loads(error.read())
+                assert set(detail) == {"error", "detail"}
+                return error.code
+
+        assert call("/get-online-features", read) == 401
+        assert call("/get-online-features", read, "not-a-real-token-at-all") == 401
+        assert call("/get-online-features", read, reader_token) == 200
+        assert call("/get-online-features", read, writer_token) == 403
+        assert call("/materialize-incremental", {"end_ts": iso(NOW)}, reader_token) == 403
+        assert call("/materialize-incremental", {"end_ts": iso(NOW)}, writer_token) == 200
+        assert secured.get("/health")[0] == 200  # open, for load balancers
+    finally:
+        secured.stop()
+
+
+@pytest.mark.parametrize("auth,message", [
+    ("auth:\n  tokens: []\n", "at least one token"),
+    ("auth:\n  tokens:\n    - {name: t, sha256: plaintext-token, scopes: [read_online]}\n",
+     "64 lower-case hex digits"),
+    ("auth:\n  tokens:\n    - {name: t, sha256: " + "a" * 64 + ", scopes: [admin]}\n",
+     "unknown scope 'admin'"),
+])
+def test_bad_auth_configuration(repo, cli, auth, message):
+    config = repo / "feature_store.yaml"
+    config.write_text(config.read_text() + auth)
+    assert message in cli("plan", ok=False).stderr

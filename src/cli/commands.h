@@ -60,5 +60,6 @@ struct ServeArguments {
   std::string key;
 };
 Status RunServe(const GlobalOptions& global, const ServeArguments& arguments);
+Status RunHashToken(const std::string& token);
 
 }  // namespace headwater::cli

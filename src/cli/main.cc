@@ -113,6 +113,11 @@ int main(int argc, char** argv) {
   serve->add_option("--cert", serve_arguments.cert, "PEM certificate chain: serve HTTPS");
   serve->add_option("--key", serve_arguments.key, "PEM private key for --cert");
 
+  std::string token;
+  auto* hash_token = app.add_subcommand(
+      "hash-token", "Print the SHA-256 of an API token, for auth.tokens in feature_store.yaml");
+  hash_token->add_option("TOKEN", token, "The secret token")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -153,6 +158,8 @@ int main(int argc, char** argv) {
       status = RunOnlineDump(global, dump_view);
     } else if (serve->parsed()) {
       status = RunServe(global, serve_arguments);
+    } else if (hash_token->parsed()) {
+      status = RunHashToken(token);
     }
   } catch (const std::bad_alloc&) {
     status = headwater::Status::OutOfMemory("out of memory");

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "headwater/core/clock.h"
+#include "headwater/server/api_token.h"
 #include "headwater/server/http_server.h"
 
 namespace headwater::cli {
@@ -28,7 +29,7 @@ Status RunServe(const GlobalOptions& global, const ServeArguments& arguments) {
   options.io_timeout_seconds = arguments.io_timeout_seconds;
   options.cert = arguments.cert;
   options.key = arguments.key;
-  if (options.host != "127.0.0.1" && options.host.rfind("127.", 0) != 0) {
+  if (!config.auth.enabled && options.host.rfind("127.", 0) != 0) {
     std::cerr << "warning: serving on " << options.host
               << " without authentication: anyone who can reach it can read and write features\n";
   }
@@ -42,6 +43,14 @@ Status RunServe(const GlobalOptions& global, const ServeArguments& arguments) {
               << (options.cert.empty() ? "http" : "https") << "://" << options.host << ":"
               << options.port << std::endl;
   });
+}
+
+Status RunHashToken(const std::string& token) {
+  if (token.size() < 16) {
+    return Status::Invalid("use a token of at least 16 characters (e.g. `openssl rand -hex 32`)");
+  }
+  std::cout << server::Sha256Hex(token) << "\n";
+  return Status::OK();
 }
 
 }  // namespace headwater::cli

@@ -73,7 +73,7 @@ Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
     if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
     ARROW_RETURN_NOT_OK(
         reader.CheckKeys(root, {"project", "registry", "provider", "online_store", "offline_store",
-                                "entity_key_serialization_version"}));
+                                "entity_key_serialization_version", "auth"}));
     ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config.project));
     if (!IsProjectName(config.project)) {
       return reader.Error(root["project"], "project '" + config.project +
@@ -132,6 +132,48 @@ Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
       if (config.offline_store.type != "file") {
         return reader.Error(offline["type"],
                             "unknown type '" + config.offline_store.type + "' (supported: file)");
+      }
+    }
+    YAML::Node auth = root["auth"];
+    if (auth && !auth.IsNull()) {
+      reader.SetContext("auth");
+      ARROW_RETURN_NOT_OK(reader.CheckKeys(auth, {"tokens"}));
+      config.auth.enabled = true;
+      ARROW_RETURN_NOT_OK(reader.ForEach(auth, "tokens", [&](const YAML::Node& node) -> Status {
+        ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"name", "sha256", "scopes"}));
+        ApiToken token;
+        ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &token.name));
+        ARROW_RETURN_NOT_OK(reader.RequiredString(node, "sha256", &token.sha256));
+        bool hex = token.sha256.size() == 64;
+        for (char c : token.sha256) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+        if (!hex) {
+          return reader.Error(node["sha256"], "token '" + token.name +
+                                                  "': sha256 must be 64 lower-case hex digits "
+                                                  "(from `headwater hash-token`), never the token");
+        }
+        std::vector<std::string> scopes;
+        ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "scopes", &scopes));
+        for (const std::string& scope : scopes) {
+          if (scope == "read_online")
+            token.scopes |= kReadOnline;
+          else if (scope == "write_online")
+            token.scopes |= kWriteOnline;
+          else if (scope == "write_offline")
+            token.scopes |= kWriteOffline;
+          else if (scope == "materialize")
+            token.scopes |= kMaterialize;
+          else {
+            return reader.Error(node["scopes"], "token '" + token.name + "': unknown scope '" +
+                                                    scope +
+                                                    "' (read_online, write_online, "
+                                                    "write_offline, materialize)");
+          }
+        }
+        config.auth.tokens.push_back(std::move(token));
+        return Status::OK();
+      }));
+      if (config.auth.tokens.empty()) {
+        return reader.Error(auth, "auth needs at least one token");
       }
     }
   } catch (const YAML::Exception& error) {

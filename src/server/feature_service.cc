@@ -14,6 +14,7 @@
 #include "headwater/ingest/materializer.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/registry_store.h"
+#include "headwater/server/api_token.h"
 #include "metrics.h"
 
 namespace headwater::server {
@@ -188,19 +189,31 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
   struct Route {
     std::string_view path;
     std::string_view method;
+    uint32_t scope;  // what a token needs, when auth is on; 0: open
   };
-  static constexpr Route kRoutes[] = {{"/get-online-features", "POST"},
-                                      {"/write-to-online-store", "POST"},
-                                      {"/materialize", "POST"},
-                                      {"/materialize-incremental", "POST"},
-                                      {"/health", "GET"},
-                                      {"/metrics", "GET"}};
+  static constexpr Route kRoutes[] = {{"/get-online-features", "POST", registry::kReadOnline},
+                                      {"/write-to-online-store", "POST", registry::kWriteOnline},
+                                      {"/materialize", "POST", registry::kMaterialize},
+                                      {"/materialize-incremental", "POST", registry::kMaterialize},
+                                      {"/health", "GET", 0},
+                                      {"/metrics", "GET", 0}};
   std::string_view path = request.path.substr(0, request.path.find('?'));
   for (const Route& route : kRoutes) {
     if (route.path != path) continue;
     *endpoint = route.path;
     if (request.method != route.method) {
       return Error(405, "method not allowed", fmt::format("use {} {}", route.method, route.path));
+    }
+    if (config_.auth.enabled && route.scope != 0) {
+      if (request.authorization.empty()) {
+        return Error(401, "unauthorized", "send an API token: Authorization: Bearer <token>");
+      }
+      uint32_t granted = GrantedScopes(config_.auth, request.authorization);
+      if (granted == 0) return Error(401, "unauthorized", "the API token is not valid");
+      if ((granted & route.scope) == 0) {
+        return Error(403, "forbidden",
+                     fmt::format("the API token lacks the scope {} needs", route.path));
+      }
     }
     if (path == "/get-online-features") return GetOnlineFeatures(request.body);
     if (path == "/write-to-online-store") return WriteToOnlineStore(request.body);

@@ -27,7 +27,13 @@ int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
   HttpRequest request{
       std::string_view(req->method.base, req->method.len),
       std::string_view(req->path.base, req->path.len),
-      req->entity.base ? std::string_view(req->entity.base, req->entity.len) : std::string_view()};
+      req->entity.base ? std::string_view(req->entity.base, req->entity.len) : std::string_view(),
+      {}};
+  ssize_t header = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+  if (header != -1) {
+    const h2o_iovec_t& value = req->headers.entries[header].value;
+    request.authorization = std::string_view(value.base, value.len);
+  }
   HttpResponse response = handler->service->Handle(request);
   req->res.status = response.status;
   req->res.reason = response.status < 400 ? "OK" : "Error";

@@ -1,8 +1,10 @@
 #pragma once
 // feature_store.yaml: where a repository keeps its registry and stores.
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "headwater/core/status.h"
 
@@ -25,6 +27,28 @@ struct OfflineStoreConfig {
   std::string type = "file";
 };
 
+/// What an API token may do on the feature server.
+enum Scope : uint32_t {
+  kReadOnline = 1,    // POST /get-online-features
+  kWriteOnline = 2,   // POST /write-to-online-store, /push to the online store
+  kWriteOffline = 4,  // POST /push to the offline store
+  kMaterialize = 8,   // POST /materialize, /materialize-incremental
+};
+
+/// One API token: stored only as the hex SHA-256 of the secret (`headwater hash-token`).
+struct ApiToken {
+  std::string name;
+  std::string sha256;   // 64 lower-case hex digits
+  uint32_t scopes = 0;  // Scope bits
+};
+
+/// The feature server's authentication (`auth:`). Without it the server is open, which the
+/// server only allows quietly on a loopback address.
+struct AuthConfig {
+  bool enabled = false;
+  std::vector<ApiToken> tokens;
+};
+
 /// A parsed feature_store.yaml.
 struct RepoConfig {
   /// The repository root (the directory holding feature_store.yaml), absolute.
@@ -37,6 +61,7 @@ struct RepoConfig {
   std::string provider = "local";
   OnlineStoreConfig online_store;
   OfflineStoreConfig offline_store;
+  AuthConfig auth;
 
   /// Resolves a path written in the repository (relative to its root) to an absolute one.
   std::filesystem::path Resolve(const std::string& path) const;

@@ -11,7 +11,9 @@
 //   POST /materialize              {"start_ts": t, "end_ts": t, "feature_views": [...]}
 //   POST /materialize-incremental  {"end_ts": t, "feature_views": [...]}
 // Errors: {"error": "<what>", "detail": "<message naming the field and value>"} with 400 for bad
-// input, 404 for unknown views/features/services/paths, 405, 413, 500 for store failures.
+// input, 401 without a valid token and 403 without the endpoint's scope (when feature_store.yaml
+// has `auth`), 404 for unknown views/features/services/paths, 405, 413, 500 for store failures.
+// /health and /metrics need no token.
 
 #include <atomic>
 #include <memory>
@@ -31,6 +33,8 @@ struct HttpRequest {
   std::string_view method;
   std::string_view path;
   std::string_view body;
+  /// The Authorization header ("Bearer <token>"), or empty.
+  std::string_view authorization;
 };
 
 struct HttpResponse {
