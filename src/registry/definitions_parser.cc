@@ -168,10 +168,11 @@ Status ParseDefinitions(const std::string& text, const std::string& file_name, D
                                                        {"sources", ParseSource},
                                                        {"feature_views", ParseFeatureView},
                                                        {"feature_services", ParseFeatureService}};
-    for (const auto& [key, parse] : sections) {
+    for (const auto& section : sections) {
+      Parser parse = section.second;  // a plain variable: lambdas may not capture bindings
       reader.SetContext("");
       ARROW_RETURN_NOT_OK(reader.ForEach(
-          root, key, [&](const YAML::Node& node) { return parse(reader, node, out); }));
+          root, section.first, [&](const YAML::Node& node) { return parse(reader, node, out); }));
     }
   } catch (const YAML::Exception& error) {
     return Status::Invalid(file_name, ":", error.mark.line + 1, ": ", error.msg);
