@@ -32,7 +32,7 @@ Result<ViewSource> OpenViewSource(const registry::RepoConfig& config,
                                   const registry::Definitions& definitions,
                                   const FeatureView& view) {
   ViewSource out;
-  out.source = definitions.FindSource(view.source);
+  out.source = definitions.BatchSourceOf(view);
   if (out.source == nullptr) {
     return Status::Invalid("feature view '", view.name, "' names unknown source '", view.source,
                            "'; run `headwater apply`");

@@ -87,7 +87,7 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
                              const std::vector<int64_t>& entity_times,
                              const HistoricalRetrievalOptions& options, RetrievalStats* stats) {
   const FeatureView* view = definitions.FindFeatureView(projection.view);
-  const DataSource* source = definitions.FindSource(view->source);
+  const DataSource* source = definitions.BatchSourceOf(*view);
   if (source == nullptr) {
     return Status::Invalid("feature view '", view->name, "' names unknown source '", view->source,
                            "'; run `headwater apply`");

@@ -43,4 +43,11 @@ const FeatureService* Definitions::FindFeatureService(std::string_view name) con
   return FindByName(feature_services, name);
 }
 
+const DataSource* Definitions::BatchSourceOf(const FeatureView& view) const {
+  const DataSource* source = FindSource(view.source);
+  if (source != nullptr && source->type == SourceType::kPush)
+    source = FindSource(source->batch_source);
+  return source != nullptr && source->type == SourceType::kFile ? source : nullptr;
+}
+
 }  // namespace headwater::registry

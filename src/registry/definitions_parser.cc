@@ -66,18 +66,32 @@ Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out)
   ARROW_RETURN_NOT_OK(
       BeginObject(reader, node, "source",
                   {"name", "type", "path", "timestamp_field", "created_timestamp_column",
-                   "field_mapping", "description", "tags", "owner"},
+                   "field_mapping", "batch_source", "description", "tags", "owner"},
                   &source.name));
   std::string type = "file";
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "type", &type));
-  if (type != "file") {
-    return reader.Error(node["type"], "unknown source type '" + type + "' (supported: file)");
+  if (type == "push") {
+    source.type = SourceType::kPush;
+    ARROW_RETURN_NOT_OK(reader.RequiredString(node, "batch_source", &source.batch_source));
+    for (const char* key :
+         {"path", "timestamp_field", "created_timestamp_column", "field_mapping"}) {
+      if (node[key]) {
+        return reader.Error(node[key], std::string("a push source takes '") + key +
+                                           "' from its batch_source; remove it here");
+      }
+    }
+  } else if (type == "file") {
+    ARROW_RETURN_NOT_OK(reader.RequiredString(node, "path", &source.path));
+    ARROW_RETURN_NOT_OK(reader.RequiredString(node, "timestamp_field", &source.timestamp_field));
+    ARROW_RETURN_NOT_OK(
+        reader.OptionalString(node, "created_timestamp_column", &source.created_timestamp_column));
+    ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "field_mapping", &source.field_mapping));
+    if (node["batch_source"]) {
+      return reader.Error(node["batch_source"], "only a push source has a batch_source");
+    }
+  } else {
+    return reader.Error(node["type"], "unknown source type '" + type + "' (supported: file, push)");
   }
-  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "path", &source.path));
-  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "timestamp_field", &source.timestamp_field));
-  ARROW_RETURN_NOT_OK(
-      reader.OptionalString(node, "created_timestamp_column", &source.created_timestamp_column));
-  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "field_mapping", &source.field_mapping));
   ARROW_RETURN_NOT_OK(EndObject(reader, node, &source));
   out->sources.push_back(std::move(source));
   return Status::OK();

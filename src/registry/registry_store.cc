@@ -51,7 +51,8 @@ Members EntityMembers(const Entity& entity) {
 
 Members SourceMembers(const DataSource& source) {
   return {{"name", JsonText(source.name)},
-          {"type", JsonText("file")},
+          {"type", JsonText(source.type == SourceType::kPush ? "push" : "file")},
+          {"batch_source", JsonText(source.batch_source)},
           {"path", JsonText(source.path)},
           {"timestamp_field", JsonText(source.timestamp_field)},
           {"created_timestamp_column", JsonText(source.created_timestamp_column)},
@@ -211,6 +212,10 @@ Status ReadEntity(const JsonObject& object, Entity* entity) {
 
 Status ReadSource(const JsonObject& object, DataSource* source) {
   ARROW_RETURN_NOT_OK(object.String("name", &source->name));
+  std::string type = "file";
+  ARROW_RETURN_NOT_OK(object.OptionalString("type", &type));
+  source->type = type == "push" ? SourceType::kPush : SourceType::kFile;
+  ARROW_RETURN_NOT_OK(object.OptionalString("batch_source", &source->batch_source));
   ARROW_RETURN_NOT_OK(object.String("path", &source->path));
   ARROW_RETURN_NOT_OK(object.String("timestamp_field", &source->timestamp_field));
   ARROW_RETURN_NOT_OK(object.String("created_timestamp_column", &source->created_timestamp_column));

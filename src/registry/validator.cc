@@ -2,6 +2,7 @@
 
 #include <arrow/type.h>
 
+#include <filesystem>
 #include <set>
 #include <unordered_map>
 
@@ -175,14 +176,29 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
 
   std::map<std::string, ResolvedSource> resolved;
   for (const DataSource& source : definitions->sources) {
+    if (source.type == SourceType::kPush) {
+      const DataSource* batch = definitions->FindSource(source.batch_source);
+      std::string object = "source '" + source.name + "'";
+      if (batch == nullptr || batch->type != SourceType::kFile) {
+        return Fail(source.location, object,
+                    "batch_source '" + source.batch_source + "' is not a file source");
+      }
+      std::error_code error;
+      if (!std::filesystem::is_directory(config.Resolve(batch->path), error)) {
+        return Fail(source.location, object,
+                    "batch_source '" + batch->name + "' must be a directory of Parquet files (" +
+                        batch->path + "), so pushed rows can be appended as new files");
+      }
+      continue;
+    }
     ARROW_ASSIGN_OR_RAISE(resolved[source.name], ResolveSource(config, source));
   }
   for (FeatureView& view : definitions->feature_views) {
-    const DataSource* source = definitions->FindSource(view.source);
-    if (source == nullptr) {
+    if (definitions->FindSource(view.source) == nullptr) {
       return Fail(view.location, "feature_view '" + view.name + "'",
                   "unknown source '" + view.source + "'");
     }
+    const DataSource* source = definitions->BatchSourceOf(view);
     ARROW_RETURN_NOT_OK(ValidateFeatureView(*definitions, *source, resolved[source->name], &view));
   }
   for (const FeatureService& service : definitions->feature_services) {

@@ -1,9 +1,11 @@
 #include "headwater/server/feature_service.h"
 
-#include <arrow/array.h>
+#include <arrow/api.h>
+#include <arrow/compute/cast.h>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,8 +14,10 @@
 #include "dataframe_json.h"
 #include "headwater/core/json_writer.h"
 #include "headwater/ingest/materializer.h"
+#include "headwater/offline/table_file.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/registry_store.h"
+#include "headwater/registry/source_schema.h"
 #include "headwater/server/api_token.h"
 #include "metrics.h"
 
@@ -191,12 +195,14 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
     std::string_view method;
     uint32_t scope;  // what a token needs, when auth is on; 0: open
   };
-  static constexpr Route kRoutes[] = {{"/get-online-features", "POST", registry::kReadOnline},
-                                      {"/write-to-online-store", "POST", registry::kWriteOnline},
-                                      {"/materialize", "POST", registry::kMaterialize},
-                                      {"/materialize-incremental", "POST", registry::kMaterialize},
-                                      {"/health", "GET", 0},
-                                      {"/metrics", "GET", 0}};
+  static constexpr Route kRoutes[] = {
+      {"/get-online-features", "POST", registry::kReadOnline},
+      {"/write-to-online-store", "POST", registry::kWriteOnline},
+      {"/push", "POST", 0},  // the scopes depend on "to": checked by Push
+      {"/materialize", "POST", registry::kMaterialize},
+      {"/materialize-incremental", "POST", registry::kMaterialize},
+      {"/health", "GET", 0},
+      {"/metrics", "GET", 0}};
   std::string_view path = request.path.substr(0, request.path.find('?'));
   for (const Route& route : kRoutes) {
     if (route.path != path) continue;
@@ -204,11 +210,13 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
     if (request.method != route.method) {
       return Error(405, "method not allowed", fmt::format("use {} {}", route.method, route.path));
     }
+    const uint32_t granted = config_.auth.enabled && !request.authorization.empty()
+                                 ? GrantedScopes(config_.auth, request.authorization)
+                                 : 0;
     if (config_.auth.enabled && route.scope != 0) {
       if (request.authorization.empty()) {
         return Error(401, "unauthorized", "send an API token: Authorization: Bearer <token>");
       }
-      uint32_t granted = GrantedScopes(config_.auth, request.authorization);
       if (granted == 0) return Error(401, "unauthorized", "the API token is not valid");
       if ((granted & route.scope) == 0) {
         return Error(403, "forbidden",
@@ -217,6 +225,7 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
     }
     if (path == "/get-online-features") return GetOnlineFeatures(request.body);
     if (path == "/write-to-online-store") return WriteToOnlineStore(request.body);
+    if (path == "/push") return Push(request.body, granted);
     if (path == "/materialize") return Materialize(request.body, false);
     if (path == "/materialize-incremental") return Materialize(request.body, true);
     if (path == "/metrics") return MetricsText();
@@ -257,6 +266,89 @@ HttpResponse FeatureService::GetOnlineFeatures(std::string_view body) {
   return HttpResponse{200, std::move(*result)};
 }
 
+namespace {
+
+// One view's rows from a df, encoded and ready to write; every value checked first.
+struct PreparedRows {
+  const registry::FeatureView* view;
+  ByteRows keys;
+  ByteRows values;
+};
+
+Result<PreparedRows> PrepareRows(const registry::Definitions& definitions,
+                                 const registry::FeatureView& view, const rapidjson::Value& df,
+                                 size_t rows) {
+  const registry::DataSource* source = definitions.BatchSourceOf(view);
+  if (source == nullptr) return Status::Invalid("feature view '", view.name, "' has no source");
+  std::vector<std::shared_ptr<arrow::Array>> keys;
+  for (const std::string& entity_name : view.entities) {
+    const registry::Entity* entity = definitions.FindEntity(entity_name);
+    FeatureType key_type{
+        entity->value_type == ScalarKind::kInt32 ? ScalarKind::kInt64 : entity->value_type, false};
+    ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(df, entity->join_key, key_type, rows));
+    if (column->null_count() > 0) {
+      return Status::Invalid("df.", entity->join_key, " has nulls; every row needs its key");
+    }
+    keys.push_back(std::move(column));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto times, ColumnFromJson(df, source->timestamp_field,
+                                                   {ScalarKind::kUnixTimestamp, false}, rows));
+  if (times->null_count() > 0) {
+    return Status::Invalid("df.", source->timestamp_field, " has nulls; every row needs its time");
+  }
+  std::vector<int64_t> created_times(rows, INT64_MIN);
+  if (!source->created_timestamp_column.empty() &&
+      df.FindMember(source->created_timestamp_column.c_str()) != df.MemberEnd()) {
+    ARROW_ASSIGN_OR_RAISE(auto created, ColumnFromJson(df, source->created_timestamp_column,
+                                                       {ScalarKind::kUnixTimestamp, false}, rows));
+    const auto& array = static_cast<const arrow::TimestampArray&>(*created);
+    for (size_t i = 0; i < rows; ++i) {
+      if (array.IsValid(i)) created_times[i] = array.Value(i);
+    }
+  }
+  std::vector<std::shared_ptr<arrow::Array>> features;
+  std::vector<FeatureType> schema;
+  for (const registry::Field& field : view.features) {
+    ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(df, field.name, field.dtype, rows));
+    features.push_back(std::move(column));
+    schema.push_back(field.dtype);
+  }
+  PreparedRows prepared{&view, {}, {}};
+  std::vector<uint8_t> valid;
+  ARROW_RETURN_NOT_OK(EncodeEntityKeys(keys, static_cast<int64_t>(rows), &prepared.keys, &valid));
+  ARROW_RETURN_NOT_OK(online::EncodeFeatureRows(
+      features, schema, static_cast<const arrow::TimestampArray&>(*times).raw_values(),
+      created_times.data(), static_cast<int64_t>(rows), &prepared.values));
+  return prepared;
+}
+
+// The df as a table with exactly the batch source's columns and types, for appending.
+Result<std::shared_ptr<arrow::Table>> OfflineTable(const registry::RepoConfig& config,
+                                                   const registry::DataSource& batch,
+                                                   const rapidjson::Value& df, size_t rows) {
+  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch.path)));
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  for (const auto& field : schema->fields()) {
+    auto mapped = batch.field_mapping.find(field->name());
+    std::string name = df.HasMember(field->name().c_str()) || mapped == batch.field_mapping.end()
+                           ? field->name()
+                           : mapped->second;
+    auto type = FromArrowType(*field->type());
+    if (!type.ok()) {
+      return Status::Invalid("batch source column '", field->name(), "' has type ",
+                             field->type()->ToString(), ", which push cannot write");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(df, name, *type, rows));
+    if (!column->type()->Equals(*field->type())) {
+      ARROW_ASSIGN_OR_RAISE(column, arrow::compute::Cast(*column, field->type()));
+    }
+    columns.push_back(std::move(column));
+  }
+  return arrow::Table::Make(schema, columns, static_cast<int64_t>(rows));
+}
+
+}  // namespace
+
 HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
   auto current = snapshot();
   const registry::Definitions& definitions = current->registry.definitions;
@@ -265,58 +357,11 @@ HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
     ARROW_ASSIGN_OR_RAISE(auto view_name, StringMember(document, "feature_view_name", true));
     const registry::FeatureView* view = definitions.FindFeatureView(view_name);
     if (view == nullptr) return Status::KeyError("unknown feature view '", view_name, "'");
-    const registry::DataSource* source = definitions.FindSource(view->source);
-    if (source == nullptr) return Status::Invalid("feature view '", view_name, "' has no source");
     ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
     if (df == nullptr) return Status::Invalid("missing \"df\"");
     ARROW_ASSIGN_OR_RAISE(size_t rows, DataFrameRows(*df, kMaxWriteRows));
-
-    // Check every value before writing anything: a bad request changes nothing.
-    std::vector<std::shared_ptr<arrow::Array>> keys;
-    for (const std::string& entity_name : view->entities) {
-      const registry::Entity* entity = definitions.FindEntity(entity_name);
-      FeatureType key_type{
-          entity->value_type == ScalarKind::kInt32 ? ScalarKind::kInt64 : entity->value_type,
-          false};
-      ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(*df, entity->join_key, key_type, rows));
-      if (column->null_count() > 0) {
-        return Status::Invalid("df.", entity->join_key, " has nulls; every row needs its key");
-      }
-      keys.push_back(std::move(column));
-    }
-    ARROW_ASSIGN_OR_RAISE(auto times, ColumnFromJson(*df, source->timestamp_field,
-                                                     {ScalarKind::kUnixTimestamp, false}, rows));
-    if (times->null_count() > 0) {
-      return Status::Invalid("df.", source->timestamp_field,
-                             " has nulls; every row needs its time");
-    }
-    std::shared_ptr<arrow::Array> created;
-    if (!source->created_timestamp_column.empty() &&
-        df->FindMember(source->created_timestamp_column.c_str()) != df->MemberEnd()) {
-      ARROW_ASSIGN_OR_RAISE(created, ColumnFromJson(*df, source->created_timestamp_column,
-                                                    {ScalarKind::kUnixTimestamp, false}, rows));
-    }
-    std::vector<std::shared_ptr<arrow::Array>> features;
-    std::vector<FeatureType> schema;
-    for (const registry::Field& field : view->features) {
-      ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(*df, field.name, field.dtype, rows));
-      features.push_back(std::move(column));
-      schema.push_back(field.dtype);
-    }
-    ByteRows encoded_keys, values;
-    std::vector<uint8_t> valid;
-    ARROW_RETURN_NOT_OK(EncodeEntityKeys(keys, static_cast<int64_t>(rows), &encoded_keys, &valid));
-    const int64_t* event_times = static_cast<const arrow::TimestampArray&>(*times).raw_values();
-    std::vector<int64_t> created_times(rows, INT64_MIN);
-    if (created != nullptr) {
-      const auto& array = static_cast<const arrow::TimestampArray&>(*created);
-      for (size_t i = 0; i < rows; ++i) {
-        if (array.IsValid(i)) created_times[i] = array.Value(i);
-      }
-    }
-    ARROW_RETURN_NOT_OK(online::EncodeFeatureRows(
-        features, schema, event_times, created_times.data(), static_cast<int64_t>(rows), &values));
-    ARROW_ASSIGN_OR_RAISE(auto result, store_->Write(view->name, encoded_keys, values));
+    ARROW_ASSIGN_OR_RAISE(auto prepared, PrepareRows(definitions, *view, *df, rows));
+    ARROW_ASSIGN_OR_RAISE(auto result, store_->Write(view->name, prepared.keys, prepared.values));
     ARROW_RETURN_NOT_OK(store_->Sync());
     metrics_->AddRowsWritten("/write-to-online-store", result.written);
     return fmt::format(R"({{"status":"ok","rows":{},"written":{},"skipped_older":{}}})", rows,
@@ -324,6 +369,84 @@ HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
   };
   auto result = run();
   if (!result.ok()) return FromStatus(result.status());
+  return HttpResponse{200, std::move(*result)};
+}
+
+HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes) {
+  auto current = snapshot();
+  const registry::Definitions& definitions = current->registry.definitions;
+  int status_code = 200;
+  auto run = [&]() -> Result<std::string> {
+    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(body));
+    ARROW_ASSIGN_OR_RAISE(auto name, StringMember(document, "push_source_name", true));
+    const registry::DataSource* source = definitions.FindSource(name);
+    if (source == nullptr || source->type != registry::SourceType::kPush) {
+      return Status::KeyError("unknown push source '", name, "'");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto to, StringMember(document, "to", false));
+    if (to.empty()) to = "online";
+    const bool online = to == "online" || to == "online_and_offline" || to == "both";
+    const bool offline = to == "offline" || to == "online_and_offline" || to == "both";
+    if (!online && !offline) {
+      return Status::Invalid("\"to\" must be online, offline or online_and_offline, not '", to,
+                             "'");
+    }
+    const uint32_t needed =
+        (online ? registry::kWriteOnline : 0u) | (offline ? registry::kWriteOffline : 0u);
+    if (config_.auth.enabled && (granted_scopes & needed) != needed) {
+      status_code = granted_scopes == 0 ? 401 : 403;
+      return Status::Invalid(granted_scopes == 0 ? "send a valid API token"
+                                                 : "the API token lacks write_online or "
+                                                   "write_offline for this push");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
+    if (df == nullptr) return Status::Invalid("missing \"df\"");
+    ARROW_ASSIGN_OR_RAISE(size_t rows, DataFrameRows(*df, kMaxWriteRows));
+
+    // Everything is checked and encoded before anything is written.
+    std::vector<PreparedRows> prepared;
+    if (online) {
+      for (const auto& view : definitions.feature_views) {
+        if (view.source != name || !view.online) continue;
+        ARROW_ASSIGN_OR_RAISE(auto rows_for_view, PrepareRows(definitions, view, *df, rows));
+        prepared.push_back(std::move(rows_for_view));
+      }
+    }
+    const registry::DataSource* batch = definitions.FindSource(source->batch_source);
+    std::shared_ptr<arrow::Table> table;
+    if (offline) {
+      ARROW_ASSIGN_OR_RAISE(table, OfflineTable(config_, *batch, *df, rows));
+    }
+
+    JsonWriter out;
+    out.BeginObject().Key("status").String("ok").Key("rows").Int(static_cast<int64_t>(rows));
+    if (offline) {
+      // Appended files sort after earlier pushes (name order is read order).
+      static std::atomic<int64_t> sequence{0};
+      std::string file = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock_.Now().micros,
+                                     sequence.fetch_add(1) % 1000000, ::getpid());
+      ARROW_RETURN_NOT_OK(offline::WriteTableFile(*table, config_.Resolve(batch->path) / file));
+      out.Key("offline_file").String(file);
+    }
+    out.Key("online_views").BeginArray();
+    for (const PreparedRows& rows_for_view : prepared) {
+      ARROW_ASSIGN_OR_RAISE(auto result, store_->Write(rows_for_view.view->name, rows_for_view.keys,
+                                                       rows_for_view.values));
+      out.String(rows_for_view.view->name);
+      metrics_->AddRowsWritten("/push", result.written);
+    }
+    if (!prepared.empty()) ARROW_RETURN_NOT_OK(store_->Sync());
+    out.EndArray().EndObject();
+    return out.Take();
+  };
+  auto result = run();
+  if (!result.ok()) {
+    if (status_code == 401 || status_code == 403) {
+      return Error(status_code, status_code == 401 ? "unauthorized" : "forbidden",
+                   result.status().message());
+    }
+    return FromStatus(result.status());
+  }
   return HttpResponse{200, std::move(*result)};
 }
 

@@ -35,8 +35,9 @@ struct Entity {
   SourceLocation location;
 };
 
-/// Kinds of data source. Only files for now; push and Kafka sources come with streaming.
-enum class SourceType { kFile };
+/// Kinds of data source: Parquet files, or a push source (rows pushed over HTTP) whose history
+/// lives in a file source (its `batch_source`). Kafka sources come with streaming.
+enum class SourceType { kFile, kPush };
 
 /// A batch source of feature rows.
 struct DataSource {
@@ -51,6 +52,8 @@ struct DataSource {
   std::string created_timestamp_column;
   /// Renames source columns: source column name -> feature or join key name.
   std::map<std::string, std::string> field_mapping;
+  /// For push sources: the file source (a directory) that holds pushed rows offline.
+  std::string batch_source;
   std::string owner;
   std::string description;
   Tags tags;
@@ -119,6 +122,9 @@ struct Definitions {
   const DataSource* FindSource(std::string_view name) const;
   const FeatureView* FindFeatureView(std::string_view name) const;
   const FeatureService* FindFeatureService(std::string_view name) const;
+  /// The file source a view's rows are read from: its source, or a push source's batch source.
+  /// Null when either is missing.
+  const DataSource* BatchSourceOf(const FeatureView& view) const;
 };
 
 /// A time range [start, end) whose latest values were written online.

@@ -8,6 +8,8 @@
 //   POST /get-online-features      {"features": [...] | "feature_service": s, "entities": {...},
 //                                   "full_feature_names": b}
 //   POST /write-to-online-store    {"feature_view_name": v, "df": {column: [values]}}
+//   POST /push                     {"push_source_name": s, "df": {column: [values]},
+//                                   "to": "online" | "offline" | "online_and_offline" | "both"}
 //   POST /materialize              {"start_ts": t, "end_ts": t, "feature_views": [...]}
 //   POST /materialize-incremental  {"end_ts": t, "feature_views": [...]}
 // Errors: {"error": "<what>", "detail": "<message naming the field and value>"} with 400 for bad
@@ -71,6 +73,7 @@ class FeatureService {
   HttpResponse Route(const HttpRequest& request, std::string_view* endpoint);
   HttpResponse GetOnlineFeatures(std::string_view body);
   HttpResponse WriteToOnlineStore(std::string_view body);
+  HttpResponse Push(std::string_view body, uint32_t granted_scopes);
   HttpResponse Materialize(std::string_view body, bool incremental);
   HttpResponse MetricsText();
 
