@@ -324,3 +324,14 @@ def test_bad_auth_configuration(repo, cli, auth, message):
     config = repo / "feature_store.yaml"
     config.write_text(config.read_text() + auth)
     assert message in cli("plan", ok=False).stderr
+
+
+def test_non_loopback_without_auth_warns(repo):
+    # Bound to all addresses for a moment; only loopback is ever contacted.
+    process = subprocess.Popen([HEADWATER, "-c", repo, "serve", "--host", "0.0.0.0", "--port",
+                                str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    time.sleep(1.0)
+    process.terminate()
+    _, err = process.communicate(timeout=10)
+    assert "warning: serving on 0.0.0.0 without authentication" in err

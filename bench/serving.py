@@ -1,0 +1,164 @@
+"""Serving benchmark: `headwater serve` under wrk (saturated) and h2load (fixed rate), on RocksDB
+and Redis, against Feast's Python feature server (`feast serve`) on the same data, same run.
+
+Server and load generator share this 2-core machine (stated in every result). Saturated runs:
+wrk, 1 thread, 32 connections, 10 s, requests drawn from a pool of 10,000 random bodies
+(bench/wrk_online.lua). Fixed rate: h2load at 10k req/s for 10 s as 2 connections x 5,000/s and
+as 10 x 1,000/s, one body, latency percentiles computed from its per-request log.
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from historical_retrieval import HERE, ROOT, ensure_data
+from materialize import END, START, configure
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(port, process, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError("server did not start")
+
+
+def wrk(port, entities, keys, seconds=10):
+    env = dict(os.environ, ENTITIES=str(entities), KEYS=str(keys))
+    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "-s", HERE / "wrk_online.lua",
+                          f"http://127.0.0.1:{port}"], env=env, check=True, capture_output=True,
+                         text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["requests_per_second"] = result["requests"] / result["duration_s"]
+    return result
+
+
+def h2load_fixed_rate(port, body, rate_per_client=1000, clients=10, seconds=10):
+    with tempfile.TemporaryDirectory() as scratch:
+        body_file, log = Path(scratch) / "body.json", Path(scratch) / "log.tsv"
+        body_file.write_text(json.dumps(body))
+        subprocess.run(["h2load", "--h1", "-c", str(clients), "--rps", str(rate_per_client),
+                        "-n", str(rate_per_client * clients * seconds), "-d", body_file,
+                        "-H", "Content-Type: application/json", "--log-file", log,
+                        f"http://127.0.0.1:{port}/get-online-features"],
+                       check=True, capture_output=True)
+        rows = [line.split("\t") for line in log.read_text().splitlines()]
+    micros = sorted(int(row[2]) for row in rows)
+    statuses = {row[1] for row in rows}
+    pick = lambda q: micros[min(len(micros) - 1, int(q * len(micros)))]
+    return {"rate": rate_per_client * clients, "requests": len(micros), "statuses": sorted(statuses),
+            "p50_us": pick(0.5), "p99_us": pick(0.99), "p999_us": pick(0.999)}
+
+
+def serve_headwater(binary, repo, port):
+    return subprocess.Popen([binary, "serve", "--port", str(port), "--workers", "2"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def prepare(binary, data, store, redis_port):
+    repo = configure(data, store, redis_port)
+    subprocess.run([binary, "teardown"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "apply"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "materialize", START, END], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+    return repo
+
+
+def report(label, result):
+    print(f"  {label:<44} {result['requests_per_second']:>9,.0f} req/s  p50 {result['p50_us']:>6} us"
+          f"  p99 {result['p99_us']:>6} us  p99.9 {result['p999_us']:>6} us", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build", type=Path, default=ROOT / "build")
+    parser.add_argument("--peer-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--skip-feast", action="store_true")
+    parser.add_argument("--results", type=Path, default=HERE / "results" / "serving.json")
+    args = parser.parse_args()
+    binary = (args.build / "headwater").resolve()
+    redis_dir = Path(tempfile.mkdtemp(prefix="headwater-bench-redis-"))
+    redis_port = subprocess.run([ROOT / "scripts" / "start_redis", redis_dir], check=True,
+                                capture_output=True, text=True).stdout.strip()
+    results = {"machine": f"{os.cpu_count()} cores, server (2 workers) and load generator on it"}
+    one = {"features": [f"driver_stats:f{i}" for i in range(10)], "entities": {"driver_id": [12345]}}
+    try:
+        big = ensure_data(args.data / "materialize_10m_1m", 1_000, 10_000_000, 1_000_000)
+        print("serving: 1M keys x 10 Float64 features (10M source rows)", flush=True)
+        for store in ("rocksdb", "redis"):
+            repo = prepare(binary, big, store, redis_port)
+            port = free_port()
+            server = serve_headwater(binary, repo, port)
+            try:
+                wait_until_up(port, server)
+                for entities in (1, 100):
+                    result = wrk(port, entities, 1_000_000)
+                    results[f"headwater_{store}_{entities}x10"] = result
+                    report(f"headwater {store} {entities} x 10 (wrk, saturated)", result)
+                # 10k req/s two ways: 2 connections x 5,000/s, and 10 x 1,000/s, whose
+                # per-connection timers fire together, so requests arrive in bursts of 10.
+                for clients in (2, 10):
+                    fixed = h2load_fixed_rate(port, one, 10_000 // clients, clients)
+                    results[f"headwater_{store}_1x10_at_10k_{clients}_connections"] = fixed
+                    print(f"  headwater {store} 1 x 10 at {fixed['rate']} req/s, {clients} "
+                          f"connections (h2load): p50 {fixed['p50_us']} us, p99 {fixed['p99_us']} us, "
+                          f"p99.9 {fixed['p999_us']} us, statuses {fixed['statuses']}", flush=True)
+            finally:
+                server.terminate()
+                server.wait()
+        if not args.skip_feast:
+            print("feast comparison: 100k keys x 10 Float64 (1M source rows), 1 x 10, wrk", flush=True)
+            small = ensure_data(args.data / "materialize_1m_100k", 1_000, 1_000_000, 100_000)
+            repo = prepare(binary, small, "rocksdb", redis_port)
+            port = free_port()
+            server = serve_headwater(binary, repo, port)
+            try:
+                wait_until_up(port, server)
+                results["headwater_small_1x10"] = wrk(port, 1, 100_000)
+                report("headwater rocksdb 1 x 10", results["headwater_small_1x10"])
+            finally:
+                server.terminate()
+                server.wait()
+            port = free_port()
+            feast = subprocess.Popen([args.peer_python, HERE / "peers" / "feast_serve.py",
+                                      args.data / "feast_serve_repo", small / "features.parquet",
+                                      str(port), "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                wait_until_up(port, feast, seconds=900)
+                time.sleep(3)  # let its workers finish starting
+                results["feast_small_1x10"] = wrk(port, 1, 100_000)
+                report("feast serve (sqlite, 2 workers) 1 x 10", results["feast_small_1x10"])
+            finally:
+                feast.terminate()
+                feast.wait()
+            ratio = (results["headwater_small_1x10"]["requests_per_second"] /
+                     results["feast_small_1x10"]["requests_per_second"])
+            results["feast_ratio"] = ratio
+            print(f"  Headwater / Feast req/s = {ratio:.0f}x", flush=True)
+    finally:
+        subprocess.run([ROOT / "scripts" / "stop_redis", redis_dir], check=False)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results written to {args.results}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    main()
