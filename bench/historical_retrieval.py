@@ -48,6 +48,22 @@ def measure(name, command, repeat, cwd=None, timeout=None):
     return {"seconds": seconds, "runs": [r[0] for r in runs], "peak_rss_mib": rss}
 
 
+def common_arguments(description, results_name, large_help=None):
+    """The arguments every benchmark driver takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--build", type=Path, default=ROOT / "build")
+    parser.add_argument("--peer-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-feast", action="store_true")
+    if large_help:
+        parser.add_argument("--large", action="store_true", help=large_help)
+        parser.add_argument("--memory-cap-mib", type=int, default=2048)
+    parser.add_argument("--results", type=Path, default=HERE / "results" / results_name)
+    return parser
+
+
 def ensure_data(directory, entity_rows, feature_rows, entities):
     if not (directory / "features.parquet").exists():
         print(f"generating {directory.name} ...", flush=True)
@@ -67,17 +83,8 @@ def headwater(binary, data, threads, repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", type=Path, default=ROOT / "build")
-    parser.add_argument("--peer-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
-    parser.add_argument("--data", type=Path, default=HERE / "data")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--skip-feast", action="store_true")
-    parser.add_argument("--large", action="store_true",
-                        help="also run 10x the feature rows (100M, ~10 GB) under a memory cap")
-    parser.add_argument("--memory-cap-mib", type=int, default=2048)
-    parser.add_argument("--results", type=Path, default=HERE / "results" / "historical_retrieval.json")
+    parser = common_arguments(__doc__, "historical_retrieval.json",
+                              "also run 10x the feature rows (100M, ~10 GB) under a memory cap")
     args = parser.parse_args()
     binary = (args.build / "headwater").resolve()
     results = {"machine": f"{os.cpu_count()} cores", "threads": args.threads}

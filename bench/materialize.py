@@ -6,7 +6,6 @@ so 1M keys are written). Feast runs on a 10x smaller set (1M rows over 100k keys
 on it too for the ratio. Each Headwater run starts from an empty store (teardown, apply). Then the
 in-process read latency (bench/online_read_benchmark.cc) on the materialized stores.
 """
-import argparse
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from historical_retrieval import HERE, ROOT, ensure_data, measure
+from historical_retrieval import HERE, ROOT, common_arguments, ensure_data, measure
 
 START, END = "2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z"
 
@@ -55,17 +54,8 @@ def read_latency(build, data, store, redis_port, keys):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", type=Path, default=ROOT / "build")
-    parser.add_argument("--peer-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
-    parser.add_argument("--data", type=Path, default=HERE / "data")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--skip-feast", action="store_true")
-    parser.add_argument("--large", action="store_true",
-                        help="also materialize 100M rows (~10 GB) under a memory cap")
-    parser.add_argument("--memory-cap-mib", type=int, default=2048)
-    parser.add_argument("--results", type=Path, default=HERE / "results" / "materialize.json")
+    parser = common_arguments(__doc__, "materialize.json",
+                              "also materialize 100M rows (~10 GB) under a memory cap")
     args = parser.parse_args()
     binary = (args.build / "headwater").resolve()
     build = args.build.resolve()

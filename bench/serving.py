@@ -6,7 +6,6 @@ wrk, 1 thread, 32 connections, 10 s, requests drawn from a pool of 10,000 random
 (bench/wrk_online.lua). Fixed rate: h2load at 10k req/s for 10 s as 2 connections x 5,000/s and
 as 10 x 1,000/s, one body, latency percentiles computed from its per-request log.
 """
-import argparse
 import json
 import os
 import socket
@@ -17,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from historical_retrieval import HERE, ROOT, ensure_data
+from historical_retrieval import HERE, ROOT, common_arguments, ensure_data
 from materialize import END, START, configure
 
 
@@ -86,12 +85,7 @@ def report(label, result):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", type=Path, default=ROOT / "build")
-    parser.add_argument("--peer-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
-    parser.add_argument("--data", type=Path, default=HERE / "data")
-    parser.add_argument("--skip-feast", action="store_true")
-    parser.add_argument("--results", type=Path, default=HERE / "results" / "serving.json")
+    parser = common_arguments(__doc__, "serving.json")
     args = parser.parse_args()
     binary = (args.build / "headwater").resolve()
     redis_dir = Path(tempfile.mkdtemp(prefix="headwater-bench-redis-"))

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "headwater/core/status.h"
+#include "headwater/server/http_server.h"
 
 namespace headwater::cli {
 
@@ -50,16 +51,7 @@ struct OnlineArguments {
 Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& arguments);
 Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 
-struct ServeArguments {
-  std::string host = "127.0.0.1";
-  int port = 6566;
-  int workers = 0;
-  size_t max_body_bytes = 8 << 20;
-  int io_timeout_seconds = 10;
-  std::string cert;
-  std::string key;
-};
-Status RunServe(const GlobalOptions& global, const ServeArguments& arguments);
+Status RunServe(const GlobalOptions& global, const server::ServerOptions& options);
 Status RunHashToken(const std::string& token);
 
 }  // namespace headwater::cli

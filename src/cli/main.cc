@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
       "online-dump", "Print a view's online keys and values as hex, in key order (debugging aid)");
   online_dump->add_option("--view", dump_view, "The feature view")->required();
 
-  ServeArguments serve_arguments;
+  headwater::server::ServerOptions serve_arguments;
   auto* serve =
       app.add_subcommand("serve", "Serve features over HTTP (Feast's feature-server API)");
   serve->add_option("--host", serve_arguments.host,

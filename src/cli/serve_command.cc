@@ -17,18 +17,10 @@ void RequestStop(int) { stop_requested.store(true); }
 
 }  // namespace
 
-Status RunServe(const GlobalOptions& global, const ServeArguments& arguments) {
+Status RunServe(const GlobalOptions& global, const server::ServerOptions& options) {
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
   ARROW_ASSIGN_OR_RAISE(auto service,
                         server::FeatureService::Make(config, SystemClock::Instance()));
-  server::ServerOptions options;
-  options.host = arguments.host;
-  options.port = arguments.port;
-  options.workers = arguments.workers;
-  options.max_body_bytes = arguments.max_body_bytes;
-  options.io_timeout_seconds = arguments.io_timeout_seconds;
-  options.cert = arguments.cert;
-  options.key = arguments.key;
   if (!config.auth.enabled && options.host.rfind("127.", 0) != 0) {
     std::cerr << "warning: serving on " << options.host
               << " without authentication: anyone who can reach it can read and write features\n";

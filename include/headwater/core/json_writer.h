@@ -31,6 +31,9 @@ class JsonWriter {
   /// Inserts already-serialised JSON text as one value.
   JsonWriter& Raw(std::string_view json);
 
+  /// Reserves room for `bytes` of output, to avoid regrowing a large response.
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
+
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }
 
