@@ -7,11 +7,13 @@ wall time of a whole process (start, Parquet reads, join, Parquet write) and its
 Medians over --repeat runs.
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,6 +64,24 @@ def common_arguments(description, results_name, large_help=None):
         parser.add_argument("--memory-cap-mib", type=int, default=2048)
     parser.add_argument("--results", type=Path, default=HERE / "results" / results_name)
     return parser
+
+
+@contextlib.contextmanager
+def redis_server():
+    """A throwaway redis-server on a free loopback port (scripts/start_redis); yields the port."""
+    directory = Path(tempfile.mkdtemp(prefix="headwater-bench-redis-"))
+    port = subprocess.run([ROOT / "scripts" / "start_redis", directory], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    try:
+        yield port
+    finally:
+        subprocess.run([ROOT / "scripts" / "stop_redis", directory], check=False)
+
+
+def write_results(path, results):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results written to {path}")
 
 
 def ensure_data(directory, entity_rows, feature_rows, entities):
@@ -126,9 +146,7 @@ def main():
             "--threads", str(args.threads)], 1, cwd=large / "repo")
         results["memory_cap_mib"] = args.memory_cap_mib
 
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results written to {args.results}")
+    write_results(args.results, results)
 
 
 if __name__ == "__main__":

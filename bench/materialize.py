@@ -10,10 +10,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from historical_retrieval import HERE, ROOT, common_arguments, ensure_data, measure
+from historical_retrieval import (HERE, ROOT, common_arguments, ensure_data, measure,
+                                  redis_server, write_results)
 
 START, END = "2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z"
 
@@ -59,11 +59,8 @@ def main():
     args = parser.parse_args()
     binary = (args.build / "headwater").resolve()
     build = args.build.resolve()
-    redis_dir = Path(tempfile.mkdtemp(prefix="headwater-bench-redis-"))
-    port = subprocess.run([ROOT / "scripts" / "start_redis", redis_dir], check=True,
-                          capture_output=True, text=True).stdout.strip()
     results = {"machine": f"{os.cpu_count()} cores", "threads": args.threads}
-    try:
+    with redis_server() as port:
         print("materialize: 10M rows x 10 Float64 over 1M keys", flush=True)
         big = ensure_data(args.data / "materialize_10m_1m", 1_000, 10_000_000, 1_000_000)
         for store in ("rocksdb", "redis"):
@@ -101,11 +98,7 @@ def main():
             capped["rows_per_second"] = 100_000_000 / capped["seconds"]
             results["headwater_large_rocksdb"] = capped
             results["memory_cap_mib"] = args.memory_cap_mib
-    finally:
-        subprocess.run([ROOT / "scripts" / "stop_redis", redis_dir], check=False)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results written to {args.results}")
+    write_results(args.results, results)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from historical_retrieval import HERE, ROOT, common_arguments, ensure_data
+from historical_retrieval import (HERE, ROOT, common_arguments, ensure_data, redis_server,
+                                  write_results)
 from materialize import END, START, configure
 
 
@@ -88,12 +89,9 @@ def main():
     parser = common_arguments(__doc__, "serving.json")
     args = parser.parse_args()
     binary = (args.build / "headwater").resolve()
-    redis_dir = Path(tempfile.mkdtemp(prefix="headwater-bench-redis-"))
-    redis_port = subprocess.run([ROOT / "scripts" / "start_redis", redis_dir], check=True,
-                                capture_output=True, text=True).stdout.strip()
     results = {"machine": f"{os.cpu_count()} cores, server (2 workers) and load generator on it"}
     one = {"features": [f"driver_stats:f{i}" for i in range(10)], "entities": {"driver_id": [12345]}}
-    try:
+    with redis_server() as redis_port:
         big = ensure_data(args.data / "materialize_10m_1m", 1_000, 10_000_000, 1_000_000)
         print("serving: 1M keys x 10 Float64 features (10M source rows)", flush=True)
         for store in ("rocksdb", "redis"):
@@ -146,11 +144,7 @@ def main():
                      results["feast_small_1x10"]["requests_per_second"])
             results["feast_ratio"] = ratio
             print(f"  Headwater / Feast req/s = {ratio:.0f}x", flush=True)
-    finally:
-        subprocess.run([ROOT / "scripts" / "stop_redis", redis_dir], check=False)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results written to {args.results}")
+    write_results(args.results, results)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,6 @@ struct EntityColumn {
   const rapidjson::Value* values;
 };
 
-std::string Describe(const rapidjson::Value& value) {
-  if (value.IsString())
-    return "the string \"" + std::string(value.GetString()).substr(0, 40) + "\"";
-  if (value.IsNull()) return "null";
-  if (value.IsBool()) return "a boolean";
-  if (value.IsNumber()) return value.IsInt64() ? "an integer" : "a non-integer number";
-  return value.IsArray() ? "an array" : "an object";
-}
-
 void WriteEntityValue(const rapidjson::Value& value, JsonWriter* writer) {
   if (value.IsInt64()) {
     writer->Int(value.GetInt64());
@@ -36,6 +27,16 @@ void WriteEntityValue(const rapidjson::Value& value, JsonWriter* writer) {
 }
 
 }  // namespace
+
+std::string DescribeJson(const rapidjson::Value& value) {
+  if (value.IsString()) {
+    return "the string \"" + std::string(value.GetString()).substr(0, 40) + "\"";
+  }
+  if (value.IsNull()) return "null";
+  if (value.IsBool()) return "a boolean";
+  if (value.IsNumber()) return value.IsInt64() ? "an integer" : "a non-integer number";
+  return value.IsArray() ? "an array" : "an object";
+}
 
 Result<std::shared_ptr<const OnlineCatalog>> OnlineCatalog::Make(
     const registry::Definitions& definitions) {
@@ -139,7 +140,7 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog&, OnlineStore* store,
     std::string key(member.name.GetString(), member.name.GetStringLength());
     if (!member.value.IsArray()) {
       return Status::Invalid("entities.", key, " must be a list of values, not ",
-                             Describe(member.value));
+                             DescribeJson(member.value));
     }
     size_t rows = member.value.Size();
     if (rows == 0) return Status::Invalid("entities.", key, " is empty");
@@ -188,13 +189,13 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog&, OnlineStore* store,
         if (kind == ScalarKind::kInt32 || kind == ScalarKind::kInt64) {
           if (!value.IsInt64()) {
             return Status::Invalid("entities.", view_columns[k]->join_key, "[", row,
-                                   "]: expected an integer, got ", Describe(value));
+                                   "]: expected an integer, got ", DescribeJson(value));
           }
           parts[k] = {EntityKeyPart::Kind::kInt, value.GetInt64(), {}};
         } else {
           if (!value.IsString()) {
             return Status::Invalid("entities.", view_columns[k]->join_key, "[", row,
-                                   "]: expected a string, got ", Describe(value));
+                                   "]: expected a string, got ", DescribeJson(value));
           }
           parts[k] = {kind == ScalarKind::kString ? EntityKeyPart::Kind::kString
                                                   : EntityKeyPart::Kind::kBytes,

@@ -3,25 +3,17 @@
 #include <arrow/api.h>
 
 #include "headwater/core/time.h"
+#include "headwater/online/online_reader.h"
 
 namespace headwater::server {
 namespace {
-
-std::string Describe(const rapidjson::Value& value) {
-  if (value.IsString())
-    return "the string \"" + std::string(value.GetString()).substr(0, 40) + "\"";
-  if (value.IsNull()) return "null";
-  if (value.IsBool()) return "a boolean";
-  if (value.IsNumber()) return value.IsInt64() ? "an integer" : "a number";
-  return value.IsArray() ? "an array" : "an object";
-}
 
 // Appends one JSON value to a builder of `kind`; `where` names it for errors.
 Status AppendScalar(arrow::ArrayBuilder* builder, ScalarKind kind, const rapidjson::Value& value,
                     const std::string& where) {
   if (value.IsNull()) return builder->AppendNull();
   auto wrong = [&](const char* expected) {
-    return Status::Invalid(where, ": expected ", expected, ", got ", Describe(value));
+    return Status::Invalid(where, ": expected ", expected, ", got ", online::DescribeJson(value));
   };
   switch (kind) {
     case ScalarKind::kInt32:
@@ -104,7 +96,8 @@ Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,
       ARROW_RETURN_NOT_OK(list->AppendNull());
       continue;
     }
-    if (!value.IsArray()) return Status::Invalid(where, ": expected a list, got ", Describe(value));
+    if (!value.IsArray())
+      return Status::Invalid(where, ": expected a list, got ", online::DescribeJson(value));
     ARROW_RETURN_NOT_OK(list->Append());
     for (rapidjson::SizeType e = 0; e < value.Size(); ++e) {
       ARROW_RETURN_NOT_OK(AppendScalar(list->value_builder(), type.kind, value[e],

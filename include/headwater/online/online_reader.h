@@ -65,6 +65,9 @@ struct OnlineRequest {
   bool full_feature_names = false;
 };
 
+/// Names a JSON value's kind for error messages: "the string \"abc\"", "an integer", "null".
+std::string DescribeJson(const rapidjson::Value& value);
+
 /// Limits that keep one request from exhausting the server.
 constexpr size_t kMaxEntityRows = 100'000;
 
