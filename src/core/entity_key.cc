@@ -23,6 +23,14 @@ void EncodeBinaryColumn(const ArrayType& array, char tag, std::vector<std::strin
   }
 }
 
+template <typename ArrayType>
+void EncodeIntegerColumn(const ArrayType& array, std::vector<std::string>* parts) {
+  for (int64_t i = 0; i < array.length(); ++i) {
+    (*parts)[i].push_back('i');
+    AppendSortableInt64(array.Value(i), &(*parts)[i]);
+  }
+}
+
 }  // namespace
 
 Status EncodeEntityKeys(const std::vector<std::shared_ptr<arrow::Array>>& columns, int64_t num_rows,
@@ -70,22 +78,12 @@ Status EncodeEntityKeys(const std::vector<std::shared_ptr<arrow::Array>>& column
   std::vector<std::string> parts(num_rows, std::string(1, static_cast<char>(kEntityKeyVersion)));
   for (const auto& column : columns) {
     switch (column->type_id()) {
-      case arrow::Type::INT32: {
-        const auto& array = static_cast<const arrow::Int32Array&>(*column);
-        for (int64_t i = 0; i < num_rows; ++i) {
-          parts[i].push_back('i');
-          AppendSortableInt64(array.Value(i), &parts[i]);
-        }
+      case arrow::Type::INT32:
+        EncodeIntegerColumn(static_cast<const arrow::Int32Array&>(*column), &parts);
         break;
-      }
-      case arrow::Type::INT64: {
-        const auto& array = static_cast<const arrow::Int64Array&>(*column);
-        for (int64_t i = 0; i < num_rows; ++i) {
-          parts[i].push_back('i');
-          AppendSortableInt64(array.Value(i), &parts[i]);
-        }
+      case arrow::Type::INT64:
+        EncodeIntegerColumn(static_cast<const arrow::Int64Array&>(*column), &parts);
         break;
-      }
       case arrow::Type::STRING:
         EncodeBinaryColumn(static_cast<const arrow::StringArray&>(*column), 's', &parts);
         break;

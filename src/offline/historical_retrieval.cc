@@ -302,18 +302,24 @@ Result<std::shared_ptr<arrow::Table>> GetHistoricalFeatures(
       columns.push_back(entity_rows->column(c));
     }
   }
+  // Every output name is known before any join: fail on a collision before reading any data.
   for (const FeatureViewProjection& projection : features) {
-    ARROW_ASSIGN_OR_RAISE(auto view_columns, JoinView(config, definitions, projection, *entity_rows,
-                                                      entity_times, options, stats));
-    for (size_t f = 0; f < view_columns.names.size(); ++f) {
-      const std::string& name = view_columns.names[f];
+    for (const std::string& feature : projection.features) {
+      std::string name =
+          registry::FeatureColumnName(projection.view, feature, options.full_feature_names);
       if (!names.insert(name).second) {
         return Status::Invalid("output column '", name, "' would appear twice",
                                options.full_feature_names
                                    ? ""
                                    : "; use --full-feature-names to name features view__feature");
       }
-      fields.push_back(arrow::field(name, view_columns.arrays[f]->type()));
+    }
+  }
+  for (const FeatureViewProjection& projection : features) {
+    ARROW_ASSIGN_OR_RAISE(auto view_columns, JoinView(config, definitions, projection, *entity_rows,
+                                                      entity_times, options, stats));
+    for (size_t f = 0; f < view_columns.names.size(); ++f) {
+      fields.push_back(arrow::field(view_columns.names[f], view_columns.arrays[f]->type()));
       columns.push_back(std::make_shared<arrow::ChunkedArray>(view_columns.arrays[f]));
     }
   }

@@ -79,16 +79,13 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
   if (references.empty()) return Status::Invalid("no features requested");
   std::vector<Feature> features;
   for (const std::string& reference : references) {
-    size_t colon = reference.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == reference.size()) {
-      return Status::Invalid("feature reference '", reference, "' must have the form view:feature");
-    }
-    const View* view = FindView(std::string_view(reference).substr(0, colon));
+    ARROW_ASSIGN_OR_RAISE(auto parts, registry::SplitFeatureReference(reference));
+    const View* view = FindView(parts.view);
     if (view == nullptr) {
       return Status::KeyError("feature reference '", reference, "': unknown feature view '",
-                              reference.substr(0, colon), "'");
+                              parts.view, "'");
     }
-    std::string name = reference.substr(colon + 1);
+    std::string name = std::move(parts.feature);
     auto index = view->feature_index.find(name);
     if (index == view->feature_index.end()) {
       return Status::KeyError("feature reference '", reference, "': feature view '", view->name,
@@ -121,10 +118,10 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
         "entities are not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError()),
         " at offset ", document.GetErrorOffset());
   }
-  return GetOnlineFeatures(catalog, store, features, document, request.full_feature_names, now);
+  return GetOnlineFeatures(store, features, document, request.full_feature_names, now);
 }
 
-Result<std::string> GetOnlineFeatures(const OnlineCatalog&, OnlineStore* store,
+Result<std::string> GetOnlineFeatures(OnlineStore* store,
                                       const std::vector<OnlineCatalog::Feature>& features,
                                       const rapidjson::Value& document, bool full_feature_names,
                                       Timestamp now) {

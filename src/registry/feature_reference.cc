@@ -4,17 +4,22 @@
 
 namespace headwater::registry {
 
+Result<FeatureReference> SplitFeatureReference(const std::string& reference) {
+  size_t colon = reference.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == reference.size()) {
+    return Status::Invalid("feature reference '", reference, "' must have the form view:feature");
+  }
+  return FeatureReference{reference.substr(0, colon), reference.substr(colon + 1)};
+}
+
 Result<std::vector<FeatureViewProjection>> ResolveFeatureReferences(
     const Definitions& definitions, const std::vector<std::string>& references) {
   if (references.empty()) return Status::Invalid("no features requested");
   std::vector<FeatureViewProjection> projections;
   for (const std::string& reference : references) {
-    size_t colon = reference.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == reference.size()) {
-      return Status::Invalid("feature reference '", reference, "' must have the form view:feature");
-    }
-    std::string view_name = reference.substr(0, colon);
-    std::string feature = reference.substr(colon + 1);
+    ARROW_ASSIGN_OR_RAISE(auto parts, SplitFeatureReference(reference));
+    const std::string& view_name = parts.view;
+    const std::string& feature = parts.feature;
     const FeatureView* view = definitions.FindFeatureView(view_name);
     if (view == nullptr) {
       return Status::KeyError("feature reference '", reference, "': unknown feature view '",

@@ -258,7 +258,7 @@ HttpResponse FeatureService::GetOnlineFeatures(std::string_view body) {
     } else {
       ARROW_ASSIGN_OR_RAISE(features, current->catalog->ResolveReferences(references));
     }
-    return online::GetOnlineFeatures(*current->catalog, store_.get(), features, *entities,
+    return online::GetOnlineFeatures(store_.get(), features, *entities,
                                      full_names != nullptr && full_names->GetBool(), clock_.Now());
   };
   auto result = run();

@@ -73,7 +73,7 @@ constexpr size_t kMaxEntityRows = 100'000;
 
 /// Reads `features` for the entity rows in `entities` (a JSON object of join key -> array) with
 /// one store call and returns the response JSON; the server calls this with its parsed body.
-Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore* store,
+Result<std::string> GetOnlineFeatures(OnlineStore* store,
                                       const std::vector<OnlineCatalog::Feature>& features,
                                       const rapidjson::Value& entities, bool full_feature_names,
                                       Timestamp now);

@@ -8,6 +8,15 @@
 
 namespace headwater::registry {
 
+/// A reference split at its colon.
+struct FeatureReference {
+  std::string view;
+  std::string feature;
+};
+
+/// Splits "view:feature"; Invalid, naming the reference, when either part is missing.
+Result<FeatureReference> SplitFeatureReference(const std::string& reference);
+
 /// Resolves "view:feature" references. The result has one projection per view, in order of first
 /// mention, each listing its features explicitly in request order. Unknown views or features and
 /// references without a colon are errors naming the reference; a repeated reference is kept once.
