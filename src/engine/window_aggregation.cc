@@ -14,11 +14,6 @@ constexpr Name kNames[] = {{Aggregation::kCount, "count"},  {Aggregation::kSum, 
                            {Aggregation::kMean, "mean"},    {Aggregation::kLast, "last"},
                            {Aggregation::kStddev, "stddev"}};
 
-int64_t FloorDivide(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 }  // namespace
 
 Result<Aggregation> ParseAggregation(std::string_view name) {

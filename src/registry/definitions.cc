@@ -44,10 +44,27 @@ const FeatureService* Definitions::FindFeatureService(std::string_view name) con
 }
 
 const DataSource* Definitions::BatchSourceOf(const FeatureView& view) const {
+  if (view.is_stream()) return &view.windows;
+  return EventSourceOf(view);
+}
+
+const DataSource* Definitions::EventSourceOf(const FeatureView& view) const {
   const DataSource* source = FindSource(view.source);
-  if (source != nullptr && source->type == SourceType::kPush)
+  if (source != nullptr && source->type != SourceType::kFile)
     source = FindSource(source->batch_source);
   return source != nullptr && source->type == SourceType::kFile ? source : nullptr;
+}
+
+std::string_view SourceTypeName(SourceType type) {
+  switch (type) {
+    case SourceType::kFile:
+      return "file";
+    case SourceType::kPush:
+      return "push";
+    case SourceType::kKafka:
+      return "kafka";
+  }
+  return "file";
 }
 
 }  // namespace headwater::registry

@@ -1,6 +1,7 @@
 // YAML definition files -> Definitions. Only structure and value formats are checked here;
 // references between objects and against source files are checked by Validate.
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -61,23 +62,49 @@ Status ParseEntity(YamlReader& reader, const YAML::Node& node, Definitions* out)
   return Status::OK();
 }
 
+Status ParseDurationField(YamlReader& reader, const YAML::Node& node, const char* key,
+                          Duration* out) {
+  if (!node[key]) return Status::OK();
+  std::string text;
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, key, &text));
+  auto duration = ParseDuration(text);
+  if (!duration.ok()) {
+    return reader.Error(node[key], std::string(key) + " " + duration.status().message());
+  }
+  *out = *duration;
+  return Status::OK();
+}
+
 Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   DataSource source;
   ARROW_RETURN_NOT_OK(
       BeginObject(reader, node, "source",
                   {"name", "type", "path", "timestamp_field", "created_timestamp_column",
-                   "field_mapping", "batch_source", "description", "tags", "owner"},
+                   "field_mapping", "batch_source", "watermark_delay", "bootstrap_servers", "topic",
+                   "format", "description", "tags", "owner"},
                   &source.name));
   std::string type = "file";
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "type", &type));
-  if (type == "push") {
-    source.type = SourceType::kPush;
+  if (type == "push" || type == "kafka") {
+    source.type = type == "push" ? SourceType::kPush : SourceType::kKafka;
     ARROW_RETURN_NOT_OK(reader.RequiredString(node, "batch_source", &source.batch_source));
     for (const char* key :
          {"path", "timestamp_field", "created_timestamp_column", "field_mapping"}) {
       if (node[key]) {
-        return reader.Error(node[key], std::string("a push source takes '") + key +
+        return reader.Error(node[key], "a " + type + " source takes '" + key +
                                            "' from its batch_source; remove it here");
+      }
+    }
+    ARROW_RETURN_NOT_OK(
+        ParseDurationField(reader, node, "watermark_delay", &source.watermark_delay));
+    if (source.type == SourceType::kKafka) {
+      ARROW_RETURN_NOT_OK(
+          reader.RequiredString(node, "bootstrap_servers", &source.bootstrap_servers));
+      ARROW_RETURN_NOT_OK(reader.RequiredString(node, "topic", &source.topic));
+      ARROW_RETURN_NOT_OK(reader.OptionalString(node, "format", &source.format));
+      if (source.format != "json") {
+        return reader.Error(node["format"],
+                            "unknown message format '" + source.format + "' (supported: json)");
       }
     }
   } else if (type == "file") {
@@ -86,23 +113,66 @@ Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out)
     ARROW_RETURN_NOT_OK(
         reader.OptionalString(node, "created_timestamp_column", &source.created_timestamp_column));
     ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "field_mapping", &source.field_mapping));
-    if (node["batch_source"]) {
-      return reader.Error(node["batch_source"], "only a push source has a batch_source");
+    for (const char* key :
+         {"batch_source", "watermark_delay", "bootstrap_servers", "topic", "format"}) {
+      if (node[key]) {
+        return reader.Error(node[key], std::string("'") + key +
+                                           "' belongs to push and kafka sources, not file sources");
+      }
     }
   } else {
-    return reader.Error(node["type"], "unknown source type '" + type + "' (supported: file, push)");
+    return reader.Error(node["type"],
+                        "unknown source type '" + type + "' (supported: file, push, kafka)");
   }
   ARROW_RETURN_NOT_OK(EndObject(reader, node, &source));
   out->sources.push_back(std::move(source));
   return Status::OK();
 }
 
+Status ParseAggregations(YamlReader& reader, const YAML::Node& node, FeatureView* view) {
+  return reader.ForEach(node, "aggregations", [&](const YAML::Node& element) {
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(
+        element, {"column", "function", "time_window", "slide_interval", "name", "description"}));
+    AggregationDef aggregation;
+    ARROW_RETURN_NOT_OK(reader.RequiredString(element, "column", &aggregation.column));
+    ARROW_RETURN_NOT_OK(reader.RequiredString(element, "function", &aggregation.function));
+    if (aggregation.function == "avg") aggregation.function = "mean";
+    if (aggregation.function == "std") aggregation.function = "stddev";
+    if (std::find(std::begin(kAggregationFunctions), std::end(kAggregationFunctions),
+                  aggregation.function) == std::end(kAggregationFunctions)) {
+      return reader.Error(element["function"],
+                          "unknown aggregation function '" + aggregation.function +
+                              "' (supported: count, sum, min, max, mean, last, stddev)");
+    }
+    if (!element["time_window"]) return reader.Error(element, "missing 'time_window'");
+    ARROW_RETURN_NOT_OK(
+        ParseDurationField(reader, element, "time_window", &aggregation.time_window));
+    aggregation.slide_interval = aggregation.time_window;
+    ARROW_RETURN_NOT_OK(
+        ParseDurationField(reader, element, "slide_interval", &aggregation.slide_interval));
+    if (aggregation.time_window.micros <= 0 || aggregation.slide_interval.micros <= 0) {
+      return reader.Error(element, "time_window and slide_interval must be positive");
+    }
+    if (aggregation.time_window.micros % aggregation.slide_interval.micros != 0) {
+      return reader.Error(element, "time_window " + FormatDuration(aggregation.time_window) +
+                                       " is not a multiple of slide_interval " +
+                                       FormatDuration(aggregation.slide_interval));
+    }
+    aggregation.name = aggregation.function + "_" + aggregation.column + "_" +
+                       FormatDuration(aggregation.time_window);  // e.g. mean_price_5m
+    ARROW_RETURN_NOT_OK(reader.OptionalString(element, "name", &aggregation.name));
+    view->aggregations.push_back(std::move(aggregation));
+    return Status::OK();
+  });
+}
+
 Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   FeatureView view;
-  ARROW_RETURN_NOT_OK(BeginObject(
-      reader, node, "feature_view",
-      {"name", "entities", "ttl", "source", "online", "schema", "tags", "owner", "description"},
-      &view.name));
+  ARROW_RETURN_NOT_OK(
+      BeginObject(reader, node, "feature_view",
+                  {"name", "entities", "ttl", "source", "online", "schema", "aggregations",
+                   "allowed_lateness", "tags", "owner", "description"},
+                  &view.name));
   ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "entities", &view.entities));
   std::string ttl = "0";
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "ttl", &ttl));
@@ -127,6 +197,15 @@ Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions*
     return Status::OK();
   }));
   view.schema_inferred = view.features.empty();
+  ARROW_RETURN_NOT_OK(ParseAggregations(reader, node, &view));
+  ARROW_RETURN_NOT_OK(ParseDurationField(reader, node, "allowed_lateness", &view.allowed_lateness));
+  if (view.allowed_lateness.micros < 0) {
+    return reader.Error(node["allowed_lateness"], "allowed_lateness must not be negative");
+  }
+  if (node["allowed_lateness"] && !view.is_stream()) {
+    return reader.Error(node["allowed_lateness"],
+                        "allowed_lateness applies to views with aggregations");
+  }
   ARROW_RETURN_NOT_OK(EndObject(reader, node, &view));
   out->feature_views.push_back(std::move(view));
   return Status::OK();

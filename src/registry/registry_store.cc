@@ -51,8 +51,12 @@ Members EntityMembers(const Entity& entity) {
 
 Members SourceMembers(const DataSource& source) {
   return {{"name", JsonText(source.name)},
-          {"type", JsonText(source.type == SourceType::kPush ? "push" : "file")},
+          {"type", JsonText(SourceTypeName(source.type))},
           {"batch_source", JsonText(source.batch_source)},
+          {"watermark_delay", JsonText(FormatDuration(source.watermark_delay))},
+          {"bootstrap_servers", JsonText(source.bootstrap_servers)},
+          {"topic", JsonText(source.topic)},
+          {"format", JsonText(source.format)},
           {"path", JsonText(source.path)},
           {"timestamp_field", JsonText(source.timestamp_field)},
           {"created_timestamp_column", JsonText(source.created_timestamp_column)},
@@ -70,8 +74,21 @@ Members FeatureViewMembers(const FeatureView& view) {
     features.Key("dtype").String(FormatFeatureType(field.dtype)).EndObject();
   }
   features.EndArray();
+  JsonWriter aggregations;
+  aggregations.BeginArray();
+  for (const AggregationDef& aggregation : view.aggregations) {
+    aggregations.BeginObject().Key("column").String(aggregation.column);
+    aggregations.Key("function").String(aggregation.function);
+    aggregations.Key("time_window").String(FormatDuration(aggregation.time_window));
+    aggregations.Key("slide_interval").String(FormatDuration(aggregation.slide_interval));
+    aggregations.Key("name").String(aggregation.name).EndObject();
+  }
+  aggregations.EndArray();
   return {{"name", JsonText(view.name)},
           {"entities", JsonStrings(view.entities)},
+          {"aggregations", aggregations.Take()},
+          {"allowed_lateness", JsonText(FormatDuration(view.allowed_lateness))},
+          {"windows_path", JsonText(view.windows.path)},
           {"ttl", JsonText(FormatDuration(view.ttl))},
           {"source", JsonText(view.source)},
           {"online", view.online ? "true" : "false"},
@@ -200,6 +217,16 @@ Status ReadObjects(const JsonObject& root, const char* key, std::vector<T>* out,
   return Status::OK();
 }
 
+// A duration member added within format version 1: absent reads as zero.
+Result<Duration> OptionalDuration(const JsonObject& object, const char* key) {
+  std::string text = "0";
+  ARROW_RETURN_NOT_OK(object.OptionalString(key, &text));
+  auto duration = ParseDuration(text);
+  if (!duration.ok())
+    return Status::Invalid(object.what(), ": ", key, ": ", duration.status().message());
+  return *duration;
+}
+
 Status ReadEntity(const JsonObject& object, Entity* entity) {
   ARROW_RETURN_NOT_OK(object.String("name", &entity->name));
   ARROW_RETURN_NOT_OK(object.String("join_key", &entity->join_key));
@@ -214,8 +241,14 @@ Status ReadSource(const JsonObject& object, DataSource* source) {
   ARROW_RETURN_NOT_OK(object.String("name", &source->name));
   std::string type = "file";
   ARROW_RETURN_NOT_OK(object.OptionalString("type", &type));
-  source->type = type == "push" ? SourceType::kPush : SourceType::kFile;
+  source->type = type == "push"    ? SourceType::kPush
+                 : type == "kafka" ? SourceType::kKafka
+                                   : SourceType::kFile;
   ARROW_RETURN_NOT_OK(object.OptionalString("batch_source", &source->batch_source));
+  ARROW_ASSIGN_OR_RAISE(source->watermark_delay, OptionalDuration(object, "watermark_delay"));
+  ARROW_RETURN_NOT_OK(object.OptionalString("bootstrap_servers", &source->bootstrap_servers));
+  ARROW_RETURN_NOT_OK(object.OptionalString("topic", &source->topic));
+  ARROW_RETURN_NOT_OK(object.OptionalString("format", &source->format));
   ARROW_RETURN_NOT_OK(object.String("path", &source->path));
   ARROW_RETURN_NOT_OK(object.String("timestamp_field", &source->timestamp_field));
   ARROW_RETURN_NOT_OK(object.String("created_timestamp_column", &source->created_timestamp_column));
@@ -243,6 +276,30 @@ Status ReadFeatureView(const JsonObject& object, FeatureView* view) {
     view->features.push_back(std::move(field));
   }
   ARROW_RETURN_NOT_OK(object.Bool("schema_inferred", &view->schema_inferred));
+  if (object.Has("aggregations")) {
+    ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* aggregations, object.Array("aggregations"));
+    for (const auto& element : aggregations->GetArray()) {
+      if (!element.IsObject()) {
+        return Status::Invalid(object.what(), ": aggregations holds a non-object");
+      }
+      JsonObject aggregation_json(element, object.what() + " aggregation");
+      AggregationDef aggregation;
+      ARROW_RETURN_NOT_OK(aggregation_json.String("column", &aggregation.column));
+      ARROW_RETURN_NOT_OK(aggregation_json.String("function", &aggregation.function));
+      ARROW_ASSIGN_OR_RAISE(aggregation.time_window,
+                            OptionalDuration(aggregation_json, "time_window"));
+      ARROW_ASSIGN_OR_RAISE(aggregation.slide_interval,
+                            OptionalDuration(aggregation_json, "slide_interval"));
+      ARROW_RETURN_NOT_OK(aggregation_json.String("name", &aggregation.name));
+      view->aggregations.push_back(std::move(aggregation));
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(view->allowed_lateness, OptionalDuration(object, "allowed_lateness"));
+  if (view->is_stream()) {
+    ARROW_RETURN_NOT_OK(object.String("windows_path", &view->windows.path));
+    view->windows.name = view->name + " windows";
+    view->windows.timestamp_field = "event_timestamp";
+  }
   ARROW_RETURN_NOT_OK(object.String("owner", &view->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &view->description));
   return object.StringMap("tags", &view->tags);

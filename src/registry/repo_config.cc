@@ -73,7 +73,7 @@ Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
     if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
     ARROW_RETURN_NOT_OK(
         reader.CheckKeys(root, {"project", "registry", "provider", "online_store", "offline_store",
-                                "entity_key_serialization_version", "auth"}));
+                                "entity_key_serialization_version", "auth", "stream"}));
     ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config.project));
     if (!IsProjectName(config.project)) {
       return reader.Error(root["project"], "project '" + config.project +
@@ -127,11 +127,33 @@ Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
     YAML::Node offline = root["offline_store"];
     if (offline && !offline.IsNull()) {
       reader.SetContext("offline_store");
-      ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type"}));
+      ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type", "path"}));
       ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "type", &config.offline_store.type));
+      ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "path", &config.offline_store.path));
       if (config.offline_store.type != "file") {
         return reader.Error(offline["type"],
                             "unknown type '" + config.offline_store.type + "' (supported: file)");
+      }
+    }
+    YAML::Node stream = root["stream"];
+    if (stream && !stream.IsNull()) {
+      reader.SetContext("stream");
+      ARROW_RETURN_NOT_OK(
+          reader.CheckKeys(stream, {"path", "checkpoint_interval", "idle_timeout"}));
+      ARROW_RETURN_NOT_OK(reader.OptionalString(stream, "path", &config.stream.path));
+      for (auto [key, out] : {std::pair{"checkpoint_interval", &config.stream.checkpoint_interval},
+                              std::pair{"idle_timeout", &config.stream.idle_timeout}}) {
+        if (!stream[key]) continue;
+        std::string text;
+        ARROW_RETURN_NOT_OK(reader.OptionalString(stream, key, &text));
+        auto duration = ParseDuration(text);
+        if (!duration.ok() || duration->micros <= 0) {
+          return reader.Error(stream[key], std::string(key) +
+                                               " must be a positive duration "
+                                               "such as 5s, not '" +
+                                               text + "'");
+        }
+        *out = *duration;
       }
     }
     YAML::Node auth = root["auth"];

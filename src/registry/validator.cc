@@ -85,8 +85,10 @@ Result<ResolvedSource> ResolveSource(const RepoConfig& config, const DataSource&
   return resolved;
 }
 
-Status ValidateFeatureView(const Definitions& definitions, const DataSource& source,
-                           const ResolvedSource& resolved, FeatureView* view) {
+// The view's entities exist, once each, and their join keys are source columns of their types.
+Result<std::set<std::string>> ValidateKeys(const Definitions& definitions, const DataSource& source,
+                                           const ResolvedSource& resolved,
+                                           const FeatureView* view) {
   std::string object = "feature_view '" + view->name + "'";
   std::set<std::string> key_columns;
   std::set<std::string> entity_names;
@@ -116,6 +118,69 @@ Status ValidateFeatureView(const Definitions& definitions, const DataSource& sou
                       FormatFeatureType({entity->value_type, false}));
     }
   }
+  return key_columns;
+}
+
+bool IsNumeric(const FeatureType& type) {
+  return !type.is_array && (type.kind == ScalarKind::kInt32 || type.kind == ScalarKind::kInt64 ||
+                            type.kind == ScalarKind::kFloat32 || type.kind == ScalarKind::kFloat64);
+}
+
+// A stream view: its aggregations read numeric event columns; its features are their results;
+// its window rows live in offline_store.path/<view>.
+Status ValidateStreamView(const RepoConfig& config, const Definitions& definitions,
+                          const DataSource& events, const ResolvedSource& resolved,
+                          FeatureView* view) {
+  std::string object = "feature_view '" + view->name + "'";
+  ARROW_ASSIGN_OR_RAISE(auto key_columns, ValidateKeys(definitions, events, resolved, view));
+  for (const Field& declared : view->features) {  // a declared schema names input columns
+    auto column = resolved.columns.find(declared.name);
+    auto type = column == resolved.columns.end() ? Result<FeatureType>(Status::Invalid(""))
+                                                 : FromArrowType(*column->second);
+    if (!type.ok() || !(*type == declared.dtype)) {
+      return Fail(view->location, object,
+                  "schema field '" + declared.name + "' (" + FormatFeatureType(declared.dtype) +
+                      ") is not a column of that type in " + resolved.file);
+    }
+  }
+  std::vector<Field> features;
+  std::set<std::string> names;
+  for (const AggregationDef& aggregation : view->aggregations) {
+    auto column = resolved.columns.find(aggregation.column);
+    if (column == resolved.columns.end()) {
+      return Fail(view->location, object,
+                  "aggregation '" + aggregation.name + "' reads column '" + aggregation.column +
+                      "', which is not a column of " + resolved.file);
+    }
+    auto type = FromArrowType(*column->second);
+    if (!type.ok() || !IsNumeric(*type)) {
+      return Fail(view->location, object,
+                  "aggregation '" + aggregation.name + "' reads column '" + aggregation.column +
+                      "' of type " + column->second->ToString() +
+                      "; aggregations take Int32, Int64, Float32 or Float64 columns");
+    }
+    if (!names.insert(aggregation.name).second || key_columns.count(aggregation.name)) {
+      return Fail(view->location, object,
+                  "two features are named '" + aggregation.name + "'; give one a 'name'");
+    }
+    features.push_back(Field{
+        aggregation.name,
+        {aggregation.function == "count" ? ScalarKind::kInt64 : ScalarKind::kFloat64, false}});
+  }
+  view->features = std::move(features);
+  view->schema_inferred = false;
+  view->windows = DataSource{};
+  view->windows.name = view->name + " windows";
+  view->windows.path = (std::filesystem::path(config.offline_store.path) / view->name).string();
+  view->windows.timestamp_field = "event_timestamp";
+  view->windows.location = view->location;
+  return Status::OK();
+}
+
+Status ValidateFeatureView(const Definitions& definitions, const DataSource& source,
+                           const ResolvedSource& resolved, FeatureView* view) {
+  std::string object = "feature_view '" + view->name + "'";
+  ARROW_ASSIGN_OR_RAISE(auto key_columns, ValidateKeys(definitions, source, resolved, view));
   std::set<std::string> reserved = key_columns;
   reserved.insert(source.timestamp_field);
   if (!source.created_timestamp_column.empty()) reserved.insert(source.created_timestamp_column);
@@ -176,7 +241,7 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
 
   std::map<std::string, ResolvedSource> resolved;
   for (const DataSource& source : definitions->sources) {
-    if (source.type == SourceType::kPush) {
+    if (source.type != SourceType::kFile) {
       const DataSource* batch = definitions->FindSource(source.batch_source);
       std::string object = "source '" + source.name + "'";
       if (batch == nullptr || batch->type != SourceType::kFile) {
@@ -184,7 +249,8 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
                     "batch_source '" + source.batch_source + "' is not a file source");
       }
       std::error_code error;
-      if (!std::filesystem::is_directory(config.Resolve(batch->path), error)) {
+      if (source.type == SourceType::kPush &&
+          !std::filesystem::is_directory(config.Resolve(batch->path), error)) {
         return Fail(source.location, object,
                     "batch_source '" + batch->name + "' must be a directory of Parquet files (" +
                         batch->path + "), so pushed rows can be appended as new files");
@@ -198,8 +264,14 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
       return Fail(view.location, "feature_view '" + view.name + "'",
                   "unknown source '" + view.source + "'");
     }
-    const DataSource* source = definitions->BatchSourceOf(view);
-    ARROW_RETURN_NOT_OK(ValidateFeatureView(*definitions, *source, resolved[source->name], &view));
+    const DataSource* source = definitions->EventSourceOf(view);
+    if (view.is_stream()) {
+      ARROW_RETURN_NOT_OK(
+          ValidateStreamView(config, *definitions, *source, resolved[source->name], &view));
+    } else {
+      ARROW_RETURN_NOT_OK(
+          ValidateFeatureView(*definitions, *source, resolved[source->name], &view));
+    }
   }
   for (const FeatureService& service : definitions->feature_services) {
     std::string object = "feature_service '" + service.name + "'";

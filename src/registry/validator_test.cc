@@ -188,3 +188,101 @@ TEST_F(ValidatorTest, RepoConfigRejectsUnknownKeysAndSubstitutesEnvironment) {
 
 }  // namespace
 }  // namespace headwater::registry
+
+namespace headwater::registry {
+namespace {
+
+TEST_F(ValidatorTest, StreamViewFeaturesAreItsAggregations) {
+  Write("defs.yaml",
+        Definitions("    aggregations:\n"
+                    "      - {column: conv_rate, function: mean, time_window: 10m, "
+                    "slide_interval: 1m}\n"
+                    "      - {column: trips, function: count, time_window: 1h}\n"
+                    "      - {column: trips, function: avg, time_window: 1h, name: trips_avg}\n"
+                    "    allowed_lateness: 30s\n"));
+  auto definitions = Load();
+  ASSERT_TRUE(definitions.ok()) << definitions.status().message();
+  const FeatureView& view = definitions->feature_views[0];
+  ASSERT_TRUE(view.is_stream());
+  ASSERT_EQ(view.features.size(), 3u);
+  EXPECT_EQ(view.features[0], (Field{"mean_conv_rate_10m", {ScalarKind::kFloat64, false}}));
+  EXPECT_EQ(view.features[1], (Field{"count_trips_1h", {ScalarKind::kInt64, false}}));
+  EXPECT_EQ(view.features[2], (Field{"trips_avg", {ScalarKind::kFloat64, false}}));
+  EXPECT_EQ(view.aggregations[1].slide_interval, view.aggregations[1].time_window);  // tumbling
+  EXPECT_EQ(view.aggregations[2].function, "mean");
+  EXPECT_EQ(view.allowed_lateness.micros, 30'000'000);
+  EXPECT_EQ(definitions->BatchSourceOf(view)->path, "data/offline/stats");
+  EXPECT_EQ(definitions->EventSourceOf(view)->name, "src");
+
+  // The registry keeps all of it.
+  Registry registry;
+  registry.project = "test";
+  registry.definitions = *definitions;
+  auto text = RegistryToJson(registry);
+  auto back = RegistryFromJson(text, "registry.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  const FeatureView& read = back->definitions.feature_views[0];
+  EXPECT_EQ(read.aggregations, view.aggregations);
+  EXPECT_EQ(read.allowed_lateness, view.allowed_lateness);
+  EXPECT_EQ(read.windows.path, view.windows.path);
+  EXPECT_EQ(read.features, view.features);
+}
+
+TEST_F(ValidatorTest, BadAggregationsAreErrorsThatSayWhere) {
+  auto error_for = [&](const std::string& aggregation) {
+    Write("defs.yaml", Definitions("    aggregations:\n      - " + aggregation + "\n"));
+    return LoadError();
+  };
+  EXPECT_NE(error_for("{column: trips, function: median, time_window: 1h}")
+                .find("defs.yaml:10: feature_view 'stats': unknown aggregation function 'median'"),
+            std::string::npos);
+  EXPECT_NE(error_for("{column: trips, function: sum, time_window: 10m, slide_interval: 3m}")
+                .find("time_window 10m is not a multiple of slide_interval 3m"),
+            std::string::npos);
+  EXPECT_NE(error_for("{column: trips, function: sum, time_window: soon}").find("time_window"),
+            std::string::npos);
+  EXPECT_NE(error_for("{column: trips, function: sum}").find("missing 'time_window'"),
+            std::string::npos);
+  EXPECT_NE(error_for("{column: nope, function: sum, time_window: 1h}")
+                .find("reads column 'nope', which is not a column of data/stats.parquet"),
+            std::string::npos);
+  EXPECT_NE(error_for("{column: event_timestamp, function: sum, time_window: 1h}")
+                .find("aggregations take Int32, Int64, Float32 or Float64 columns"),
+            std::string::npos);
+  Write("defs.yaml", Definitions("    allowed_lateness: 5s\n"));
+  EXPECT_NE(LoadError().find("allowed_lateness applies to views with aggregations"),
+            std::string::npos);
+}
+
+TEST_F(ValidatorTest, KafkaSourcesNeedBrokersTopicAndABatchSource) {
+  auto defs = [](const std::string& kafka) {
+    return "entities: [{name: driver, join_keys: [driver_id]}]\n"
+           "sources:\n"
+           "  - {name: history, path: data/stats.parquet, timestamp_field: event_timestamp}\n"
+           "  - " +
+           kafka +
+           "\nfeature_views:\n"
+           "  - name: stats\n    entities: [driver]\n    source: trips\n"
+           "    aggregations: [{column: trips, function: sum, time_window: 1h}]\n";
+  };
+  Write("defs.yaml", defs("{name: trips, type: kafka, bootstrap_servers: 'localhost:9092', "
+                          "topic: t, batch_source: history, watermark_delay: 5s}"));
+  auto definitions = Load();
+  ASSERT_TRUE(definitions.ok()) << definitions.status().message();
+  const DataSource* kafka = definitions->FindSource("trips");
+  EXPECT_EQ(kafka->type, SourceType::kKafka);
+  EXPECT_EQ(kafka->watermark_delay.micros, 5'000'000);
+  EXPECT_EQ(definitions->EventSourceOf(definitions->feature_views[0])->name, "history");
+
+  Write("defs.yaml", defs("{name: trips, type: kafka, topic: t, batch_source: history}"));
+  EXPECT_NE(LoadError().find("bootstrap_servers"), std::string::npos);
+  Write("defs.yaml", defs("{name: trips, type: kafka, bootstrap_servers: b, topic: t, "
+                          "batch_source: history, format: avro}"));
+  EXPECT_NE(LoadError().find("unknown message format 'avro' (supported: json)"), std::string::npos);
+  Write("defs.yaml", defs("{name: trips, type: kafka, bootstrap_servers: b, topic: t, "
+                          "batch_source: nowhere}"));
+  EXPECT_NE(LoadError().find("batch_source 'nowhere' is not a file source"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace headwater::registry

@@ -21,6 +21,12 @@
 
 namespace headwater::engine {
 
+/// floor(a / b) for b > 0, also for negative a (times before 1970).
+inline int64_t FloorDivide(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
 /// The aggregation functions of stream feature views.
 enum class Aggregation { kCount, kSum, kMin, kMax, kMean, kLast, kStddev };
 

@@ -35,9 +35,11 @@ struct Entity {
   SourceLocation location;
 };
 
-/// Kinds of data source: Parquet files, or a push source (rows pushed over HTTP) whose history
-/// lives in a file source (its `batch_source`). Kafka sources come with streaming.
-enum class SourceType { kFile, kPush };
+/// Kinds of data source: Parquet files; a push source (rows pushed over HTTP) or a Kafka topic
+/// (JSON messages), both of whose history lives in a file source (their `batch_source`).
+enum class SourceType { kFile, kPush, kKafka };
+
+std::string_view SourceTypeName(SourceType type);
 
 /// A batch source of feature rows.
 struct DataSource {
@@ -52,8 +54,17 @@ struct DataSource {
   std::string created_timestamp_column;
   /// Renames source columns: source column name -> feature or join key name.
   std::map<std::string, std::string> field_mapping;
-  /// For push sources: the file source (a directory) that holds pushed rows offline.
+  /// For push and Kafka sources: the file source that holds the events' history (for a push
+  /// source a directory, to which pushed rows are appended). Its columns are the event fields.
   std::string batch_source;
+  /// For push and Kafka sources: how far behind the newest event time the watermark trails
+  /// (events may arrive this much out of order without being late). Default 0.
+  Duration watermark_delay;
+  /// For Kafka sources: the brokers ("host:port,..."), the topic, and the message format
+  /// (only "json": one object per message whose members are the batch source's columns).
+  std::string bootstrap_servers;
+  std::string topic;
+  std::string format = "json";
   std::string owner;
   std::string description;
   Tags tags;
@@ -69,6 +80,24 @@ struct Field {
   FeatureType dtype;
   bool operator==(const Field&) const = default;
 };
+
+/// One windowed aggregate of a stream feature view (Feast's Aggregation): `function` over
+/// `column` in HOP windows of `time_window` ending every `slide_interval`.
+struct AggregationDef {
+  std::string column;
+  /// count, sum, min, max, mean, last or stddev.
+  std::string function;
+  Duration time_window;
+  /// Defaults to time_window (tumbling windows). time_window must be a multiple of it.
+  Duration slide_interval;
+  /// The feature's name; defaults to {function}_{column}_{window}, e.g. mean_price_5m.
+  std::string name;
+  bool operator==(const AggregationDef&) const = default;
+};
+
+/// The aggregation functions a stream feature view accepts.
+inline constexpr std::string_view kAggregationFunctions[] = {"count", "sum",  "min",   "max",
+                                                             "mean",  "last", "stddev"};
 
 /// A feature view: features read from one source, keyed by zero or more entities.
 struct FeatureView {
@@ -86,6 +115,15 @@ struct FeatureView {
   std::vector<Field> features;
   /// True when `features` was inferred from the source rather than declared.
   bool schema_inferred = false;
+  /// Stream feature views: windowed aggregates of the source's events. Each becomes one
+  /// feature (count Int64, the others Float64), in this order; `features` lists them.
+  std::vector<AggregationDef> aggregations;
+  /// How long after a window's end its late events are still merged. Default 0.
+  Duration allowed_lateness;
+  /// Stream feature views: where their window rows are kept offline — a file source over a
+  /// directory of Parquet files (join keys, event_timestamp, the features). Set by Validate
+  /// from offline_store.path.
+  DataSource windows;
   std::string owner;
   std::string description;
   Tags tags;
@@ -93,6 +131,8 @@ struct FeatureView {
 
   /// The feature with this name, or nullptr.
   const Field* FindFeature(std::string_view feature) const;
+  /// Whether this is a stream feature view (it has aggregations).
+  bool is_stream() const { return !aggregations.empty(); }
 };
 
 /// A view and some of its features (all of them when `features` is empty).
@@ -122,9 +162,12 @@ struct Definitions {
   const DataSource* FindSource(std::string_view name) const;
   const FeatureView* FindFeatureView(std::string_view name) const;
   const FeatureService* FindFeatureService(std::string_view name) const;
-  /// The file source a view's rows are read from: its source, or a push source's batch source.
-  /// Null when either is missing.
+  /// The file source a view's rows are read from: its source, or a push source's batch source;
+  /// for a stream view, its window rows (`windows`). Null when a source is missing.
   const DataSource* BatchSourceOf(const FeatureView& view) const;
+  /// The file source holding a view's input events: BatchSourceOf for plain views, the batch
+  /// source of a stream view's source (or that source itself when it is a file).
+  const DataSource* EventSourceOf(const FeatureView& view) const;
 };
 
 /// A time range [start, end) whose latest values were written online.

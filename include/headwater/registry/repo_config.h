@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "headwater/core/status.h"
+#include "headwater/core/time.h"
 
 namespace headwater::registry {
 
@@ -25,6 +26,21 @@ struct OnlineStoreConfig {
 /// The offline store settings (`offline_store:`). Only `type: file` (Parquet) exists.
 struct OfflineStoreConfig {
   std::string type = "file";
+  /// Directory of the datasets Headwater writes itself (a stream view's window rows go to
+  /// `<path>/<view>/`), relative to the repository. Default "data/offline".
+  std::string path = "data/offline";
+};
+
+/// The stream pipelines' settings (`stream:`).
+struct StreamConfig {
+  /// Directory of write-ahead logs, checkpoints and dead letters. Default "data/stream".
+  std::string path = "data/stream";
+  /// How often window state, source positions and pending offline rows are committed.
+  /// Default 5s.
+  Duration checkpoint_interval{5'000'000};
+  /// A Kafka partition without messages for this long stops holding the watermark back.
+  /// Default 30s.
+  Duration idle_timeout{30'000'000};
 };
 
 /// What an API token may do on the feature server.
@@ -61,6 +77,7 @@ struct RepoConfig {
   std::string provider = "local";
   OnlineStoreConfig online_store;
   OfflineStoreConfig offline_store;
+  StreamConfig stream;
   AuthConfig auth;
 
   /// Resolves a path written in the repository (relative to its root) to an absolute one.
