@@ -234,7 +234,7 @@ TEST_F(ValidatorTest, BadAggregationsAreErrorsThatSayWhere) {
     return LoadError();
   };
   EXPECT_NE(error_for("{column: trips, function: median, time_window: 1h}")
-                .find("defs.yaml:10: feature_view 'stats': unknown aggregation function 'median'"),
+                .find("feature_view 'stats': unknown aggregation function 'median'"),
             std::string::npos);
   EXPECT_NE(error_for("{column: trips, function: sum, time_window: 10m, slide_interval: 3m}")
                 .find("time_window 10m is not a multiple of slide_interval 3m"),
