@@ -53,5 +53,6 @@ Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 
 Status RunServe(const GlobalOptions& global, const server::ServerOptions& options);
 Status RunHashToken(const std::string& token);
+Status RunStream(const GlobalOptions& global);
 
 }  // namespace headwater::cli

@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
   serve->add_option("--key", serve_arguments.key, "PEM private key for --cert");
 
   std::string token;
+  auto* stream = app.add_subcommand(
+      "stream", "Run the stream pipelines of every stream feature view, without the HTTP API");
   auto* hash_token = app.add_subcommand(
       "hash-token", "Print the SHA-256 of an API token, for auth.tokens in feature_store.yaml");
   hash_token->add_option("TOKEN", token, "The secret token")->required();
@@ -156,6 +158,8 @@ int main(int argc, char** argv) {
       status = RunGetOnlineFeatures(global, online_arguments);
     } else if (online_dump->parsed()) {
       status = RunOnlineDump(global, dump_view);
+    } else if (stream->parsed()) {
+      status = RunStream(global);
     } else if (serve->parsed()) {
       status = RunServe(global, serve_arguments);
     } else if (hash_token->parsed()) {

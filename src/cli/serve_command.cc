@@ -1,10 +1,14 @@
 // serve: the HTTP feature server.
 
+#include <chrono>
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 #include "commands.h"
 #include "headwater/core/clock.h"
+#include "headwater/ingest/stream_runner.h"
+#include "headwater/registry/registry_store.h"
 #include "headwater/server/api_token.h"
 #include "headwater/server/http_server.h"
 
@@ -35,6 +39,34 @@ Status RunServe(const GlobalOptions& global, const server::ServerOptions& option
               << (options.cert.empty() ? "http" : "https") << "://" << options.host << ":"
               << options.port << std::endl;
   });
+}
+
+Status RunStream(const GlobalOptions& global) {
+  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
+  ARROW_ASSIGN_OR_RAISE(auto registry,
+                        registry::ReadRegistry(config.registry_path, config.project));
+  ARROW_ASSIGN_OR_RAISE(auto store, online::OpenOnlineStore(config, online::OpenMode::kReadWrite));
+  struct sigaction action {};
+  action.sa_handler = RequestStop;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  ARROW_ASSIGN_OR_RAISE(
+      auto runner, ingest::StreamRunner::Start(config, registry.definitions, store.get(),
+                                               SystemClock::Instance(), [](std::string_view line) {
+                                                 std::cerr << "stream: " << line << std::endl;
+                                               }));
+  if (runner->pipelines().empty()) {
+    return Status::Invalid("no stream feature view reads a push or kafka source; nothing to run");
+  }
+  for (const auto& pipeline : runner->pipelines()) {
+    std::cout << "Streaming source '" << pipeline->source_name() << "' into";
+    for (const std::string& view : pipeline->views()) std::cout << " " << view;
+    std::cout << std::endl;
+  }
+  while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ARROW_RETURN_NOT_OK(runner->Stop());
+  std::cout << "Stopped after a final checkpoint" << std::endl;
+  return Status::OK();
 }
 
 Status RunHashToken(const std::string& token) {

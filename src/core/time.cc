@@ -6,6 +6,7 @@
 #include <arrow/util/checked_cast.h>
 #include <fmt/format.h>
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
 
@@ -15,13 +16,15 @@ namespace {
 constexpr int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
 
 struct Unit {
-  char suffix;
+  std::string_view suffix;
   int64_t micros;
 };
-constexpr Unit kUnits[] = {{'d', kMicrosPerDay},
-                           {'h', 3'600 * kMicrosPerSecond},
-                           {'m', 60 * kMicrosPerSecond},
-                           {'s', kMicrosPerSecond}};
+constexpr Unit kUnits[] = {{"d", kMicrosPerDay},
+                           {"h", 3'600 * kMicrosPerSecond},
+                           {"m", 60 * kMicrosPerSecond},
+                           {"s", kMicrosPerSecond},
+                           {"ms", 1'000},
+                           {"us", 1}};
 
 // Reads exactly `width` decimal digits at `pos`; false if they are not all digits.
 bool ReadDigits(std::string_view text, size_t& pos, size_t width, int& value) {
@@ -73,8 +76,8 @@ void AppendScaled(const ArrayType& array, int64_t multiply, int64_t divide,
 Result<Duration> ParseDuration(std::string_view text) {
   auto invalid = [&] {
     return Status::Invalid("'", text,
-                           "' is not a duration: use a number with a unit s, m, h or d (e.g. "
-                           "90s, 1h30m, 7d), or 0 for no limit");
+                           "' is not a duration: use a number with a unit d, h, m, s, ms or us "
+                           "(e.g. 90s, 1h30m, 7d, 250ms), or 0 for no limit");
   };
   if (text == "0") return Duration{0};
   if (text.empty()) return invalid();
@@ -87,11 +90,17 @@ Result<Duration> ParseDuration(std::string_view text) {
     if (ec != std::errc() || end == text.data() + pos || number < 0) return invalid();
     pos = static_cast<size_t>(end - text.data());
     if (pos >= text.size()) return invalid();
+    // The unit: letters up to the next digit.
+    size_t letters = pos;
+    while (letters < text.size() && !std::isdigit(static_cast<unsigned char>(text[letters]))) {
+      ++letters;
+    }
+    const std::string_view suffix = text.substr(pos, letters - pos);
     size_t unit = 0;
-    while (unit < std::size(kUnits) && kUnits[unit].suffix != text[pos]) ++unit;
+    while (unit < std::size(kUnits) && kUnits[unit].suffix != suffix) ++unit;
     if (unit == std::size(kUnits) || unit + 1 <= last_unit) return invalid();
     last_unit = unit + 1;
-    ++pos;
+    pos = letters;
     if (number > INT64_MAX / kUnits[unit].micros - total / kUnits[unit].micros) return invalid();
     total += number * kUnits[unit].micros;
   }

@@ -205,11 +205,11 @@ void WindowAggregator::EmitKey(int32_t id, int64_t until, WindowRows* out) {
 }
 
 void WindowAggregator::FinalizeUntil(int64_t until, WindowRows* out) {
+  out->values.resize(aggregates_.size());
+  out->valid.resize(aggregates_.size());
   if (until == INT64_MIN) return;
   until = FloorDivide(until, grid_) * grid_;
   if (until <= finalized_until_) return;
-  out->values.resize(aggregates_.size());
-  out->valid.resize(aggregates_.size());
   size_t kept = 0;
   for (int32_t id : pending_) {
     EmitKey(id, until, out);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "headwater/core/file.h"
 #include "headwater/core/json_writer.h"
 
 namespace headwater::registry {
@@ -321,15 +322,6 @@ Status ReadFeatureService(const JsonObject& object, FeatureService* service) {
   return object.StringMap("tags", &service->tags);
 }
 
-Status SyncPath(const std::filesystem::path& path, int flags) {
-  int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return Status::IOError("cannot open ", path.string(), " to sync");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Status::IOError("cannot sync ", path.string());
-  return Status::OK();
-}
-
 template <typename T>
 void DiffObjects(const std::vector<T>& before, const std::vector<T>& after, const char* type,
                  Members (*members)(const T&), std::vector<Change>* changes,
@@ -453,29 +445,7 @@ Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::stri
 }
 
 Status WriteRegistry(const std::filesystem::path& path, const Registry& registry) {
-  std::error_code error;
-  std::filesystem::create_directories(path.parent_path(), error);
-  if (error)
-    return Status::IOError("cannot create ", path.parent_path().string(), ": ", error.message());
-  std::filesystem::path temporary = path;
-  temporary += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << RegistryToJson(registry);
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(temporary, error);
-      return Status::IOError("cannot write ", temporary.string());
-    }
-  }
-  ARROW_RETURN_NOT_OK(SyncPath(temporary, O_RDONLY));
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    return Status::IOError("cannot replace registry ", path.string(), ": ", error.message());
-  }
-  // The rename is durable only once the directory entry is on disk.
-  return SyncPath(path.parent_path(), O_RDONLY | O_DIRECTORY);
+  return WriteFileAtomically(path, RegistryToJson(registry));
 }
 
 Result<RegistryLock> RegistryLock::Acquire(const std::filesystem::path& registry_path) {

@@ -124,7 +124,18 @@ std::string FileStamp(const std::filesystem::path& path) {
 FeatureService::FeatureService(const registry::RepoConfig& config, const Clock& clock)
     : config_(config), clock_(clock), metrics_(std::make_unique<Metrics>()) {}
 
-FeatureService::~FeatureService() = default;
+FeatureService::~FeatureService() {
+  Status stopped = Stop();
+  if (!stopped.ok()) std::fprintf(stderr, "stream pipelines: %s\n", stopped.message().c_str());
+}
+
+Status FeatureService::Stop() {
+  std::unique_lock lock(streams_mutex_);
+  if (streams_ == nullptr) return Status::OK();
+  Status stopped = streams_->Stop();
+  streams_.reset();
+  return stopped;
+}
 
 Result<std::unique_ptr<FeatureService>> FeatureService::Make(const registry::RepoConfig& config,
                                                              const Clock& clock) {
@@ -160,6 +171,23 @@ Result<bool> FeatureService::RefreshRegistry() {
       }
     }
     ARROW_RETURN_NOT_OK(store_->DropViews(drop));
+  }
+  // Stream pipelines follow the stream views: restarted (from their checkpoints) when those
+  // changed, kept running otherwise.
+  auto previous = snapshot();
+  if (previous == nullptr ||
+      !ingest::SameStreams(previous->registry.definitions, registry.definitions)) {
+    std::unique_lock lock(streams_mutex_);
+    if (streams_ != nullptr) {
+      ARROW_RETURN_NOT_OK(streams_->Stop());
+      streams_.reset();
+    }
+    ARROW_ASSIGN_OR_RAISE(
+        streams_,
+        ingest::StreamRunner::Start(
+            config_, registry.definitions, store_.get(), clock_, [](std::string_view line) {
+              std::fprintf(stderr, "stream: %.*s\n", static_cast<int>(line.size()), line.data());
+            }));
   }
   auto next = std::make_shared<Snapshot>(Snapshot{std::move(registry), std::move(catalog)});
   snapshot_.store(std::move(next));
@@ -405,17 +433,29 @@ HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes
 
     // Everything is checked and encoded before anything is written.
     std::vector<PreparedRows> prepared;
-    if (online) {
-      for (const auto& view : definitions.feature_views) {
-        if (view.source != name || !view.online) continue;
-        ARROW_ASSIGN_OR_RAISE(auto rows_for_view, PrepareRows(definitions, view, *df, rows));
-        prepared.push_back(std::move(rows_for_view));
-      }
-    }
     const registry::DataSource* batch = definitions.FindSource(source->batch_source);
     std::shared_ptr<arrow::Table> table;
     if (offline) {
       ARROW_ASSIGN_OR_RAISE(table, OfflineTable(config_, *batch, *df, rows));
+    }
+    // Stream views: the events go through the source's pipeline (write-ahead log first).
+    std::shared_lock streams_lock(streams_mutex_);
+    ingest::SourcePipeline* pipeline =
+        online && streams_ != nullptr ? streams_->pipeline(name) : nullptr;
+    std::shared_ptr<arrow::RecordBatch> events;
+    if (pipeline != nullptr) {
+      if (table == nullptr) {
+        ARROW_ASSIGN_OR_RAISE(table, OfflineTable(config_, *batch, *df, rows));
+      }
+      ARROW_ASSIGN_OR_RAISE(events, table->CombineChunksToBatch());
+      ARROW_RETURN_NOT_OK(pipeline->Check(*events));
+    }
+    if (online) {
+      for (const auto& view : definitions.feature_views) {
+        if (view.source != name || !view.online || view.is_stream()) continue;
+        ARROW_ASSIGN_OR_RAISE(auto rows_for_view, PrepareRows(definitions, view, *df, rows));
+        prepared.push_back(std::move(rows_for_view));
+      }
     }
 
     JsonWriter out;
@@ -436,6 +476,10 @@ HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes
       metrics_->AddRowsWritten("/push", result.written);
     }
     if (!prepared.empty()) ARROW_RETURN_NOT_OK(store_->Sync());
+    if (pipeline != nullptr) {
+      ARROW_RETURN_NOT_OK(pipeline->Push(*events));
+      for (const std::string& view : pipeline->views()) out.String(view);
+    }
     out.EndArray().EndObject();
     return out.Take();
   };
@@ -503,6 +547,48 @@ HttpResponse FeatureService::Materialize(std::string_view body, bool incremental
 HttpResponse FeatureService::MetricsText() {
   std::string out;
   metrics_->Render(&out);
+  {
+    std::shared_lock lock(streams_mutex_);
+    if (streams_ != nullptr && !streams_->pipelines().empty()) {
+      struct Counter {
+        const char* name;
+        const char* help;
+        int64_t ingest::StreamStats::*field;
+      };
+      static constexpr Counter kCounters[] = {
+          {"headwater_stream_events_total", "Events consumed by the stream pipeline.",
+           &ingest::StreamStats::events},
+          {"headwater_stream_late_events_total",
+           "Events later than the watermark allowed: dead-lettered, not merged.",
+           &ingest::StreamStats::late_events},
+          {"headwater_stream_dead_letters_total", "Late or malformed events dead-lettered.",
+           &ingest::StreamStats::dead_letters},
+          {"headwater_stream_rows_total", "Window rows finalised and written.",
+           &ingest::StreamStats::rows_emitted},
+          {"headwater_stream_checkpoints_total", "Checkpoints committed.",
+           &ingest::StreamStats::checkpoints},
+      };
+      std::vector<std::pair<std::string, ingest::StreamStats>> stats;
+      for (const auto& pipeline : streams_->pipelines()) {
+        stats.emplace_back(pipeline->source_name(), pipeline->stats());
+      }
+      for (const Counter& counter : kCounters) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", counter.name, counter.help,
+                           counter.name);
+        for (const auto& [source, values] : stats) {
+          out +=
+              fmt::format("{}{{source=\"{}\"}} {}\n", counter.name, source, values.*counter.field);
+        }
+      }
+      out += "# HELP headwater_stream_watermark_seconds The source's watermark (epoch seconds).\n";
+      out += "# TYPE headwater_stream_watermark_seconds gauge\n";
+      for (const auto& [source, values] : stats) {
+        if (values.watermark == INT64_MIN) continue;
+        out += fmt::format("headwater_stream_watermark_seconds{{source=\"{}\"}} {}\n", source,
+                           values.watermark / 1e6);
+      }
+    }
+  }
   auto current = snapshot();
   out += "# HELP headwater_feature_freshness_seconds Now minus the newest event time online.\n";
   out += "# TYPE headwater_feature_freshness_seconds gauge\n";

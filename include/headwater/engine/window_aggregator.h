@@ -72,8 +72,8 @@ class WindowAggregator {
   /// the events before it (their greatest time - `delay`), not only against rows already
   /// emitted — so which events are late does not depend on how the input was cut into batches,
   /// and a replay after a crash decides exactly as the first run did.
-  void set_event_watermark(Duration delay, Duration allowed_lateness) {
-    event_watermark_ = true;
+  void set_event_watermark(Duration delay, Duration allowed_lateness, bool on = true) {
+    event_watermark_ = on;
     delay_ = delay.micros;
     lateness_ = allowed_lateness.micros;
   }

@@ -20,10 +20,12 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
 #include "headwater/core/clock.h"
+#include "headwater/ingest/stream_runner.h"
 #include "headwater/online/online_reader.h"
 #include "headwater/online/online_store.h"
 #include "headwater/registry/definitions.h"
@@ -49,10 +51,14 @@ class Metrics;
 
 class FeatureService {
  public:
-  /// Opens the online store for writing and loads the registry. `clock` must outlive it.
+  /// Opens the online store for writing, loads the registry and starts the stream pipelines of
+  /// its stream feature views (ingest/stream_runner.h). `clock` must outlive it.
   static Result<std::unique_ptr<FeatureService>> Make(const registry::RepoConfig& config,
                                                       const Clock& clock);
   ~FeatureService();
+
+  /// Stops the stream pipelines with a last checkpoint. The destructor does it too.
+  Status Stop();
 
   /// Handles one request. Thread-safe; never throws.
   HttpResponse Handle(const HttpRequest& request);
@@ -86,6 +92,10 @@ class FeatureService {
   std::string registry_stamp_;  // file size and mtime of the registry last loaded
   std::mutex refresh_mutex_;
   std::mutex materialize_mutex_;  // one materialization at a time
+  // The running stream pipelines; replaced (under the exclusive lock) when a registry reload
+  // changes the stream views, used under the shared lock.
+  std::shared_mutex streams_mutex_;
+  std::unique_ptr<ingest::StreamRunner> streams_;
 };
 
 }  // namespace headwater::server

@@ -1,0 +1,43 @@
+#pragma once
+// Decodes JSON messages (one object per message) into Arrow record batches with a source's
+// columns. A message that does not fit — not JSON, not an object, a key or time missing or null,
+// a value of the wrong type — is refused whole with a reason naming the field, and nothing of it
+// is appended; the caller dead-letters it and goes on.
+//
+// Values: integers and floats as JSON numbers (an integer column refuses 1.5), strings, booleans;
+// a timestamp as ISO 8601 text or a number of milliseconds since the epoch (Kafka's unit).
+// Members that are not columns are ignored; a missing non-key column is null.
+
+#include <arrow/type_fwd.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "headwater/core/status.h"
+
+namespace headwater::ingest {
+
+class JsonEventDecoder {
+ public:
+  /// `schema`: the columns to fill (a batch source's). `required`: columns that may not be
+  /// missing or null (join keys and the event time).
+  static Result<std::unique_ptr<JsonEventDecoder>> Make(std::shared_ptr<arrow::Schema> schema,
+                                                        std::vector<std::string> required);
+  ~JsonEventDecoder();
+
+  /// Appends one message, or returns Invalid with the reason and appends nothing.
+  Status Append(std::string_view message);
+  int64_t rows() const { return rows_; }
+  /// The rows appended since the last Flush.
+  Result<std::shared_ptr<arrow::RecordBatch>> Flush();
+
+ private:
+  struct Impl;
+  explicit JsonEventDecoder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  int64_t rows_ = 0;
+};
+
+}  // namespace headwater::ingest

@@ -1,0 +1,130 @@
+#pragma once
+// The stream pipeline of one source (push or Kafka): every stream feature view it feeds, with
+// their window operators, the watermark, the sinks and the checkpoints.
+//
+// Data path: an event batch (the columns of the source's batch source) -> each view's
+// WindowJob -> rows final under the watermark -> written to the online store at once, and kept
+// for the view's offline dataset until the next checkpoint.
+//
+// Checkpoint n, in this order: (1) each view's pending rows become
+// `<offline>/<view>/part-<n>.parquet`, the pending dead letters
+// `<stream>/<source>/dead_letters/dead-<n>.jsonl` (each written atomically); (2) the online
+// store is synced; (3) `<stream>/<source>/checkpoint` is replaced atomically with n, the source
+// positions, the watermark and every operator's state. On open, files numbered above the
+// checkpoint (written by a run that died before step 3) are deleted and the source is read again
+// from the recorded positions: the operators, restored exactly, emit the same rows again, the
+// online store keeps the greatest value per key, and the next checkpoint writes the same
+// offline rows — so a crash at any point ends in the stores an uninterrupted run leaves.
+
+#include <arrow/type_fwd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "headwater/core/clock.h"
+#include "headwater/engine/window_aggregator.h"
+#include "headwater/ingest/window_job.h"
+#include "headwater/ingest/write_ahead_log.h"
+#include "headwater/online/online_store.h"
+#include "headwater/registry/definitions.h"
+#include "headwater/registry/repo_config.h"
+
+namespace headwater::ingest {
+
+/// Counters of a pipeline since it started.
+struct StreamStats {
+  int64_t events = 0;        // events consumed
+  int64_t late_events = 0;   // judged late: dead-lettered, not merged
+  int64_t dead_letters = 0;  // late events and malformed input
+  int64_t rows_emitted = 0;  // window rows finalised (online and offline)
+  int64_t checkpoints = 0;
+  int64_t watermark = INT64_MIN;
+};
+
+class SourcePipeline {
+ public:
+  /// Opens the pipeline of `source` (push or Kafka) over the stream views it feeds; restores
+  /// the last checkpoint and, for a push source, replays its write-ahead log past it.
+  /// `per_event_watermark`: judge lateness event by event (one ordered input: a push source, a
+  /// one-partition topic), which makes replays decide exactly as the first run did.
+  static Result<std::unique_ptr<SourcePipeline>> Open(const registry::RepoConfig& config,
+                                                      const registry::Definitions& definitions,
+                                                      const registry::DataSource& source,
+                                                      online::OnlineStore* store,
+                                                      const Clock& clock,
+                                                      bool per_event_watermark = true);
+
+  const std::string& source_name() const { return source_name_; }
+  /// The views this pipeline computes.
+  std::vector<std::string> views() const;
+  /// Restored source positions: partition -> next offset (a push source's WAL: partition 0).
+  std::map<int32_t, int64_t> positions() const;
+
+  /// Checks that every view can take `events` (its columns present, keys and times set), so a
+  /// push is refused before it is logged rather than failing after.
+  Status Check(const arrow::RecordBatch& events) const;
+
+  /// A push: checks and logs `events` (synced) and processes them. When this returns OK the events
+  /// are durable and every row they finalised is online.
+  Status Push(const arrow::RecordBatch& events);
+
+  /// Processes events read from `partition`, after which it is at `next_position`.
+  Status Process(const arrow::RecordBatch& events, int32_t partition, int64_t next_position);
+  /// Moves a partition's position without events (e.g. past malformed messages).
+  void Advance(int32_t partition, int64_t next_position);
+  /// Recomputes the watermark at the current processing time (so idle partitions stop holding
+  /// it back) and finalises what it passed.
+  Status Tick();
+
+  /// Keeps input that cannot be processed, with the reason, for the next checkpoint's
+  /// dead-letter file. `record` is a JSON object's members (`"key":value,...`).
+  void DeadLetter(std::string_view reason, std::string_view record);
+
+  /// Commits (see the file comment). Safe to call at any time; cheap when nothing changed.
+  Status Checkpoint();
+  /// Whether checkpoint_interval has passed since the last checkpoint.
+  bool CheckpointDue() const;
+
+  StreamStats stats() const;
+
+ private:
+  SourcePipeline() = default;
+  Status Restore();
+  Status ProcessLocked(const arrow::RecordBatch& events, int32_t partition, int64_t position);
+  Status FinalizeLocked(int64_t now);
+
+  struct ViewState {
+    const registry::FeatureView* view;
+    std::filesystem::path offline_directory;
+    WindowJob job;
+    std::vector<std::shared_ptr<arrow::Table>> pending;  // rows for the next checkpoint
+  };
+
+  registry::RepoConfig config_;
+  registry::Definitions definitions_;  // owns the views the jobs point at
+  std::string source_name_;
+  std::filesystem::path state_directory_;
+  online::OnlineStore* store_ = nullptr;
+  const Clock* clock_ = nullptr;
+  std::unique_ptr<WriteAheadLog> wal_;  // push sources only
+
+  mutable std::mutex mutex_;
+  std::vector<ViewState> views_;
+  std::unique_ptr<engine::WatermarkTracker> watermark_;
+  std::map<int32_t, int64_t> positions_;
+  std::vector<std::string> dead_letters_;
+  int64_t checkpoint_number_ = 0;
+  int64_t last_checkpoint_time_ = 0;
+  bool dirty_ = false;
+  StreamStats stats_;
+};
+
+/// The stream feature views fed by a source, in definition order.
+std::vector<const registry::FeatureView*> StreamViewsOf(const registry::Definitions& definitions,
+                                                        const std::string& source);
+
+}  // namespace headwater::ingest

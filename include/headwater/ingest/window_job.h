@@ -1,0 +1,66 @@
+#pragma once
+// A stream feature view's window operator with the conversions around it: event batches (the
+// columns of the view's event source, as in its batch source) in; finalised rows out, encoded
+// for the online store and as an Arrow table for the view's offline dataset. Backfill
+// (`headwater materialize`) and live streams both run through this class.
+
+#include <arrow/type_fwd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "headwater/core/entity_key.h"
+#include "headwater/engine/window_aggregator.h"
+#include "headwater/registry/definitions.h"
+
+namespace headwater::ingest {
+
+/// Rows finalised by one call, in both forms.
+struct WindowOutput {
+  ByteRows keys;    // encoded entity keys, for the online store
+  ByteRows values;  // encoded feature rows (online/feature_row_codec.h)
+  /// Join keys, event_timestamp (UTC microseconds), then the features: the offline rows.
+  std::shared_ptr<arrow::Table> table;
+  int64_t rows() const { return static_cast<int64_t>(keys.size()); }
+};
+
+class WindowJob {
+ public:
+  static Result<WindowJob> Make(const registry::Definitions& definitions,
+                                const registry::FeatureView& view);
+
+  const std::string& view_name() const { return view_name_; }
+  /// The event-source columns read: join keys, the timestamp field, aggregated columns.
+  const std::vector<std::string>& input_columns() const { return input_columns_; }
+  /// The join-key columns of the event source, in entity order.
+  const std::vector<std::string>& key_columns() const { return key_columns_; }
+  /// The event time column (of the event source).
+  const std::string& time_column() const { return time_column_; }
+  /// The schema of WindowOutput::table.
+  const std::shared_ptr<arrow::Schema>& output_schema() const { return output_schema_; }
+
+  /// Folds events in. `events` must have input_columns() without null keys or times
+  /// (Invalid otherwise). Rows judged late are appended to `late` (indices into `events`).
+  Status Consume(const arrow::RecordBatch& events, std::vector<int64_t>* late);
+  /// Finalises rows up to `until` (see WindowAggregator::FinalizeUntil).
+  Result<WindowOutput> Finalize(int64_t until);
+
+  engine::WindowAggregator& op() { return op_; }
+  const engine::WindowAggregator& op() const { return op_; }
+
+ private:
+  WindowJob(engine::WindowAggregator op) : op_(std::move(op)) {}
+
+  std::string view_name_;
+  std::vector<std::string> key_columns_;    // event-source columns, in entity order
+  std::vector<ScalarKind> key_kinds_;       // the entities' value types
+  std::vector<std::string> value_columns_;  // distinct aggregated columns
+  std::string time_column_;
+  std::vector<std::string> input_columns_;
+  std::vector<registry::Field> features_;
+  std::shared_ptr<arrow::Schema> output_schema_;
+  engine::WindowAggregator op_;
+};
+
+}  // namespace headwater::ingest

@@ -1,0 +1,59 @@
+#include "headwater/core/file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace headwater {
+
+Status SyncPath(const std::filesystem::path& path, bool directory) {
+  int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return Status::IOError("cannot open ", path.string(), " to sync");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::IOError("cannot sync ", path.string());
+  return Status::OK();
+}
+
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
+  std::error_code error;
+  const std::filesystem::path directory =
+      path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  std::filesystem::create_directories(directory, error);
+  if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
+  std::filesystem::path temporary = path;
+  temporary += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(temporary, error);
+      return Status::IOError("cannot write ", temporary.string());
+    }
+  }
+  Status synced = SyncPath(temporary);
+  if (synced.ok()) {
+    std::filesystem::rename(temporary, path, error);
+    if (error) synced = Status::IOError("cannot replace ", path.string(), ": ", error.message());
+  }
+  if (!synced.ok()) {
+    std::filesystem::remove(temporary, error);
+    return synced;
+  }
+  // The rename is durable only once the directory entry is on disk.
+  return SyncPath(directory, /*directory=*/true);
+}
+
+Result<std::string> ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot read ", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::IOError("cannot read ", path.string());
+  return text.str();
+}
+
+}  // namespace headwater

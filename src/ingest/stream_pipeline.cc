@@ -1,0 +1,358 @@
+#include "headwater/ingest/stream_pipeline.h"
+
+#include <arrow/api.h>
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <cstring>
+
+#include "headwater/core/file.h"
+#include "headwater/core/json_writer.h"
+#include "headwater/offline/table_file.h"
+
+namespace headwater::ingest {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr char kCheckpointMagic[8] = {'H', 'W', 'C', 'K', 'P', 'T', '0', '1'};
+
+template <typename T>
+void Put(std::string* out, const T& value) {
+  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+void PutBytes(std::string* out, std::string_view bytes) {
+  Put(out, static_cast<uint64_t>(bytes.size()));
+  out->append(bytes);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  template <typename T>
+  bool Get(T* value) {
+    if (bytes_.size() < sizeof(T)) return false;
+    std::memcpy(value, bytes_.data(), sizeof(T));
+    bytes_.remove_prefix(sizeof(T));
+    return true;
+  }
+  bool GetBytes(std::string_view* out) {
+    uint64_t size = 0;
+    if (!Get(&size) || bytes_.size() < size) return false;
+    *out = bytes_.substr(0, size);
+    bytes_.remove_prefix(size);
+    return true;
+  }
+
+ private:
+  std::string_view bytes_;
+};
+
+uint32_t Crc(std::string_view bytes) {
+  return static_cast<uint32_t>(
+      ::crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+}
+
+// Files "<prefix><number, 12 digits><suffix>" in `directory` numbered above `number`: written by
+// a run that died before committing them.
+void RemoveUncommitted(const fs::path& directory, std::string_view prefix, std::string_view suffix,
+                       int64_t number) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != prefix.size() + 12 + suffix.size() || !name.starts_with(prefix) ||
+        !name.ends_with(suffix)) {
+      continue;
+    }
+    if (std::stoll(name.substr(prefix.size(), 12)) > number) fs::remove(entry.path(), error);
+  }
+}
+
+// One event of a batch as JSON members, for a dead letter.
+std::string EventJson(const arrow::RecordBatch& events, int64_t row) {
+  JsonWriter writer;
+  writer.BeginObject();
+  for (int c = 0; c < events.num_columns(); ++c) {
+    writer.Key(events.schema()->field(c)->name());
+    auto scalar = events.column(c)->GetScalar(row);
+    if (!scalar.ok() || !(*scalar)->is_valid) {
+      writer.Null();
+    } else {
+      writer.String((*scalar)->ToString());
+    }
+  }
+  writer.EndObject();
+  return writer.Take();
+}
+
+}  // namespace
+
+std::vector<const registry::FeatureView*> StreamViewsOf(const registry::Definitions& definitions,
+                                                        const std::string& source) {
+  std::vector<const registry::FeatureView*> views;
+  for (const registry::FeatureView& view : definitions.feature_views) {
+    if (view.is_stream() && view.source == source) views.push_back(&view);
+  }
+  return views;
+}
+
+Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Open(
+    const registry::RepoConfig& config, const registry::Definitions& definitions,
+    const registry::DataSource& source, online::OnlineStore* store, const Clock& clock,
+    bool per_event_watermark) {
+  std::unique_ptr<SourcePipeline> pipeline(new SourcePipeline());
+  pipeline->config_ = config;
+  pipeline->definitions_ = definitions;
+  pipeline->source_name_ = source.name;
+  pipeline->store_ = store;
+  pipeline->clock_ = &clock;
+  pipeline->state_directory_ = config.Resolve(config.stream.path) / source.name;
+  pipeline->watermark_ = std::make_unique<engine::WatermarkTracker>(source.watermark_delay,
+                                                                    config.stream.idle_timeout);
+  std::vector<std::string> online_views;
+  for (const registry::FeatureView* view : StreamViewsOf(pipeline->definitions_, source.name)) {
+    ARROW_ASSIGN_OR_RAISE(auto job, WindowJob::Make(pipeline->definitions_, *view));
+    if (!per_event_watermark) job.op().set_event_watermark(Duration{0}, Duration{0}, false);
+    fs::path directory = config.Resolve(view->windows.path);
+    std::error_code error;
+    fs::create_directories(directory, error);
+    if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
+    pipeline->views_.push_back(ViewState{view, directory, std::move(job), {}});
+    if (view->online) online_views.push_back(view->name);
+  }
+  if (!online_views.empty()) ARROW_RETURN_NOT_OK(store->CreateViews(online_views));
+  std::error_code error;
+  fs::create_directories(pipeline->state_directory_ / "dead_letters", error);
+  if (error) {
+    return Status::IOError("cannot create ", pipeline->state_directory_.string(), ": ",
+                           error.message());
+  }
+  ARROW_RETURN_NOT_OK(pipeline->Restore());
+  pipeline->last_checkpoint_time_ = clock.Now().micros;
+  if (source.type == registry::SourceType::kPush) {
+    ARROW_ASSIGN_OR_RAISE(pipeline->wal_, WriteAheadLog::Open(pipeline->state_directory_ / "wal"));
+    const int64_t from = pipeline->positions_.count(0) ? pipeline->positions_[0] : 0;
+    SourcePipeline* self = pipeline.get();
+    std::lock_guard lock(self->mutex_);
+    ARROW_RETURN_NOT_OK(self->wal_->Replay(
+        from, [self](std::shared_ptr<arrow::RecordBatch> batch, int64_t position) {
+          return self->ProcessLocked(*batch, 0, position);
+        }));
+  }
+  return pipeline;
+}
+
+Status SourcePipeline::Restore() {
+  const fs::path path = state_directory_ / "checkpoint";
+  std::error_code error;
+  if (fs::exists(path, error)) {
+    ARROW_ASSIGN_OR_RAISE(auto bytes, ReadFile(path));
+    auto damaged = [&] { return Status::IOError("checkpoint ", path.string(), " is damaged"); };
+    if (bytes.size() < 12 || std::memcmp(bytes.data(), kCheckpointMagic, 8) != 0) {
+      return damaged();
+    }
+    uint32_t crc;
+    std::memcpy(&crc, bytes.data() + 8, 4);
+    std::string_view body = std::string_view(bytes).substr(12);
+    if (Crc(body) != crc) return damaged();
+    Reader in(body);
+    int64_t watermark = 0;
+    uint32_t positions = 0, views = 0;
+    if (!in.Get(&checkpoint_number_) || !in.Get(&watermark) || !in.Get(&positions)) {
+      return damaged();
+    }
+    watermark_->set_reached(watermark);
+    stats_.watermark = watermark;
+    for (uint32_t i = 0; i < positions; ++i) {
+      int32_t partition;
+      int64_t position;
+      if (!in.Get(&partition) || !in.Get(&position)) return damaged();
+      positions_[partition] = position;
+    }
+    if (!in.Get(&views)) return damaged();
+    for (uint32_t i = 0; i < views; ++i) {
+      std::string_view name, state;
+      if (!in.GetBytes(&name) || !in.GetBytes(&state)) return damaged();
+      for (ViewState& view : views_) {
+        if (view.view->name != name) continue;
+        // A view whose aggregations changed since starts afresh (backfill it with materialize).
+        Status restored = view.job.op().Restore(state);
+        if (!restored.ok() && !restored.IsInvalid()) return restored;
+      }
+    }
+  }
+  for (const ViewState& view : views_) {
+    RemoveUncommitted(view.offline_directory, "part-", ".parquet", checkpoint_number_);
+  }
+  RemoveUncommitted(state_directory_ / "dead_letters", "dead-", ".jsonl", checkpoint_number_);
+  return Status::OK();
+}
+
+std::vector<std::string> SourcePipeline::views() const {
+  std::vector<std::string> names;
+  for (const ViewState& view : views_) names.push_back(view.view->name);
+  return names;
+}
+
+std::map<int32_t, int64_t> SourcePipeline::positions() const {
+  std::lock_guard lock(mutex_);
+  return positions_;
+}
+
+Status SourcePipeline::Check(const arrow::RecordBatch& events) const {
+  for (const ViewState& view : views_) {
+    for (const std::string& name : view.job.input_columns()) {
+      auto column = events.GetColumnByName(name);
+      if (column == nullptr) return Status::Invalid("the events lack column '", name, "'");
+      const bool is_value = name != view.job.time_column() &&
+                            std::find(view.job.key_columns().begin(), view.job.key_columns().end(),
+                                      name) == view.job.key_columns().end();
+      if (!is_value && column->null_count() > 0) {
+        return Status::Invalid("column '", name, "' has nulls; every event needs its key and time");
+      }
+    }
+    ARROW_RETURN_NOT_OK(
+        ToEpochMicros(arrow::ChunkedArray(events.GetColumnByName(view.job.time_column())),
+                      "'" + view.job.time_column() + "'")
+            .status());
+  }
+  return Status::OK();
+}
+
+Status SourcePipeline::Push(const arrow::RecordBatch& events) {
+  if (wal_ == nullptr) return Status::Invalid("source '", source_name_, "' is not a push source");
+  ARROW_RETURN_NOT_OK(Check(events));
+  std::lock_guard lock(mutex_);
+  ARROW_ASSIGN_OR_RAISE(int64_t position, wal_->Append(events));
+  return ProcessLocked(events, 0, position);
+}
+
+Status SourcePipeline::Process(const arrow::RecordBatch& events, int32_t partition,
+                               int64_t next_position) {
+  std::lock_guard lock(mutex_);
+  return ProcessLocked(events, partition, next_position);
+}
+
+void SourcePipeline::Advance(int32_t partition, int64_t next_position) {
+  std::lock_guard lock(mutex_);
+  positions_[partition] = next_position;
+  dirty_ = true;
+}
+
+Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t partition,
+                                     int64_t position) {
+  const int64_t now = clock_->Now().micros;
+  std::vector<int64_t> late;
+  int64_t newest = INT64_MIN;
+  for (ViewState& view : views_) {
+    late.clear();
+    ARROW_RETURN_NOT_OK(view.job.Consume(events, &late));
+    newest = std::max(newest, view.job.op().max_event_time());
+    for (int64_t row : late) {
+      JsonWriter record;
+      record.BeginObject().Key("view").String(view.view->name);
+      record.Key("event").Raw(EventJson(events, row)).EndObject();
+      std::string members = record.Take();
+      DeadLetter(fmt::format("late: its window was final (watermark {})",
+                             FormatTimestamp(Timestamp{stats_.watermark})),
+                 std::string_view(members).substr(1, members.size() - 2));
+    }
+    stats_.late_events += static_cast<int64_t>(late.size());
+  }
+  stats_.events += events.num_rows();
+  if (events.num_rows() > 0) watermark_->Observe(partition, newest, now);
+  positions_[partition] = position;
+  dirty_ = true;
+  return FinalizeLocked(now);
+}
+
+Status SourcePipeline::Tick() {
+  std::lock_guard lock(mutex_);
+  return FinalizeLocked(clock_->Now().micros);
+}
+
+Status SourcePipeline::FinalizeLocked(int64_t now) {
+  const int64_t watermark = watermark_->Current(now);
+  stats_.watermark = watermark;
+  if (watermark == INT64_MIN) return Status::OK();
+  for (ViewState& view : views_) {
+    ARROW_ASSIGN_OR_RAISE(auto rows,
+                          view.job.Finalize(watermark - view.view->allowed_lateness.micros));
+    if (rows.rows() == 0) continue;
+    stats_.rows_emitted += rows.rows();
+    if (view.view->online) {
+      ARROW_RETURN_NOT_OK(store_->Write(view.view->name, rows.keys, rows.values).status());
+    }
+    view.pending.push_back(std::move(rows.table));
+    dirty_ = true;
+  }
+  return Status::OK();
+}
+
+void SourcePipeline::DeadLetter(std::string_view reason, std::string_view record) {
+  JsonWriter line;
+  line.BeginObject().Key("source").String(source_name_).Key("reason").String(reason);
+  std::string text = line.Take();
+  if (!record.empty()) text.append(",").append(record);
+  text.append("}\n");
+  dead_letters_.push_back(std::move(text));
+  ++stats_.dead_letters;
+  dirty_ = true;
+}
+
+bool SourcePipeline::CheckpointDue() const {
+  std::lock_guard lock(mutex_);
+  return clock_->Now().micros - last_checkpoint_time_ >= config_.stream.checkpoint_interval.micros;
+}
+
+Status SourcePipeline::Checkpoint() {
+  std::lock_guard lock(mutex_);
+  last_checkpoint_time_ = clock_->Now().micros;
+  if (!dirty_) return Status::OK();
+  const int64_t number = checkpoint_number_ + 1;
+  for (ViewState& view : views_) {
+    if (view.pending.empty()) continue;
+    ARROW_ASSIGN_OR_RAISE(auto table, arrow::ConcatenateTables(view.pending));
+    ARROW_RETURN_NOT_OK(offline::WriteTableFile(
+        *table, view.offline_directory / fmt::format("part-{:012d}.parquet", number)));
+  }
+  if (!dead_letters_.empty()) {
+    std::string text;
+    for (const std::string& line : dead_letters_) text += line;
+    ARROW_RETURN_NOT_OK(WriteFileAtomically(
+        state_directory_ / "dead_letters" / fmt::format("dead-{:012d}.jsonl", number), text));
+  }
+  ARROW_RETURN_NOT_OK(store_->Sync());
+
+  std::string body;
+  Put(&body, number);
+  Put(&body, watermark_->reached());
+  Put(&body, static_cast<uint32_t>(positions_.size()));
+  for (const auto& [partition, position] : positions_) {
+    Put(&body, partition);
+    Put(&body, position);
+  }
+  Put(&body, static_cast<uint32_t>(views_.size()));
+  for (const ViewState& view : views_) {
+    PutBytes(&body, view.view->name);
+    PutBytes(&body, view.job.op().Save());
+  }
+  std::string file(kCheckpointMagic, 8);
+  Put(&file, Crc(body));
+  file += body;
+  ARROW_RETURN_NOT_OK(WriteFileAtomically(state_directory_ / "checkpoint", file));
+
+  checkpoint_number_ = number;
+  for (ViewState& view : views_) view.pending.clear();
+  dead_letters_.clear();
+  dirty_ = false;
+  ++stats_.checkpoints;
+  if (wal_ != nullptr && positions_.count(0)) ARROW_RETURN_NOT_OK(wal_->Release(positions_[0]));
+  return Status::OK();
+}
+
+StreamStats SourcePipeline::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace headwater::ingest

@@ -1,0 +1,280 @@
+#include "headwater/ingest/stream_runner.h"
+
+#include <arrow/api.h>
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <map>
+
+#include "headwater/core/json_writer.h"
+#include "headwater/ingest/json_events.h"
+#include "headwater/registry/source_schema.h"
+
+namespace headwater::ingest {
+
+// Reads one Kafka topic into its pipeline. Offsets live in the pipeline's checkpoints (as
+// Flink keeps them in its state), not in the consumer group: partitions are assigned by hand
+// from the checkpointed positions and nothing is committed to Kafka.
+class KafkaReader {
+ public:
+  static Result<std::unique_ptr<KafkaReader>> Open(const registry::RepoConfig& config,
+                                                   const registry::Definitions& definitions,
+                                                   const registry::DataSource& source,
+                                                   online::OnlineStore* store, const Clock& clock,
+                                                   std::unique_ptr<SourcePipeline>* pipeline);
+  ~KafkaReader() {
+    Stop();
+    if (consumer_ != nullptr) {
+      rd_kafka_consumer_close(consumer_);
+      rd_kafka_destroy(consumer_);
+    }
+  }
+  void Start(SourcePipeline* pipeline, std::function<void(std::string_view)> log) {
+    pipeline_ = pipeline;
+    log_ = std::move(log);
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run();
+  Status Deliver(std::vector<rd_kafka_message_t*>& messages);
+
+  std::string source_;
+  rd_kafka_t* consumer_ = nullptr;
+  std::unique_ptr<JsonEventDecoder> decoder_;
+  SourcePipeline* pipeline_ = nullptr;
+  std::function<void(std::string_view)> log_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfig& config,
+                                                       const registry::Definitions& definitions,
+                                                       const registry::DataSource& source,
+                                                       online::OnlineStore* store,
+                                                       const Clock& clock,
+                                                       std::unique_ptr<SourcePipeline>* pipeline) {
+  auto reader = std::make_unique<KafkaReader>();
+  reader->source_ = source.name;
+  const registry::DataSource* batch = definitions.FindSource(source.batch_source);
+  if (batch == nullptr) return Status::Invalid("source '", source.name, "' has no batch_source");
+  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch->path)));
+  std::vector<std::string> required = {batch->timestamp_field};
+  for (const registry::FeatureView* view : StreamViewsOf(definitions, source.name)) {
+    for (const std::string& entity_name : view->entities) {
+      const registry::Entity* entity = definitions.FindEntity(entity_name);
+      if (entity != nullptr) required.push_back(batch->ColumnFor(entity->join_key));
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(reader->decoder_, JsonEventDecoder::Make(schema, required));
+
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  const std::pair<const char*, std::string> settings[] = {
+      {"bootstrap.servers", source.bootstrap_servers},
+      {"group.id", "headwater-" + config.project + "-" + source.name},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "false"},
+      {"fetch.wait.max.ms", "20"},
+  };
+  for (const auto& setting : settings) {
+    if (rd_kafka_conf_set(conf, setting.first, setting.second.c_str(), error, sizeof(error)) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return Status::Invalid("source '", source.name, "': ", error);
+    }
+  }
+  reader->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+  if (reader->consumer_ == nullptr) {
+    return Status::IOError("source '", source.name, "': cannot create a Kafka consumer: ", error);
+  }
+  // The topic's partitions, from the brokers.
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(reader->consumer_, source.topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(reader->consumer_, 0, topic, &metadata, 10000);
+  rd_kafka_topic_destroy(topic);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 ||
+      metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::string reason = err != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(err)
+                         : metadata->topic_cnt != 1        ? "no such topic"
+                                                    : rd_kafka_err2str(metadata->topics[0].err);
+    if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+    return Status::IOError("source '", source.name, "': cannot read topic '", source.topic,
+                           "' from ", source.bootstrap_servers, ": ", reason);
+  }
+  const int partitions = metadata->topics[0].partition_cnt;
+  std::vector<int32_t> ids;
+  for (int p = 0; p < partitions; ++p) ids.push_back(metadata->topics[0].partitions[p].id);
+  rd_kafka_metadata_destroy(metadata);
+
+  // One partition is one ordered input: lateness is then judged event by event, exactly.
+  ARROW_ASSIGN_OR_RAISE(*pipeline, SourcePipeline::Open(config, definitions, source, store, clock,
+                                                        /*per_event_watermark=*/partitions == 1));
+  auto positions = (*pipeline)->positions();
+  rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(partitions);
+  for (int32_t id : ids) {
+    auto* entry = rd_kafka_topic_partition_list_add(assignment, source.topic.c_str(), id);
+    auto position = positions.find(id);
+    entry->offset = position == positions.end() ? RD_KAFKA_OFFSET_BEGINNING : position->second;
+  }
+  err = rd_kafka_assign(reader->consumer_, assignment);
+  rd_kafka_topic_partition_list_destroy(assignment);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::IOError("source '", source.name,
+                           "': cannot assign partitions: ", rd_kafka_err2str(err));
+  }
+  return reader;
+}
+
+void KafkaReader::Run() {
+  std::vector<rd_kafka_message_t*> messages;
+  while (!stopping_) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, 50);
+    while (message != nullptr) {
+      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_(fmt::format("source '{}': Kafka: {}", source_, rd_kafka_message_errstr(message)));
+        rd_kafka_message_destroy(message);
+      } else {
+        messages.push_back(message);
+      }
+      if (messages.size() >= 20000) break;
+      message = rd_kafka_consumer_poll(consumer_, 0);
+    }
+    Status status = messages.empty() ? pipeline_->Tick() : Deliver(messages);
+    for (rd_kafka_message_t* m : messages) rd_kafka_message_destroy(m);
+    messages.clear();
+    if (!status.ok()) {
+      // The pipeline's state may be part-way through a batch: stop, so that a restart resumes
+      // from the last checkpoint rather than counting anything twice.
+      log_(fmt::format("source '{}': stopped: {}", source_, status.message()));
+      return;
+    }
+  }
+}
+
+Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
+  // Per partition, in offset order.
+  std::map<int32_t, std::vector<rd_kafka_message_t*>> by_partition;
+  for (rd_kafka_message_t* m : messages) by_partition[m->partition].push_back(m);
+  for (auto& [partition, list] : by_partition) {
+    for (rd_kafka_message_t* m : list) {
+      std::string_view payload(static_cast<const char*>(m->payload), m->len);
+      Status appended = decoder_->Append(payload);
+      if (!appended.ok()) {
+        JsonWriter record;
+        record.BeginObject().Key("partition").Int(partition).Key("offset").Int(m->offset);
+        record.Key("payload").String(payload).EndObject();
+        std::string members = record.Take();
+        pipeline_->DeadLetter(appended.message(),
+                              std::string_view(members).substr(1, members.size() - 2));
+      }
+    }
+    ARROW_ASSIGN_OR_RAISE(auto batch, decoder_->Flush());
+    const int64_t next = list.back()->offset + 1;
+    if (batch->num_rows() > 0) {
+      ARROW_RETURN_NOT_OK(pipeline_->Process(*batch, partition, next));
+    } else {
+      pipeline_->Advance(partition, next);
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<StreamRunner>> StreamRunner::Start(
+    const registry::RepoConfig& config, const registry::Definitions& definitions,
+    online::OnlineStore* store, const Clock& clock, std::function<void(std::string_view)> log) {
+  std::unique_ptr<StreamRunner> runner(new StreamRunner());
+  runner->log_ = log ? std::move(log) : [](std::string_view) {};
+  for (const registry::DataSource& source : definitions.sources) {
+    if (source.type == registry::SourceType::kFile) continue;
+    if (StreamViewsOf(definitions, source.name).empty()) continue;
+    std::unique_ptr<SourcePipeline> pipeline;
+    if (source.type == registry::SourceType::kKafka) {
+      ARROW_ASSIGN_OR_RAISE(
+          auto reader, KafkaReader::Open(config, definitions, source, store, clock, &pipeline));
+      runner->readers_.push_back(std::move(reader));
+      runner->readers_.back()->Start(pipeline.get(), runner->log_);
+    } else {
+      ARROW_ASSIGN_OR_RAISE(pipeline,
+                            SourcePipeline::Open(config, definitions, source, store, clock));
+    }
+    runner->pipelines_.push_back(std::move(pipeline));
+  }
+  StreamRunner* self = runner.get();
+  runner->checkpointer_ = std::thread([self] {
+    while (!self->stopping_) {
+      for (const auto& pipeline : self->pipelines_) {
+        if (!pipeline->CheckpointDue()) continue;
+        Status status = pipeline->Checkpoint();
+        if (!status.ok()) {
+          self->log_(fmt::format("source '{}': checkpoint failed: {}", pipeline->source_name(),
+                                 status.message()));
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  return runner;
+}
+
+StreamRunner::~StreamRunner() {
+  Status status = Stop();
+  if (!status.ok()) log_(status.message());
+}
+
+SourcePipeline* StreamRunner::pipeline(std::string_view source) const {
+  for (const auto& pipeline : pipelines_) {
+    if (pipeline->source_name() == source) return pipeline.get();
+  }
+  return nullptr;
+}
+
+Status StreamRunner::Stop() {
+  if (stopped_) return Status::OK();
+  stopped_ = true;
+  stopping_ = true;
+  for (auto& reader : readers_) reader->Stop();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  Status result = Status::OK();
+  for (const auto& pipeline : pipelines_) {
+    Status status = pipeline->Checkpoint();
+    if (!status.ok() && result.ok()) result = status;
+  }
+  return result;
+}
+
+bool SameStreams(const registry::Definitions& a, const registry::Definitions& b) {
+  auto streams = [](const registry::Definitions& d) {
+    std::vector<std::string> out;
+    for (const registry::FeatureView& view : d.feature_views) {
+      if (!view.is_stream()) continue;
+      const registry::DataSource* source = d.FindSource(view.source);
+      const registry::DataSource* events = d.EventSourceOf(view);
+      JsonWriter w;
+      w.BeginArray().String(view.name).Bool(view.online);
+      for (const auto& e : view.entities) w.String(e);
+      for (const auto& agg : view.aggregations) {
+        w.String(agg.name).String(agg.column).String(agg.function);
+        w.Int(agg.time_window.micros).Int(agg.slide_interval.micros);
+      }
+      w.Int(view.allowed_lateness.micros).String(view.windows.path);
+      if (source != nullptr) {
+        w.String(source->name).String(registry::SourceTypeName(source->type));
+        w.String(source->bootstrap_servers).String(source->topic);
+        w.Int(source->watermark_delay.micros);
+      }
+      if (events != nullptr) w.String(events->path).String(events->timestamp_field);
+      out.push_back(w.EndArray().Take());
+    }
+    return out;
+  };
+  return streams(a) == streams(b);
+}
+
+}  // namespace headwater::ingest

@@ -1,0 +1,190 @@
+#include "headwater/ingest/window_job.h"
+
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+
+#include <algorithm>
+
+#include "headwater/core/time.h"
+#include "headwater/online/feature_row_codec.h"
+
+namespace headwater::ingest {
+
+Result<WindowJob> WindowJob::Make(const registry::Definitions& definitions,
+                                  const registry::FeatureView& view) {
+  const registry::DataSource* events = definitions.EventSourceOf(view);
+  if (!view.is_stream() || events == nullptr) {
+    return Status::Invalid("feature view '", view.name, "' is not a stream feature view");
+  }
+  std::vector<std::string> value_columns;
+  std::vector<engine::AggregateSpec> specs;
+  for (const registry::AggregationDef& aggregation : view.aggregations) {
+    const std::string column = events->ColumnFor(aggregation.column);
+    auto found = std::find(value_columns.begin(), value_columns.end(), column);
+    if (found == value_columns.end()) {
+      value_columns.push_back(column);
+      found = value_columns.end() - 1;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto function, engine::ParseAggregation(aggregation.function));
+    specs.push_back({static_cast<int>(found - value_columns.begin()), function,
+                     aggregation.time_window, aggregation.slide_interval});
+  }
+  ARROW_ASSIGN_OR_RAISE(auto op, engine::WindowAggregator::Make(
+                                     std::move(specs), static_cast<int>(value_columns.size())));
+  const registry::DataSource* source = definitions.FindSource(view.source);
+  op.set_event_watermark(source->watermark_delay, view.allowed_lateness);
+  WindowJob job(std::move(op));
+  job.view_name_ = view.name;
+  job.value_columns_ = std::move(value_columns);
+  job.time_column_ = events->timestamp_field;
+  std::vector<std::shared_ptr<arrow::Field>> fields;
+  for (const std::string& entity_name : view.entities) {
+    const registry::Entity* entity = definitions.FindEntity(entity_name);
+    if (entity == nullptr) return Status::Invalid("unknown entity '", entity_name, "'");
+    job.key_columns_.push_back(events->ColumnFor(entity->join_key));
+    job.key_kinds_.push_back(entity->value_type);
+    fields.push_back(arrow::field(entity->join_key, ToArrowType({entity->value_type, false})));
+  }
+  fields.push_back(arrow::field("event_timestamp", ToArrowType({ScalarKind::kUnixTimestamp})));
+  for (const registry::Field& feature : view.features) {
+    fields.push_back(arrow::field(feature.name, ToArrowType(feature.dtype)));
+  }
+  job.features_ = view.features;
+  job.output_schema_ = arrow::schema(std::move(fields));
+  job.input_columns_ = job.key_columns_;
+  job.input_columns_.push_back(job.time_column_);
+  for (const std::string& column : job.value_columns_) {
+    if (std::find(job.input_columns_.begin(), job.input_columns_.end(), column) ==
+        job.input_columns_.end()) {
+      job.input_columns_.push_back(column);
+    }
+  }
+  return job;
+}
+
+Status WindowJob::Consume(const arrow::RecordBatch& events, std::vector<int64_t>* late) {
+  auto column = [&](const std::string& name) -> Result<std::shared_ptr<arrow::Array>> {
+    auto array = events.GetColumnByName(name);
+    if (array == nullptr) return Status::Invalid("events lack column '", name, "'");
+    return array;
+  };
+  std::vector<std::shared_ptr<arrow::Array>> key_arrays;
+  for (const std::string& name : key_columns_) {
+    ARROW_ASSIGN_OR_RAISE(auto array, column(name));
+    key_arrays.push_back(std::move(array));
+  }
+  ByteRows keys;
+  std::vector<uint8_t> key_valid;
+  ARROW_RETURN_NOT_OK(EncodeEntityKeys(key_arrays, events.num_rows(), &keys, &key_valid));
+  if (std::find(key_valid.begin(), key_valid.end(), 0) != key_valid.end()) {
+    return Status::Invalid("events have a null join key");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto time_array, column(time_column_));
+  ARROW_ASSIGN_OR_RAISE(auto times,
+                        ToEpochMicros(arrow::ChunkedArray(time_array), "'" + time_column_ + "'"));
+  if (times->null_count() > 0) return Status::Invalid("events have a null '", time_column_, "'");
+
+  engine::EventBatch batch;
+  batch.keys = &keys;
+  batch.times = times->raw_values();
+  batch.size = events.num_rows();
+  std::vector<std::shared_ptr<arrow::Array>> doubles;
+  std::vector<std::vector<uint8_t>> valid(value_columns_.size());
+  for (size_t c = 0; c < value_columns_.size(); ++c) {
+    ARROW_ASSIGN_OR_RAISE(auto array, column(value_columns_[c]));
+    if (array->type_id() != arrow::Type::DOUBLE) {
+      ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*array, arrow::float64()));
+      array = std::move(cast);
+    }
+    const auto& values = static_cast<const arrow::DoubleArray&>(*array);
+    batch.values.push_back(values.raw_values());
+    if (values.null_count() == 0) {
+      batch.valid.push_back(nullptr);
+    } else {
+      valid[c].resize(static_cast<size_t>(values.length()));
+      for (int64_t i = 0; i < values.length(); ++i) valid[c][i] = values.IsValid(i);
+      batch.valid.push_back(valid[c].data());
+    }
+    doubles.push_back(std::move(array));
+  }
+  op_.Consume(batch, late);
+  return Status::OK();
+}
+
+Result<WindowOutput> WindowJob::Finalize(int64_t until) {
+  engine::WindowRows rows;
+  op_.FinalizeUntil(until, &rows);
+  WindowOutput out;
+  const int64_t n = static_cast<int64_t>(rows.size());
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+
+  // Join keys, decoded from the operator's encoded keys.
+  std::vector<std::unique_ptr<arrow::ArrayBuilder>> key_builders;
+  for (ScalarKind kind : key_kinds_) {
+    std::unique_ptr<arrow::ArrayBuilder> builder;
+    ARROW_RETURN_NOT_OK(
+        arrow::MakeBuilder(arrow::default_memory_pool(), ToArrowType({kind, false}), &builder));
+    key_builders.push_back(std::move(builder));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    std::string_view key = op_.key(rows.keys[static_cast<size_t>(i)]);
+    out.keys.data.append(key);
+    out.keys.FinishRow();
+    ARROW_ASSIGN_OR_RAISE(auto parts, DecodeEntityKey(key));
+    for (size_t k = 0; k < key_kinds_.size(); ++k) {
+      arrow::ArrayBuilder* builder = key_builders[k].get();
+      switch (key_kinds_[k]) {
+        case ScalarKind::kInt32:
+          ARROW_RETURN_NOT_OK(static_cast<arrow::Int32Builder*>(builder)->Append(
+              static_cast<int32_t>(parts[k].int_value)));
+          break;
+        case ScalarKind::kInt64:
+          ARROW_RETURN_NOT_OK(
+              static_cast<arrow::Int64Builder*>(builder)->Append(parts[k].int_value));
+          break;
+        case ScalarKind::kString:
+          ARROW_RETURN_NOT_OK(static_cast<arrow::StringBuilder*>(builder)->Append(parts[k].bytes));
+          break;
+        default:
+          ARROW_RETURN_NOT_OK(static_cast<arrow::BinaryBuilder*>(builder)->Append(parts[k].bytes));
+          break;
+      }
+    }
+  }
+  for (auto& builder : key_builders) {
+    std::shared_ptr<arrow::Array> array;
+    ARROW_RETURN_NOT_OK(builder->Finish(&array));
+    columns.push_back(std::move(array));
+  }
+  auto time_buffer = arrow::Buffer::FromVector(rows.ends);
+  columns.push_back(std::make_shared<arrow::TimestampArray>(
+      ToArrowType({ScalarKind::kUnixTimestamp}), n, time_buffer));
+
+  std::vector<std::shared_ptr<arrow::Array>> features;
+  std::vector<FeatureType> schema;
+  for (size_t a = 0; a < features_.size(); ++a) {
+    const bool count = features_[a].dtype.kind == ScalarKind::kInt64;
+    std::shared_ptr<arrow::Array> array;
+    if (count) {
+      arrow::Int64Builder builder;
+      ARROW_RETURN_NOT_OK(builder.Reserve(n));
+      for (int64_t i = 0; i < n; ++i) {
+        builder.UnsafeAppend(static_cast<int64_t>(rows.values[a][static_cast<size_t>(i)]));
+      }
+      ARROW_RETURN_NOT_OK(builder.Finish(&array));
+    } else {
+      arrow::DoubleBuilder builder;
+      ARROW_RETURN_NOT_OK(builder.AppendValues(rows.values[a].data(), n, rows.valid[a].data()));
+      ARROW_RETURN_NOT_OK(builder.Finish(&array));
+    }
+    features.push_back(array);
+    schema.push_back(features_[a].dtype);
+    columns.push_back(std::move(array));
+  }
+  ARROW_RETURN_NOT_OK(
+      online::EncodeFeatureRows(features, schema, rows.ends.data(), nullptr, n, &out.values));
+  out.table = arrow::Table::Make(output_schema_, columns, n);
+  return out;
+}
+
+}  // namespace headwater::ingest
