@@ -580,6 +580,16 @@ HttpResponse FeatureService::MetricsText() {
               fmt::format("{}{{source=\"{}\"}} {}\n", counter.name, source, values.*counter.field);
         }
       }
+      out +=
+          "# HELP headwater_stream_position Next offset to read, per source partition (a push "
+          "source: its write-ahead log position).\n";
+      out += "# TYPE headwater_stream_position gauge\n";
+      for (const auto& pipeline : streams_->pipelines()) {
+        for (const auto& [partition, position] : pipeline->positions()) {
+          out += fmt::format("headwater_stream_position{{source=\"{}\",partition=\"{}\"}} {}\n",
+                             pipeline->source_name(), partition, position);
+        }
+      }
       out += "# HELP headwater_stream_watermark_seconds The source's watermark (epoch seconds).\n";
       out += "# TYPE headwater_stream_watermark_seconds gauge\n";
       for (const auto& [source, values] : stats) {

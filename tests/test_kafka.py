@@ -1,0 +1,159 @@
+"""Kafka sources against a real Apache Kafka broker (KRaft, loopback): windows, dead letters,
+and kill -9 with restarts ending where an uninterrupted run ends."""
+import json
+import random
+import re
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import ROOT
+from test_server import Server
+from test_stream import (DEFINITIONS, FEATURES, close, expected, iso_us, micros, trades,
+                         window_rows, write_repo, MINUTE)
+
+confluent_kafka = pytest.importorskip("confluent_kafka")
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("kafka")
+    started = subprocess.run([ROOT / "scripts" / "start_kafka", directory], capture_output=True,
+                             text=True, timeout=600)
+    assert started.returncode == 0, started.stderr
+    yield started.stdout.strip().splitlines()[-1]
+    subprocess.run([ROOT / "scripts" / "stop_kafka", directory], timeout=60)
+
+
+def create_topic(broker, partitions=1):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    name = "trades-" + uuid.uuid4().hex[:8]
+    admin = AdminClient({"bootstrap.servers": broker})
+    for future in admin.create_topics([NewTopic(name, partitions, 1)]).values():
+        future.result(timeout=30)
+    return name
+
+
+def kafka_repo(root, cli, broker, topic):
+    write_repo(root)
+    (root / "defs.yaml").write_text(DEFINITIONS.replace(
+        "  - {name: trades_push, type: push, batch_source: trades, watermark_delay: 10s}",
+        f"  - {{name: trades_push, type: kafka, bootstrap_servers: '{broker}', topic: {topic},\n"
+        f"     batch_source: trades, watermark_delay: 10s}}"))
+    cli("-c", root, "apply")
+
+
+def message(event):
+    return json.dumps({**event, "timestamp": iso_us(event["timestamp"])}).encode()
+
+
+def produce(broker, topic, payloads, pace=0.0):
+    producer = confluent_kafka.Producer({"bootstrap.servers": broker, "linger.ms": 5})
+    for i, payload in enumerate(payloads):
+        producer.produce(topic, payload)
+        if pace and i % 50 == 0:
+            producer.flush(10)
+            time.sleep(pace)
+    assert producer.flush(30) == 0
+
+
+def metric(server, name):
+    text = server.get("/metrics")[1]
+    found = re.search(re.escape(name) + r" (\S+)", text)
+    return float(found.group(1)) if found else None
+
+
+def wait_for_position(server, position, timeout=60):
+    deadline = time.time() + timeout
+    name = 'headwater_stream_position{source="trades_push",partition="0"}'
+    while time.time() < deadline:
+        if metric(server, name) == position:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"stream stuck at {metric(server, name)} of {position}")
+
+
+def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, cli, broker):
+    topic = create_topic(broker)
+    kafka_repo(tmp_path, cli, broker, topic)
+    events = trades(600, seed=11)
+    bad = [b"not json", b"[1, 2]", json.dumps({"price": 1.0, "size": 1,
+                                              "timestamp": "2026-03-02T09:00:00Z"}).encode(),
+           json.dumps({"ticker": "ETH-USD", "price": "cheap", "size": 1,
+                       "timestamp": "2026-03-02T09:00:00Z"}).encode()]
+    payloads = [message(e) for e in events]
+    payloads[100:100] = bad
+    produce(broker, topic, payloads)
+    server = Server(tmp_path)
+    try:
+        wait_for_position(server, len(payloads))
+        final = (max(micros(e["timestamp"]) for e in events) - 10_000_000) // MINUTE * MINUTE
+        response = server.post("/get-online-features", {
+            "features": [f"ticker_windows:{f}" for f in FEATURES],
+            "entities": {"ticker": ["ETH-USD", "BTC-USD"]}})[1]
+        for i, ticker in enumerate(["ETH-USD", "BTC-USD"]):
+            want = expected(events, ticker, final)
+            got = [response["results"][f + 1]["values"][i] for f in range(len(FEATURES))]
+            assert all(close(g, w) for g, w in zip(got, want)), (ticker, got, want)
+        assert metric(server, 'headwater_stream_dead_letters_total{source="trades_push"}') == 4
+    finally:
+        server.stop()
+    dead = [json.loads(line) for f in (tmp_path / "data" / "stream" / "trades_push" /
+                                       "dead_letters").iterdir()
+            for line in f.read_text().splitlines()]
+    reasons = [d["reason"] for d in dead]
+    assert reasons[0].startswith("not JSON") and "not an object" in reasons[1]
+    assert "field 'ticker' is missing or null" in reasons[2]
+    assert "field 'price' is a string; expected double" in reasons[3]
+    assert [d["offset"] for d in dead] == [100, 101, 102, 103]
+    assert dead[0]["payload"] == "not json"
+
+
+def test_kafka_unknown_topic_is_a_clear_error(tmp_path, cli, broker):
+    kafka_repo(tmp_path, cli, broker, "no-such-topic-" + uuid.uuid4().hex[:6])
+    (tmp_path / "feature_store.yaml").write_text("project: ticker\n")
+    result = cli("stream", ok=False)
+    assert result.returncode == 1
+    assert "topic 'no-such-topic" in result.stderr and "trades_push" in result.stderr
+
+
+def test_kafka_kill_9_ends_where_an_uninterrupted_run_ends(tmp_path, cli, broker):
+    topic = create_topic(broker)
+    events = trades(3000, seed=21)
+    payloads = [message(e) for e in events]
+    producer = threading.Thread(target=produce, args=(broker, topic, payloads, 0.02))
+    producer.start()
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    kafka_repo(crashed, cli, broker, topic)
+    rng = random.Random(4)
+    server = Server(crashed)
+    kills = 0
+    while producer.is_alive() or kills < 3:
+        time.sleep(rng.uniform(0.05, 0.4))
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        kills += 1
+        server = Server(crashed)
+    producer.join()
+    wait_for_position(server, len(payloads))
+    server.stop()
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    kafka_repo(clean, cli, broker, topic)
+    server = Server(clean)
+    wait_for_position(server, len(payloads))
+    server.stop()
+
+    assert kills >= 3
+    rows = window_rows(clean)
+    assert len(rows) > 100
+    assert window_rows(crashed) == rows
+    dump = ["online-dump", "--view", "ticker_windows"]
+    assert cli("-c", crashed, *dump).stdout == cli("-c", clean, *dump).stdout
