@@ -240,6 +240,7 @@ void SourcePipeline::Advance(int32_t partition, int64_t next_position) {
 
 Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t partition,
                                      int64_t position) {
+  const auto began = std::chrono::steady_clock::now();
   const int64_t now = clock_->Now().micros;
   std::vector<int64_t> late;
   int64_t newest = INT64_MIN;
@@ -262,7 +263,7 @@ Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t p
   if (events.num_rows() > 0) watermark_->Observe(partition, newest, now);
   positions_[partition] = position;
   dirty_ = true;
-  return FinalizeLocked(now);
+  return FinalizeLocked(now, began);
 }
 
 Status SourcePipeline::Tick() {
@@ -270,7 +271,7 @@ Status SourcePipeline::Tick() {
   return FinalizeLocked(clock_->Now().micros);
 }
 
-Status SourcePipeline::FinalizeLocked(int64_t now) {
+Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::time_point began) {
   const int64_t watermark = watermark_->Current(now);
   stats_.watermark = watermark;
   if (watermark == INT64_MIN) return Status::OK();
@@ -284,6 +285,14 @@ Status SourcePipeline::FinalizeLocked(int64_t now) {
     }
     view.pending.push_back(std::move(rows.table));
     dirty_ = true;
+    constexpr size_t kSamples = 4096;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    if (stats_.publish_seconds.size() < kSamples) {
+      stats_.publish_seconds.push_back(seconds);
+    } else {
+      stats_.publish_seconds[next_sample_++ % kSamples] = seconds;
+    }
   }
   return Status::OK();
 }

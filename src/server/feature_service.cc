@@ -590,6 +590,20 @@ HttpResponse FeatureService::MetricsText() {
                              pipeline->source_name(), partition, position);
         }
       }
+      out +=
+          "# HELP headwater_stream_window_publish_seconds From processing the input that "
+          "moved the watermark past windows' ends to their rows online (last 4096).\n";
+      out += "# TYPE headwater_stream_window_publish_seconds summary\n";
+      for (auto& [source, values] : stats) {
+        auto& samples = values.publish_seconds;
+        if (samples.empty()) continue;
+        std::sort(samples.begin(), samples.end());
+        for (double q : {0.5, 0.99}) {
+          out += fmt::format(
+              "headwater_stream_window_publish_seconds{{source=\"{}\",quantile=\"{}\"}} {}\n",
+              source, q, samples[static_cast<size_t>(q * static_cast<double>(samples.size() - 1))]);
+        }
+      }
       out += "# HELP headwater_stream_watermark_seconds The source's watermark (epoch seconds).\n";
       out += "# TYPE headwater_stream_watermark_seconds gauge\n";
       for (const auto& [source, values] : stats) {

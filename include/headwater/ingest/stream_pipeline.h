@@ -18,6 +18,7 @@
 
 #include <arrow/type_fwd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -43,6 +44,9 @@ struct StreamStats {
   int64_t rows_emitted = 0;  // window rows finalised (online and offline)
   int64_t checkpoints = 0;
   int64_t watermark = INT64_MIN;
+  /// Window freshness, the last samples (seconds): from the moment processing of the input
+  /// that moved the watermark past windows' ends began, to their rows written online.
+  std::vector<double> publish_seconds;
 };
 
 class SourcePipeline {
@@ -95,7 +99,8 @@ class SourcePipeline {
   SourcePipeline() = default;
   Status Restore();
   Status ProcessLocked(const arrow::RecordBatch& events, int32_t partition, int64_t position);
-  Status FinalizeLocked(int64_t now);
+  Status FinalizeLocked(
+      int64_t now, std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now());
 
   struct ViewState {
     const registry::FeatureView* view;
@@ -121,6 +126,7 @@ class SourcePipeline {
   int64_t last_checkpoint_time_ = 0;
   bool dirty_ = false;
   StreamStats stats_;
+  size_t next_sample_ = 0;  // ring position in stats_.publish_seconds
 };
 
 /// The stream feature views fed by a source, in definition order.
