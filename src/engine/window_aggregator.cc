@@ -4,38 +4,12 @@
 #include <cstring>
 #include <numeric>
 
+#include "headwater/core/byte_io.h"
+
 namespace headwater::engine {
 namespace {
 
 constexpr char kStateMagic[8] = {'H', 'W', 'W', 'I', 'N', 'D', '0', '1'};
-
-template <typename T>
-void Put(std::string* out, const T& value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-// Reads fixed-size values back, failing (not crashing) on truncated bytes.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool Get(T* value) {
-    if (bytes_.size() < sizeof(T)) return false;
-    std::memcpy(value, bytes_.data(), sizeof(T));
-    bytes_.remove_prefix(sizeof(T));
-    return true;
-  }
-  bool GetBytes(size_t size, std::string* out) {
-    if (bytes_.size() < size) return false;
-    out->assign(bytes_.data(), size);
-    bytes_.remove_prefix(size);
-    return true;
-  }
-  bool done() const { return bytes_.empty(); }
-
- private:
-  std::string_view bytes_;
-};
 
 }  // namespace
 
@@ -225,30 +199,29 @@ void WindowAggregator::FinalizeUntil(int64_t until, WindowRows* out) {
 
 std::string WindowAggregator::Save() const {
   std::string out(kStateMagic, sizeof(kStateMagic));
-  Put(&out, static_cast<int64_t>(aggregates_.size()));
+  PutFixed(&out, static_cast<int64_t>(aggregates_.size()));
   for (const AggregateSpec& spec : aggregates_) {
-    Put(&out, static_cast<int64_t>(spec.column));
-    Put(&out, static_cast<int64_t>(spec.function));
-    Put(&out, spec.size.micros);
-    Put(&out, spec.slide.micros);
+    PutFixed(&out, static_cast<int64_t>(spec.column));
+    PutFixed(&out, static_cast<int64_t>(spec.function));
+    PutFixed(&out, spec.size.micros);
+    PutFixed(&out, spec.slide.micros);
   }
-  Put(&out, finalized_until_);
-  Put(&out, emit_from_);
-  Put(&out, max_event_time_);
-  Put(&out, sequence_);
-  Put(&out, static_cast<int64_t>(keys_.size()));
+  PutFixed(&out, finalized_until_);
+  PutFixed(&out, emit_from_);
+  PutFixed(&out, max_event_time_);
+  PutFixed(&out, sequence_);
+  PutFixed(&out, static_cast<int64_t>(keys_.size()));
   for (size_t id = 0; id < keys_.size(); ++id) {
     const KeyState& state = states_[id];
-    Put(&out, static_cast<uint32_t>(keys_[id].size()));
-    out.append(keys_[id]);
-    Put(&out, state.next_row);
-    Put(&out, static_cast<uint8_t>(state.last_row_empty));
-    Put(&out, static_cast<uint32_t>(state.panes.size()));
-    for (int64_t pane : state.panes) Put(&out, pane);
-    for (const Tile& tile : state.tiles) Put(&out, tile);
+    PutBytes(&out, keys_[id]);
+    PutFixed(&out, state.next_row);
+    PutFixed(&out, static_cast<uint8_t>(state.last_row_empty));
+    PutFixed(&out, static_cast<uint32_t>(state.panes.size()));
+    for (int64_t pane : state.panes) PutFixed(&out, pane);
+    for (const Tile& tile : state.tiles) PutFixed(&out, tile);
   }
-  Put(&out, static_cast<int64_t>(pending_.size()));
-  for (int32_t id : pending_) Put(&out, id);
+  PutFixed(&out, static_cast<int64_t>(pending_.size()));
+  for (int32_t id : pending_) PutFixed(&out, id);
   return out;
 }
 
@@ -257,7 +230,7 @@ Status WindowAggregator::Restore(std::string_view bytes) {
   if (bytes.substr(0, sizeof(kStateMagic)) != std::string_view(kStateMagic, sizeof(kStateMagic))) {
     return Status::Invalid("not a window state (bad magic)");
   }
-  Reader in(bytes.substr(sizeof(kStateMagic)));
+  ByteReader in(bytes.substr(sizeof(kStateMagic)));
   int64_t count = 0;
   if (!in.Get(&count) || count != static_cast<int64_t>(aggregates_.size())) {
     return Status::Invalid("the window state was saved for other aggregations");
@@ -283,10 +256,10 @@ Status WindowAggregator::Restore(std::string_view bytes) {
     return corrupt();
   }
   for (int64_t id = 0; id < num_keys; ++id) {
-    uint32_t key_size = 0, panes = 0;
-    std::string key;
+    uint32_t panes = 0;
+    std::string_view key;
     uint8_t last_row_empty = 0;
-    if (!in.Get(&key_size) || !in.GetBytes(key_size, &key)) return corrupt();
+    if (!in.GetBytes(&key)) return corrupt();
     if (restored.KeyId(key) != id) return corrupt();
     KeyState& state = restored.states_.back();
     if (!in.Get(&state.next_row) || !in.Get(&last_row_empty) || !in.Get(&panes)) return corrupt();

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "headwater/core/byte_io.h"
 #include "headwater/core/file.h"
 #include "headwater/core/json_writer.h"
 #include "headwater/offline/table_file.h"
@@ -15,37 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr char kCheckpointMagic[8] = {'H', 'W', 'C', 'K', 'P', 'T', '0', '1'};
-
-template <typename T>
-void Put(std::string* out, const T& value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-void PutBytes(std::string* out, std::string_view bytes) {
-  Put(out, static_cast<uint64_t>(bytes.size()));
-  out->append(bytes);
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool Get(T* value) {
-    if (bytes_.size() < sizeof(T)) return false;
-    std::memcpy(value, bytes_.data(), sizeof(T));
-    bytes_.remove_prefix(sizeof(T));
-    return true;
-  }
-  bool GetBytes(std::string_view* out) {
-    uint64_t size = 0;
-    if (!Get(&size) || bytes_.size() < size) return false;
-    *out = bytes_.substr(0, size);
-    bytes_.remove_prefix(size);
-    return true;
-  }
-
- private:
-  std::string_view bytes_;
-};
 
 uint32_t Crc(std::string_view bytes) {
   return static_cast<uint32_t>(
@@ -154,7 +124,7 @@ Status SourcePipeline::Restore() {
     std::memcpy(&crc, bytes.data() + 8, 4);
     std::string_view body = std::string_view(bytes).substr(12);
     if (Crc(body) != crc) return damaged();
-    Reader in(body);
+    ByteReader in(body);
     int64_t watermark = 0;
     uint32_t positions = 0, views = 0;
     if (!in.Get(&checkpoint_number_) || !in.Get(&watermark) || !in.Get(&positions)) {
@@ -333,20 +303,20 @@ Status SourcePipeline::Checkpoint() {
   ARROW_RETURN_NOT_OK(store_->Sync());
 
   std::string body;
-  Put(&body, number);
-  Put(&body, watermark_->reached());
-  Put(&body, static_cast<uint32_t>(positions_.size()));
+  PutFixed(&body, number);
+  PutFixed(&body, watermark_->reached());
+  PutFixed(&body, static_cast<uint32_t>(positions_.size()));
   for (const auto& [partition, position] : positions_) {
-    Put(&body, partition);
-    Put(&body, position);
+    PutFixed(&body, partition);
+    PutFixed(&body, position);
   }
-  Put(&body, static_cast<uint32_t>(views_.size()));
+  PutFixed(&body, static_cast<uint32_t>(views_.size()));
   for (const ViewState& view : views_) {
     PutBytes(&body, view.view->name);
     PutBytes(&body, view.job.op().Save());
   }
   std::string file(kCheckpointMagic, 8);
-  Put(&file, Crc(body));
+  PutFixed(&file, Crc(body));
   file += body;
   ARROW_RETURN_NOT_OK(WriteFileAtomically(state_directory_ / "checkpoint", file));
 
