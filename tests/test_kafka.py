@@ -1,5 +1,6 @@
 """Kafka sources against a real Apache Kafka broker (KRaft, loopback): windows, dead letters,
 and kill -9 with restarts ending where an uninterrupted run ends."""
+import base64
 import json
 import random
 import re
@@ -84,7 +85,8 @@ def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, 
     bad = [b"not json", b"[1, 2]", json.dumps({"price": 1.0, "size": 1,
                                               "timestamp": "2026-03-02T09:00:00Z"}).encode(),
            json.dumps({"ticker": "ETH-USD", "price": "cheap", "size": 1,
-                       "timestamp": "2026-03-02T09:00:00Z"}).encode()]
+                       "timestamp": "2026-03-02T09:00:00Z"}).encode(),
+           b'{"ticker": "ETH-\xff", "price": 1.0, "timestamp": "2026-03-02T09:00:00Z"}']
     payloads = [message(e) for e in events]
     payloads[100:100] = bad
     produce(broker, topic, payloads)
@@ -99,7 +101,7 @@ def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, 
             want = expected(events, ticker, final)
             got = [response["results"][f + 1]["values"][i] for f in range(len(FEATURES))]
             assert all(close(g, w) for g, w in zip(got, want)), (ticker, got, want)
-        assert metric(server, 'headwater_stream_dead_letters_total{source="trades_push"}') == 4
+        assert metric(server, 'headwater_stream_dead_letters_total{source="trades_push"}') == 5
     finally:
         server.stop()
     dead = [json.loads(line) for f in (tmp_path / "data" / "stream" / "trades_push" /
@@ -109,7 +111,9 @@ def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, 
     assert reasons[0].startswith("not JSON") and "not an object" in reasons[1]
     assert "field 'ticker' is missing or null" in reasons[2]
     assert "field 'price' is a string; expected double" in reasons[3]
-    assert [d["offset"] for d in dead] == [100, 101, 102, 103]
+    assert "encoding" in reasons[4].lower()  # not UTF-8: refused, never stored
+    assert base64.b64decode(dead[4]["payload_base64"]).startswith(b'{"ticker": "ETH-\xff"')
+    assert [d["offset"] for d in dead] == [100, 101, 102, 103, 104]
     assert dead[0]["payload"] == "not json"
 
 

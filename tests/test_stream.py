@@ -250,6 +250,9 @@ def test_late_and_bad_events(repo, cli):
                             ({**bad, "price": ["cheap", 1.0]}, "price")]:
             status, response = server.post("/push", {"push_source_name": "trades_push", "df": df})
             assert status == 400 and message in json.dumps(response), (df, response)
+        raw = json.dumps({"push_source_name": "trades_push", "df": bad}).encode()
+        status, response = server.post("/push", raw=raw.replace(b"ETH-USD", b"ETH-\xff", 1))
+        assert status == 400 and "encoding" in json.dumps(response).lower(), response
         assert sum(f.stat().st_size for f in wal.iterdir()) == size
     finally:
         server.stop()

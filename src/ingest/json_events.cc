@@ -150,7 +150,8 @@ Result<std::unique_ptr<JsonEventDecoder>> JsonEventDecoder::Make(
 
 Status JsonEventDecoder::Append(std::string_view message) {
   Impl& impl = *impl_;
-  impl.document.Parse(message.data(), message.size());
+  // Strings must be valid UTF-8: they become Arrow utf8 values and Parquet strings.
+  impl.document.Parse<rapidjson::kParseValidateEncodingFlag>(message.data(), message.size());
   if (impl.document.HasParseError()) {
     return Status::Invalid("not JSON: ", rapidjson::GetParseError_En(impl.document.GetParseError()),
                            " at byte ", impl.document.GetErrorOffset());
@@ -158,11 +159,12 @@ Status JsonEventDecoder::Append(std::string_view message) {
   if (!impl.document.IsObject()) {
     return Status::Invalid("the message is ", JsonTypeName(impl.document), ", not an object");
   }
+  const rapidjson::Value& object = impl.document;
   for (int c = 0; c < impl.schema->num_fields(); ++c) {
     const arrow::Field& field = *impl.schema->field(c);
-    auto member = impl.document.FindMember(field.name().c_str());
+    auto member = object.FindMember(field.name().c_str());
     Value& value = impl.staged[static_cast<size_t>(c)];
-    if (member == impl.document.MemberEnd() || member->value.IsNull()) {
+    if (member == object.MemberEnd() || member->value.IsNull()) {
       if (impl.required[static_cast<size_t>(c)]) {
         return Status::Invalid("field '", field.name(), "' is missing or null");
       }

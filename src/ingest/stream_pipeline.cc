@@ -251,7 +251,7 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
     if (rows.rows() == 0) continue;
     stats_.rows_emitted += rows.rows();
     if (view.view->online) {
-      ARROW_RETURN_NOT_OK(store_->Write(view.view->name, rows.keys, rows.values).status());
+      ARROW_RETURN_NOT_OK(store_->WriteNewer(view.view->name, rows.keys, rows.values));
     }
     view.pending.push_back(std::move(rows.table));
     dirty_ = true;

@@ -1,6 +1,7 @@
 #include "headwater/ingest/stream_runner.h"
 
 #include <arrow/api.h>
+#include <arrow/util/utf8.h>
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
@@ -59,6 +60,7 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
                                                        online::OnlineStore* store,
                                                        const Clock& clock,
                                                        std::unique_ptr<SourcePipeline>* pipeline) {
+  arrow::util::InitializeUTF8();  // ValidateUTF8's tables, for dead letters
   auto reader = std::make_unique<KafkaReader>();
   reader->source_ = source.name;
   const registry::DataSource* batch = definitions.FindSource(source.batch_source);
@@ -169,7 +171,14 @@ Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
       if (!appended.ok()) {
         JsonWriter record;
         record.BeginObject().Key("partition").Int(partition).Key("offset").Int(m->offset);
-        record.Key("payload").String(payload).EndObject();
+        if (arrow::util::ValidateUTF8(payload)) {
+          record.Key("payload").String(payload);
+        } else {  // kept exactly, as base64, so the dead-letter file stays valid JSON
+          std::string encoded;
+          AppendBase64(payload, &encoded);
+          record.Key("payload_base64").String(encoded);
+        }
+        record.EndObject();
         std::string members = record.Take();
         pipeline_->DeadLetter(appended.message(),
                               std::string_view(members).substr(1, members.size() - 2));

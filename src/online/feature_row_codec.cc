@@ -238,24 +238,6 @@ size_t PayloadSize(ScalarKind kind, const char* at, size_t remaining) {
   return size <= remaining ? size : 0;
 }
 
-void AppendBase64(std::string_view bytes, std::string* out) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out->push_back(kAlphabet[(n >> s) & 63]);
-  }
-  if (i < bytes.size()) {
-    uint32_t n = uint8_t(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= uint8_t(bytes[i + 1]) << 8;
-    out->push_back(kAlphabet[(n >> 18) & 63]);
-    out->push_back(kAlphabet[(n >> 12) & 63]);
-    out->push_back(i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out->push_back('=');
-  }
-}
-
 void WriteScalarJson(ScalarKind kind, const char* at, JsonWriter* writer) {
   switch (kind) {
     case ScalarKind::kInt32: {

@@ -112,7 +112,8 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
     ARROW_ASSIGN_OR_RAISE(features, catalog.ResolveReferences(request.features));
   }
   rapidjson::Document document;
-  document.Parse(request.entities_json.data(), request.entities_json.size());
+  document.Parse<rapidjson::kParseValidateEncodingFlag>(request.entities_json.data(),
+                                                        request.entities_json.size());
   if (document.HasParseError()) {
     return Status::Invalid(
         "entities are not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError()),

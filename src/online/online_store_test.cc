@@ -106,6 +106,20 @@ TEST_P(OnlineStoreTest, OlderValuesNeverOverwriteNewer) {
   EXPECT_EQ(values[1], Value(10, 1, 'd'));
 }
 
+TEST_P(OnlineStoreTest, WriteNewerKeepsTheGreatestValueToo) {
+  ASSERT_TRUE(
+      store_->WriteNewer("v", Rows({"k1", "k2"}), Rows({Value(10, 0, 'a'), Value(5, 0, 'b')}))
+          .ok());
+  ASSERT_TRUE(
+      store_->WriteNewer("v", Rows({"k1", "k2"}), Rows({Value(9, 0, 'c'), Value(6, 0, 'd')})).ok());
+  std::vector<std::string> values;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(store_->Read({{"v", "k1"}, {"v", "k2"}}, &values, &found).ok());
+  EXPECT_EQ(values[0], Value(10, 0, 'a'));  // the older second write did not replace it
+  EXPECT_EQ(values[1], Value(6, 0, 'd'));
+  EXPECT_EQ(NewestEventTime(*store_, "v").ValueOrDie()->micros, 10);
+}
+
 TEST_P(OnlineStoreTest, AnyWriteOrderGivesIdenticalContents) {
   std::vector<std::pair<std::string, std::string>> writes;
   std::mt19937 random(3);

@@ -146,8 +146,7 @@ Status RocksDbOnlineStore::Teardown() {
   return Status::OK();
 }
 
-Result<WriteResult> RocksDbOnlineStore::Write(const std::string& view, const ByteRows& keys,
-                                              const ByteRows& values) {
+Result<rocksdb::ColumnFamilyHandle*> RocksDbOnlineStore::WritableHandle(const std::string& view) {
   if (db_ == nullptr || mode_ != OpenMode::kReadWrite) {
     return Status::Invalid("online store opened read-only");
   }
@@ -156,6 +155,32 @@ Result<WriteResult> RocksDbOnlineStore::Write(const std::string& view, const Byt
     ARROW_RETURN_NOT_OK(CreateViews({view}));
     handle = Handle(view);
   }
+  return handle;
+}
+
+Status RocksDbOnlineStore::WriteNewer(const std::string& view, const ByteRows& keys,
+                                      const ByteRows& values) {
+  ARROW_ASSIGN_OR_RAISE(rocksdb::ColumnFamilyHandle * handle, WritableHandle(view));
+  rocksdb::WriteBatch batch;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    ARROW_RETURN_NOT_OK(
+        FromRocks(batch.Merge(handle, rocksdb::Slice(keys[k].data(), keys[k].size()),
+                              rocksdb::Slice(values[k].data(), values[k].size())),
+                  "write"));
+  }
+  const std::string newest = NewestEventTimeValue(values);
+  if (!newest.empty()) {
+    ARROW_RETURN_NOT_OK(FromRocks(
+        batch.Merge(handle, rocksdb::Slice(kNewestEventTimeKey.data(), kNewestEventTimeKey.size()),
+                    newest),
+        "write"));
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
+}
+
+Result<WriteResult> RocksDbOnlineStore::Write(const std::string& view, const ByteRows& keys,
+                                              const ByteRows& values) {
+  ARROW_ASSIGN_OR_RAISE(rocksdb::ColumnFamilyHandle * handle, WritableHandle(view));
   const size_t n = keys.size();
   // Keys in order: the memtable's skip list inserts sorted keys far faster (it reuses its
   // search position), and MultiGet walks them in order too.

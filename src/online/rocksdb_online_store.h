@@ -22,6 +22,7 @@ class RocksDbOnlineStore final : public OnlineStore {
   Status CreateViews(const std::vector<std::string>& views) override;
   Status DropViews(const std::vector<std::string>& views) override;
   Status Teardown() override;
+  Status WriteNewer(const std::string& view, const ByteRows& keys, const ByteRows& values) override;
   Result<WriteResult> Write(const std::string& view, const ByteRows& keys,
                             const ByteRows& values) override;
   Status Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
@@ -34,6 +35,8 @@ class RocksDbOnlineStore final : public OnlineStore {
   RocksDbOnlineStore() = default;
   void Close();
   rocksdb::ColumnFamilyHandle* Handle(std::string_view view) const;
+  /// The view's column family for writing, created when missing; Invalid when read-only.
+  Result<rocksdb::ColumnFamilyHandle*> WritableHandle(const std::string& view);
 
   std::string path_;
   std::string secondary_path_;  // non-empty for read-only instances

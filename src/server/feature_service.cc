@@ -43,7 +43,7 @@ HttpResponse FromStatus(const Status& status) {
 
 Result<rapidjson::Document> ParseBody(std::string_view body) {
   rapidjson::Document document;
-  document.Parse(body.data(), body.size());
+  document.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());  // UTF-8 only
   if (document.HasParseError()) {
     return Status::Invalid(
         "the body is not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError()),
@@ -91,6 +91,10 @@ class TimedStore final : public online::OnlineStore {
   Result<online::WriteResult> Write(const std::string& view, const ByteRows& keys,
                                     const ByteRows& values) override {
     return store_->Write(view, keys, values);
+  }
+  Status WriteNewer(const std::string& view, const ByteRows& keys,
+                    const ByteRows& values) override {
+    return store_->WriteNewer(view, keys, values);
   }
   Status Read(const std::vector<online::ReadKey>& keys, std::vector<std::string>* values,
               std::vector<uint8_t>* found) override {

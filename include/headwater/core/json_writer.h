@@ -8,6 +8,9 @@
 
 namespace headwater {
 
+/// Appends the standard base64 encoding (with padding) of `bytes`: how JSON carries bytes.
+void AppendBase64(std::string_view bytes, std::string* out);
+
 /// Appends compact or indented JSON text to a string. The caller keeps the calls balanced
 /// (BeginObject/EndObject, Key before each object member); commas are inserted automatically.
 class JsonWriter {

@@ -49,6 +49,12 @@ class OnlineStore {
   virtual Result<WriteResult> Write(const std::string& view, const ByteRows& keys,
                                     const ByteRows& values) = 0;
 
+  /// Like Write, for writers whose rows are nearly always newer than what is stored (stream
+  /// windows): no read before the write and no counts, the same greatest-value rule.
+  virtual Status WriteNewer(const std::string& view, const ByteRows& keys, const ByteRows& values) {
+    return Write(view, keys, values).status();
+  }
+
   /// Reads all keys in one call to the store (one MultiGet, one Redis round trip). For a missing
   /// key, found[i] is 0 and values[i] is empty.
   virtual Status Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
