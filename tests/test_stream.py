@@ -297,3 +297,17 @@ def test_kill_9_at_any_point_loses_and_doubles_nothing(repo, cli, tmp_path):
     assert kills >= 3
     assert window_rows(repo) == window_rows(clean)
     assert dump(cli, repo) == dump(cli, clean)
+
+
+def test_offline_false_keeps_windows_online_only(tmp_path, cli):
+    write_repo(tmp_path)
+    (tmp_path / "defs.yaml").write_text(DEFINITIONS.replace("    ttl: 0\n", "    ttl: 0\n    offline: false\n"))
+    cli("apply")
+    events = trades(300, seed=8)
+    server = Server(tmp_path)
+    try:
+        push_all(server, events)
+        assert online(server, ["ETH-USD"])["results"][1]["statuses"] == ["PRESENT"]
+    finally:
+        server.stop()
+    assert window_rows(tmp_path) == []

@@ -121,7 +121,7 @@ Result<MaterializeStats> BackfillWindows(const registry::RepoConfig& config,
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
-  if (rows.rows() > 0) {
+  if (view.offline && rows.rows() > 0) {
     ARROW_RETURN_NOT_OK(offline::WriteTableFile(
         *rows.table, directory / fmt::format("backfill-{:020d}-{:020d}.parquet",
                                              options.start.micros, options.end.micros)));

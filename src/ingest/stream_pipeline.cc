@@ -253,7 +253,7 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
     if (view.view->online) {
       ARROW_RETURN_NOT_OK(store_->WriteNewer(view.view->name, rows.keys, rows.values));
     }
-    view.pending.push_back(std::move(rows.table));
+    if (view.view->offline) view.pending.push_back(std::move(rows.table));
     dirty_ = true;
     constexpr size_t kSamples = 4096;
     const double seconds =

@@ -266,7 +266,7 @@ bool SameStreams(const registry::Definitions& a, const registry::Definitions& b)
       const registry::DataSource* source = d.FindSource(view.source);
       const registry::DataSource* events = d.EventSourceOf(view);
       JsonWriter w;
-      w.BeginArray().String(view.name).Bool(view.online);
+      w.BeginArray().String(view.name).Bool(view.online).Bool(view.offline);
       for (const auto& e : view.entities) w.String(e);
       for (const auto& agg : view.aggregations) {
         w.String(agg.name).String(agg.column).String(agg.function);

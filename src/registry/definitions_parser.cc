@@ -170,8 +170,8 @@ Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions*
   FeatureView view;
   ARROW_RETURN_NOT_OK(
       BeginObject(reader, node, "feature_view",
-                  {"name", "entities", "ttl", "source", "online", "schema", "aggregations",
-                   "allowed_lateness", "tags", "owner", "description"},
+                  {"name", "entities", "ttl", "source", "online", "offline", "schema",
+                   "aggregations", "allowed_lateness", "tags", "owner", "description"},
                   &view.name));
   ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "entities", &view.entities));
   std::string ttl = "0";
@@ -181,6 +181,7 @@ Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions*
   view.ttl = *duration;
   ARROW_RETURN_NOT_OK(reader.RequiredString(node, "source", &view.source));
   ARROW_RETURN_NOT_OK(reader.OptionalBool(node, "online", &view.online));
+  ARROW_RETURN_NOT_OK(reader.OptionalBool(node, "offline", &view.offline));
   ARROW_RETURN_NOT_OK(reader.ForEach(node, "schema", [&](const YAML::Node& field_node) {
     ARROW_RETURN_NOT_OK(reader.CheckKeys(field_node, {"name", "dtype", "description", "tags"}));
     Field field;
@@ -202,9 +203,10 @@ Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions*
   if (view.allowed_lateness.micros < 0) {
     return reader.Error(node["allowed_lateness"], "allowed_lateness must not be negative");
   }
-  if (node["allowed_lateness"] && !view.is_stream()) {
-    return reader.Error(node["allowed_lateness"],
-                        "allowed_lateness applies to views with aggregations");
+  for (const char* key : {"allowed_lateness", "offline"}) {
+    if (node[key] && !view.is_stream()) {
+      return reader.Error(node[key], std::string(key) + " applies to views with aggregations");
+    }
   }
   ARROW_RETURN_NOT_OK(EndObject(reader, node, &view));
   out->feature_views.push_back(std::move(view));

@@ -93,6 +93,7 @@ Members FeatureViewMembers(const FeatureView& view) {
           {"ttl", JsonText(FormatDuration(view.ttl))},
           {"source", JsonText(view.source)},
           {"online", view.online ? "true" : "false"},
+          {"offline", view.offline ? "true" : "false"},
           {"features", features.Take()},
           {"schema_inferred", view.schema_inferred ? "true" : "false"},
           {"owner", JsonText(view.owner)},
@@ -267,6 +268,7 @@ Status ReadFeatureView(const JsonObject& object, FeatureView* view) {
   ARROW_ASSIGN_OR_RAISE(view->ttl, ParseDuration(ttl));
   ARROW_RETURN_NOT_OK(object.String("source", &view->source));
   ARROW_RETURN_NOT_OK(object.Bool("online", &view->online));
+  if (object.Has("offline")) ARROW_RETURN_NOT_OK(object.Bool("offline", &view->offline));
   ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* features, object.Array("features"));
   for (const auto& element : features->GetArray()) {
     if (!element.IsObject()) return Status::Invalid(object.what(), ": features holds a non-object");

@@ -226,6 +226,7 @@ TEST_F(ValidatorTest, StreamViewFeaturesAreItsAggregations) {
   EXPECT_EQ(read.allowed_lateness, view.allowed_lateness);
   EXPECT_EQ(read.windows.path, view.windows.path);
   EXPECT_EQ(read.features, view.features);
+  EXPECT_TRUE(read.offline);
 }
 
 TEST_F(ValidatorTest, BadAggregationsAreErrorsThatSayWhere) {
@@ -252,6 +253,8 @@ TEST_F(ValidatorTest, BadAggregationsAreErrorsThatSayWhere) {
   Write("defs.yaml", Definitions("    allowed_lateness: 5s\n"));
   EXPECT_NE(LoadError().find("allowed_lateness applies to views with aggregations"),
             std::string::npos);
+  Write("defs.yaml", Definitions("    offline: false\n"));
+  EXPECT_NE(LoadError().find("offline applies to views with aggregations"), std::string::npos);
 }
 
 TEST_F(ValidatorTest, KafkaSourcesNeedBrokersTopicAndABatchSource) {

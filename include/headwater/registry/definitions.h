@@ -110,6 +110,8 @@ struct FeatureView {
   std::string source;
   /// Whether values are served from the online store. Default true.
   bool online = true;
+  /// Stream views: whether window rows are also kept offline (for training data). Default true.
+  bool offline = true;
   /// The features. When the definition has no schema, every source column other than the
   /// timestamps and join keys, with its type read from the Parquet file.
   std::vector<Field> features;
