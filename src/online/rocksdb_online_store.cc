@@ -48,6 +48,17 @@ Status FromRocks(const rocksdb::Status& status, const std::string& what) {
   return Status::IOError("online store (RocksDB) ", what, ": ", status.ToString());
 }
 
+// Offers the batch's newest event time under kNewestEventTimeKey (see online_store.h).
+Status AddNewestEventTime(rocksdb::ColumnFamilyHandle* handle, const ByteRows& values,
+                          rocksdb::WriteBatch* batch) {
+  const std::string newest = NewestEventTimeValue(values);
+  if (newest.empty()) return Status::OK();
+  return FromRocks(
+      batch->Merge(handle, rocksdb::Slice(kNewestEventTimeKey.data(), kNewestEventTimeKey.size()),
+                   newest),
+      "write");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RocksDbOnlineStore>> RocksDbOnlineStore::Open(const std::string& path,
@@ -168,13 +179,7 @@ Status RocksDbOnlineStore::WriteNewer(const std::string& view, const ByteRows& k
                               rocksdb::Slice(values[k].data(), values[k].size())),
                   "write"));
   }
-  const std::string newest = NewestEventTimeValue(values);
-  if (!newest.empty()) {
-    ARROW_RETURN_NOT_OK(FromRocks(
-        batch.Merge(handle, rocksdb::Slice(kNewestEventTimeKey.data(), kNewestEventTimeKey.size()),
-                    newest),
-        "write"));
-  }
+  ARROW_RETURN_NOT_OK(AddNewestEventTime(handle, values, &batch));
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
 }
 
@@ -212,16 +217,8 @@ Result<WriteResult> RocksDbOnlineStore::Write(const std::string& view, const Byt
         batch.Merge(handle, key_slices[k], rocksdb::Slice(value.data(), value.size())), "write"));
     ++result.written;
   }
-  const std::string newest = NewestEventTimeValue(values);
-  if (!newest.empty()) {
-    ARROW_RETURN_NOT_OK(FromRocks(
-        batch.Merge(handle, rocksdb::Slice(kNewestEventTimeKey.data(), kNewestEventTimeKey.size()),
-                    newest),
-        "write"));
-  }
-  rocksdb::WriteOptions options;
-  options.disableWAL = false;
-  ARROW_RETURN_NOT_OK(FromRocks(db_->Write(options, &batch), "write"));
+  ARROW_RETURN_NOT_OK(AddNewestEventTime(handle, values, &batch));
+  ARROW_RETURN_NOT_OK(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write"));
   return result;
 }
 
