@@ -34,12 +34,23 @@ std::string_view AggregationName(Aggregation aggregation) {
 }
 
 void Tile::Add(double value, int64_t event_time, int64_t sequence) {
-  Tile single;
-  single.count = 1;
-  single.sum = single.min = single.max = single.mean = single.last = value;
-  single.last_time = event_time;
-  single.last_sequence = sequence;
-  Merge(single);
+  // Merge with a one-value tile, written out: Welford's update of (count, mean, M2).
+  if (count == 0) {
+    min = max = value;
+  } else {
+    min = std::min(min, value);
+    max = std::max(max, value);
+  }
+  ++count;
+  sum += value;
+  const double delta = value - mean;
+  mean += delta / static_cast<double>(count);
+  m2 += delta * (value - mean);
+  if (event_time > last_time || (event_time == last_time && sequence > last_sequence)) {
+    last_time = event_time;
+    last_sequence = sequence;
+    last = value;
+  }
 }
 
 void Tile::Merge(const Tile& other) {

@@ -116,10 +116,6 @@ class WindowAggregator {
     std::vector<int64_t> panes;    // pane numbers, ascending
     std::vector<Tile> tiles;       // panes.size() * num_columns_
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
-  };
 
   WindowAggregator(std::vector<AggregateSpec> aggregates, int num_columns);
   int32_t KeyId(std::string_view key);
@@ -139,7 +135,9 @@ class WindowAggregator {
   int64_t lateness_ = 0;
   int64_t max_event_time_ = INT64_MIN;
   int64_t sequence_ = 0;  // arrival order, for `last` ties
-  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
+  // Encoded key -> dense id: open addressing over ids (-1: empty), hashes kept per id.
+  std::vector<int32_t> slots_ = std::vector<int32_t>(1024, -1);
+  std::vector<uint64_t> hashes_;
   std::vector<std::string> keys_;
   std::vector<KeyState> states_;
   std::vector<int32_t> pending_;  // keys with next_row < INT64_MAX, unordered, unique
