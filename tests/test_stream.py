@@ -206,7 +206,6 @@ def test_backfill_computes_what_the_stream_computed(repo, cli, tmp_path):
     finally:
         server.stop()
     streamed = window_rows(repo)
-    final = micros(streamed[-1]["event_timestamp"]) if streamed else 0
     final = max(micros(r["event_timestamp"]) for r in streamed)
 
     # A second repository with the same history and no stream state: materialize backfills.

@@ -47,6 +47,20 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view c
   return SyncPath(directory, /*directory=*/true);
 }
 
+std::optional<int64_t> NumberInFileName(std::string_view name, std::string_view prefix,
+                                        size_t digits, std::string_view suffix) {
+  if (digits == 0 || name.size() != prefix.size() + digits + suffix.size() ||
+      !name.starts_with(prefix) || !name.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  int64_t number = 0;
+  for (char c : name.substr(prefix.size(), digits)) {
+    if (c < '0' || c > '9' || number > (INT64_MAX - (c - '0')) / 10) return std::nullopt;
+    number = number * 10 + (c - '0');
+  }
+  return number;
+}
+
 Result<std::string> ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError("cannot read ", path.string());

@@ -28,12 +28,8 @@ void RemoveUncommitted(const fs::path& directory, std::string_view prefix, std::
                        int64_t number) {
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(directory, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() != prefix.size() + 12 + suffix.size() || !name.starts_with(prefix) ||
-        !name.ends_with(suffix)) {
-      continue;
-    }
-    if (std::stoll(name.substr(prefix.size(), 12)) > number) fs::remove(entry.path(), error);
+    auto found = NumberInFileName(entry.path().filename().string(), prefix, 12, suffix);
+    if (found && *found > number) fs::remove(entry.path(), error);
   }
 }
 
@@ -169,22 +165,7 @@ std::map<int32_t, int64_t> SourcePipeline::positions() const {
 }
 
 Status SourcePipeline::Check(const arrow::RecordBatch& events) const {
-  for (const ViewState& view : views_) {
-    for (const std::string& name : view.job.input_columns()) {
-      auto column = events.GetColumnByName(name);
-      if (column == nullptr) return Status::Invalid("the events lack column '", name, "'");
-      const bool is_value = name != view.job.time_column() &&
-                            std::find(view.job.key_columns().begin(), view.job.key_columns().end(),
-                                      name) == view.job.key_columns().end();
-      if (!is_value && column->null_count() > 0) {
-        return Status::Invalid("column '", name, "' has nulls; every event needs its key and time");
-      }
-    }
-    ARROW_RETURN_NOT_OK(
-        ToEpochMicros(arrow::ChunkedArray(events.GetColumnByName(view.job.time_column())),
-                      "'" + view.job.time_column() + "'")
-            .status());
-  }
+  for (const ViewState& view : views_) ARROW_RETURN_NOT_OK(view.job.Check(events));
   return Status::OK();
 }
 
@@ -219,13 +200,12 @@ Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t p
     ARROW_RETURN_NOT_OK(view.job.Consume(events, &late));
     newest = std::max(newest, view.job.op().max_event_time());
     for (int64_t row : late) {
-      JsonWriter record;
-      record.BeginObject().Key("view").String(view.view->name);
-      record.Key("event").Raw(EventJson(events, row)).EndObject();
-      std::string members = record.Take();
       DeadLetter(fmt::format("late: its window was final (watermark {})",
                              FormatTimestamp(Timestamp{stats_.watermark})),
-                 std::string_view(members).substr(1, members.size() - 2));
+                 [&](JsonWriter& record) {
+                   record.Key("view").String(view.view->name);
+                   record.Key("event").Raw(EventJson(events, row));
+                 });
     }
     stats_.late_events += static_cast<int64_t>(late.size());
   }
@@ -267,13 +247,12 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
   return Status::OK();
 }
 
-void SourcePipeline::DeadLetter(std::string_view reason, std::string_view record) {
+void SourcePipeline::DeadLetter(std::string_view reason,
+                                const std::function<void(JsonWriter&)>& describe) {
   JsonWriter line;
   line.BeginObject().Key("source").String(source_name_).Key("reason").String(reason);
-  std::string text = line.Take();
-  if (!record.empty()) text.append(",").append(record);
-  text.append("}\n");
-  dead_letters_.push_back(std::move(text));
+  describe(line);
+  dead_letters_.push_back(line.EndObject().Take() + "\n");
   ++stats_.dead_letters;
   dirty_ = true;
 }

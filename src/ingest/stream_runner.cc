@@ -169,19 +169,16 @@ Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
       std::string_view payload(static_cast<const char*>(m->payload), m->len);
       Status appended = decoder_->Append(payload);
       if (!appended.ok()) {
-        JsonWriter record;
-        record.BeginObject().Key("partition").Int(partition).Key("offset").Int(m->offset);
-        if (arrow::util::ValidateUTF8(payload)) {
-          record.Key("payload").String(payload);
-        } else {  // kept exactly, as base64, so the dead-letter file stays valid JSON
-          std::string encoded;
-          AppendBase64(payload, &encoded);
-          record.Key("payload_base64").String(encoded);
-        }
-        record.EndObject();
-        std::string members = record.Take();
-        pipeline_->DeadLetter(appended.message(),
-                              std::string_view(members).substr(1, members.size() - 2));
+        pipeline_->DeadLetter(appended.message(), [&](JsonWriter& record) {
+          record.Key("partition").Int(partition).Key("offset").Int(m->offset);
+          if (arrow::util::ValidateUTF8(payload)) {
+            record.Key("payload").String(payload);
+          } else {  // kept exactly, as base64, so the dead-letter file stays valid JSON
+            std::string encoded;
+            AppendBase64(payload, &encoded);
+            record.Key("payload_base64").String(encoded);
+          }
+        });
       }
     }
     ARROW_ASSIGN_OR_RAISE(auto batch, decoder_->Flush());

@@ -62,6 +62,22 @@ Result<WindowJob> WindowJob::Make(const registry::Definitions& definitions,
   return job;
 }
 
+Status WindowJob::Check(const arrow::RecordBatch& events) const {
+  for (const std::string& name : input_columns_) {
+    auto column = events.GetColumnByName(name);
+    if (column == nullptr) return Status::Invalid("the events lack column '", name, "'");
+    const bool required =
+        name == time_column_ ||
+        std::find(key_columns_.begin(), key_columns_.end(), name) != key_columns_.end();
+    if (required && column->null_count() > 0) {
+      return Status::Invalid("column '", name, "' has nulls; every event needs its key and time");
+    }
+  }
+  return ToEpochMicros(arrow::ChunkedArray(events.GetColumnByName(time_column_)),
+                       "'" + time_column_ + "'")
+      .status();
+}
+
 Status WindowJob::Consume(const arrow::RecordBatch& events, std::vector<int64_t>* late) {
   auto column = [&](const std::string& name) -> Result<std::shared_ptr<arrow::Array>> {
     auto array = events.GetColumnByName(name);

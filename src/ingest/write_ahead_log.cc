@@ -31,10 +31,8 @@ Result<std::map<int64_t, fs::path>> ListSegments(const fs::path& directory) {
   std::map<int64_t, fs::path> segments;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(directory, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() == 28 && name.starts_with("wal-") && name.ends_with(".log")) {
-      segments[std::stoll(name.substr(4, 20))] = entry.path();
-    }
+    auto start = NumberInFileName(entry.path().filename().string(), "wal-", 20, ".log");
+    if (start) segments[*start] = entry.path();
   }
   if (error) return Status::IOError("cannot list ", directory.string(), ": ", error.message());
   return segments;

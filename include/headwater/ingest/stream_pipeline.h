@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "headwater/core/clock.h"
+#include "headwater/core/json_writer.h"
 #include "headwater/engine/window_aggregator.h"
 #include "headwater/ingest/window_job.h"
 #include "headwater/ingest/write_ahead_log.h"
@@ -85,8 +87,9 @@ class SourcePipeline {
   Status Tick();
 
   /// Keeps input that cannot be processed, with the reason, for the next checkpoint's
-  /// dead-letter file. `record` is a JSON object's members (`"key":value,...`).
-  void DeadLetter(std::string_view reason, std::string_view record);
+  /// dead-letter file: one JSON object of `source`, `reason` and what `describe` adds (Key and
+  /// value calls on the writer, inside the object).
+  void DeadLetter(std::string_view reason, const std::function<void(JsonWriter&)>& describe);
 
   /// Commits (see the file comment). Safe to call at any time; cheap when nothing changed.
   Status Checkpoint();

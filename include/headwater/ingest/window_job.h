@@ -40,6 +40,10 @@ class WindowJob {
   /// The schema of WindowOutput::table.
   const std::shared_ptr<arrow::Schema>& output_schema() const { return output_schema_; }
 
+  /// Checks, before anything is logged or consumed, that `events` has input_columns() with
+  /// every key and time set and the times readable.
+  Status Check(const arrow::RecordBatch& events) const;
+
   /// Folds events in. `events` must have input_columns() without null keys or times
   /// (Invalid otherwise). Rows judged late are appended to `late` (indices into `events`).
   Status Consume(const arrow::RecordBatch& events, std::vector<int64_t>* late);
