@@ -170,7 +170,7 @@ Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
       Status appended = decoder_->Append(payload);
       if (!appended.ok()) {
         pipeline_->DeadLetter(appended.message(), [&](JsonWriter& record) {
-          record.Key("partition").Int(partition).Key("offset").Int(m->offset);
+          record.Key("partition").Int(m->partition).Key("offset").Int(m->offset);
           if (arrow::util::ValidateUTF8(payload)) {
             record.Key("payload").String(payload);
           } else {  // kept exactly, as base64, so the dead-letter file stays valid JSON
