@@ -1,6 +1,7 @@
 #include "headwater/online/feature_row_codec.h"
 
 #include <arrow/array.h>
+#include <arrow/builder.h>
 #include <arrow/type.h>
 
 #include <cstring>
@@ -350,6 +351,59 @@ void FeatureRowReader::WriteJson(size_t feature, JsonWriter* writer) const {
     at += PayloadSize(type.kind, at, SIZE_MAX);
   }
   writer->EndArray();
+}
+
+namespace {
+
+Status AppendScalar(ScalarKind kind, const char* at, arrow::ArrayBuilder* builder) {
+  auto load = [at]<typename T>(T value) {
+    std::memcpy(&value, at, sizeof(T));
+    return value;
+  };
+  switch (kind) {
+    case ScalarKind::kInt32:
+      return static_cast<arrow::Int32Builder*>(builder)->Append(load(int32_t{}));
+    case ScalarKind::kInt64:
+      return static_cast<arrow::Int64Builder*>(builder)->Append(load(int64_t{}));
+    case ScalarKind::kFloat32:
+      return static_cast<arrow::FloatBuilder*>(builder)->Append(load(float{}));
+    case ScalarKind::kFloat64:
+      return static_cast<arrow::DoubleBuilder*>(builder)->Append(load(double{}));
+    case ScalarKind::kBool:
+      return static_cast<arrow::BooleanBuilder*>(builder)->Append(*at != 0);
+    case ScalarKind::kUnixTimestamp:
+      return static_cast<arrow::TimestampBuilder*>(builder)->Append(load(int64_t{}));
+    case ScalarKind::kString:
+    case ScalarKind::kBytes: {
+      const uint32_t length = load(uint32_t{});
+      return static_cast<arrow::BaseBinaryBuilder<arrow::BinaryType>*>(builder)->Append(
+          at + 4, static_cast<int32_t>(length));
+    }
+  }
+  return Status::Invalid("unknown feature kind");
+}
+
+}  // namespace
+
+Status FeatureRowReader::Append(size_t feature, arrow::ArrayBuilder* builder) const {
+  if (starts_[feature] == kNull) return builder->AppendNull();
+  const FeatureType type = (*schema_)[feature];
+  const char* at = value_.data() + starts_[feature];
+  if (!type.is_array) return AppendScalar(type.kind, at, builder);
+  auto* list = static_cast<arrow::ListBuilder*>(builder);
+  ARROW_RETURN_NOT_OK(list->Append());
+  uint32_t count;
+  std::memcpy(&count, at, 4);
+  at += 4;
+  for (uint32_t e = 0; e < count; ++e) {
+    if (*at++ == 0) {
+      ARROW_RETURN_NOT_OK(list->value_builder()->AppendNull());
+      continue;
+    }
+    ARROW_RETURN_NOT_OK(AppendScalar(type.kind, at, list->value_builder()));
+    at += PayloadSize(type.kind, at, SIZE_MAX);
+  }
+  return Status::OK();
 }
 
 }  // namespace headwater::online

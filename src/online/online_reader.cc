@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <arrow/api.h>
+#include <arrow/compute/cast.h>
 
 #include "headwater/core/json_writer.h"
 #include "headwater/online/feature_row_codec.h"
@@ -24,6 +26,69 @@ void WriteEntityValue(const rapidjson::Value& value, JsonWriter* writer) {
   } else {
     writer->String(std::string_view(value.GetString(), value.GetStringLength()));
   }
+}
+
+enum class FeatureStatus { kPresent, kNullValue, kNotFound, kOutsideMaxAge };
+
+const char* StatusName(FeatureStatus status) {
+  switch (status) {
+    case FeatureStatus::kPresent:
+      return "PRESENT";
+    case FeatureStatus::kNullValue:
+      return "NULL_VALUE";
+    case FeatureStatus::kNotFound:
+      return "NOT_FOUND";
+    case FeatureStatus::kOutsideMaxAge:
+      return "OUTSIDE_MAX_AGE";
+  }
+  return "";
+}
+
+// The stored rows of views.size() * num_rows keys (view-major), opened for reading.
+struct StoredRows {
+  std::vector<std::string> values;
+  std::vector<uint8_t> found;
+  std::vector<FeatureRowReader> rows;
+
+  FeatureStatus StatusOf(size_t i, const OnlineCatalog::Feature& feature, Timestamp now) const {
+    if (!found[i]) return FeatureStatus::kNotFound;
+    const int64_t ttl = feature.view->ttl.micros;
+    if (ttl > 0 && rows[i].event_time().micros < now.micros - ttl) {
+      return FeatureStatus::kOutsideMaxAge;
+    }
+    return rows[i].IsNull(feature.index) ? FeatureStatus::kNullValue : FeatureStatus::kPresent;
+  }
+};
+
+// Reads every key with one store call.
+Result<StoredRows> ReadStoredRows(OnlineStore* store,
+                                  const std::vector<const OnlineCatalog::View*>& views,
+                                  const std::vector<ReadKey>& reads, size_t num_rows) {
+  StoredRows stored;
+  ARROW_RETURN_NOT_OK(store->Read(reads, &stored.values, &stored.found));
+  stored.rows.resize(reads.size());
+  for (size_t i = 0; i < reads.size(); ++i) {
+    if (!stored.found[i]) continue;
+    const OnlineCatalog::View& view = *views[i / num_rows];
+    Status opened = stored.rows[i].Open(stored.values[i], view.schema);
+    if (!opened.ok()) {
+      return Status::IOError("the online value of a key in feature view '", view.name,
+                             "' is unreadable (", opened.message(),
+                             "); run `headwater materialize` for it again");
+    }
+  }
+  return stored;
+}
+
+// The distinct views of `features`, in first-requested order.
+std::vector<const OnlineCatalog::View*> ViewsOf(
+    const std::vector<OnlineCatalog::Feature>& features) {
+  std::vector<const OnlineCatalog::View*> views;
+  for (const auto& feature : features) {
+    if (std::find(views.begin(), views.end(), feature.view) == views.end())
+      views.push_back(feature.view);
+  }
+  return views;
 }
 
 }  // namespace
@@ -161,11 +226,7 @@ Result<std::string> GetOnlineFeatures(OnlineStore* store,
   };
 
   // Encode the keys of each requested view, checking each value against its entity's type.
-  std::vector<const OnlineCatalog::View*> views;
-  for (const auto& feature : features) {
-    if (std::find(views.begin(), views.end(), feature.view) == views.end())
-      views.push_back(feature.view);
-  }
+  std::vector<const OnlineCatalog::View*> views = ViewsOf(features);
   std::vector<std::string> keys(views.size() * num_rows);
   for (size_t v = 0; v < views.size(); ++v) {
     const OnlineCatalog::View& view = *views[v];
@@ -208,20 +269,9 @@ Result<std::string> GetOnlineFeatures(OnlineStore* store,
     for (size_t row = 0; row < num_rows; ++row)
       reads[v * num_rows + row] = {views[v]->name, keys[v * num_rows + row]};
   }
-  std::vector<std::string> values;
-  std::vector<uint8_t> found;
-  ARROW_RETURN_NOT_OK(store->Read(reads, &values, &found));
-  std::vector<FeatureRowReader> rows(reads.size());
-  for (size_t i = 0; i < reads.size(); ++i) {
-    if (!found[i]) continue;
-    const OnlineCatalog::View& view = *views[i / num_rows];
-    Status opened = rows[i].Open(values[i], view.schema);
-    if (!opened.ok()) {
-      return Status::IOError("the online value of a key in feature view '", view.name,
-                             "' is unreadable (", opened.message(),
-                             "); run `headwater materialize` for it again");
-    }
-  }
+  ARROW_ASSIGN_OR_RAISE(StoredRows stored, ReadStoredRows(store, views, reads, num_rows));
+  const std::vector<FeatureRowReader>& rows = stored.rows;
+  const std::vector<uint8_t>& found = stored.found;
 
   JsonWriter out;
   // About 48 bytes a cell (value, status, timestamp): one allocation for the whole response.
@@ -254,12 +304,7 @@ Result<std::string> GetOnlineFeatures(OnlineStore* store,
   }
   for (const auto& feature : features) {
     const size_t v = std::find(views.begin(), views.end(), feature.view) - views.begin();
-    const int64_t ttl = feature.view->ttl.micros;
-    auto status_of = [&](size_t i) -> const char* {
-      if (!found[i]) return "NOT_FOUND";
-      if (ttl > 0 && rows[i].event_time().micros < now.micros - ttl) return "OUTSIDE_MAX_AGE";
-      return rows[i].IsNull(feature.index) ? "NULL_VALUE" : "PRESENT";
-    };
+    auto status_of = [&](size_t i) { return StatusName(stored.StatusOf(i, feature, now)); };
     out.BeginObject().Key("values").BeginArray();
     for (size_t row = 0; row < num_rows; ++row) {
       size_t i = v * num_rows + row;
@@ -277,6 +322,70 @@ Result<std::string> GetOnlineFeatures(OnlineStore* store,
   }
   out.EndArray().EndObject();
   return out.Take();
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> ReadOnlineFeatures(
+    OnlineStore* store, const std::vector<OnlineCatalog::Feature>& features,
+    const arrow::RecordBatch& entities, bool full_feature_names, Timestamp now) {
+  if (features.empty()) return Status::Invalid("no features requested");
+  const int64_t num_rows = entities.num_rows();
+  std::vector<const OnlineCatalog::View*> views = ViewsOf(features);
+  // Encode each view's keys from the entity columns; rows with a null key part are not read.
+  std::vector<ByteRows> keys(views.size());
+  std::vector<ReadKey> reads(views.size() * num_rows);
+  for (size_t v = 0; v < views.size(); ++v) {
+    const OnlineCatalog::View& view = *views[v];
+    std::vector<std::shared_ptr<arrow::Array>> columns;
+    for (size_t k = 0; k < view.join_keys.size(); ++k) {
+      const std::string& join_key = view.join_keys[k];
+      std::shared_ptr<arrow::Array> column = entities.GetColumnByName(join_key);
+      if (column == nullptr) {
+        return Status::Invalid("entities lack join key '", join_key, "' needed by feature view '",
+                               view.name, "'");
+      }
+      auto type = FromArrowType(*column->type());
+      if (!type.ok() || type->is_array || !KeyKindsCompatible(type->kind, view.key_kinds[k])) {
+        return Status::Invalid("entities.", join_key, " has type ", column->type()->ToString(),
+                               "; feature view '", view.name, "' needs ",
+                               FormatFeatureType({view.key_kinds[k], false}), " keys");
+      }
+      if (type->kind == ScalarKind::kInt32 || type->kind == ScalarKind::kInt64) {
+        ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, arrow::int64()));
+        column = std::move(cast);
+      }
+      columns.push_back(std::move(column));
+    }
+    std::vector<uint8_t> valid;
+    ARROW_RETURN_NOT_OK(EncodeEntityKeys(columns, num_rows, &keys[v], &valid));
+    for (int64_t row = 0; row < num_rows; ++row) {
+      // An empty key is never stored (keys start with a version byte): a null key reads nothing.
+      reads[v * num_rows + row] = {view.name, valid[row] ? keys[v][row] : std::string_view()};
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(StoredRows stored, ReadStoredRows(store, views, reads, num_rows));
+
+  arrow::FieldVector fields = entities.schema()->fields();
+  arrow::ArrayVector arrays = entities.columns();
+  for (const auto& feature : features) {
+    const size_t v = std::find(views.begin(), views.end(), feature.view) - views.begin();
+    auto type = ToArrowType(feature.view->schema[feature.index]);
+    std::unique_ptr<arrow::ArrayBuilder> builder;
+    ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
+    ARROW_RETURN_NOT_OK(builder->Reserve(num_rows));
+    for (int64_t row = 0; row < num_rows; ++row) {
+      const size_t i = v * num_rows + row;
+      if (stored.StatusOf(i, feature, now) == FeatureStatus::kPresent) {
+        ARROW_RETURN_NOT_OK(stored.rows[i].Append(feature.index, builder.get()));
+      } else {
+        ARROW_RETURN_NOT_OK(builder->AppendNull());
+      }
+    }
+    ARROW_ASSIGN_OR_RAISE(auto array, builder->Finish());
+    fields.push_back(arrow::field(
+        registry::FeatureColumnName(feature.view->name, feature.name, full_feature_names), type));
+    arrays.push_back(std::move(array));
+  }
+  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), num_rows, std::move(arrays));
 }
 
 }  // namespace headwater::online

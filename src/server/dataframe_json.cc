@@ -2,6 +2,8 @@
 
 #include <arrow/api.h>
 
+#include <algorithm>
+
 #include "headwater/core/time.h"
 #include "headwater/online/online_reader.h"
 
@@ -107,6 +109,27 @@ Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,
   std::shared_ptr<arrow::Array> array;
   ARROW_RETURN_NOT_OK(builder->Finish(&array));
   return array;
+}
+
+Result<std::shared_ptr<arrow::Table>> DataFrameFromJson(
+    const rapidjson::Value& df, const std::map<std::string, FeatureType>& types, size_t max_rows) {
+  ARROW_ASSIGN_OR_RAISE(size_t rows, DataFrameRows(df, max_rows));
+  arrow::FieldVector fields;
+  arrow::ArrayVector columns;
+  for (const auto& member : df.GetObject()) {
+    std::string name(member.name.GetString(), member.name.GetStringLength());
+    auto type = types.find(name);
+    if (type == types.end() || std::any_of(fields.begin(), fields.end(), [&](const auto& field) {
+          return field->name() == name;
+        })) {
+      continue;  // not needed, or a repeated name (the first one counts)
+    }
+    ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(df, name, type->second, rows));
+    fields.push_back(arrow::field(name, column->type()));
+    columns.push_back(std::move(column));
+  }
+  return arrow::Table::Make(arrow::schema(std::move(fields)), columns,
+                            static_cast<int64_t>(rows));
 }
 
 }  // namespace headwater::server

@@ -6,6 +6,7 @@
 #include <arrow/type_fwd.h>
 #include <rapidjson/document.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -25,5 +26,10 @@ Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,
 /// The common length of the df's columns; Invalid when it is not an object of equal-length,
 /// non-empty arrays or has more than `max_rows` rows.
 Result<size_t> DataFrameRows(const rapidjson::Value& df, size_t max_rows);
+
+/// The df as a table of the columns in `types` that it has, each read as its type; columns not
+/// in `types` are ignored. Invalid as DataFrameRows and ColumnFromJson.
+Result<std::shared_ptr<arrow::Table>> DataFrameFromJson(
+    const rapidjson::Value& df, const std::map<std::string, FeatureType>& types, size_t max_rows);
 
 }  // namespace headwater::server

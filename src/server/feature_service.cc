@@ -14,6 +14,7 @@
 #include "dataframe_json.h"
 #include "headwater/core/json_writer.h"
 #include "headwater/ingest/materializer.h"
+#include "headwater/ingest/writes.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/registry_store.h"
@@ -298,89 +299,6 @@ HttpResponse FeatureService::GetOnlineFeatures(std::string_view body) {
   return HttpResponse{200, std::move(*result)};
 }
 
-namespace {
-
-// One view's rows from a df, encoded and ready to write; every value checked first.
-struct PreparedRows {
-  const registry::FeatureView* view;
-  ByteRows keys;
-  ByteRows values;
-};
-
-Result<PreparedRows> PrepareRows(const registry::Definitions& definitions,
-                                 const registry::FeatureView& view, const rapidjson::Value& df,
-                                 size_t rows) {
-  const registry::DataSource* source = definitions.BatchSourceOf(view);
-  if (source == nullptr) return Status::Invalid("feature view '", view.name, "' has no source");
-  std::vector<std::shared_ptr<arrow::Array>> keys;
-  for (const std::string& entity_name : view.entities) {
-    const registry::Entity* entity = definitions.FindEntity(entity_name);
-    FeatureType key_type{
-        entity->value_type == ScalarKind::kInt32 ? ScalarKind::kInt64 : entity->value_type, false};
-    ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(df, entity->join_key, key_type, rows));
-    if (column->null_count() > 0) {
-      return Status::Invalid("df.", entity->join_key, " has nulls; every row needs its key");
-    }
-    keys.push_back(std::move(column));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto times, ColumnFromJson(df, source->timestamp_field,
-                                                   {ScalarKind::kUnixTimestamp, false}, rows));
-  if (times->null_count() > 0) {
-    return Status::Invalid("df.", source->timestamp_field, " has nulls; every row needs its time");
-  }
-  std::vector<int64_t> created_times(rows, INT64_MIN);
-  if (!source->created_timestamp_column.empty() &&
-      df.FindMember(source->created_timestamp_column.c_str()) != df.MemberEnd()) {
-    ARROW_ASSIGN_OR_RAISE(auto created, ColumnFromJson(df, source->created_timestamp_column,
-                                                       {ScalarKind::kUnixTimestamp, false}, rows));
-    const auto& array = static_cast<const arrow::TimestampArray&>(*created);
-    for (size_t i = 0; i < rows; ++i) {
-      if (array.IsValid(i)) created_times[i] = array.Value(i);
-    }
-  }
-  std::vector<std::shared_ptr<arrow::Array>> features;
-  std::vector<FeatureType> schema;
-  for (const registry::Field& field : view.features) {
-    ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(df, field.name, field.dtype, rows));
-    features.push_back(std::move(column));
-    schema.push_back(field.dtype);
-  }
-  PreparedRows prepared{&view, {}, {}};
-  std::vector<uint8_t> valid;
-  ARROW_RETURN_NOT_OK(EncodeEntityKeys(keys, static_cast<int64_t>(rows), &prepared.keys, &valid));
-  ARROW_RETURN_NOT_OK(online::EncodeFeatureRows(
-      features, schema, static_cast<const arrow::TimestampArray&>(*times).raw_values(),
-      created_times.data(), static_cast<int64_t>(rows), &prepared.values));
-  return prepared;
-}
-
-// The df as a table with exactly the batch source's columns and types, for appending.
-Result<std::shared_ptr<arrow::Table>> OfflineTable(const registry::RepoConfig& config,
-                                                   const registry::DataSource& batch,
-                                                   const rapidjson::Value& df, size_t rows) {
-  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch.path)));
-  std::vector<std::shared_ptr<arrow::Array>> columns;
-  for (const auto& field : schema->fields()) {
-    auto mapped = batch.field_mapping.find(field->name());
-    std::string name = df.HasMember(field->name().c_str()) || mapped == batch.field_mapping.end()
-                           ? field->name()
-                           : mapped->second;
-    auto type = FromArrowType(*field->type());
-    if (!type.ok()) {
-      return Status::Invalid("batch source column '", field->name(), "' has type ",
-                             field->type()->ToString(), ", which push cannot write");
-    }
-    ARROW_ASSIGN_OR_RAISE(auto column, ColumnFromJson(df, name, *type, rows));
-    if (!column->type()->Equals(*field->type())) {
-      ARROW_ASSIGN_OR_RAISE(column, arrow::compute::Cast(*column, field->type()));
-    }
-    columns.push_back(std::move(column));
-  }
-  return arrow::Table::Make(schema, columns, static_cast<int64_t>(rows));
-}
-
-}  // namespace
-
 HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
   auto current = snapshot();
   const registry::Definitions& definitions = current->registry.definitions;
@@ -391,13 +309,14 @@ HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
     if (view == nullptr) return Status::KeyError("unknown feature view '", view_name, "'");
     ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
     if (df == nullptr) return Status::Invalid("missing \"df\"");
-    ARROW_ASSIGN_OR_RAISE(size_t rows, DataFrameRows(*df, kMaxWriteRows));
-    ARROW_ASSIGN_OR_RAISE(auto prepared, PrepareRows(definitions, *view, *df, rows));
-    ARROW_ASSIGN_OR_RAISE(auto result, store_->Write(view->name, prepared.keys, prepared.values));
-    ARROW_RETURN_NOT_OK(store_->Sync());
+    std::map<std::string, FeatureType> columns;
+    ingest::AddOnlineWriteColumns(definitions, *view, &columns);
+    ARROW_ASSIGN_OR_RAISE(auto table, DataFrameFromJson(*df, columns, kMaxWriteRows));
+    ARROW_ASSIGN_OR_RAISE(auto result,
+                          ingest::WriteToOnlineStore(definitions, view_name, *table, store_.get()));
     metrics_->AddRowsWritten("/write-to-online-store", result.written);
-    return fmt::format(R"({{"status":"ok","rows":{},"written":{},"skipped_older":{}}})", rows,
-                       result.written, result.skipped_older);
+    return fmt::format(R"({{"status":"ok","rows":{},"written":{},"skipped_older":{}}})",
+                       table->num_rows(), result.written, result.skipped_older);
   };
   auto result = run();
   if (!result.ok()) return FromStatus(result.status());
@@ -415,16 +334,10 @@ HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes
     if (source == nullptr || source->type != registry::SourceType::kPush) {
       return Status::KeyError("unknown push source '", name, "'");
     }
-    ARROW_ASSIGN_OR_RAISE(auto to, StringMember(document, "to", false));
-    if (to.empty()) to = "online";
-    const bool online = to == "online" || to == "online_and_offline" || to == "both";
-    const bool offline = to == "offline" || to == "online_and_offline" || to == "both";
-    if (!online && !offline) {
-      return Status::Invalid("\"to\" must be online, offline or online_and_offline, not '", to,
-                             "'");
-    }
+    ARROW_ASSIGN_OR_RAISE(auto to_text, StringMember(document, "to", false));
+    ARROW_ASSIGN_OR_RAISE(auto to, ingest::ParsePushTargets(to_text.empty() ? "online" : to_text));
     const uint32_t needed =
-        (online ? registry::kWriteOnline : 0u) | (offline ? registry::kWriteOffline : 0u);
+        (to.online ? registry::kWriteOnline : 0u) | (to.offline ? registry::kWriteOffline : 0u);
     if (config_.auth.enabled && (granted_scopes & needed) != needed) {
       status_code = granted_scopes == 0 ? 401 : 403;
       return Status::Invalid(granted_scopes == 0 ? "send a valid API token"
@@ -433,57 +346,27 @@ HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes
     }
     ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
     if (df == nullptr) return Status::Invalid("missing \"df\"");
-    ARROW_ASSIGN_OR_RAISE(size_t rows, DataFrameRows(*df, kMaxWriteRows));
-
-    // Everything is checked and encoded before anything is written.
-    std::vector<PreparedRows> prepared;
-    const registry::DataSource* batch = definitions.FindSource(source->batch_source);
-    std::shared_ptr<arrow::Table> table;
-    if (offline) {
-      ARROW_ASSIGN_OR_RAISE(table, OfflineTable(config_, *batch, *df, rows));
+    // The df's columns are read as the types the push's targets need.
+    std::map<std::string, FeatureType> columns;
+    for (const auto& view : definitions.feature_views) {
+      if (view.source == name) ingest::AddOnlineWriteColumns(definitions, view, &columns);
     }
+    const registry::DataSource* batch = definitions.FindSource(source->batch_source);
+    ARROW_RETURN_NOT_OK(ingest::AddOfflineWriteColumns(config_, *batch, &columns));
+    ARROW_ASSIGN_OR_RAISE(auto table, DataFrameFromJson(*df, columns, kMaxWriteRows));
+
     // Stream views: the events go through the source's pipeline (write-ahead log first).
     std::shared_lock streams_lock(streams_mutex_);
     ingest::SourcePipeline* pipeline =
-        online && streams_ != nullptr ? streams_->pipeline(name) : nullptr;
-    std::shared_ptr<arrow::RecordBatch> events;
-    if (pipeline != nullptr) {
-      if (table == nullptr) {
-        ARROW_ASSIGN_OR_RAISE(table, OfflineTable(config_, *batch, *df, rows));
-      }
-      ARROW_ASSIGN_OR_RAISE(events, table->CombineChunksToBatch());
-      ARROW_RETURN_NOT_OK(pipeline->Check(*events));
-    }
-    if (online) {
-      for (const auto& view : definitions.feature_views) {
-        if (view.source != name || !view.online || view.is_stream()) continue;
-        ARROW_ASSIGN_OR_RAISE(auto rows_for_view, PrepareRows(definitions, view, *df, rows));
-        prepared.push_back(std::move(rows_for_view));
-      }
-    }
-
+        to.online && streams_ != nullptr ? streams_->pipeline(name) : nullptr;
+    ARROW_ASSIGN_OR_RAISE(auto pushed, ingest::Push(config_, definitions, name, *table, to,
+                                                    store_.get(), pipeline, clock_));
+    metrics_->AddRowsWritten("/push", pushed.written);
     JsonWriter out;
-    out.BeginObject().Key("status").String("ok").Key("rows").Int(static_cast<int64_t>(rows));
-    if (offline) {
-      // Appended files sort after earlier pushes (name order is read order).
-      static std::atomic<int64_t> sequence{0};
-      std::string file = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock_.Now().micros,
-                                     sequence.fetch_add(1) % 1000000, ::getpid());
-      ARROW_RETURN_NOT_OK(offline::WriteTableFile(*table, config_.Resolve(batch->path) / file));
-      out.Key("offline_file").String(file);
-    }
+    out.BeginObject().Key("status").String("ok").Key("rows").Int(pushed.rows);
+    if (!pushed.offline_file.empty()) out.Key("offline_file").String(pushed.offline_file);
     out.Key("online_views").BeginArray();
-    for (const PreparedRows& rows_for_view : prepared) {
-      ARROW_ASSIGN_OR_RAISE(auto result, store_->Write(rows_for_view.view->name, rows_for_view.keys,
-                                                       rows_for_view.values));
-      out.String(rows_for_view.view->name);
-      metrics_->AddRowsWritten("/push", result.written);
-    }
-    if (!prepared.empty()) ARROW_RETURN_NOT_OK(store_->Sync());
-    if (pipeline != nullptr) {
-      ARROW_RETURN_NOT_OK(pipeline->Push(*events));
-      for (const std::string& view : pipeline->views()) out.String(view);
-    }
+    for (const std::string& view : pushed.online_views) out.String(view);
     out.EndArray().EndObject();
     return out.Take();
   };

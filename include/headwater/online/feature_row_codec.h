@@ -52,6 +52,9 @@ class FeatureRowReader {
   /// Writes feature `feature` as a JSON value (null when null). Bytes are base64, timestamps
   /// ISO 8601 text, Float32 in its shortest round-trip form.
   void WriteJson(size_t feature, JsonWriter* writer) const;
+  /// Appends feature `feature` to `builder` (a null when null), which must be a builder of
+  /// ToArrowType(schema[feature]) (arrays: a ListBuilder over that value type).
+  Status Append(size_t feature, arrow::ArrayBuilder* builder) const;
 
  private:
   static constexpr size_t kNull = SIZE_MAX;

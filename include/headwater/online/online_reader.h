@@ -9,6 +9,7 @@
 // null); NOT_FOUND (no row for the key); OUTSIDE_MAX_AGE (the row's event time is older than
 // now - ttl; ttl 0 never expires; value null).
 
+#include <arrow/type_fwd.h>
 #include <rapidjson/document.h>
 
 #include <memory>
@@ -84,5 +85,13 @@ Result<std::string> GetOnlineFeatures(OnlineStore* store,
 /// features. Entity columns no requested view uses are echoed back as given.
 Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore* store,
                                       const OnlineRequest& request, Timestamp now);
+
+/// The read path for callers holding Arrow data (the Python package): reads `features` for the
+/// rows of `entities` (one column per join key; integer keys of any width, strings, binaries)
+/// with one store call. Returns the entity columns as given, then one column per feature, of
+/// the feature's Arrow type, null unless the status is PRESENT. Rows with a null key get nulls.
+Result<std::shared_ptr<arrow::RecordBatch>> ReadOnlineFeatures(
+    OnlineStore* store, const std::vector<OnlineCatalog::Feature>& features,
+    const arrow::RecordBatch& entities, bool full_feature_names, Timestamp now);
 
 }  // namespace headwater::online

@@ -1,0 +1,78 @@
+#pragma once
+// Rows written by callers rather than read from sources: Feast's write_to_online_store and push,
+// for the HTTP server (which turns JSON into a table first) and the Python package (which hands
+// over Arrow data). Every value is checked and encoded before anything is written, so a bad row
+// writes nothing.
+
+#include <arrow/type_fwd.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "headwater/core/clock.h"
+#include "headwater/ingest/stream_pipeline.h"
+#include "headwater/online/online_store.h"
+#include "headwater/registry/definitions.h"
+#include "headwater/registry/repo_config.h"
+
+namespace headwater::ingest {
+
+/// The columns writing to `view` reads — join keys, the source's timestamp and created columns,
+/// the features — with their types, added to `columns` (existing entries are kept).
+void AddOnlineWriteColumns(const registry::Definitions& definitions,
+                           const registry::FeatureView& view,
+                           std::map<std::string, FeatureType>* columns);
+
+/// The columns appending to the batch source `batch` reads (its file schema, under both source
+/// and mapped names), added to `columns`.
+Status AddOfflineWriteColumns(const registry::RepoConfig& config, const registry::DataSource& batch,
+                              std::map<std::string, FeatureType>* columns);
+
+/// One view's rows, encoded for the online store.
+struct EncodedRows {
+  const registry::FeatureView* view = nullptr;
+  ByteRows keys;
+  ByteRows values;
+};
+
+/// Encodes the rows of `df` for `view`. Columns are found by name and converted to the view's
+/// types (any integer width, string and timestamp variant; lossy conversions are Invalid). A
+/// missing column, a null key or event time, or a value that does not convert is Invalid,
+/// naming the column.
+Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
+                               const registry::FeatureView& view, const arrow::Table& df);
+
+/// Writes `df` to the online store under `view_name` and syncs the store.
+Result<online::WriteResult> WriteToOnlineStore(const registry::Definitions& definitions,
+                                               const std::string& view_name,
+                                               const arrow::Table& df, online::OnlineStore* store);
+
+/// Where pushed rows go (Feast's PushMode).
+struct PushTargets {
+  bool online = true;
+  bool offline = false;
+};
+
+/// Parses "online", "offline", "online_and_offline" (or "both").
+Result<PushTargets> ParsePushTargets(const std::string& to);
+
+struct PushResult {
+  int64_t rows = 0;
+  /// The file appended to the batch source, relative to its directory; empty when not offline.
+  std::string offline_file;
+  /// The views whose online values the push wrote (through `pipeline` for stream views).
+  std::vector<std::string> online_views;
+  int64_t written = 0;
+};
+
+/// Pushes `df` to the push source `source_name`: online to every online batch view on it (and
+/// through `pipeline`, when given, to its stream views), offline as a new Parquet file in its
+/// batch source. Everything is checked before the first write.
+Result<PushResult> Push(const registry::RepoConfig& config,
+                        const registry::Definitions& definitions, const std::string& source_name,
+                        const arrow::Table& df, PushTargets to, online::OnlineStore* store,
+                        SourcePipeline* pipeline, const Clock& clock);
+
+}  // namespace headwater::ingest

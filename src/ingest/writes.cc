@@ -1,0 +1,230 @@
+#include "headwater/ingest/writes.h"
+
+#include <arrow/api.h>
+#include <arrow/compute/cast.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "headwater/offline/table_file.h"
+#include "headwater/online/feature_row_codec.h"
+#include "headwater/registry/source_schema.h"
+
+namespace headwater::ingest {
+namespace {
+
+// A join key's column type: integer keys of either width encode alike.
+FeatureType KeyType(ScalarKind kind) {
+  return {kind == ScalarKind::kInt32 ? ScalarKind::kInt64 : kind, false};
+}
+
+// Column `name` of `df` as one array of `type`.
+Result<std::shared_ptr<arrow::Array>> ColumnAs(const arrow::Table& df, const std::string& name,
+                                               const std::shared_ptr<arrow::DataType>& type) {
+  std::shared_ptr<arrow::ChunkedArray> chunks = df.GetColumnByName(name);
+  if (chunks == nullptr) return Status::Invalid("df lacks column '", name, "'");
+  std::shared_ptr<arrow::Array> column;
+  if (chunks->num_chunks() == 1) {
+    column = chunks->chunk(0);
+  } else {
+    ARROW_ASSIGN_OR_RAISE(column, arrow::Concatenate(chunks->chunks()));
+  }
+  if (column->type()->Equals(*type)) return column;
+  arrow::compute::CastOptions options = arrow::compute::CastOptions::Safe(type);
+  options.allow_time_truncate = true;  // nanosecond times keep their microseconds
+  auto cast = arrow::compute::Cast(*column, type, options);
+  if (!cast.ok()) {
+    return Status::Invalid("df.", name, " (", column->type()->ToString(), ") cannot be read as ",
+                           type->ToString(), ": ", cast.status().message());
+  }
+  return *cast;
+}
+
+Result<std::shared_ptr<arrow::Array>> RequiredColumn(const arrow::Table& df,
+                                                     const std::string& name, FeatureType type,
+                                                     const char* what) {
+  ARROW_ASSIGN_OR_RAISE(auto column, ColumnAs(df, name, ToArrowType(type)));
+  if (column->null_count() > 0) {
+    return Status::Invalid("df.", name, " has nulls; every row needs its ", what);
+  }
+  return column;
+}
+
+}  // namespace
+
+void AddOnlineWriteColumns(const registry::Definitions& definitions,
+                           const registry::FeatureView& view,
+                           std::map<std::string, FeatureType>* columns) {
+  for (const std::string& entity_name : view.entities) {
+    if (const registry::Entity* entity = definitions.FindEntity(entity_name)) {
+      columns->emplace(entity->join_key, KeyType(entity->value_type));
+    }
+  }
+  if (const registry::DataSource* source = definitions.BatchSourceOf(view)) {
+    columns->emplace(source->timestamp_field, FeatureType{ScalarKind::kUnixTimestamp, false});
+    if (!source->created_timestamp_column.empty()) {
+      columns->emplace(source->created_timestamp_column,
+                       FeatureType{ScalarKind::kUnixTimestamp, false});
+    }
+  }
+  for (const registry::Field& field : view.features) columns->emplace(field.name, field.dtype);
+}
+
+Status AddOfflineWriteColumns(const registry::RepoConfig& config, const registry::DataSource& batch,
+                              std::map<std::string, FeatureType>* columns) {
+  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch.path)));
+  for (const auto& field : schema->fields()) {
+    auto type = FromArrowType(*field->type());
+    if (!type.ok()) continue;  // OfflineRows reports it
+    columns->emplace(field->name(), *type);
+    auto mapped = batch.field_mapping.find(field->name());
+    if (mapped != batch.field_mapping.end()) columns->emplace(mapped->second, *type);
+  }
+  return Status::OK();
+}
+
+Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
+                               const registry::FeatureView& view, const arrow::Table& df) {
+  const registry::DataSource* source = definitions.BatchSourceOf(view);
+  if (source == nullptr) return Status::Invalid("feature view '", view.name, "' has no source");
+  const int64_t rows = df.num_rows();
+  std::vector<std::shared_ptr<arrow::Array>> keys;
+  for (const std::string& entity_name : view.entities) {
+    const registry::Entity* entity = definitions.FindEntity(entity_name);
+    ARROW_ASSIGN_OR_RAISE(
+        auto column, RequiredColumn(df, entity->join_key, KeyType(entity->value_type), "key"));
+    keys.push_back(std::move(column));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto times,
+                        RequiredColumn(df, source->timestamp_field,
+                                       {ScalarKind::kUnixTimestamp, false}, "event time"));
+  std::vector<int64_t> created_times(rows, INT64_MIN);
+  if (!source->created_timestamp_column.empty() &&
+      df.GetColumnByName(source->created_timestamp_column) != nullptr) {
+    ARROW_ASSIGN_OR_RAISE(auto created,
+                          ColumnAs(df, source->created_timestamp_column,
+                                   ToArrowType({ScalarKind::kUnixTimestamp, false})));
+    const auto& array = static_cast<const arrow::TimestampArray&>(*created);
+    for (int64_t i = 0; i < rows; ++i) {
+      if (array.IsValid(i)) created_times[i] = array.Value(i);
+    }
+  }
+  std::vector<std::shared_ptr<arrow::Array>> features;
+  std::vector<FeatureType> schema;
+  for (const registry::Field& field : view.features) {
+    ARROW_ASSIGN_OR_RAISE(auto column, ColumnAs(df, field.name, ToArrowType(field.dtype)));
+    features.push_back(std::move(column));
+    schema.push_back(field.dtype);
+  }
+  EncodedRows encoded{&view, {}, {}};
+  std::vector<uint8_t> valid;
+  ARROW_RETURN_NOT_OK(EncodeEntityKeys(keys, rows, &encoded.keys, &valid));
+  ARROW_RETURN_NOT_OK(online::EncodeFeatureRows(
+      features, schema, static_cast<const arrow::TimestampArray&>(*times).raw_values(),
+      created_times.data(), rows, &encoded.values));
+  return encoded;
+}
+
+Result<online::WriteResult> WriteToOnlineStore(const registry::Definitions& definitions,
+                                               const std::string& view_name,
+                                               const arrow::Table& df,
+                                               online::OnlineStore* store) {
+  const registry::FeatureView* view = definitions.FindFeatureView(view_name);
+  if (view == nullptr) return Status::KeyError("unknown feature view '", view_name, "'");
+  if (df.num_rows() == 0) return online::WriteResult{};
+  ARROW_ASSIGN_OR_RAISE(auto encoded, EncodeRows(definitions, *view, df));
+  ARROW_ASSIGN_OR_RAISE(auto result, store->Write(view->name, encoded.keys, encoded.values));
+  ARROW_RETURN_NOT_OK(store->Sync());
+  return result;
+}
+
+Result<PushTargets> ParsePushTargets(const std::string& to) {
+  if (to == "online") return PushTargets{true, false};
+  if (to == "offline") return PushTargets{false, true};
+  if (to == "online_and_offline" || to == "both") return PushTargets{true, true};
+  return Status::Invalid("\"to\" must be online, offline or online_and_offline, not '", to, "'");
+}
+
+namespace {
+
+// The rows of `df` in the batch source's schema: each column found under its source name or
+// its mapped (feature) name and converted to the file's type.
+Result<std::shared_ptr<arrow::Table>> OfflineRows(const registry::RepoConfig& config,
+                                                  const registry::DataSource& batch,
+                                                  const arrow::Table& df) {
+  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch.path)));
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  for (const auto& field : schema->fields()) {
+    if (!FromArrowType(*field->type()).ok()) {
+      return Status::Invalid("batch source column '", field->name(), "' has type ",
+                             field->type()->ToString(), ", which push cannot write");
+    }
+    auto mapped = batch.field_mapping.find(field->name());
+    std::string name = df.GetColumnByName(field->name()) != nullptr ||
+                               mapped == batch.field_mapping.end()
+                           ? field->name()
+                           : mapped->second;
+    ARROW_ASSIGN_OR_RAISE(auto column, ColumnAs(df, name, field->type()));
+    columns.push_back(std::move(column));
+  }
+  return arrow::Table::Make(schema, columns, df.num_rows());
+}
+
+}  // namespace
+
+Result<PushResult> Push(const registry::RepoConfig& config,
+                        const registry::Definitions& definitions, const std::string& source_name,
+                        const arrow::Table& df, PushTargets to, online::OnlineStore* store,
+                        SourcePipeline* pipeline, const Clock& clock) {
+  const registry::DataSource* source = definitions.FindSource(source_name);
+  if (source == nullptr || source->type != registry::SourceType::kPush) {
+    return Status::KeyError("unknown push source '", source_name, "'");
+  }
+  if (!to.online && !to.offline) return Status::Invalid("push to neither online nor offline");
+  const registry::DataSource* batch = definitions.FindSource(source->batch_source);
+  PushResult result;
+  result.rows = df.num_rows();
+  if (df.num_rows() == 0) return result;
+
+  // Everything is checked and encoded before anything is written.
+  std::shared_ptr<arrow::Table> table;
+  if (to.offline || (to.online && pipeline != nullptr)) {
+    ARROW_ASSIGN_OR_RAISE(table, OfflineRows(config, *batch, df));
+  }
+  std::shared_ptr<arrow::RecordBatch> events;
+  if (to.online && pipeline != nullptr) {
+    ARROW_ASSIGN_OR_RAISE(events, table->CombineChunksToBatch());
+    ARROW_RETURN_NOT_OK(pipeline->Check(*events));
+  }
+  std::vector<EncodedRows> encoded;
+  if (to.online) {
+    for (const auto& view : definitions.feature_views) {
+      if (view.source != source_name || !view.online || view.is_stream()) continue;
+      ARROW_ASSIGN_OR_RAISE(auto rows, EncodeRows(definitions, view, df));
+      encoded.push_back(std::move(rows));
+    }
+  }
+
+  if (to.offline) {
+    // Appended files sort after earlier pushes (name order is read order).
+    static std::atomic<int64_t> sequence{0};
+    result.offline_file = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock.Now().micros,
+                                      sequence.fetch_add(1) % 1000000, ::getpid());
+    ARROW_RETURN_NOT_OK(
+        offline::WriteTableFile(*table, config.Resolve(batch->path) / result.offline_file));
+  }
+  for (const EncodedRows& rows : encoded) {
+    ARROW_ASSIGN_OR_RAISE(auto written, store->Write(rows.view->name, rows.keys, rows.values));
+    result.online_views.push_back(rows.view->name);
+    result.written += written.written;
+  }
+  if (!encoded.empty()) ARROW_RETURN_NOT_OK(store->Sync());
+  if (events != nullptr) {
+    ARROW_RETURN_NOT_OK(pipeline->Push(*events));
+    for (const std::string& view : pipeline->views()) result.online_views.push_back(view);
+  }
+  return result;
+}
+
+}  // namespace headwater::ingest
