@@ -2,7 +2,13 @@
 # environment. Debian has no Arrow package, and the wheel ships headers and shared libraries.
 # Defines the imported targets Arrow::arrow, Arrow::compute, Arrow::parquet and puts the wheel's
 # library directory in the build and install run path, so binaries run without LD_LIBRARY_PATH.
-set(HEADWATER_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+# Under pip (scikit-build-core), the interpreter building the package; otherwise the project's.
+if(DEFINED SKBUILD AND DEFINED Python_EXECUTABLE)
+  set(headwater_default_python "${Python_EXECUTABLE}")
+else()
+  set(headwater_default_python "${CMAKE_SOURCE_DIR}/.venv/bin/python")
+endif()
+set(HEADWATER_PYTHON "${headwater_default_python}" CACHE FILEPATH
     "Python interpreter whose pyarrow provides Arrow C++")
 if(NOT EXISTS "${HEADWATER_PYTHON}")
   message(FATAL_ERROR "No ${HEADWATER_PYTHON}: run scripts/setup first (or `make build`).")

@@ -43,6 +43,30 @@ const FeatureService* Definitions::FindFeatureService(std::string_view name) con
   return FindByName(feature_services, name);
 }
 
+namespace {
+
+template <typename T>
+void MergeByName(std::vector<T> from, std::vector<T>* into) {
+  for (T& object : from) {
+    auto same = std::find_if(into->begin(), into->end(),
+                             [&](const T& existing) { return existing.name == object.name; });
+    if (same != into->end()) {
+      *same = std::move(object);
+    } else {
+      into->push_back(std::move(object));
+    }
+  }
+}
+
+}  // namespace
+
+void Definitions::Merge(Definitions other) {
+  MergeByName(std::move(other.entities), &entities);
+  MergeByName(std::move(other.sources), &sources);
+  MergeByName(std::move(other.feature_views), &feature_views);
+  MergeByName(std::move(other.feature_services), &feature_services);
+}
+
 const DataSource* Definitions::BatchSourceOf(const FeatureView& view) const {
   if (view.is_stream()) return &view.windows;
   return EventSourceOf(view);

@@ -2,6 +2,7 @@
 // references between objects and against source files are checked by Validate.
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -275,15 +276,83 @@ Status ParseDefinitions(const std::string& text, const std::string& file_name, D
   return Status::OK();
 }
 
-Result<Definitions> LoadDefinitions(const RepoConfig& config) {
+namespace {
+
+template <typename Visit>
+void ForEachLocation(Definitions* definitions, Visit visit) {
+  for (auto& entity : definitions->entities) visit(entity.location);
+  for (auto& source : definitions->sources) visit(source.location);
+  for (auto& view : definitions->feature_views) visit(view.location);
+  for (auto& service : definitions->feature_services) visit(service.location);
+}
+
+}  // namespace
+
+Status ParsePythonDefinitions(const PythonDefinitions& python, const std::string& file_name,
+                              Definitions* out) {
+  auto python_line = [&](int yaml_line) {
+    return yaml_line >= 1 && static_cast<size_t>(yaml_line) <= python.python_lines.size()
+               ? python.python_lines[yaml_line - 1]
+               : 0;
+  };
+  Definitions parsed;
+  Status status = ParseDefinitions(python.yaml, file_name, &parsed);
+  if (!status.ok()) {
+    // "file:N: problem" names a YAML line; point at the Python line instead.
+    const std::string& message = status.message();
+    const std::string prefix = file_name + ":";
+    if (message.starts_with(prefix)) {
+      size_t end = message.find(':', prefix.size());
+      int line = std::atoi(message.substr(prefix.size()).c_str());
+      if (end != std::string::npos && line > 0) {
+        return Status::Invalid(file_name, ":", python_line(line), message.substr(end));
+      }
+    }
+    return status;
+  }
+  ForEachLocation(&parsed, [&](SourceLocation& location) {
+    location.line = python_line(location.line);
+  });
+  auto append = [](auto& from, auto& to) {
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  };
+  append(parsed.entities, out->entities);
+  append(parsed.sources, out->sources);
+  append(parsed.feature_views, out->feature_views);
+  append(parsed.feature_services, out->feature_services);
+  return Status::OK();
+}
+
+Result<Definitions> LoadDefinitions(const RepoConfig& config, const PythonExporter& python) {
   Definitions definitions;
   ARROW_ASSIGN_OR_RAISE(auto files, ListDefinitionFiles(config));
+  std::vector<std::filesystem::path> python_files;
   for (const auto& file : files) {
+    if (file.extension() == ".py") python_files.push_back(file);
+  }
+  std::vector<PythonDefinitions> exported;
+  if (!python_files.empty()) {
+    if (!python) {
+      return Status::Invalid(std::filesystem::relative(python_files[0], config.repo_path).string(),
+                             ": Python definition files need the headwater Python package");
+    }
+    ARROW_ASSIGN_OR_RAISE(exported, python(python_files));
+    if (exported.size() != python_files.size()) {
+      return Status::Invalid("the Python exporter returned ", exported.size(), " files for ",
+                             python_files.size());
+    }
+  }
+  size_t next_python = 0;
+  for (const auto& file : files) {
+    std::string name = std::filesystem::relative(file, config.repo_path).string();
+    if (file.extension() == ".py") {
+      ARROW_RETURN_NOT_OK(ParsePythonDefinitions(exported[next_python++], name, &definitions));
+      continue;
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) return Status::IOError("cannot read definition file ", file.string());
     std::stringstream text;
     text << in.rdbuf();
-    std::string name = std::filesystem::relative(file, config.repo_path).string();
     ARROW_RETURN_NOT_OK(ParseDefinitions(text.str(), name, &definitions));
   }
   ARROW_RETURN_NOT_OK(Validate(config, &definitions));
@@ -309,7 +378,9 @@ Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig&
       continue;
     }
     if (name == "feature_store.yaml" || name.starts_with(".")) continue;
-    if (path.extension() == ".yaml" || path.extension() == ".yml") files.push_back(path);
+    if (path.extension() == ".yaml" || path.extension() == ".yml" || path.extension() == ".py") {
+      files.push_back(path);
+    }
   }
   std::sort(files.begin(), files.end());
   return files;

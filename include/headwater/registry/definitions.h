@@ -170,6 +170,9 @@ struct Definitions {
   /// The file source holding a view's input events: BatchSourceOf for plain views, the batch
   /// source of a stream view's source (or that source itself when it is a file).
   const DataSource* EventSourceOf(const FeatureView& view) const;
+  /// Adds the objects of `other`, each replacing the object of its kind and name if there is one
+  /// (Feast's partial apply).
+  void Merge(Definitions other);
 };
 
 /// A time range [start, end) whose latest values were written online.

@@ -2,6 +2,7 @@
 // Reads definition files (YAML) and validates them against each other and their sources.
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,9 +11,24 @@
 
 namespace headwater::registry {
 
-/// The definition files of a repository: every *.yaml / *.yml under the root other than
-/// feature_store.yaml, skipping hidden directories; sorted by path so loading is deterministic.
+/// The definition files of a repository: every *.yaml / *.yml other than feature_store.yaml,
+/// and every *.py, under the root, skipping hidden directories and __pycache__; sorted by path
+/// so loading is deterministic.
 Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig& config);
+
+/// A Python definition file turned into definition YAML by the headwater package
+/// (python/headwater/_export.py): the objects it defines at module level, one per line.
+struct PythonDefinitions {
+  std::string yaml;
+  /// python_lines[i] is the line of the Python file that defined what is on YAML line i + 1
+  /// (0 when none), so errors point into the Python file.
+  std::vector<int> python_lines;
+};
+
+/// Runs Python definition files (all of a repository's at once) and returns their YAML, in
+/// order. The CLI provides it; the registry never starts processes itself.
+using PythonExporter = std::function<Result<std::vector<PythonDefinitions>>(
+    const std::vector<std::filesystem::path>& files)>;
 
 /// Parses one definition file's text and appends its objects to `out`. `file_name` is used in
 /// error messages. Structural errors (bad YAML, unknown fields, wrong types, bad durations or
@@ -25,7 +41,13 @@ Status ParseDefinitions(const std::string& text, const std::string& file_name, D
 /// file, line and object.
 Status Validate(const RepoConfig& config, Definitions* definitions);
 
-/// ListDefinitionFiles + ParseDefinitions + Validate.
-Result<Definitions> LoadDefinitions(const RepoConfig& config);
+/// ParseDefinitions for YAML made from a Python file: locations and error messages name the
+/// Python file and its lines.
+Status ParsePythonDefinitions(const PythonDefinitions& python, const std::string& file_name,
+                              Definitions* out);
+
+/// ListDefinitionFiles + ParseDefinitions (YAML files; Python files through `python`, which
+/// may be empty when the repository has none) + Validate.
+Result<Definitions> LoadDefinitions(const RepoConfig& config, const PythonExporter& python = {});
 
 }  // namespace headwater::registry

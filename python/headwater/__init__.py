@@ -1,0 +1,48 @@
+"""Headwater: a feature store with its own stream and batch engine, with Feast's Python API.
+
+    from headwater import Entity, FeatureStore, FeatureView, Field, FileSource
+    from headwater.types import Float32, Int64
+"""
+
+from . import types
+from .definitions import (
+    Aggregation,
+    DataSource,
+    Entity,
+    FeatureService,
+    FeatureView,
+    FeatureViewProjection,
+    Field,
+    FileSource,
+    KafkaSource,
+    PushMode,
+    PushSource,
+)
+from .errors import HeadwaterError, InvalidInputError, NotFoundError, StoreError
+from .feature_store import FeatureStore, OnlineResponse, RetrievalJob
+from .value_type import ValueType
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Aggregation",
+    "DataSource",
+    "Entity",
+    "FeatureService",
+    "FeatureStore",
+    "FeatureView",
+    "FeatureViewProjection",
+    "Field",
+    "FileSource",
+    "HeadwaterError",
+    "InvalidInputError",
+    "KafkaSource",
+    "NotFoundError",
+    "OnlineResponse",
+    "PushMode",
+    "PushSource",
+    "RetrievalJob",
+    "StoreError",
+    "ValueType",
+    "types",
+]

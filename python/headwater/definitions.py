@@ -1,0 +1,506 @@
+"""Definition objects with Feast's names and signatures. They hold what a definition file
+holds; ``FeatureStore.apply`` and ``headwater apply`` hand them to the core, which validates
+them exactly as it validates YAML (docs/definitions.md)."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from datetime import timedelta
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from .types import FeastType, from_name
+from .value_type import ValueType
+
+__all__ = [
+    "Entity",
+    "Field",
+    "FileSource",
+    "PushSource",
+    "KafkaSource",
+    "Aggregation",
+    "FeatureView",
+    "FeatureViewProjection",
+    "FeatureService",
+    "PushMode",
+]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_location() -> Tuple[str, int]:
+    """The first frame outside this package: where the user wrote the definition."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "", 0
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _duration(value: Optional[timedelta], what: str) -> str:
+    """A timedelta as a definition-file duration: ``1d``, ``90m``, ``250ms``, ``0``."""
+    if value is None:
+        return "0"
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{what} must be a datetime.timedelta, not {type(value).__name__}")
+    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    if micros < 0:
+        raise ValueError(f"{what} must not be negative, got {value}")
+    if micros == 0:
+        return "0"
+    for unit, size in (("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000),
+                       ("s", 1_000_000), ("ms", 1_000)):
+        if micros % size == 0:
+            return f"{micros // size}{unit}"
+    return f"{micros}us"
+
+
+_DURATION_UNITS = {"d": 86_400_000_000, "h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000,
+                   "ms": 1_000, "us": 1}
+
+
+def _parse_duration(text: str) -> timedelta:
+    """The inverse of _duration, for objects read back from the registry (``1h30m`` too)."""
+    micros, number, i = 0, "", 0
+    while i < len(text):
+        if text[i].isdigit():
+            number += text[i]
+            i += 1
+            continue
+        unit = text[i:i + 2] if text[i:i + 2] in ("ms", "us") else text[i]
+        micros += int(number) * _DURATION_UNITS[unit]
+        number, i = "", i + len(unit)
+    return timedelta(microseconds=micros)
+
+
+def _tags(tags: Optional[Dict[str, str]], what: str) -> Dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise TypeError(f"{what}: tags must be a dict of str to str")
+    return dict(tags)
+
+
+def _name(name: Any, kind: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{kind} needs a non-empty name (str), got {name!r}")
+    return name
+
+
+class _Definition:
+    """What every definition has: a name, free-text fields, and where it was written."""
+
+    name: str
+    description: str
+    tags: Dict[str, str]
+    owner: str
+
+    def __init__(self, name: str, description: str, tags: Optional[Dict[str, str]], owner: str) -> None:
+        self.name = _name(name, type(self).__name__)
+        self.description = description or ""
+        self.tags = _tags(tags, f"{type(self).__name__} '{name}'")
+        self.owner = owner or ""
+        self._location = _caller_location()
+
+    def _common(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        if self.description:
+            out["description"] = self.description
+        if self.tags:
+            out["tags"] = self.tags
+        if self.owner:
+            out["owner"] = self.owner
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.to_definition() == self.to_definition()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.name))
+
+
+class Entity(_Definition):
+    """What features describe, identified by one join key column.
+
+    ``Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)``. The join key
+    defaults to the entity's name and its type to INT64.
+    """
+
+    join_keys: List[str]
+    value_type: ValueType
+
+    def __init__(self, *, name: str, join_keys: Optional[List[str]] = None,
+                 value_type: Optional[ValueType] = None, description: str = "",
+                 tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
+        super().__init__(name, description, tags, owner)
+        if join_keys is None:
+            join_keys = [name]
+        if isinstance(join_keys, str) or not all(isinstance(k, str) for k in join_keys):
+            raise TypeError(f"Entity '{name}': join_keys must be a list of str")
+        if value_type is not None and not isinstance(value_type, ValueType):
+            raise TypeError(f"Entity '{name}': value_type must be a ValueType, not {value_type!r}")
+        self.join_keys = list(join_keys)
+        self.value_type = value_type or ValueType.INT64
+
+    @property
+    def join_key(self) -> str:
+        return self.join_keys[0] if self.join_keys else ""
+
+    def to_definition(self) -> Dict[str, Any]:
+        return {"name": self.name, "join_keys": self.join_keys,
+                "value_type": self.value_type.name, **self._common()}
+
+
+class Field:
+    """A feature: ``Field(name="conv_rate", dtype=Float32)``."""
+
+    def __init__(self, *, name: str, dtype: FeastType, description: str = "",
+                 tags: Optional[Dict[str, str]] = None) -> None:
+        if not isinstance(dtype, FeastType):
+            raise TypeError(f"Field '{name}': dtype must be a type from headwater.types, not {dtype!r}")
+        self.name = _name(name, "Field")
+        self.dtype = dtype
+        # Kept for Feast compatibility; the registry does not store per-field text.
+        self.description = description
+        self.tags = _tags(tags, f"Field '{name}'")
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, dtype={self.dtype!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Field) and (other.name, other.dtype) == (self.name, self.dtype)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.dtype))
+
+
+class DataSource(_Definition):
+    """Base class of sources."""
+
+    timestamp_field: str = ""
+
+
+class FileSource(DataSource):
+    """Parquet data: a file, or a directory of ``*.parquet`` files read in name order.
+
+    ``path`` is relative to the repository (or absolute); ``timestamp_field`` holds each row's
+    event time, ``created_timestamp_column`` breaks ties, ``field_mapping`` renames columns.
+    """
+
+    def __init__(self, *, path: str, name: Optional[str] = None, timestamp_field: str = "",
+                 created_timestamp_column: str = "", field_mapping: Optional[Dict[str, str]] = None,
+                 description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "",
+                 file_format: Any = None) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"FileSource: path must be a str, not {type(path).__name__}")
+        # Feast names an unnamed file source by its path.
+        super().__init__(name if name is not None else os.fspath(path), description, tags, owner)
+        self.path = os.fspath(path)
+        self.timestamp_field = timestamp_field
+        self.created_timestamp_column = created_timestamp_column or ""
+        self.field_mapping = _tags(field_mapping, f"FileSource '{self.name}' field_mapping")
+        self.file_format = file_format
+
+    def to_definition(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.name, "type": "file", "path": self.path,
+                               "timestamp_field": self.timestamp_field}
+        if self.created_timestamp_column:
+            out["created_timestamp_column"] = self.created_timestamp_column
+        if self.field_mapping:
+            out["field_mapping"] = self.field_mapping
+        out.update(self._common())
+        return out
+
+
+def _source_name(source: Any, what: str) -> str:
+    if isinstance(source, DataSource):
+        return source.name
+    if isinstance(source, str) and source:
+        return source
+    raise TypeError(f"{what} must be a source object or its name, not {source!r}")
+
+
+class PushSource(DataSource):
+    """Rows pushed by ``FeatureStore.push`` (or POST /push); their history is appended to
+    ``batch_source``, a FileSource whose path is a directory."""
+
+    def __init__(self, *, name: str, batch_source: Union[DataSource, str],
+                 description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "",
+                 watermark_delay: Optional[timedelta] = None) -> None:
+        super().__init__(name, description, tags, owner)
+        self.batch_source = batch_source
+        self.watermark_delay = _duration(watermark_delay, f"PushSource '{name}' watermark_delay")
+
+    def to_definition(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.name, "type": "push",
+                               "batch_source": _source_name(self.batch_source, f"PushSource '{self.name}' batch_source")}
+        if self.watermark_delay != "0":
+            out["watermark_delay"] = self.watermark_delay
+        out.update(self._common())
+        return out
+
+
+class KafkaSource(DataSource):
+    """JSON messages from a Kafka topic, as Feast's KafkaSource; ``batch_source`` holds their
+    history, ``watermark_delay_threshold`` is how far the watermark trails the newest event."""
+
+    def __init__(self, *, name: str, kafka_bootstrap_servers: str, topic: str,
+                 batch_source: Union[DataSource, str], timestamp_field: str = "",
+                 message_format: Any = "json", watermark_delay_threshold: Optional[timedelta] = None,
+                 description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
+        super().__init__(name, description, tags, owner)
+        self.kafka_bootstrap_servers = kafka_bootstrap_servers
+        self.topic = topic
+        self.batch_source = batch_source
+        self.timestamp_field = timestamp_field
+        fmt = message_format if isinstance(message_format, str) else type(message_format).__name__
+        if fmt.lower() not in ("json", "jsonformat"):
+            raise ValueError(f"KafkaSource '{name}': only JSON messages are supported, not {fmt}")
+        self.message_format = "json"
+        self.watermark_delay = _duration(watermark_delay_threshold,
+                                         f"KafkaSource '{name}' watermark_delay_threshold")
+
+    def to_definition(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.name, "type": "kafka",
+                               "bootstrap_servers": self.kafka_bootstrap_servers,
+                               "topic": self.topic, "format": self.message_format,
+                               "batch_source": _source_name(self.batch_source, f"KafkaSource '{self.name}' batch_source")}
+        if self.watermark_delay != "0":
+            out["watermark_delay"] = self.watermark_delay
+        out.update(self._common())
+        return out
+
+
+class Aggregation:
+    """One windowed aggregate of a stream feature view: ``function`` (count, sum, min, max,
+    mean, last, stddev) of ``column`` over HOP windows of ``time_window`` sliding by
+    ``slide_interval`` (default: the window)."""
+
+    def __init__(self, *, column: str, function: str, time_window: timedelta,
+                 slide_interval: Optional[timedelta] = None, name: str = "") -> None:
+        self.column = _name(column, "Aggregation column")
+        self.function = _name(function, "Aggregation function")
+        self.time_window = time_window
+        self.slide_interval = slide_interval
+        self.name = name or ""
+        _duration(time_window, f"Aggregation of '{column}' time_window")
+        if slide_interval is not None:
+            _duration(slide_interval, f"Aggregation of '{column}' slide_interval")
+
+    def to_definition(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"column": self.column, "function": self.function,
+                               "time_window": _duration(self.time_window, "time_window")}
+        if self.slide_interval is not None:
+            out["slide_interval"] = _duration(self.slide_interval, "slide_interval")
+        if self.name:
+            out["name"] = self.name
+        return out
+
+    def __repr__(self) -> str:
+        return f"Aggregation({self.to_definition()})"
+
+
+class FeatureViewProjection:
+    """Some features of a view, for a FeatureService: ``view[["conv_rate", "acc_rate"]]``."""
+
+    def __init__(self, view: "FeatureView", features: List[str]) -> None:
+        self.name = view.name
+        self.features = list(features)
+
+    def to_definition(self) -> Union[str, Dict[str, List[str]]]:
+        return {self.name: self.features} if self.features else self.name
+
+
+class FeatureView(_Definition):
+    """Features of entities from one source.
+
+    ``FeatureView(name, entities, schema, ttl, source, online, tags, owner, description)``; with
+    ``aggregations`` it is a stream feature view whose features are windowed aggregates.
+    """
+
+    def __init__(self, *, name: str, source: Union[DataSource, str],
+                 schema: Optional[List[Field]] = None, entities: Optional[List[Union[Entity, str]]] = None,
+                 ttl: Optional[timedelta] = timedelta(0), online: bool = True,
+                 offline: Optional[bool] = None, description: str = "",
+                 tags: Optional[Dict[str, str]] = None, owner: str = "",
+                 aggregations: Optional[List[Aggregation]] = None,
+                 allowed_lateness: Optional[timedelta] = None) -> None:
+        super().__init__(name, description, tags, owner)
+        self.source = source
+        self.entities = list(entities or [])
+        for entity in self.entities:
+            if not isinstance(entity, (Entity, str)):
+                raise TypeError(f"FeatureView '{name}': entities must be Entity objects or names, not {entity!r}")
+        self.schema = list(schema or [])
+        for field in self.schema:
+            if not isinstance(field, Field):
+                raise TypeError(f"FeatureView '{name}': schema must be a list of Field, not {field!r}")
+        self.ttl = ttl if ttl is not None else timedelta(0)
+        _duration(self.ttl, f"FeatureView '{name}' ttl")
+        if not isinstance(online, bool):
+            raise TypeError(f"FeatureView '{name}': online must be True or False")
+        self.online = online
+        self.offline = offline
+        self.aggregations = list(aggregations or [])
+        for aggregation in self.aggregations:
+            if not isinstance(aggregation, Aggregation):
+                raise TypeError(f"FeatureView '{name}': aggregations must be Aggregation objects")
+        self.allowed_lateness = allowed_lateness
+        _source_name(source, f"FeatureView '{name}' source")
+
+    @property
+    def features(self) -> List[Field]:
+        return self.schema
+
+    @property
+    def entity_names(self) -> List[str]:
+        return [e.name if isinstance(e, Entity) else e for e in self.entities]
+
+    def __getitem__(self, features: List[str]) -> FeatureViewProjection:
+        if isinstance(features, str) or not all(isinstance(f, str) for f in features):
+            raise TypeError(f"FeatureView '{self.name}'[...] takes a list of feature names")
+        return FeatureViewProjection(self, features)
+
+    def to_definition(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.name, "entities": self.entity_names,
+                               "source": _source_name(self.source, "source"),
+                               "ttl": _duration(self.ttl, "ttl"), "online": self.online}
+        if self.schema:
+            out["schema"] = [{"name": f.name, "dtype": str(f.dtype)} for f in self.schema]
+        if self.aggregations:
+            out["aggregations"] = [a.to_definition() for a in self.aggregations]
+        if self.allowed_lateness is not None:
+            out["allowed_lateness"] = _duration(self.allowed_lateness, "allowed_lateness")
+        if self.offline is not None:
+            out["offline"] = bool(self.offline)
+        out.update(self._common())
+        return out
+
+
+class FeatureService(_Definition):
+    """A named set of features for one model: ``FeatureService(name, features=[view,
+    view[["a", "b"]]])``."""
+
+    def __init__(self, *, name: str, features: List[Union[FeatureView, FeatureViewProjection]],
+                 description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
+        super().__init__(name, description, tags, owner)
+        self.features = list(features)
+        for feature in self.features:
+            if not isinstance(feature, (FeatureView, FeatureViewProjection)):
+                raise TypeError(f"FeatureService '{name}': features must be feature views or "
+                                f"projections such as view[['a']], not {feature!r}")
+
+    def to_definition(self) -> Dict[str, Any]:
+        items: List[Any] = [f.name if isinstance(f, FeatureView) else f.to_definition() for f in self.features]
+        return {"name": self.name, "features": items, **self._common()}
+
+
+class PushMode(enum.Enum):
+    """Where ``FeatureStore.push`` writes: the online store, the offline store, or both."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    ONLINE_AND_OFFLINE = "online_and_offline"
+
+
+_SECTIONS = (("entities", Entity), ("sources", DataSource), ("feature_views", FeatureView),
+             ("feature_services", FeatureService))
+
+
+def _referenced(objects: Iterable[Any]) -> List[Any]:
+    """The objects plus the entities and sources they reference as objects (Feast registers a
+    view's inline source too), each once."""
+    out: List[Any] = []
+    seen: set = set()
+
+    def add(obj: Any) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, FeatureView):
+            for entity in obj.entities:
+                if isinstance(entity, Entity):
+                    add(entity)
+            if isinstance(obj.source, DataSource):
+                add(obj.source)
+        if isinstance(obj, (PushSource, KafkaSource)) and isinstance(obj.batch_source, DataSource):
+            add(obj.batch_source)
+        out.append(obj)
+
+    for obj in objects:
+        add(obj)
+    return out
+
+
+def to_yaml(objects: Sequence[Any], file_name: str = "") -> Tuple[str, List[int]]:
+    """Definition YAML for ``objects`` (one object per line, JSON flow style) and, per YAML line,
+    the line of ``file_name`` that created the object on it (0 when none)."""
+    import json
+
+    for obj in objects:
+        if not isinstance(obj, (Entity, DataSource, FeatureView, FeatureService)):
+            raise TypeError(f"cannot apply {obj!r}: expected Entity, FileSource, PushSource, "
+                            "KafkaSource, FeatureView or FeatureService")
+    objects = _referenced(objects)
+    lines: List[str] = []
+    python_lines: List[int] = []
+    for section, kind in _SECTIONS:
+        members = [o for o in objects if isinstance(o, kind)]
+        if not members:
+            continue
+        lines.append(f"{section}:")
+        python_lines.append(0)
+        for obj in members:
+            lines.append("  - " + json.dumps(obj.to_definition(), ensure_ascii=False))
+            where, line = obj._location
+            python_lines.append(line if file_name and os.path.abspath(where) == os.path.abspath(file_name) else 0)
+    return "\n".join(lines) + "\n", python_lines
+
+
+def from_registry(kind: str, data: Dict[str, Any]) -> Any:
+    """Rebuilds a definition object from its registry JSON (FeatureStore.list_* and get_*)."""
+    common = {"description": data.get("description", ""), "tags": data.get("tags") or {},
+              "owner": data.get("owner", "")}
+    if kind == "entities":
+        return Entity(name=data["name"], join_keys=[data["join_key"]],
+                      value_type=ValueType[_VALUE_TYPES.get(data["value_type"], data["value_type"])], **common)
+    if kind == "sources":
+        if data["type"] == "push":
+            return PushSource(name=data["name"], batch_source=data["batch_source"],
+                              watermark_delay=_parse_duration(data.get("watermark_delay", "0")), **common)
+        if data["type"] == "kafka":
+            return KafkaSource(name=data["name"], kafka_bootstrap_servers=data["bootstrap_servers"],
+                               topic=data["topic"], batch_source=data["batch_source"],
+                               watermark_delay_threshold=_parse_duration(data.get("watermark_delay", "0")),
+                               **common)
+        return FileSource(name=data["name"], path=data["path"], timestamp_field=data["timestamp_field"],
+                          created_timestamp_column=data.get("created_timestamp_column", ""),
+                          field_mapping=data.get("field_mapping") or None, **common)
+    if kind == "feature_views":
+        aggregations = [Aggregation(column=a["column"], function=a["function"],
+                                    time_window=_parse_duration(a["time_window"]),
+                                    slide_interval=_parse_duration(a["slide_interval"]), name=a.get("name", ""))
+                        for a in data.get("aggregations", [])]
+        return FeatureView(name=data["name"], entities=list(data["entities"]), source=data["source"],
+                           schema=[Field(name=f["name"], dtype=from_name(f["dtype"])) for f in data["features"]],
+                           ttl=_parse_duration(data.get("ttl", "0")), online=data.get("online", True),
+                           aggregations=aggregations, **common)
+    if kind == "feature_services":
+        service = FeatureService(name=data["name"], features=[], **common)
+        service.features = [_StoredProjection(p["view"], p.get("features", [])) for p in data["features"]]
+        return service
+    raise ValueError(f"unknown registry section {kind}")
+
+
+class _StoredProjection(FeatureViewProjection):
+    def __init__(self, view: str, features: List[str]) -> None:
+        self.name = view
+        self.features = list(features)
+
+
+_VALUE_TYPES = {"Int64": "INT64", "Int32": "INT32", "String": "STRING", "Bytes": "BYTES"}

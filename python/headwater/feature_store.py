@@ -1,0 +1,258 @@
+"""``FeatureStore``: Feast's SDK entry point over the Headwater core. Data crosses into C++ and
+back as Arrow (the C stream interface), and the core runs without the GIL."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import pyarrow as pa
+
+from . import _headwater
+from .definitions import (
+    DataSource,
+    Entity,
+    FeatureService,
+    FeatureView,
+    PushMode,
+    from_registry,
+    to_yaml,
+)
+from .errors import InvalidInputError, NotFoundError
+
+__all__ = ["FeatureStore", "RetrievalJob", "OnlineResponse"]
+
+
+class _Stream:
+    """A C stream capsule from the core, offered to pyarrow through __arrow_c_stream__."""
+
+    def __init__(self, capsule: Any) -> None:
+        self._capsule = capsule
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self._capsule
+
+
+def _table(capsule: Any) -> pa.Table:
+    return pa.table(_Stream(capsule))
+
+
+def _arrow_input(data: Any, what: str) -> Any:
+    """A pandas frame as a pyarrow table; Arrow-capable objects as they are."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if hasattr(data, "__arrow_c_stream__"):
+        return data
+    if isinstance(data, str):
+        raise InvalidInputError(f"{what}: SQL queries are not supported; pass a pandas DataFrame "
+                                "or a pyarrow Table")
+    raise InvalidInputError(f"{what} must be a pandas DataFrame, a pyarrow Table or an object "
+                            f"with __arrow_c_stream__, not {type(data).__name__}")
+
+
+def _micros(value: datetime, what: str) -> int:
+    """A datetime as epoch microseconds; naive datetimes are UTC, as in Feast."""
+    if not isinstance(value, datetime):
+        raise InvalidInputError(f"{what} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _features(features: Union[Sequence[str], FeatureService], what: str) -> tuple:
+    """(references, feature service name) from Feast's `features` argument."""
+    if isinstance(features, FeatureService):
+        return [], features.name
+    if isinstance(features, str) or not all(isinstance(f, str) for f in features):
+        raise InvalidInputError(f"{what}: features must be a list of 'view:feature' strings or "
+                                "a FeatureService")
+    return list(features), ""
+
+
+class RetrievalJob:
+    """Point-in-time-correct training data; computed on the first ``to_df`` or ``to_arrow``."""
+
+    def __init__(self, store: "_headwater.Store", entity_df: Any, references: List[str],
+                 service: str, full_feature_names: bool) -> None:
+        self._store = store
+        self._entity_df = entity_df
+        self._references = references
+        self._service = service
+        self._full_feature_names = full_feature_names
+        self._result: Optional[pa.Table] = None
+
+    def to_arrow(self) -> pa.Table:
+        if self._result is None:
+            self._result = _table(self._store.historical(
+                self._entity_df, self._references, self._service, self._full_feature_names))
+        return self._result
+
+    def to_df(self) -> "Any":
+        """The result as a pandas DataFrame (timestamps as UTC datetimes)."""
+        return self.to_arrow().to_pandas()
+
+
+class OnlineResponse:
+    """Online feature values: the entity columns, then one column per feature; values that
+    are missing, null or older than the view's ttl are None."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    def to_dict(self) -> Dict[str, List[Any]]:
+        return self._table.to_pydict()
+
+    def to_df(self) -> "Any":
+        return self._table.to_pandas()
+
+    def to_arrow(self) -> pa.Table:
+        return self._table
+
+
+class FeatureStore:
+    """A feature repository (the directory holding feature_store.yaml), as in Feast."""
+
+    def __init__(self, repo_path: Union[str, os.PathLike] = ".") -> None:
+        self.repo_path = os.fspath(repo_path)
+        self._store = _headwater.Store(self.repo_path)
+
+    @property
+    def project(self) -> str:
+        return self._store.project
+
+    def __enter__(self) -> "FeatureStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stops stream pipelines this store started (with a checkpoint) and releases the online
+        store, so another process (``headwater serve``, the CLI) may open it for writing."""
+        self._store.close()
+
+    # Definitions -----------------------------------------------------------------------------
+
+    def apply(self, objects: Any, objects_to_delete: Optional[List[Any]] = None,
+              partial: bool = True) -> None:
+        """Adds or updates these objects (and the entities and sources they reference) in the
+        registry; others stay. Prints what changed."""
+        if objects_to_delete:
+            raise NotImplementedError("objects_to_delete: remove the objects from the repository "
+                                      "and run `headwater apply` instead")
+        yaml, _ = to_yaml(objects if isinstance(objects, (list, tuple)) else [objects])
+        report, _ = self._store.apply(yaml, False)
+        print(report, end="")
+
+    def plan(self, objects: Any) -> str:
+        """What ``apply(objects)`` would change, changing nothing."""
+        yaml, _ = to_yaml(objects if isinstance(objects, (list, tuple)) else [objects])
+        report, _ = self._store.apply(yaml, True)
+        return report
+
+    def _registry(self) -> Dict[str, Any]:
+        return json.loads(self._store.registry_json())
+
+    def _list(self, section: str) -> List[Any]:
+        return [from_registry(section, data) for data in self._registry().get(section, [])]
+
+    def _get(self, section: str, name: str, kind: str) -> Any:
+        for data in self._registry().get(section, []):
+            if data["name"] == name:
+                return from_registry(section, data)
+        raise NotFoundError(f"unknown {kind} '{name}'")
+
+    def list_feature_views(self) -> List[FeatureView]:
+        return self._list("feature_views")
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        return self._get("feature_views", name, "feature view")
+
+    def list_entities(self) -> List[Entity]:
+        return self._list("entities")
+
+    def get_entity(self, name: str) -> Entity:
+        return self._get("entities", name, "entity")
+
+    def list_data_sources(self) -> List[DataSource]:
+        return self._list("sources")
+
+    def get_data_source(self, name: str) -> DataSource:
+        return self._get("sources", name, "data source")
+
+    def list_feature_services(self) -> List[FeatureService]:
+        return self._list("feature_services")
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        return self._get("feature_services", name, "feature service")
+
+    def teardown(self) -> None:
+        """Removes the online store's data and the registry."""
+        self._store.teardown()
+
+    # Reads -------------------------------------------------------------------------------------
+
+    def get_historical_features(self, entity_df: Any,
+                                features: Union[Sequence[str], FeatureService],
+                                full_feature_names: bool = False) -> RetrievalJob:
+        """Joins features onto ``entity_df`` (join keys, ``event_timestamp`` and any other
+        columns, such as labels) with Feast's point-in-time rule."""
+        references, service = _features(features, "get_historical_features")
+        return RetrievalJob(self._store, _arrow_input(entity_df, "entity_df"), references,
+                            service, full_feature_names)
+
+    def get_online_features(self, features: Union[Sequence[str], FeatureService],
+                            entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
+        """The latest values of ``features`` for ``entity_rows``: a list of dicts
+        (``[{"driver_id": 1001}]``), a dict of lists, a DataFrame or an Arrow table."""
+        references, service = _features(features, "get_online_features")
+        if isinstance(entity_rows, list):
+            if not entity_rows or not all(isinstance(row, dict) for row in entity_rows):
+                raise InvalidInputError("entity_rows must be a non-empty list of dicts such as "
+                                        "[{'driver_id': 1001}]")
+            entities: Any = pa.Table.from_pylist(entity_rows)
+        elif isinstance(entity_rows, dict):
+            entities = pa.table(entity_rows)
+        else:
+            entities = _arrow_input(entity_rows, "entity_rows")
+        return OnlineResponse(_table(self._store.online(entities, references, service,
+                                                        full_feature_names)))
+
+    # Writes ------------------------------------------------------------------------------------
+
+    def push(self, push_source_name: str, df: Any, allow_registry_cache: bool = True,
+             to: PushMode = PushMode.ONLINE) -> None:
+        """Writes ``df`` to the views fed by the push source: online, offline (appended to its
+        batch source) or both. Stream views aggregate the rows into their windows."""
+        if not isinstance(to, PushMode):
+            raise InvalidInputError(f"to must be a PushMode, not {to!r}")
+        self._store.push(push_source_name, _arrow_input(df, "df"), to.value)
+
+    def write_to_online_store(self, feature_view_name: str, df: Any,
+                              allow_registry_cache: bool = True) -> None:
+        """Writes ``df`` (join keys, the source's timestamp column, features) to the online
+        store; a row older than the stored one for its key is skipped."""
+        self._store.write_to_online_store(feature_view_name, _arrow_input(df, "df"))
+
+    def materialize(self, start_date: datetime, end_date: datetime,
+                    feature_views: Optional[List[str]] = None) -> None:
+        """Loads the latest values with event time in [start_date, end_date) into the online
+        store, for the named views or every online view."""
+        start, end = _micros(start_date, "start_date"), _micros(end_date, "end_date")
+        if start >= end:
+            raise InvalidInputError(f"start_date ({start_date}) must be before end_date ({end_date})")
+        print(self._store.materialize(start, end, list(feature_views or [])), end="")
+
+    def materialize_incremental(self, end_date: datetime,
+                                feature_views: Optional[List[str]] = None) -> None:
+        """Materializes each view from where its last run ended (or its oldest row) to
+        ``end_date``."""
+        end = _micros(end_date, "end_date")
+        print(self._store.materialize(None, end, list(feature_views or [])), end="")
