@@ -1,0 +1,3 @@
+"""Feast's module path feast.aggregation, for imports written against Feast."""
+
+from .definitions import Aggregation  # noqa: F401
