@@ -1,0 +1,218 @@
+"""Python definition files: `headwater apply` loads them, and they make the same registry as
+the YAML that says the same thing; errors name the Python file and line."""
+import json
+import shutil
+import sys
+import textwrap
+from datetime import timedelta
+
+import pytest
+
+import headwater
+from headwater import Aggregation, Entity, FeatureView, Field, FileSource, PushSource, ValueType
+from headwater.types import Array, Float32, Int64
+
+from conftest import HEADWATER, run
+
+YAML = """\
+entities:
+  - {name: driver, join_keys: [driver_id], value_type: INT64, description: A driver, tags: {team: rides}}
+sources:
+  - name: driver_stats_source
+    path: data/driver_stats
+    timestamp_field: event_timestamp
+    created_timestamp_column: created
+  - {name: driver_push, type: push, batch_source: driver_stats_source, watermark_delay: 5s}
+  - name: driver_kafka
+    type: kafka
+    bootstrap_servers: localhost:9092
+    topic: driver_events
+    batch_source: driver_stats_source
+feature_views:
+  - name: driver_hourly_stats
+    entities: [driver]
+    ttl: 1d
+    source: driver_stats_source
+    schema:
+      - {name: conv_rate, dtype: Float32}
+      - {name: avg_daily_trips, dtype: Int64}
+    tags: {team: driver_performance}
+    owner: ml@example.com
+  - name: driver_windows
+    entities: [driver]
+    ttl: 2h
+    source: driver_push
+    schema:
+      - {name: conv_rate, dtype: Float32}
+    aggregations:
+      - {column: conv_rate, function: mean, time_window: 1h, slide_interval: 10m}
+      - {column: conv_rate, function: count, time_window: 30m, name: rows_30m}
+    allowed_lateness: 1m
+feature_services:
+  - name: driver_activity
+    features:
+      - driver_hourly_stats: [conv_rate]
+      - driver_windows
+"""
+
+PYTHON = """\
+from datetime import timedelta
+
+from headwater import (Aggregation, Entity, FeatureService, FeatureView, Field, FileSource,
+                       KafkaSource, PushSource, ValueType)
+from headwater.types import Float32, Int64
+
+driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64,
+                description="A driver", tags={"team": "rides"})
+driver_stats_source = FileSource(name="driver_stats_source", path="data/driver_stats",
+                                 timestamp_field="event_timestamp", created_timestamp_column="created")
+driver_push = PushSource(name="driver_push", batch_source=driver_stats_source,
+                         watermark_delay=timedelta(seconds=5))
+driver_kafka = KafkaSource(name="driver_kafka", kafka_bootstrap_servers="localhost:9092",
+                           topic="driver_events", batch_source=driver_stats_source)
+driver_hourly_stats = FeatureView(
+    name="driver_hourly_stats", entities=[driver], ttl=timedelta(days=1),
+    source=driver_stats_source,
+    schema=[Field(name="conv_rate", dtype=Float32), Field(name="avg_daily_trips", dtype=Int64)],
+    tags={"team": "driver_performance"}, owner="ml@example.com")
+driver_windows = FeatureView(
+    name="driver_windows", entities=[driver], ttl=timedelta(hours=2), source=driver_push,
+    schema=[Field(name="conv_rate", dtype=Float32)],
+    aggregations=[
+        Aggregation(column="conv_rate", function="mean", time_window=timedelta(hours=1),
+                    slide_interval=timedelta(minutes=10)),
+        Aggregation(column="conv_rate", function="count", time_window=timedelta(minutes=30),
+                    name="rows_30m"),
+    ],
+    allowed_lateness=timedelta(minutes=1))
+driver_activity = FeatureService(name="driver_activity",
+                                 features=[driver_hourly_stats[["conv_rate"]], driver_windows])
+"""
+
+
+def registry_of(repo):
+    dump = json.loads(run([HEADWATER, "registry-dump"], cwd=repo).stdout)
+    dump.pop("last_updated")
+    return dump
+
+
+def test_yaml_and_python_definitions_make_identical_registries(driver_repo, tmp_path):
+    for name in ("example_repo.py", "test_workflow.py"):
+        (driver_repo / name).unlink()
+    python_repo = tmp_path / "python_repo"
+    shutil.copytree(driver_repo, python_repo)
+    (driver_repo / "definitions.yaml").write_text(YAML)
+    (python_repo / "definitions.py").write_text(PYTHON)
+    run([HEADWATER, "apply"], cwd=driver_repo)
+    applied = run([HEADWATER, "apply"], cwd=python_repo)
+    assert "Registry version 1" in applied.stdout
+    yaml_registry, python_registry = registry_of(driver_repo), registry_of(python_repo)
+    assert yaml_registry == python_registry
+    assert len(python_registry["feature_views"]) == 2
+    assert len(python_registry["sources"]) == 3
+    # Applying the YAML form over the Python form changes nothing.
+    (python_repo / "definitions.py").unlink()
+    (python_repo / "definitions.yaml").write_text(YAML)
+    assert "No changes" in run([HEADWATER, "apply"], cwd=python_repo).stdout
+
+
+def test_feature_store_apply_of_objects_matches_the_yaml(driver_repo, tmp_path):
+    for name in ("example_repo.py", "test_workflow.py"):
+        (driver_repo / name).unlink()
+    yaml_repo = tmp_path / "yaml_repo"
+    shutil.copytree(driver_repo, yaml_repo)
+    (yaml_repo / "definitions.yaml").write_text(YAML)
+    run([HEADWATER, "apply"], cwd=yaml_repo)
+    namespace = {}
+    exec(PYTHON, namespace)
+    objects = [v for v in namespace.values()
+               if isinstance(v, (headwater.Entity, headwater.DataSource, headwater.FeatureView,
+                                 headwater.FeatureService))]
+    store = headwater.FeatureStore(driver_repo)
+    store.apply(objects)
+    assert registry_of(yaml_repo) == registry_of(driver_repo)
+    assert "No changes" in store.plan(objects)
+
+
+def test_the_package_entry_point_applies_python_files(driver_repo):
+    entry_point = shutil.which("headwater", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert entry_point is not None
+    result = run([entry_point, "apply"], cwd=driver_repo)
+    assert "driver_hourly_stats_fresh" in result.stdout
+    plan = run([entry_point, "plan"], cwd=driver_repo)
+    assert "No changes" in plan.stdout
+
+
+def test_python_errors_name_the_file_and_line(driver_repo):
+    (driver_repo / "broken.py").write_text("from headwater import Entity\n\nx = 1\nraise RuntimeError('no network here')\n")
+    result = run([HEADWATER, "apply"], cwd=driver_repo, ok=False)
+    assert "broken.py:4: RuntimeError: no network here" in result.stderr
+    (driver_repo / "broken.py").write_text("def f(:\n")
+    result = run([HEADWATER, "apply"], cwd=driver_repo, ok=False)
+    assert "broken.py:1: SyntaxError" in result.stderr
+    # A constructor check: the wrong type for dtype.
+    (driver_repo / "broken.py").write_text(
+        "from headwater import Field\n\nf = Field(name='x', dtype='Float32')\n")
+    result = run([HEADWATER, "apply"], cwd=driver_repo, ok=False)
+    assert "broken.py:3: TypeError: Field 'x': dtype must be a type from headwater.types" in result.stderr
+    # Nothing was applied by any of the failures.
+    assert not (driver_repo / "data" / "registry.json").exists()
+
+
+def test_validation_errors_point_into_the_python_file(driver_repo):
+    text = (driver_repo / "example_repo.py").read_text()
+    bad = text.replace('Field(name="acc_rate", dtype=Float32),\n        Field(name="avg_daily_trips", dtype=Int64, description="Average daily trips")',
+                       'Field(name="acc_rate", dtype=Float32),\n        Field(name="avg_daily_trips", dtype=Float32, description="Average daily trips")')
+    assert bad != text
+    (driver_repo / "example_repo.py").write_text(bad)
+    line = bad.splitlines().index('driver_stats_fv = FeatureView(') + 1
+    result = run([HEADWATER, "apply"], cwd=driver_repo, ok=False)
+    assert f"example_repo.py:{line}: feature_view 'driver_hourly_stats'" in result.stderr
+    assert "avg_daily_trips" in result.stderr and "Float32" in result.stderr
+
+
+def test_python_files_print_to_stderr_not_into_the_definitions(driver_repo):
+    (driver_repo / "noisy.py").write_text("print('hello from a definition file')\n")
+    result = run([HEADWATER, "apply"], cwd=driver_repo)
+    assert "hello from a definition file" in result.stderr
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Entity(name=""), "Entity needs a non-empty name"),
+    (lambda: Entity(name="d", join_keys="driver_id"), "join_keys must be a list of str"),
+    (lambda: Entity(name="d", value_type="INT64"), "value_type must be a ValueType"),
+    (lambda: FeatureView(name="v", source="s", ttl=5), "ttl must be a datetime.timedelta"),
+    (lambda: FeatureView(name="v", source="s", ttl=timedelta(seconds=-1)), "must not be negative"),
+    (lambda: FeatureView(name="v", source=3), "source must be a source object or its name"),
+    (lambda: FeatureView(name="v", source="s", schema=["x"]), "schema must be a list of Field"),
+    (lambda: Array("Int64"), "Array() takes a primitive type"),
+    (lambda: PushSource(name="p", batch_source=None), None),
+    (lambda: Aggregation(column="c", function="sum", time_window=60), "time_window must be a datetime.timedelta"),
+])
+def test_constructors_reject_wrong_types(make, message):
+    if message is None:
+        push = make()  # accepted here; the core rejects the missing batch source at apply
+        with pytest.raises(TypeError):
+            push.to_definition()
+        return
+    with pytest.raises((TypeError, ValueError), match=message.replace("(", r"\(").replace(")", r"\)")):
+        make()
+
+
+def test_registry_round_trip_of_objects(driver_repo):
+    store = headwater.FeatureStore(driver_repo)
+    run([HEADWATER, "apply"], cwd=driver_repo)
+    view = store.get_feature_view("driver_hourly_stats")
+    assert view.ttl == timedelta(days=1)
+    assert [(f.name, f.dtype) for f in view.schema] == [("conv_rate", Float32), ("acc_rate", Float32),
+                                                        ("avg_daily_trips", Int64)]
+    assert view.entities == ["driver"] and view.tags == {"team": "driver_performance"}
+    assert sorted(v.name for v in store.list_feature_views()) == ["driver_hourly_stats",
+                                                                   "driver_hourly_stats_fresh"]
+    assert store.get_entity("driver").join_keys == ["driver_id"]
+    assert store.get_entity("driver").value_type == ValueType.INT64
+    assert isinstance(store.get_data_source("driver_stats_push_source"), PushSource)
+    service = store.get_feature_service("driver_activity_v1")
+    assert [(p.name, p.features) for p in service.features] == [("driver_hourly_stats", ["conv_rate"])]
+    with pytest.raises(headwater.NotFoundError, match="unknown feature view 'nope'"):
+        store.get_feature_view("nope")
