@@ -5,6 +5,14 @@ from typing import Any, Dict, List, Optional, Tuple
 def main(argv: List[str]) -> int:
     """Runs the headwater command with argv (argv[0] is the program name); returns the exit code."""
 
+class OnlineResult:
+    """Online feature values as Arrow columns."""
+
+    def to_dict(self) -> Dict[str, List[Any]]: ...
+    @property
+    def pyarrow_columns(self) -> List[str]: ...
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+
 class Store:
     """One feature repository: registry, online store, pipelines."""
 
@@ -19,8 +27,9 @@ class Store:
                    full_feature_names: bool) -> Any:
         """Returns a PyCapsule holding an Arrow C stream."""
     def online(self, entities: Any, features: List[str], feature_service: str,
-               full_feature_names: bool) -> Any:
-        """Returns a PyCapsule holding an Arrow C stream."""
+               full_feature_names: bool) -> OnlineResult: ...
+    def online_rows(self, entity_rows: List[Dict[str, Any]], features: List[str],
+                    feature_service: str, full_feature_names: bool) -> OnlineResult: ...
     def push(self, source: str, df: Any, to: str) -> Dict[str, Any]: ...
     def write_to_online_store(self, view: str, df: Any) -> Dict[str, Any]: ...
     def materialize(self, start_micros: Optional[int], end_micros: int, views: List[str]) -> str: ...

@@ -103,17 +103,23 @@ class OnlineResponse:
     """Online feature values: the entity columns, then one column per feature; values that
     are missing, null or older than the view's ttl are None."""
 
-    def __init__(self, table: pa.Table) -> None:
-        self._table = table
+    def __init__(self, result: "_headwater.OnlineResult") -> None:
+        self._result = result
 
     def to_dict(self) -> Dict[str, List[Any]]:
-        return self._table.to_pydict()
+        values = self._result.to_dict()
+        slow = self._result.pyarrow_columns
+        if slow:  # timestamps and lists, which pyarrow turns into Python objects
+            table = self.to_arrow()
+            for name in slow:
+                values[name] = table.column(name).to_pylist()
+        return values
 
     def to_df(self) -> "Any":
-        return self._table.to_pandas()
+        return self.to_arrow().to_pandas()
 
     def to_arrow(self) -> pa.Table:
-        return self._table
+        return pa.table(self._result)
 
 
 class FeatureStore:
@@ -214,16 +220,14 @@ class FeatureStore:
         (``[{"driver_id": 1001}]``), a dict of lists, a DataFrame or an Arrow table."""
         references, service = _features(features, "get_online_features")
         if isinstance(entity_rows, list):
-            if not entity_rows or not all(isinstance(row, dict) for row in entity_rows):
-                raise InvalidInputError("entity_rows must be a non-empty list of dicts such as "
-                                        "[{'driver_id': 1001}]")
-            entities: Any = pa.Table.from_pylist(entity_rows)
-        elif isinstance(entity_rows, dict):
-            entities = pa.table(entity_rows)
+            return OnlineResponse(self._store.online_rows(entity_rows, references, service,
+                                                          full_feature_names))
+        if isinstance(entity_rows, dict):
+            entities: Any = pa.table(entity_rows)
         else:
             entities = _arrow_input(entity_rows, "entity_rows")
-        return OnlineResponse(_table(self._store.online(entities, references, service,
-                                                        full_feature_names)))
+        return OnlineResponse(self._store.online(entities, references, service,
+                                                 full_feature_names))
 
     # Writes ------------------------------------------------------------------------------------
 

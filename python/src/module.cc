@@ -2,6 +2,7 @@
 // converts arguments, releases the GIL around the core's work and turns a bad Status into a
 // Python exception (RaiseIfError, the one place that does). The Feast-shaped API is in Python.
 
+#include <arrow/builder.h>
 #include <arrow/record_batch.h>
 #include <arrow/table.h>
 #include <nanobind/nanobind.h>
@@ -64,6 +65,193 @@ auto Released(Work&& work) {
   return result;
 }
 
+// Entity rows given as Python dicts ([{"driver_id": 1001}, ...]) as Arrow columns: one builder
+// per key of the first row, typed by its first non-None value (int, str or bytes).
+Result<std::shared_ptr<arrow::RecordBatch>> EntityRowsToArrow(nb::list rows) {
+  const size_t n = rows.size();
+  if (n == 0 || !nb::isinstance<nb::dict>(rows[0])) {
+    return Status::Invalid("entity_rows must be a non-empty list of dicts such as "
+                           "[{'driver_id': 1001}]");
+  }
+  std::vector<std::string> names;
+  for (auto item : nb::borrow<nb::dict>(rows[0])) {
+    if (!nb::isinstance<nb::str>(item.first)) {
+      return Status::Invalid("entity_rows[0]: keys must be join key names (str)");
+    }
+    names.push_back(nb::cast<std::string>(item.first));
+  }
+  arrow::FieldVector fields;
+  arrow::ArrayVector columns;
+  for (const std::string& name : names) {
+    nb::str key(name.c_str(), name.size());
+    enum class Kind { kUnknown, kInt, kString, kBytes } kind = Kind::kUnknown;
+    arrow::Int64Builder ints;
+    arrow::StringBuilder strings;
+    arrow::BinaryBuilder bytes;
+    for (size_t i = 0; i < n; ++i) {
+      nb::handle row = rows[i];
+      if (!nb::isinstance<nb::dict>(row)) {
+        return Status::Invalid("entity_rows[", i, "] is not a dict");
+      }
+      PyObject* value = PyDict_GetItemWithError(row.ptr(), key.ptr());
+      if (value == nullptr) {
+        PyErr_Clear();
+        return Status::Invalid("entity_rows[", i, "] lacks '", name, "', which entity_rows[0] has");
+      }
+      if (value == Py_None) {
+        ARROW_RETURN_NOT_OK(ints.AppendNull());
+        ARROW_RETURN_NOT_OK(strings.AppendNull());
+        ARROW_RETURN_NOT_OK(bytes.AppendNull());
+        continue;
+      }
+      Kind is = PyLong_Check(value) && !PyBool_Check(value) ? Kind::kInt
+                : PyUnicode_Check(value)                    ? Kind::kString
+                : PyBytes_Check(value)                      ? Kind::kBytes
+                                                            : Kind::kUnknown;
+      if (is == Kind::kUnknown || (kind != Kind::kUnknown && is != kind)) {
+        return Status::Invalid("entity_rows[", i, "].", name, ": expected ",
+                               kind == Kind::kUnknown ? "an int, str or bytes"
+                               : kind == Kind::kInt   ? "an int"
+                               : kind == Kind::kString ? "a str"
+                                                       : "bytes",
+                               ", got ", nb::type_name(Py_TYPE(value)).c_str());
+      }
+      kind = is;
+      if (is == Kind::kInt) {
+        long long v = PyLong_AsLongLong(value);
+        if (v == -1 && PyErr_Occurred()) {
+          PyErr_Clear();
+          return Status::Invalid("entity_rows[", i, "].", name, " does not fit in 64 bits");
+        }
+        ARROW_RETURN_NOT_OK(ints.Append(v));
+      } else if (is == Kind::kString) {
+        Py_ssize_t size;
+        const char* data = PyUnicode_AsUTF8AndSize(value, &size);
+        if (data == nullptr) {
+          PyErr_Clear();
+          return Status::Invalid("entity_rows[", i, "].", name, " is not valid UTF-8");
+        }
+        ARROW_RETURN_NOT_OK(strings.Append(data, static_cast<int32_t>(size)));
+      } else {
+        ARROW_RETURN_NOT_OK(bytes.Append(reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(value)),
+                                         static_cast<int32_t>(PyBytes_GET_SIZE(value))));
+      }
+    }
+    std::shared_ptr<arrow::Array> column;
+    if (kind == Kind::kString) {
+      ARROW_RETURN_NOT_OK(strings.Finish(&column));
+    } else if (kind == Kind::kBytes) {
+      ARROW_RETURN_NOT_OK(bytes.Finish(&column));
+    } else {
+      ARROW_RETURN_NOT_OK(ints.Finish(&column));
+    }
+    fields.push_back(arrow::field(name, column->type()));
+    columns.push_back(std::move(column));
+  }
+  return arrow::RecordBatch::Make(arrow::schema(fields), static_cast<int64_t>(n), columns);
+}
+
+// An online response: Arrow columns, offered to pyarrow by __arrow_c_stream__ and turned into
+// Python lists directly by to_dict (the common small-response case, without pyarrow's per-column
+// overhead). Columns to_dict cannot convert (timestamps, lists) come back as None and are listed
+// by `pyarrow_columns`, for the Python side to convert with pyarrow.
+class PyOnlineResult {
+ public:
+  static void Register(nb::module_& m) {
+    nb::class_<PyOnlineResult>(m, "OnlineResult", "Online feature values as Arrow columns.")
+        .def("to_dict", &PyOnlineResult::ToDict)
+        .def_prop_ro("pyarrow_columns", &PyOnlineResult::PyarrowColumns)
+        .def("__arrow_c_stream__", &PyOnlineResult::Stream,
+             nb::arg("requested_schema").none() = nb::none());
+  }
+
+  explicit PyOnlineResult(std::shared_ptr<arrow::RecordBatch> batch) : batch_(std::move(batch)) {}
+
+  nb::dict ToDict() const {
+    nb::dict out;
+    for (int c = 0; c < batch_->num_columns(); ++c) {
+      const arrow::Array& column = *batch_->column(c);
+      nb::list values = Convert(column);
+      out[nb::str(batch_->schema()->field(c)->name().c_str())] = std::move(values);
+    }
+    return out;
+  }
+
+  std::vector<std::string> PyarrowColumns() const {
+    std::vector<std::string> names;
+    for (int c = 0; c < batch_->num_columns(); ++c) {
+      if (!Direct(*batch_->column(c)->type())) names.push_back(batch_->schema()->field(c)->name());
+    }
+    return names;
+  }
+
+  nb::object Stream(nb::handle) const {
+    auto table = arrow::Table::FromRecordBatches({batch_});
+    if (!table.ok()) Raise(table.status());
+    return TableToCapsule(*table);
+  }
+
+ private:
+  static bool Direct(const arrow::DataType& type) {
+    switch (type.id()) {
+      case arrow::Type::INT32:
+      case arrow::Type::INT64:
+      case arrow::Type::FLOAT:
+      case arrow::Type::DOUBLE:
+      case arrow::Type::BOOL:
+      case arrow::Type::STRING:
+      case arrow::Type::BINARY:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  static nb::list Convert(const arrow::Array& column) {
+    const int64_t n = column.length();
+    nb::list values = nb::steal<nb::list>(PyList_New(n));
+    for (int64_t i = 0; i < n; ++i) {
+      PyObject* value = nullptr;
+      if (column.IsNull(i) || !Direct(*column.type())) {
+        value = Py_NewRef(Py_None);
+      } else {
+        switch (column.type_id()) {
+          case arrow::Type::INT32:
+            value = PyLong_FromLong(static_cast<const arrow::Int32Array&>(column).Value(i));
+            break;
+          case arrow::Type::INT64:
+            value = PyLong_FromLongLong(static_cast<const arrow::Int64Array&>(column).Value(i));
+            break;
+          case arrow::Type::FLOAT:
+            value = PyFloat_FromDouble(static_cast<const arrow::FloatArray&>(column).Value(i));
+            break;
+          case arrow::Type::DOUBLE:
+            value = PyFloat_FromDouble(static_cast<const arrow::DoubleArray&>(column).Value(i));
+            break;
+          case arrow::Type::BOOL:
+            value = PyBool_FromLong(static_cast<const arrow::BooleanArray&>(column).Value(i));
+            break;
+          case arrow::Type::STRING: {
+            auto view = static_cast<const arrow::StringArray&>(column).GetView(i);
+            value = PyUnicode_FromStringAndSize(view.data(), static_cast<Py_ssize_t>(view.size()));
+            break;
+          }
+          default: {
+            auto view = static_cast<const arrow::BinaryArray&>(column).GetView(i);
+            value = PyBytes_FromStringAndSize(view.data(), static_cast<Py_ssize_t>(view.size()));
+            break;
+          }
+        }
+      }
+      if (value == nullptr) throw nb::python_error();
+      PyList_SET_ITEM(values.ptr(), i, value);
+    }
+    return values;
+  }
+
+  std::shared_ptr<arrow::RecordBatch> batch_;
+};
+
 class PyStore {
  public:
   static void Register(nb::module_& m) {
@@ -77,6 +265,8 @@ class PyStore {
         .def("historical", &PyStore::Historical, nb::arg("entities"), nb::arg("features"),
              nb::arg("feature_service"), nb::arg("full_feature_names"))
         .def("online", &PyStore::Online, nb::arg("entities"), nb::arg("features"),
+             nb::arg("feature_service"), nb::arg("full_feature_names"))
+        .def("online_rows", &PyStore::OnlineRows, nb::arg("entity_rows"), nb::arg("features"),
              nb::arg("feature_service"), nb::arg("full_feature_names"))
         .def("push", &PyStore::Push, nb::arg("source"), nb::arg("df"), nb::arg("to"))
         .def("write_to_online_store", &PyStore::WriteToOnlineStore, nb::arg("view"),
@@ -107,16 +297,20 @@ class PyStore {
     return TableToCapsule(std::move(result));
   }
 
-  nb::object Online(nb::handle entities, const std::vector<std::string>& features,
-                    const std::string& service, bool full_feature_names) {
+  PyOnlineResult Online(nb::handle entities, const std::vector<std::string>& features,
+                        const std::string& service, bool full_feature_names) {
     auto table = ValueOrRaise(TableFromPython(entities, "entity_rows"));
-    auto result = ValueOrRaise(Released([&]() -> Result<std::shared_ptr<arrow::Table>> {
+    return PyOnlineResult(ValueOrRaise(Released([&]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
       ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
-      ARROW_ASSIGN_OR_RAISE(auto rows,
-                            store_->Online(*batch, features, service, full_feature_names));
-      return arrow::Table::FromRecordBatches({rows});
-    }));
-    return TableToCapsule(std::move(result));
+      return store_->Online(*batch, features, service, full_feature_names);
+    })));
+  }
+
+  PyOnlineResult OnlineRows(nb::list entity_rows, const std::vector<std::string>& features,
+                            const std::string& service, bool full_feature_names) {
+    auto batch = ValueOrRaise(EntityRowsToArrow(entity_rows));
+    return PyOnlineResult(ValueOrRaise(Released(
+        [&] { return store_->Online(*batch, features, service, full_feature_names); })));
   }
 
   nb::dict Push(const std::string& source, nb::handle df, const std::string& to) {
@@ -176,5 +370,6 @@ NB_MODULE(_headwater, m) {
   m.def("main", &Main, nb::arg("argv"),
         "Runs the headwater command with argv (argv[0] is the program name); returns the exit "
         "code.");
+  PyOnlineResult::Register(m);
   PyStore::Register(m);
 }
