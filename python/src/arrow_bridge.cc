@@ -11,8 +11,10 @@ namespace headwater::python {
 
 Result<std::shared_ptr<arrow::Table>> TableFromPython(nb::handle object, const char* what) {
   if (!nb::hasattr(object, "__arrow_c_stream__")) {
-    return Status::TypeError(what, " must be a pandas DataFrame, a pyarrow Table or an object with "
-                             "__arrow_c_stream__, not ", nb::type_name(object.type()).c_str());
+    return Status::TypeError(what,
+                             " must be a pandas DataFrame, a pyarrow Table or an object with "
+                             "__arrow_c_stream__, not ",
+                             nb::type_name(object.type()).c_str());
   }
   nb::object capsule = object.attr("__arrow_c_stream__")();
   auto* stream =

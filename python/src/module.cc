@@ -70,8 +70,9 @@ auto Released(Work&& work) {
 Result<std::shared_ptr<arrow::RecordBatch>> EntityRowsToArrow(nb::list rows) {
   const size_t n = rows.size();
   if (n == 0 || !nb::isinstance<nb::dict>(rows[0])) {
-    return Status::Invalid("entity_rows must be a non-empty list of dicts such as "
-                           "[{'driver_id': 1001}]");
+    return Status::Invalid(
+        "entity_rows must be a non-empty list of dicts such as "
+        "[{'driver_id': 1001}]");
   }
   std::vector<std::string> names;
   for (auto item : nb::borrow<nb::dict>(rows[0])) {
@@ -110,8 +111,8 @@ Result<std::shared_ptr<arrow::RecordBatch>> EntityRowsToArrow(nb::list rows) {
                                                             : Kind::kUnknown;
       if (is == Kind::kUnknown || (kind != Kind::kUnknown && is != kind)) {
         return Status::Invalid("entity_rows[", i, "].", name, ": expected ",
-                               kind == Kind::kUnknown ? "an int, str or bytes"
-                               : kind == Kind::kInt   ? "an int"
+                               kind == Kind::kUnknown  ? "an int, str or bytes"
+                               : kind == Kind::kInt    ? "an int"
                                : kind == Kind::kString ? "a str"
                                                        : "bytes",
                                ", got ", nb::type_name(Py_TYPE(value)).c_str());
@@ -269,8 +270,7 @@ class PyStore {
         .def("online_rows", &PyStore::OnlineRows, nb::arg("entity_rows"), nb::arg("features"),
              nb::arg("feature_service"), nb::arg("full_feature_names"))
         .def("push", &PyStore::Push, nb::arg("source"), nb::arg("df"), nb::arg("to"))
-        .def("write_to_online_store", &PyStore::WriteToOnlineStore, nb::arg("view"),
-             nb::arg("df"))
+        .def("write_to_online_store", &PyStore::WriteToOnlineStore, nb::arg("view"), nb::arg("df"))
         .def("materialize", &PyStore::Materialize, nb::arg("start_micros").none(),
              nb::arg("end_micros"), nb::arg("views"))
         .def("teardown", &PyStore::Teardown)
@@ -292,25 +292,26 @@ class PyStore {
   nb::object Historical(nb::handle entities, const std::vector<std::string>& features,
                         const std::string& service, bool full_feature_names) {
     auto table = ValueOrRaise(TableFromPython(entities, "entity_df"));
-    auto result = ValueOrRaise(Released(
-        [&] { return store_->Historical(table, features, service, full_feature_names); }));
+    auto result = ValueOrRaise(
+        Released([&] { return store_->Historical(table, features, service, full_feature_names); }));
     return TableToCapsule(std::move(result));
   }
 
   PyOnlineResult Online(nb::handle entities, const std::vector<std::string>& features,
                         const std::string& service, bool full_feature_names) {
     auto table = ValueOrRaise(TableFromPython(entities, "entity_rows"));
-    return PyOnlineResult(ValueOrRaise(Released([&]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
-      ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
-      return store_->Online(*batch, features, service, full_feature_names);
-    })));
+    return PyOnlineResult(
+        ValueOrRaise(Released([&]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+          ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
+          return store_->Online(*batch, features, service, full_feature_names);
+        })));
   }
 
   PyOnlineResult OnlineRows(nb::list entity_rows, const std::vector<std::string>& features,
                             const std::string& service, bool full_feature_names) {
     auto batch = ValueOrRaise(EntityRowsToArrow(entity_rows));
-    return PyOnlineResult(ValueOrRaise(Released(
-        [&] { return store_->Online(*batch, features, service, full_feature_names); })));
+    return PyOnlineResult(ValueOrRaise(
+        Released([&] { return store_->Online(*batch, features, service, full_feature_names); })));
   }
 
   nb::dict Push(const std::string& source, nb::handle df, const std::string& to) {
@@ -342,8 +343,12 @@ class PyStore {
         Released([&] { return store_->Materialize(start, Timestamp{end_micros}, views); }));
   }
 
-  void Teardown() { RaiseIfError(Released([&] { return store_->Teardown(); })); }
-  void Close() { RaiseIfError(Released([&] { return store_->Close(); })); }
+  void Teardown() {
+    RaiseIfError(Released([&] { return store_->Teardown(); }));
+  }
+  void Close() {
+    RaiseIfError(Released([&] { return store_->Close(); }));
+  }
 
  private:
   std::unique_ptr<Store> store_;

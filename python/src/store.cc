@@ -81,7 +81,8 @@ Result<std::pair<std::string, int64_t>> Store::Apply(const std::string& yaml, bo
 
 Result<std::string> Store::RegistryJson() {
   std::lock_guard lock(mutex_);
-  ARROW_ASSIGN_OR_RAISE(auto registry, registry::ReadRegistry(config_.registry_path, config_.project));
+  ARROW_ASSIGN_OR_RAISE(auto registry,
+                        registry::ReadRegistry(config_.registry_path, config_.project));
   return registry::RegistryToJson(registry, 0);
 }
 
@@ -136,12 +137,12 @@ Result<ingest::PushResult> Store::Push(const std::string& source, const arrow::T
   }
   // Pushes to stream views go through this process's pipelines, started on first need.
   if (targets.online && feeds_stream && streams_ == nullptr) {
-    ARROW_ASSIGN_OR_RAISE(streams_, ingest::StreamRunner::Start(
-                                        config_, definitions, store, SystemClock::Instance(),
-                                        [](std::string_view line) {
-                                          std::fprintf(stderr, "stream: %.*s\n",
-                                                       static_cast<int>(line.size()), line.data());
-                                        }));
+    ARROW_ASSIGN_OR_RAISE(
+        streams_,
+        ingest::StreamRunner::Start(
+            config_, definitions, store, SystemClock::Instance(), [](std::string_view line) {
+              std::fprintf(stderr, "stream: %.*s\n", static_cast<int>(line.size()), line.data());
+            }));
   }
   ingest::SourcePipeline* pipeline =
       targets.online && streams_ != nullptr ? streams_->pipeline(source) : nullptr;
@@ -169,8 +170,10 @@ Result<std::string> Store::Materialize(std::optional<Timestamp> start, Timestamp
   ARROW_ASSIGN_OR_RAISE(auto views, ingest::SelectOnlineViews(registry.definitions, names));
   ARROW_ASSIGN_OR_RAISE(auto store, OnlineStore(online::OpenMode::kReadWrite));
   ingest::StartOf start_of =
-      start ? ingest::StartOf([start](const registry::FeatureView&)
-                                  -> Result<std::optional<Timestamp>> { return start; })
+      start ? ingest::StartOf(
+                  [start](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
+                    return start;
+                  })
             : ingest::IncrementalStart(config_, registry);
   std::ostringstream report;
   auto on_view = [&report](const ingest::ViewMaterialization& done) {
@@ -195,7 +198,8 @@ Status Store::Teardown() {
   ARROW_RETURN_NOT_OK(Close());
   std::lock_guard lock(mutex_);
   {
-    ARROW_ASSIGN_OR_RAISE(auto store, online::OpenOnlineStore(config_, online::OpenMode::kReadWrite));
+    ARROW_ASSIGN_OR_RAISE(auto store,
+                          online::OpenOnlineStore(config_, online::OpenMode::kReadWrite));
     ARROW_RETURN_NOT_OK(store->Teardown());
   }
   std::error_code error;

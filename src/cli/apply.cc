@@ -75,8 +75,8 @@ Status UpdateOnlineStore(const registry::RepoConfig& config, const registry::Reg
 
 }  // namespace
 
-Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config, registry::Definitions next,
-                                      bool dry_run, bool partial) {
+Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
+                                      registry::Definitions next, bool dry_run, bool partial) {
   // Locked before reading, so a concurrent materialization's marker is not lost.
   std::optional<registry::RegistryLock> lock;
   if (!dry_run) {
@@ -158,9 +158,9 @@ registry::PythonExporter PythonExporter() {
   return [](const std::vector<std::filesystem::path>& files)
              -> Result<std::vector<registry::PythonDefinitions>> {
     const char* configured = std::getenv("HEADWATER_PYTHON");
-    std::vector<std::string> argv{configured != nullptr && *configured != 0 ? configured
-                                                                            : HEADWATER_PYTHON,
-                                  "-m", "headwater._export"};
+    std::vector<std::string> argv{
+        configured != nullptr && *configured != 0 ? configured : HEADWATER_PYTHON, "-m",
+        "headwater._export"};
     for (const auto& file : files) argv.push_back(file.string());
     ARROW_ASSIGN_OR_RAISE(auto ran, RunCapturingOutput(argv));
     rapidjson::Document document;

@@ -92,19 +92,18 @@ Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
   std::vector<std::shared_ptr<arrow::Array>> keys;
   for (const std::string& entity_name : view.entities) {
     const registry::Entity* entity = definitions.FindEntity(entity_name);
-    ARROW_ASSIGN_OR_RAISE(
-        auto column, RequiredColumn(df, entity->join_key, KeyType(entity->value_type), "key"));
+    ARROW_ASSIGN_OR_RAISE(auto column,
+                          RequiredColumn(df, entity->join_key, KeyType(entity->value_type), "key"));
     keys.push_back(std::move(column));
   }
-  ARROW_ASSIGN_OR_RAISE(auto times,
-                        RequiredColumn(df, source->timestamp_field,
-                                       {ScalarKind::kUnixTimestamp, false}, "event time"));
+  ARROW_ASSIGN_OR_RAISE(
+      auto times, RequiredColumn(df, source->timestamp_field, {ScalarKind::kUnixTimestamp, false},
+                                 "event time"));
   std::vector<int64_t> created_times(rows, INT64_MIN);
   if (!source->created_timestamp_column.empty() &&
       df.GetColumnByName(source->created_timestamp_column) != nullptr) {
-    ARROW_ASSIGN_OR_RAISE(auto created,
-                          ColumnAs(df, source->created_timestamp_column,
-                                   ToArrowType({ScalarKind::kUnixTimestamp, false})));
+    ARROW_ASSIGN_OR_RAISE(auto created, ColumnAs(df, source->created_timestamp_column,
+                                                 ToArrowType({ScalarKind::kUnixTimestamp, false})));
     const auto& array = static_cast<const arrow::TimestampArray&>(*created);
     for (int64_t i = 0; i < rows; ++i) {
       if (array.IsValid(i)) created_times[i] = array.Value(i);
@@ -127,8 +126,7 @@ Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
 }
 
 Result<online::WriteResult> WriteToOnlineStore(const registry::Definitions& definitions,
-                                               const std::string& view_name,
-                                               const arrow::Table& df,
+                                               const std::string& view_name, const arrow::Table& df,
                                                online::OnlineStore* store) {
   const registry::FeatureView* view = definitions.FindFeatureView(view_name);
   if (view == nullptr) return Status::KeyError("unknown feature view '", view_name, "'");
@@ -161,10 +159,10 @@ Result<std::shared_ptr<arrow::Table>> OfflineRows(const registry::RepoConfig& co
                              field->type()->ToString(), ", which push cannot write");
     }
     auto mapped = batch.field_mapping.find(field->name());
-    std::string name = df.GetColumnByName(field->name()) != nullptr ||
-                               mapped == batch.field_mapping.end()
-                           ? field->name()
-                           : mapped->second;
+    std::string name =
+        df.GetColumnByName(field->name()) != nullptr || mapped == batch.field_mapping.end()
+            ? field->name()
+            : mapped->second;
     ARROW_ASSIGN_OR_RAISE(auto column, ColumnAs(df, name, field->type()));
     columns.push_back(std::move(column));
   }

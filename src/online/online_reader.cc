@@ -1,9 +1,9 @@
 #include "headwater/online/online_reader.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <arrow/api.h>
 #include <arrow/compute/cast.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
 
 #include "headwater/core/json_writer.h"
 #include "headwater/online/feature_row_codec.h"

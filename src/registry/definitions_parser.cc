@@ -310,9 +310,8 @@ Status ParsePythonDefinitions(const PythonDefinitions& python, const std::string
     }
     return status;
   }
-  ForEachLocation(&parsed, [&](SourceLocation& location) {
-    location.line = python_line(location.line);
-  });
+  ForEachLocation(&parsed,
+                  [&](SourceLocation& location) { location.line = python_line(location.line); });
   auto append = [](auto& from, auto& to) {
     to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
   };

@@ -128,8 +128,7 @@ Result<std::shared_ptr<arrow::Table>> DataFrameFromJson(
     fields.push_back(arrow::field(name, column->type()));
     columns.push_back(std::move(column));
   }
-  return arrow::Table::Make(arrow::schema(std::move(fields)), columns,
-                            static_cast<int64_t>(rows));
+  return arrow::Table::Make(arrow::schema(std::move(fields)), columns, static_cast<int64_t>(rows));
 }
 
 }  // namespace headwater::server

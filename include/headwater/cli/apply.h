@@ -25,8 +25,8 @@ struct ApplyOutcome {
 /// then writes the next registry version (all under the registry lock). With `dry_run`, only
 /// validates and reports the changes. `partial` merges `next` into the applied definitions
 /// instead of replacing them (Feast's FeatureStore.apply).
-Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config, registry::Definitions next,
-                                      bool dry_run, bool partial);
+Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
+                                      registry::Definitions next, bool dry_run, bool partial);
 
 /// Runs Python definition files with `<python> -m headwater._export`, where <python> is
 /// $HEADWATER_PYTHON, or else the interpreter the build was configured with.

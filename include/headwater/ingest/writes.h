@@ -46,8 +46,8 @@ Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
 
 /// Writes `df` to the online store under `view_name` and syncs the store.
 Result<online::WriteResult> WriteToOnlineStore(const registry::Definitions& definitions,
-                                               const std::string& view_name,
-                                               const arrow::Table& df, online::OnlineStore* store);
+                                               const std::string& view_name, const arrow::Table& df,
+                                               online::OnlineStore* store);
 
 /// Where pushed rows go (Feast's PushMode).
 struct PushTargets {
