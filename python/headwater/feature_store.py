@@ -201,7 +201,7 @@ class FeatureStore:
 
     def teardown(self) -> None:
         """Removes the online store's data and the registry."""
-        self._store.teardown()
+        print(self._store.teardown(), end="")
 
     # Reads -------------------------------------------------------------------------------------
 

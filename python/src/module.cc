@@ -343,8 +343,8 @@ class PyStore {
         Released([&] { return store_->Materialize(start, Timestamp{end_micros}, views); }));
   }
 
-  void Teardown() {
-    RaiseIfError(Released([&] { return store_->Teardown(); }));
+  std::string Teardown() {
+    return ValueOrRaise(Released([&] { return store_->Teardown(); }));
   }
   void Close() {
     RaiseIfError(Released([&] { return store_->Close(); }));

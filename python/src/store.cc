@@ -194,22 +194,11 @@ Result<std::string> Store::Materialize(std::optional<Timestamp> start, Timestamp
   return report.str();
 }
 
-Status Store::Teardown() {
+Result<std::string> Store::Teardown() {
   ARROW_RETURN_NOT_OK(Close());
   std::lock_guard lock(mutex_);
-  {
-    ARROW_ASSIGN_OR_RAISE(auto store,
-                          online::OpenOnlineStore(config_, online::OpenMode::kReadWrite));
-    ARROW_RETURN_NOT_OK(store->Teardown());
-  }
-  std::error_code error;
-  std::filesystem::remove(config_.registry_path.string() + ".lock", error);
-  std::filesystem::remove(config_.registry_path, error);
-  if (error) {
-    return Status::IOError("cannot remove ", config_.registry_path.string(), ": ", error.message());
-  }
   snapshot_.reset();
-  return Status::OK();
+  return cli::Teardown(config_);
 }
 
 Status Store::Close() {

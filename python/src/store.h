@@ -51,8 +51,8 @@ class Store {
   /// one line per view, as the CLI prints them.
   Result<std::string> Materialize(std::optional<Timestamp> start, Timestamp end,
                                   const std::vector<std::string>& views);
-  /// Removes the online store and the registry (headwater teardown).
-  Status Teardown();
+  /// Removes the online store and the registry (headwater teardown); returns what it removed.
+  Result<std::string> Teardown();
   /// Stops stream pipelines (with a checkpoint) and closes the online store.
   Status Close();
 

@@ -12,7 +12,7 @@ import headwater
 from headwater import Aggregation, Entity, FeatureView, Field, FileSource, PushSource, ValueType
 from headwater.types import Array, Float32, Int64
 
-from conftest import HEADWATER, run
+from sdk_helpers import HEADWATER, run
 
 YAML = """\
 entities:

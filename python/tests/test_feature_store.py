@@ -16,7 +16,7 @@ import pytest
 import headwater
 from headwater import FeatureStore, PushMode
 
-from conftest import HEADWATER, run
+from sdk_helpers import HEADWATER, run
 
 FEATURES = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
             "driver_hourly_stats:avg_daily_trips"]

@@ -118,6 +118,25 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
   return outcome;
 }
 
+Result<std::string> Teardown(const registry::RepoConfig& config) {
+  std::ostringstream report;
+  {
+    ARROW_ASSIGN_OR_RAISE(auto store,
+                          online::OpenOnlineStore(config, online::OpenMode::kReadWrite));
+    ARROW_RETURN_NOT_OK(store->Teardown());
+    report << "Removed the online store (" << config.online_store.type << ")\n";
+  }
+  std::error_code error;
+  std::filesystem::remove(config.registry_path.string() + ".lock", error);
+  bool removed = std::filesystem::remove(config.registry_path, error);
+  if (error) {
+    return Status::IOError("cannot remove ", config.registry_path.string(), ": ", error.message());
+  }
+  report << (removed ? "Removed registry " : "No registry at ") << config.registry_path.string()
+         << "\n";
+  return report.str();
+}
+
 namespace {
 
 // Runs `argv` and returns its exit status and standard output; standard error is inherited.

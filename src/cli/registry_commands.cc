@@ -35,20 +35,8 @@ Status RunRegistryDump(const GlobalOptions& global) {
 
 Status RunTeardown(const GlobalOptions& global) {
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  {
-    ARROW_ASSIGN_OR_RAISE(auto store,
-                          online::OpenOnlineStore(config, online::OpenMode::kReadWrite));
-    ARROW_RETURN_NOT_OK(store->Teardown());
-    std::cout << "Removed the online store (" << config.online_store.type << ")\n";
-  }
-  std::error_code error;
-  std::filesystem::remove(config.registry_path.string() + ".lock", error);
-  bool removed = std::filesystem::remove(config.registry_path, error);
-  if (error) {
-    return Status::IOError("cannot remove ", config.registry_path.string(), ": ", error.message());
-  }
-  std::cout << (removed ? "Removed registry " : "No registry at ") << config.registry_path.string()
-            << "\n";
+  ARROW_ASSIGN_OR_RAISE(auto report, Teardown(config));
+  std::cout << report;
   return Status::OK();
 }
 

@@ -1,11 +1,9 @@
 #include "headwater/server/feature_service.h"
 
 #include <arrow/api.h>
-#include <arrow/compute/cast.h>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -15,10 +13,7 @@
 #include "headwater/core/json_writer.h"
 #include "headwater/ingest/materializer.h"
 #include "headwater/ingest/writes.h"
-#include "headwater/offline/table_file.h"
-#include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/registry_store.h"
-#include "headwater/registry/source_schema.h"
 #include "headwater/server/api_token.h"
 #include "metrics.h"
 

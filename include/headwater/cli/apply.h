@@ -28,6 +28,10 @@ struct ApplyOutcome {
 Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
                                       registry::Definitions next, bool dry_run, bool partial);
 
+/// Removes what apply created: the online store's data and the registry file (and its lock).
+/// Returns what was removed, as `headwater teardown` prints it.
+Result<std::string> Teardown(const registry::RepoConfig& config);
+
 /// Runs Python definition files with `<python> -m headwater._export`, where <python> is
 /// $HEADWATER_PYTHON, or else the interpreter the build was configured with.
 registry::PythonExporter PythonExporter();
