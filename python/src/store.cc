@@ -1,7 +1,6 @@
 #include "store.h"
 
 #include <arrow/table.h>
-#include <fmt/format.h>
 
 #include <sstream>
 
@@ -177,16 +176,7 @@ Result<std::string> Store::Materialize(std::optional<Timestamp> start, Timestamp
             : ingest::IncrementalStart(config_, registry);
   std::ostringstream report;
   auto on_view = [&report](const ingest::ViewMaterialization& done) {
-    if (!done.start) {
-      report << done.view << ": its source has no rows\n";
-    } else if (done.up_to_date) {
-      report << done.view << ": up to date (materialized up to " << FormatTimestamp(*done.start)
-             << ")\n";
-    } else {
-      report << fmt::format("{}: [{}, {}) {} rows read, {} keys written\n", done.view,
-                            FormatTimestamp(*done.start), FormatTimestamp(done.end),
-                            done.stats.rows_read, done.stats.keys_written);
-    }
+    report << ingest::DescribeMaterialization(done) << "\n";
   };
   ARROW_RETURN_NOT_OK(
       ingest::MaterializeViews(config_, registry, views, start_of, end, 0, store, {}, on_view)

@@ -1,6 +1,5 @@
 // materialize, materialize-incremental, get-online-features, online-dump.
 
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -80,21 +79,7 @@ Status Materialize(Repository& repo, const std::vector<const registry::FeatureVi
   ProgressBar bar;
   auto on_view = [&bar](const ingest::ViewMaterialization& done) {
     bar.Clear();
-    if (!done.start) {
-      std::cout << done.view << ": its source has no rows\n";
-    } else if (done.up_to_date) {
-      std::cout << done.view << ": up to date (materialized up to " << FormatTimestamp(*done.start)
-                << ")\n";
-    } else {
-      const auto& stats = done.stats;
-      std::cout << fmt::format(
-          "{}: [{}, {}) {} rows read, {} in range, {} keys: {} written, {} skipped as older; "
-          "{:.2f} s ({:.0f} rows/s)\n",
-          done.view, FormatTimestamp(*done.start), FormatTimestamp(done.end), stats.rows_read,
-          stats.rows_in_range, stats.keys, stats.keys_written, stats.keys_skipped_older,
-          done.seconds, done.seconds > 0 ? stats.rows_read / done.seconds : 0.0);
-    }
-    std::cout.flush();
+    std::cout << ingest::DescribeMaterialization(done) << std::endl;
   };
   return ingest::MaterializeViews(
              repo.config, repo.registry, views, start_of, end, threads, store.get(),

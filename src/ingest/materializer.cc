@@ -356,4 +356,18 @@ Result<std::vector<const FeatureView*>> SelectOnlineViews(const registry::Defini
   return views;
 }
 
+std::string DescribeMaterialization(const ViewMaterialization& done) {
+  if (!done.start) return done.view + ": its source has no rows";
+  if (done.up_to_date) {
+    return done.view + ": up to date (materialized up to " + FormatTimestamp(*done.start) + ")";
+  }
+  const MaterializeStats& stats = done.stats;
+  return fmt::format(
+      "{}: [{}, {}) {} rows read, {} in range, {} keys: {} written, {} skipped as older; "
+      "{:.2f} s ({:.0f} rows/s)",
+      done.view, FormatTimestamp(*done.start), FormatTimestamp(done.end), stats.rows_read,
+      stats.rows_in_range, stats.keys, stats.keys_written, stats.keys_skipped_older, done.seconds,
+      done.seconds > 0 ? stats.rows_read / done.seconds : 0.0);
+}
+
 }  // namespace headwater::ingest

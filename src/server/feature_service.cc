@@ -346,14 +346,16 @@ HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes
     for (const auto& view : definitions.feature_views) {
       if (view.source == name) ingest::AddOnlineWriteColumns(definitions, view, &columns);
     }
-    const registry::DataSource* batch = definitions.FindSource(source->batch_source);
-    ARROW_RETURN_NOT_OK(ingest::AddOfflineWriteColumns(config_, *batch, &columns));
-    ARROW_ASSIGN_OR_RAISE(auto table, DataFrameFromJson(*df, columns, kMaxWriteRows));
-
     // Stream views: the events go through the source's pipeline (write-ahead log first).
     std::shared_lock streams_lock(streams_mutex_);
     ingest::SourcePipeline* pipeline =
         to.online && streams_ != nullptr ? streams_->pipeline(name) : nullptr;
+    // Only rows bound for the batch source need its schema (a Parquet footer read).
+    if (to.offline || pipeline != nullptr) {
+      const registry::DataSource* batch = definitions.FindSource(source->batch_source);
+      ARROW_RETURN_NOT_OK(ingest::AddOfflineWriteColumns(config_, *batch, &columns));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto table, DataFrameFromJson(*df, columns, kMaxWriteRows));
     ARROW_ASSIGN_OR_RAISE(auto pushed, ingest::Push(config_, definitions, name, *table, to,
                                                     store_.get(), pipeline, clock_));
     metrics_->AddRowsWritten("/push", pushed.written);

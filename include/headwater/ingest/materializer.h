@@ -62,6 +62,9 @@ struct ViewMaterialization {
   double seconds = 0;
 };
 
+/// One line (without newline) saying what a view's materialization did, as the CLI prints it.
+std::string DescribeMaterialization(const ViewMaterialization& done);
+
 /// Where a view's run starts: a fixed time, or (incremental) where its last run ended.
 using StartOf = std::function<Result<std::optional<Timestamp>>(const registry::FeatureView&)>;
 /// The incremental rule: the end of the view's latest recorded interval, or its source's oldest
