@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   const int64_t key_count = std::stoll(argv[3]);
   const int requests = argc > 4 ? std::stoi(argv[4]) : 20000;
   auto config = registry::LoadRepoConfig(argv[1]).ValueOrDie();
-  auto current = registry::ReadRegistry(config.registry_path, config.project).ValueOrDie();
+  auto current = registry::ReadRegistry(config).ValueOrDie();
   auto catalog = online::OnlineCatalog::Make(current.definitions).ValueOrDie();
   auto store = online::OpenOnlineStore(config, online::OpenMode::kReadOnly).ValueOrDie();
   const registry::FeatureView* definition = current.definitions.FindFeatureView(view);

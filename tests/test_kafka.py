@@ -86,7 +86,14 @@ def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, 
                                               "timestamp": "2026-03-02T09:00:00Z"}).encode(),
            json.dumps({"ticker": "ETH-USD", "price": "cheap", "size": 1,
                        "timestamp": "2026-03-02T09:00:00Z"}).encode(),
-           b'{"ticker": "ETH-\xff", "price": 1.0, "timestamp": "2026-03-02T09:00:00Z"}']
+           b'{"ticker": "ETH-\xff", "price": 1.0, "timestamp": "2026-03-02T09:00:00Z"}',
+           # Hostile (issue 11): nesting that once overflowed the stack, and event times that
+           # would lock a key online forever or make the offline data unreadable.
+           b'{"ticker": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+           json.dumps({"ticker": "ETH-USD", "price": 1.0, "size": 1,
+                       "timestamp": "9999-12-31T00:00:00Z"}).encode(),
+           json.dumps({"ticker": "ETH-USD", "price": 1.0, "size": 1,
+                       "timestamp": "1000-01-01T00:00:00Z"}).encode()]
     payloads = [message(e) for e in events]
     payloads[100:100] = bad
     produce(broker, topic, payloads)
@@ -101,19 +108,21 @@ def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, 
             want = expected(events, ticker, final)
             got = [response["results"][f + 1]["values"][i] for f in range(len(FEATURES))]
             assert all(close(g, w) for g, w in zip(got, want)), (ticker, got, want)
-        assert metric(server, 'headwater_stream_dead_letters_total{source="trades_push"}') == 5
+        assert metric(server, 'headwater_stream_dead_letters_total{source="trades_push"}') == 8
     finally:
         server.stop()
     dead = [json.loads(line) for f in (tmp_path / "data" / "stream" / "trades_push" /
                                        "dead_letters").iterdir()
             for line in f.read_text().splitlines()]
     reasons = [d["reason"] for d in dead]
-    assert reasons[0].startswith("not JSON") and "not an object" in reasons[1]
+    assert reasons[0].startswith("the message is not valid JSON") and "not an object" in reasons[1]
     assert "field 'ticker' is missing or null" in reasons[2]
     assert "field 'price' is a string; expected double" in reasons[3]
     assert "encoding" in reasons[4].lower()  # not UTF-8: refused, never stored
     assert base64.b64decode(dead[4]["payload_base64"]).startswith(b'{"ticker": "ETH-\xff"')
-    assert [d["offset"] for d in dead] == [100, 101, 102, 103, 104]
+    assert "more than 64 deep (the limit)" in reasons[5]
+    assert "later than now + 1d" in reasons[6] and "before 1900" in reasons[7]
+    assert [d["offset"] for d in dead] == list(range(100, 108))
     assert dead[0]["payload"] == "not json"
 
 

@@ -85,7 +85,7 @@ def test_bad_pushes_change_nothing(repo):
             (push(server, {**good, "trips": ["many"]}, to="both"), 400, "df.trips[0]"),
             (push(server, {k: v for k, v in good.items() if k != "rate"}, to="both"), 400,
              "lacks column 'rate'"),
-            (push(server, {**good, "ts": [None]}, to="both"), 400, "has nulls"),
+            (push(server, {**good, "ts": [None]}, to="both"), 400, "df.ts[0] is null"),
             (server.post("/push", raw=b'{"push_source_name": "stats_push", "df": [1]}'), 400,
              "df must be a JSON object"),
         ]

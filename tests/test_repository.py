@@ -21,8 +21,11 @@ def test_init_creates_a_repository_that_works_at_once(tmp_path, cli):
 def test_init_refuses_existing_or_bad_names(tmp_path, cli):
     cli("init", "repo")
     assert "already exists" in cli("init", "repo", ok=False).stderr
-    assert "letters, digits" in cli("init", "bad-name", ok=False).stderr
-    assert "plain directory" in cli("init", "../escape", ok=False).stderr
+    # The one name rule of every object (dashes are fine; paths and spaces are not).
+    for bad in ["bad name", "../escape", "a/b", "-x"]:
+        assert "letters, digits" in cli("init", "--", bad, ok=False).stderr
+    assert not (tmp_path.parent / "escape").exists()
+    cli("init", "good-name_2")
 
 
 def test_plan_changes_nothing_and_apply_is_idempotent(driver_repo, cli):

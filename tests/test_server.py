@@ -183,7 +183,7 @@ def test_write_to_online_store_is_all_or_nothing(server):
     older = dict(row, ts=[iso(NOW - 10 * HOUR)] * 2, rate=[9.0, 9.0])
     status, response = server.post("/write-to-online-store", {"feature_view_name": "stats", "df": older})
     assert status == 200 and response["skipped_older"] == 2
-    for df, detail in [({**row, "ts": [None, iso(NOW)]}, "has nulls"),
+    for df, detail in [({**row, "ts": [None, iso(NOW)]}, "df.ts[0] is null"),
                        ({k: v for k, v in row.items() if k != "trips"}, "lacks column 'trips'"),
                        ({**row, "driver_id": [1]}, "values, others"),
                        ({**row, "ts": ["soon", "later"]}, "is not an ISO 8601 timestamp")]:

@@ -243,7 +243,7 @@ def test_late_and_bad_events(repo, cli):
         wal = repo / "data" / "stream" / "trades_push" / "wal"
         size = sum(f.stat().st_size for f in wal.iterdir())
         bad = df_of(on_time[:2])
-        for df, message in [({**bad, "ticker": ["ETH-USD", None]}, "nulls"),
+        for df, message in [({**bad, "ticker": ["ETH-USD", None]}, "df.ticker[1] is null"),
                             ({**bad, "timestamp": ["2026-03-02T09:00:00", "yesterday"]}, "yesterday"),
                             ({k: v for k, v in bad.items() if k != "price"}, "price"),
                             ({**bad, "price": ["cheap", 1.0]}, "price")]:

@@ -12,6 +12,7 @@
 
 #include "arrow_bridge.h"
 #include "headwater/cli/main.h"
+#include "headwater/core/text.h"
 #include "store.h"
 
 namespace nb = nanobind;
@@ -40,7 +41,8 @@ ErrorClasses& Errors() {
   } else if (status.IsIOError()) {
     type = Errors().store;
   }
-  PyErr_SetString(type.ptr(), status.message().c_str());
+  // Messages quote input, which may not be text; a Python str must be UTF-8.
+  PyErr_SetString(type.ptr(), PrintableText(status.message()).c_str());
   throw nb::python_error();
 }
 

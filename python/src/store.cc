@@ -36,8 +36,7 @@ Result<std::shared_ptr<const Store::Snapshot>> Store::Current() {
   std::string stamp = FileStamp(config_.registry_path);
   if (snapshot_ == nullptr || snapshot_->stamp != stamp) {
     auto next = std::make_shared<Snapshot>();
-    ARROW_ASSIGN_OR_RAISE(next->registry,
-                          registry::ReadRegistry(config_.registry_path, config_.project));
+    ARROW_ASSIGN_OR_RAISE(next->registry, registry::ReadRegistry(config_));
     ARROW_ASSIGN_OR_RAISE(next->catalog, online::OnlineCatalog::Make(next->registry.definitions));
     next->stamp = std::move(stamp);
     snapshot_ = std::move(next);
@@ -80,8 +79,7 @@ Result<std::pair<std::string, int64_t>> Store::Apply(const std::string& yaml, bo
 
 Result<std::string> Store::RegistryJson() {
   std::lock_guard lock(mutex_);
-  ARROW_ASSIGN_OR_RAISE(auto registry,
-                        registry::ReadRegistry(config_.registry_path, config_.project));
+  ARROW_ASSIGN_OR_RAISE(auto registry, registry::ReadRegistry(config_));
   return registry::RegistryToJson(registry, 0);
 }
 
@@ -154,15 +152,14 @@ Result<online::WriteResult> Store::WriteToOnlineStore(const std::string& view,
   std::lock_guard lock(mutex_);
   ARROW_ASSIGN_OR_RAISE(auto current, Current());
   ARROW_ASSIGN_OR_RAISE(auto store, OnlineStore(online::OpenMode::kReadWrite));
-  return ingest::WriteToOnlineStore(current->registry.definitions, view, df, store);
+  return ingest::WriteToOnlineStore(
+      current->registry.definitions, view, df,
+      ingest::EventTimeBounds::At(config_, SystemClock::Instance().Now()), store);
 }
 
 Result<std::string> Store::Materialize(std::optional<Timestamp> start, Timestamp end,
                                        const std::vector<std::string>& names) {
-  if (!start && end.micros > SystemClock::Instance().Now().micros) {
-    return Status::Invalid("end_date ", FormatTimestamp(end),
-                           " is in the future: rows stamped later could still arrive");
-  }
+  ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(end, SystemClock::Instance().Now()));
   std::lock_guard lock(mutex_);
   ARROW_ASSIGN_OR_RAISE(auto current, Current());
   const registry::Registry& registry = current->registry;

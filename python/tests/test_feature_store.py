@@ -137,7 +137,13 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(store, driver_repo):
     cases = [
         (headwater.InvalidInputError, "df.avg_daily_trips", dict(good, avg_daily_trips=["many", "few"])),
         (headwater.InvalidInputError, "df lacks column 'conv_rate'", {k: v for k, v in good.items() if k != "conv_rate"}),
-        (headwater.InvalidInputError, "df.driver_id has nulls", dict(good, driver_id=[1001, None])),
+        (headwater.InvalidInputError, r"df.driver_id\[1\] is null", dict(good, driver_id=[1001, None])),
+        (headwater.InvalidInputError, r"df.event_timestamp\[1\]: .* is later than now \+ 1d",
+         dict(good, event_timestamp=[datetime.now(), datetime(2200, 1, 1)])),
+        (headwater.InvalidInputError, r"df.created\[0\]: .* is before 1900",
+         dict(good, created=[datetime(1800, 1, 1), datetime.now()])),
+        (headwater.InvalidInputError, r"df.conv_rate\[1\]: 1e\+300 is out of range for Float32",
+         dict(good, conv_rate=[0.5, 1e300])),
         (headwater.InvalidInputError, "df.event_timestamp", dict(good, event_timestamp=["yesterday", "now"])),
     ]
     for error, message, columns in cases:
@@ -151,6 +157,9 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(store, driver_repo):
         store.write_to_online_store("driver_hourly_stats", [1, 2, 3])
     with pytest.raises(headwater.NotFoundError, match="unknown feature view 'nope'"):
         store.write_to_online_store("nope", pd.DataFrame(good))
+    with pytest.raises(headwater.InvalidInputError, match="later than now"):
+        store.write_to_online_store("driver_hourly_stats",
+                                    pd.DataFrame(dict(good, event_timestamp=[datetime(2200, 1, 1)] * 2)))
     # Nothing above wrote anything.
     assert sorted(os.listdir(driver_repo / "data" / "driver_stats")) == files
     assert store.get_online_features(["driver_hourly_stats_fresh:avg_daily_trips"],
@@ -178,6 +187,24 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(store, driver_repo):
     assert issubclass(headwater.InvalidInputError, ValueError)
     assert issubclass(headwater.NotFoundError, LookupError)
     assert issubclass(headwater.StoreError, OSError)
+
+
+def test_messages_quoting_binary_input_stay_readable(tmp_path):
+    (tmp_path / "feature_store.yaml").write_bytes(b"project: p\n\x1b[31mred\xff: 1\n")
+    with pytest.raises(headwater.InvalidInputError) as raised:
+        FeatureStore(tmp_path)
+    message = str(raised.value)
+    assert "feature_store.yaml:2" in message and "\\x1b" in message and "\x1b" not in message
+
+
+def test_stored_non_finite_values_read_as_none(store):
+    now = datetime.now(timezone.utc)
+    rows = pd.DataFrame(dict(driver_id=[1001, 1002], event_timestamp=[now] * 2, created=[now] * 2,
+                             conv_rate=[float("nan"), 0.5], acc_rate=[float("inf"), 0.5],
+                             avg_daily_trips=[1, 2]))
+    store.write_to_online_store("driver_hourly_stats", pa.Table.from_pandas(rows, preserve_index=False))
+    values = store.get_online_features(FEATURES, [{"driver_id": 1001}, {"driver_id": 1002}]).to_dict()
+    assert values["conv_rate"] == [None, 0.5] and values["acc_rate"] == [None, 0.5]
 
 
 def test_errors_for_a_missing_or_empty_repository(tmp_path):

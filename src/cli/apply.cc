@@ -1,7 +1,6 @@
 #include "headwater/cli/apply.h"
 
 #include <fcntl.h>
-#include <rapidjson/document.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <sstream>
 
 #include "headwater/core/clock.h"
+#include "headwater/core/json_reader.h"
 #include "headwater/online/online_store.h"
 
 extern char** environ;
@@ -83,7 +83,7 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     ARROW_ASSIGN_OR_RAISE(auto acquired, registry::RegistryLock::Acquire(config.registry_path));
     lock.emplace(std::move(acquired));
   }
-  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config.registry_path, config.project));
+  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
   if (partial) {
     registry::Definitions merged = current.definitions;
     merged.Merge(std::move(next));
@@ -183,8 +183,8 @@ registry::PythonExporter PythonExporter() {
     for (const auto& file : files) argv.push_back(file.string());
     ARROW_ASSIGN_OR_RAISE(auto ran, RunCapturingOutput(argv));
     rapidjson::Document document;
-    document.Parse(ran.second.data(), ran.second.size());
-    if (document.HasParseError() || !document.IsObject()) {
+    if (!ParseJson(ran.second, "the Python exporter's output", &document).ok() ||
+        !document.IsObject()) {
       return Status::Invalid("running Python definition files with ", argv[0],
                              " failed (exit status ", ran.first,
                              "); is the headwater package installed for it? Set HEADWATER_PYTHON "

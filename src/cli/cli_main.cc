@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "headwater/cli/main.h"
+#include "headwater/core/text.h"
 
 namespace headwater::cli {
 
@@ -169,9 +170,15 @@ int Main(int argc, char** argv) {
     }
   } catch (const std::bad_alloc&) {
     status = headwater::Status::OutOfMemory("out of memory");
+  } catch (const std::exception& error) {
+    // Libraries below report errors as Status; one that throws anyway is a bug to report, not a
+    // reason to abort with a core dump.
+    status = headwater::Status::UnknownError("internal error: ", error.what());
+  } catch (...) {
+    status = headwater::Status::UnknownError("internal error: an unknown exception");
   }
   if (!status.ok()) {
-    std::cerr << "error: " << status.message() << "\n";
+    std::cerr << "error: " << headwater::PrintableText(status.message()) << "\n";
     return 1;
   }
   return 0;

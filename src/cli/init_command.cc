@@ -8,7 +8,9 @@
 
 #include "commands.h"
 #include "headwater/core/clock.h"
+#include "headwater/core/file.h"
 #include "headwater/offline/table_file.h"
+#include "headwater/registry/definitions.h"
 
 namespace headwater::cli {
 namespace {
@@ -136,16 +138,12 @@ std::string DriverEntityRows(int64_t end_micros) {
 }  // namespace
 
 Status RunInit(const std::string& name, const fs::path& parent) {
-  if (name.empty() || name.find('/') != std::string::npos || name.starts_with(".")) {
-    return Status::Invalid("repository name '", name, "' must be a plain directory name");
-  }
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
-      return Status::Invalid("repository name '", name,
-                             "' must be letters, digits and underscores (it is the project name)");
-    }
-  }
-  fs::path repo = parent / name;
+  // The directory's name is the project's, so it follows the one name rule (which also makes
+  // it a single path component).
+  Status named = registry::CheckName(name);
+  if (!named.ok())
+    return Status::Invalid("repository ", named.message(), " (it is the project name)");
+  ARROW_ASSIGN_OR_RAISE(fs::path repo, ChildPath(parent, name));
   std::error_code error;
   if (fs::exists(repo, error)) return Status::Invalid("'", repo.string(), "' already exists");
   fs::create_directories(repo / "data", error);

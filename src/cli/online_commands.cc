@@ -24,8 +24,7 @@ struct Repository {
 Result<Repository> LoadApplied(const GlobalOptions& global) {
   Repository repo;
   ARROW_ASSIGN_OR_RAISE(repo.config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(repo.registry,
-                        registry::ReadRegistry(repo.config.registry_path, repo.config.project));
+  ARROW_ASSIGN_OR_RAISE(repo.registry, registry::ReadRegistry(repo.config));
   if (repo.registry.version == 0) {
     return Status::Invalid("the registry at ", repo.config.registry_path.string(),
                            " is empty: run `headwater apply` first");
@@ -105,6 +104,7 @@ Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& a
     return Status::Invalid("START (", FormatTimestamp(start), ") must be before END (",
                            FormatTimestamp(end), ")");
   }
+  ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(end, SystemClock::Instance().Now()));
   ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
   ARROW_ASSIGN_OR_RAISE(auto views,
                         ingest::SelectOnlineViews(repo.registry.definitions, arguments.views));
@@ -119,11 +119,7 @@ Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& a
 Status RunMaterializeIncremental(const GlobalOptions& global,
                                  const MaterializeArguments& arguments) {
   ARROW_ASSIGN_OR_RAISE(Timestamp end, ParseTime(arguments.end, "END"));
-  Timestamp now = SystemClock::Instance().Now();
-  if (end.micros > now.micros) {
-    return Status::Invalid("END ", FormatTimestamp(end), " is in the future (now is ",
-                           FormatTimestamp(now), "): rows stamped later could still arrive");
-  }
+  ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(end, SystemClock::Instance().Now()));
   ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
   ARROW_ASSIGN_OR_RAISE(auto views,
                         ingest::SelectOnlineViews(repo.registry.definitions, arguments.views));

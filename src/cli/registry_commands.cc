@@ -28,7 +28,7 @@ Status RunApply(const GlobalOptions& global) { return RunApplyOrPlan(global, fal
 
 Status RunRegistryDump(const GlobalOptions& global) {
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config.registry_path, config.project));
+  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
   std::cout << registry::RegistryToJson(current);
   return Status::OK();
 }

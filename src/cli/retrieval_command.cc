@@ -19,7 +19,7 @@ Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOpt
   // Check the output's format and directory before any work, so a typo fails fast.
   ARROW_RETURN_NOT_OK(offline::TableFormatOf(options.output).status());
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config.registry_path, config.project));
+  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
   if (current.version == 0) {
     return Status::Invalid("the registry at ", config.registry_path.string(),
                            " is empty: run `headwater apply` first");

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "headwater/core/clock.h"
+#include "headwater/core/text.h"
 #include "headwater/ingest/stream_runner.h"
 #include "headwater/registry/registry_store.h"
 #include "headwater/server/api_token.h"
@@ -43,8 +44,7 @@ Status RunServe(const GlobalOptions& global, const server::ServerOptions& option
 
 Status RunStream(const GlobalOptions& global) {
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto registry,
-                        registry::ReadRegistry(config.registry_path, config.project));
+  ARROW_ASSIGN_OR_RAISE(auto registry, registry::ReadRegistry(config));
   ARROW_ASSIGN_OR_RAISE(auto store, online::OpenOnlineStore(config, online::OpenMode::kReadWrite));
   struct sigaction action {};
   action.sa_handler = RequestStop;
@@ -53,7 +53,8 @@ Status RunStream(const GlobalOptions& global) {
   ARROW_ASSIGN_OR_RAISE(
       auto runner, ingest::StreamRunner::Start(config, registry.definitions, store.get(),
                                                SystemClock::Instance(), [](std::string_view line) {
-                                                 std::cerr << "stream: " << line << std::endl;
+                                                 std::cerr << "stream: " << PrintableText(line)
+                                                           << std::endl;
                                                }));
   if (runner->pipelines().empty()) {
     return Status::Invalid("no stream feature view reads a push or kafka source; nothing to run");

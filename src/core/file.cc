@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -62,12 +64,39 @@ std::optional<int64_t> NumberInFileName(std::string_view name, std::string_view 
 }
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return Status::IOError(path.string(), " is a directory, not a file");
+  }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot read ", path.string());
+  if (!in) {
+    return Status::IOError("cannot read ", path.string(), ": ",
+                           errno != 0 ? std::strerror(errno) : "cannot open");
+  }
   std::stringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::IOError("cannot read ", path.string());
   return text.str();
+}
+
+Result<std::vector<std::filesystem::path>> ListDirectory(const std::filesystem::path& directory) {
+  std::vector<std::filesystem::path> entries;
+  std::error_code error;
+  std::filesystem::directory_iterator it(directory, error), end;
+  for (; !error && it != end; it.increment(error)) entries.push_back(it->path());
+  if (error) return Status::IOError("cannot list ", directory.string(), ": ", error.message());
+  return entries;
+}
+
+Result<std::filesystem::path> ChildPath(const std::filesystem::path& directory,
+                                        std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
+    return Status::Invalid("'", name, "' is not a single file name, so it cannot name an entry of ",
+                           directory.string());
+  }
+  return directory / std::filesystem::path(name);
 }
 
 }  // namespace headwater

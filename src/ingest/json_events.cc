@@ -2,11 +2,12 @@
 
 #include <arrow/api.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <cmath>
+#include <limits>
 #include <variant>
 
+#include "headwater/core/json_reader.h"
 #include "headwater/core/time.h"
 
 namespace headwater::ingest {
@@ -29,26 +30,45 @@ std::string_view JsonTypeName(const rapidjson::Value& value) {
 struct JsonEventDecoder::Impl {
   std::shared_ptr<arrow::Schema> schema;
   std::vector<bool> required;
+  std::vector<bool> bounded;  // event and created times: within the EventTimeBounds
   std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders;
   std::vector<Value> staged;
   rapidjson::Document document;
 
-  Result<Value> Convert(const arrow::Field& field, const rapidjson::Value& json) {
+  Result<Value> Convert(const arrow::Field& field, const rapidjson::Value& json, bool bounded,
+                        const EventTimeBounds& bounds) {
     auto mismatch = [&] {
       return Status::Invalid("field '", field.name(), "' is ", JsonTypeName(json), "; expected ",
+                             field.type()->ToString());
+    };
+    auto out_of_range = [&](const auto& value) {
+      return Status::Invalid("field '", field.name(), "': ", value, " is out of range for ",
                              field.type()->ToString());
     };
     switch (field.type()->id()) {
       case arrow::Type::INT8:
       case arrow::Type::INT16:
       case arrow::Type::INT32:
-      case arrow::Type::INT64:
+      case arrow::Type::INT64: {
         if (!json.IsInt64()) return mismatch();
-        return Value(json.GetInt64());
+        const int64_t value = json.GetInt64();
+        const int bits = static_cast<const arrow::FixedWidthType&>(*field.type()).bit_width();
+        if (bits < 64 &&
+            (value < -(int64_t{1} << (bits - 1)) || value >= (int64_t{1} << (bits - 1)))) {
+          return out_of_range(value);
+        }
+        return Value(value);
+      }
       case arrow::Type::FLOAT:
-      case arrow::Type::DOUBLE:
+      case arrow::Type::DOUBLE: {
         if (!json.IsNumber()) return mismatch();
-        return Value(json.GetDouble());
+        const double value = json.GetDouble();
+        if (field.type()->id() == arrow::Type::FLOAT &&
+            std::abs(value) > std::numeric_limits<float>::max()) {
+          return out_of_range(value);
+        }
+        return Value(value);
+      }
       case arrow::Type::BOOL:
         if (!json.IsBool()) return mismatch();
         return Value(json.GetBool());
@@ -59,17 +79,27 @@ struct JsonEventDecoder::Impl {
         if (!json.IsString()) return mismatch();
         return Value(std::string(json.GetString(), json.GetStringLength()));
       case arrow::Type::TIMESTAMP: {
+        int64_t micros;
         if (json.IsNumber()) {
           const double millis = json.GetDouble();
           if (!std::isfinite(millis) || std::abs(millis) > 9.2e15) return mismatch();
-          return Value(static_cast<int64_t>(std::llround(millis * 1000)));
+          micros = static_cast<int64_t>(std::llround(millis * 1000));
+        } else if (json.IsString()) {
+          auto time = ParseTimestamp(std::string_view(json.GetString(), json.GetStringLength()));
+          if (!time.ok()) {
+            return Status::Invalid("field '", field.name(), "': ", time.status().message());
+          }
+          micros = time->micros;
+        } else {
+          return mismatch();
         }
-        if (!json.IsString()) return mismatch();
-        auto time = ParseTimestamp(std::string_view(json.GetString(), json.GetStringLength()));
-        if (!time.ok()) {
-          return Status::Invalid("field '", field.name(), "': ", time.status().message());
+        if (bounded)
+          ARROW_RETURN_NOT_OK(bounds.Check(Timestamp{micros}, "field '" + field.name() + "'"));
+        const auto unit = static_cast<const arrow::TimestampType&>(*field.type()).unit();
+        if (unit == arrow::TimeUnit::NANO && std::abs(micros) > INT64_MAX / 1000) {
+          return out_of_range(FormatTimestamp(Timestamp{micros}));
         }
-        return Value(time->micros);
+        return Value(micros);
       }
       default:
         return Status::Invalid("field '", field.name(), "' has type ", field.type()->ToString(),
@@ -129,18 +159,24 @@ JsonEventDecoder::JsonEventDecoder(std::unique_ptr<Impl> impl) : impl_(std::move
 JsonEventDecoder::~JsonEventDecoder() = default;
 
 Result<std::unique_ptr<JsonEventDecoder>> JsonEventDecoder::Make(
-    std::shared_ptr<arrow::Schema> schema, std::vector<std::string> required) {
+    std::shared_ptr<arrow::Schema> schema, std::vector<std::string> required,
+    std::vector<std::string> event_times) {
   auto impl = std::make_unique<Impl>();
+  auto contains = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
   for (const auto& field : schema->fields()) {
     std::unique_ptr<arrow::ArrayBuilder> builder;
     ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), field->type(), &builder));
     impl->builders.push_back(std::move(builder));
-    impl->required.push_back(std::find(required.begin(), required.end(), field->name()) !=
-                             required.end());
+    impl->required.push_back(contains(required, field->name()));
+    impl->bounded.push_back(contains(event_times, field->name()));
   }
-  for (const std::string& name : required) {
-    if (schema->GetFieldByName(name) == nullptr) {
-      return Status::Invalid("the message schema lacks column '", name, "'");
+  for (const auto& names : {required, event_times}) {
+    for (const std::string& name : names) {
+      if (schema->GetFieldByName(name) == nullptr) {
+        return Status::Invalid("the message schema lacks column '", name, "'");
+      }
     }
   }
   impl->staged.resize(static_cast<size_t>(schema->num_fields()));
@@ -148,14 +184,9 @@ Result<std::unique_ptr<JsonEventDecoder>> JsonEventDecoder::Make(
   return std::unique_ptr<JsonEventDecoder>(new JsonEventDecoder(std::move(impl)));
 }
 
-Status JsonEventDecoder::Append(std::string_view message) {
+Status JsonEventDecoder::Append(std::string_view message, const EventTimeBounds& bounds) {
   Impl& impl = *impl_;
-  // Strings must be valid UTF-8: they become Arrow utf8 values and Parquet strings.
-  impl.document.Parse<rapidjson::kParseValidateEncodingFlag>(message.data(), message.size());
-  if (impl.document.HasParseError()) {
-    return Status::Invalid("not JSON: ", rapidjson::GetParseError_En(impl.document.GetParseError()),
-                           " at byte ", impl.document.GetErrorOffset());
-  }
+  ARROW_RETURN_NOT_OK(ParseJson(message, "the message", &impl.document));
   if (!impl.document.IsObject()) {
     return Status::Invalid("the message is ", JsonTypeName(impl.document), ", not an object");
   }
@@ -171,7 +202,8 @@ Status JsonEventDecoder::Append(std::string_view message) {
       value = std::monostate{};
       continue;
     }
-    ARROW_ASSIGN_OR_RAISE(value, impl.Convert(field, member->value));
+    ARROW_ASSIGN_OR_RAISE(
+        value, impl.Convert(field, member->value, impl.bounded[static_cast<size_t>(c)], bounds));
   }
   for (size_t c = 0; c < impl.staged.size(); ++c) {
     ARROW_RETURN_NOT_OK(impl.Append(c, impl.staged[c]));

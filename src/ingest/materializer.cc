@@ -287,6 +287,12 @@ Result<std::optional<Timestamp>> OldestEventTime(const registry::RepoConfig& con
   return oldest;
 }
 
+Status CheckMaterializeEnd(Timestamp end, Timestamp now) {
+  if (end.micros <= now.micros) return Status::OK();
+  return Status::Invalid("end ", FormatTimestamp(end), " is in the future (now is ",
+                         FormatTimestamp(now), "): rows stamped before it could still arrive");
+}
+
 StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Registry& registry) {
   return [&config, &registry](const FeatureView& view) -> Result<std::optional<Timestamp>> {
     auto done = registry.materializations.find(view.name);
@@ -325,8 +331,7 @@ Result<std::vector<ViewMaterialization>> MaterializeViews(
                             MaterializeView(config, registry.definitions, *view, store, options));
       ARROW_RETURN_NOT_OK(store->Sync());
       ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(config.registry_path));
-      ARROW_ASSIGN_OR_RAISE(auto current,
-                            registry::ReadRegistry(config.registry_path, config.project));
+      ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
       current.materializations[view->name].push_back({*outcome.start, end});
       ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, current));
       outcome.seconds =

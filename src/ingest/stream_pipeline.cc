@@ -26,10 +26,12 @@ uint32_t Crc(std::string_view bytes) {
 // a run that died before committing them.
 void RemoveUncommitted(const fs::path& directory, std::string_view prefix, std::string_view suffix,
                        int64_t number) {
+  auto entries = ListDirectory(directory);
+  if (!entries.ok()) return;  // nothing there to remove
   std::error_code error;
-  for (const auto& entry : fs::directory_iterator(directory, error)) {
-    auto found = NumberInFileName(entry.path().filename().string(), prefix, 12, suffix);
-    if (found && *found > number) fs::remove(entry.path(), error);
+  for (const fs::path& entry : *entries) {
+    auto found = NumberInFileName(entry.filename().string(), prefix, 12, suffix);
+    if (found && *found > number) fs::remove(entry, error);
   }
 }
 
@@ -71,7 +73,8 @@ Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Open(
   pipeline->source_name_ = source.name;
   pipeline->store_ = store;
   pipeline->clock_ = &clock;
-  pipeline->state_directory_ = config.Resolve(config.stream.path) / source.name;
+  ARROW_ASSIGN_OR_RAISE(pipeline->state_directory_,
+                        ChildPath(config.Resolve(config.stream.path), source.name));
   pipeline->watermark_ = std::make_unique<engine::WatermarkTracker>(source.watermark_delay,
                                                                     config.stream.idle_timeout);
   std::vector<std::string> online_views;

@@ -14,6 +14,23 @@
 
 namespace headwater::ingest {
 
+namespace {
+
+// Runs `work` on a background thread, where an exception escaping (from a library, or memory
+// running out) would end the process: it becomes a Status the thread logs and stops on.
+template <typename Work>
+Status Guarded(const Work& work) {
+  try {
+    return work();
+  } catch (const std::bad_alloc&) {
+    return Status::OutOfMemory("out of memory");
+  } catch (const std::exception& error) {
+    return Status::UnknownError("internal error: ", error.what());
+  }
+}
+
+}  // namespace
+
 // Reads one Kafka topic into its pipeline. Offsets live in the pipeline's checkpoints (as
 // Flink keeps them in its state), not in the consumer group: partitions are assigned by hand
 // from the checkpointed positions and nothing is committed to Kafka.
@@ -46,6 +63,8 @@ class KafkaReader {
   Status Deliver(std::vector<rd_kafka_message_t*>& messages);
 
   std::string source_;
+  registry::RepoConfig config_;
+  const Clock* clock_ = nullptr;
   rd_kafka_t* consumer_ = nullptr;
   std::unique_ptr<JsonEventDecoder> decoder_;
   SourcePipeline* pipeline_ = nullptr;
@@ -67,13 +86,19 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
   if (batch == nullptr) return Status::Invalid("source '", source.name, "' has no batch_source");
   ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch->path)));
   std::vector<std::string> required = {batch->timestamp_field};
+  std::vector<std::string> event_times = {batch->timestamp_field};
+  if (!batch->created_timestamp_column.empty()) {
+    event_times.push_back(batch->created_timestamp_column);
+  }
   for (const registry::FeatureView* view : StreamViewsOf(definitions, source.name)) {
     for (const std::string& entity_name : view->entities) {
       const registry::Entity* entity = definitions.FindEntity(entity_name);
       if (entity != nullptr) required.push_back(batch->ColumnFor(entity->join_key));
     }
   }
-  ARROW_ASSIGN_OR_RAISE(reader->decoder_, JsonEventDecoder::Make(schema, required));
+  ARROW_ASSIGN_OR_RAISE(reader->decoder_, JsonEventDecoder::Make(schema, required, event_times));
+  reader->config_ = config;
+  reader->clock_ = &clock;
 
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -148,7 +173,8 @@ void KafkaReader::Run() {
       if (messages.size() >= 20000) break;
       message = rd_kafka_consumer_poll(consumer_, 0);
     }
-    Status status = messages.empty() ? pipeline_->Tick() : Deliver(messages);
+    Status status =
+        Guarded([&] { return messages.empty() ? pipeline_->Tick() : Deliver(messages); });
     for (rd_kafka_message_t* m : messages) rd_kafka_message_destroy(m);
     messages.clear();
     if (!status.ok()) {
@@ -164,10 +190,11 @@ Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
   // Per partition, in offset order.
   std::map<int32_t, std::vector<rd_kafka_message_t*>> by_partition;
   for (rd_kafka_message_t* m : messages) by_partition[m->partition].push_back(m);
+  const EventTimeBounds bounds = EventTimeBounds::At(config_, clock_->Now());
   for (auto& [partition, list] : by_partition) {
     for (rd_kafka_message_t* m : list) {
       std::string_view payload(static_cast<const char*>(m->payload), m->len);
-      Status appended = decoder_->Append(payload);
+      Status appended = decoder_->Append(payload, bounds);
       if (!appended.ok()) {
         pipeline_->DeadLetter(appended.message(), [&](JsonWriter& record) {
           record.Key("partition").Int(m->partition).Key("offset").Int(m->offset);
@@ -217,7 +244,7 @@ Result<std::unique_ptr<StreamRunner>> StreamRunner::Start(
     while (!self->stopping_) {
       for (const auto& pipeline : self->pipelines_) {
         if (!pipeline->CheckpointDue()) continue;
-        Status status = pipeline->Checkpoint();
+        Status status = Guarded([&] { return pipeline->Checkpoint(); });
         if (!status.ok()) {
           self->log_(fmt::format("source '{}': checkpoint failed: {}", pipeline->source_name(),
                                  status.message()));

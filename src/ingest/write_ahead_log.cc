@@ -29,12 +29,11 @@ uint32_t Crc(std::string_view bytes) {
 // Segments by their first position.
 Result<std::map<int64_t, fs::path>> ListSegments(const fs::path& directory) {
   std::map<int64_t, fs::path> segments;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(directory, error)) {
-    auto start = NumberInFileName(entry.path().filename().string(), "wal-", 20, ".log");
-    if (start) segments[*start] = entry.path();
+  ARROW_ASSIGN_OR_RAISE(auto entries, ListDirectory(directory));
+  for (const fs::path& entry : entries) {
+    auto start = NumberInFileName(entry.filename().string(), "wal-", 20, ".log");
+    if (start) segments[*start] = entry;
   }
-  if (error) return Status::IOError("cannot list ", directory.string(), ": ", error.message());
   return segments;
 }
 

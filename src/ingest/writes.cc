@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
 
 #include "headwater/offline/table_file.h"
 #include "headwater/online/feature_row_codec.h"
@@ -17,6 +20,34 @@ namespace {
 // A join key's column type: integer keys of either width encode alike.
 FeatureType KeyType(ScalarKind kind) {
   return {kind == ScalarKind::kInt32 ? ScalarKind::kInt64 : kind, false};
+}
+
+// Arrow's cast turns a double beyond Float32's range into infinity without a word; a value the
+// declared type cannot hold is the writer's mistake, named with its row.
+Status CheckFloat32Range(const arrow::Array& doubles_or_lists, const std::string& name) {
+  const arrow::Array* values = &doubles_or_lists;
+  const int32_t* offsets = nullptr;  // list rows: which row value i belongs to
+  int64_t rows = doubles_or_lists.length();
+  if (doubles_or_lists.type_id() == arrow::Type::LIST) {
+    const auto& list = static_cast<const arrow::ListArray&>(doubles_or_lists);
+    values = list.values().get();
+    offsets = list.raw_value_offsets();
+  }
+  if (values->type_id() != arrow::Type::DOUBLE) return Status::OK();
+  const auto& doubles = static_cast<const arrow::DoubleArray&>(*values);
+  const int64_t begin = offsets ? offsets[0] : 0;
+  const int64_t end = offsets ? offsets[rows] : rows;
+  for (int64_t i = begin; i < end; ++i) {
+    const double value = doubles.Value(i);
+    if (std::isfinite(value) && std::abs(value) > std::numeric_limits<float>::max() &&
+        doubles.IsValid(i)) {
+      const int64_t row =
+          offsets ? std::upper_bound(offsets, offsets + rows + 1, i) - offsets - 1 : i;
+      return Status::Invalid("df.", name, "[", row, "]: ", fmt::format("{}", value),
+                             " is out of range for Float32");
+    }
+  }
+  return Status::OK();
 }
 
 // Column `name` of `df` as one array of `type`.
@@ -31,6 +62,10 @@ Result<std::shared_ptr<arrow::Array>> ColumnAs(const arrow::Table& df, const std
     ARROW_ASSIGN_OR_RAISE(column, arrow::Concatenate(chunks->chunks()));
   }
   if (column->type()->Equals(*type)) return column;
+  const bool to_float32 =
+      type->id() == arrow::Type::FLOAT ||
+      (type->id() == arrow::Type::LIST && type->field(0)->type()->id() == arrow::Type::FLOAT);
+  if (to_float32) ARROW_RETURN_NOT_OK(CheckFloat32Range(*column, name));
   arrow::compute::CastOptions options = arrow::compute::CastOptions::Safe(type);
   options.allow_time_truncate = true;  // nanosecond times keep their microseconds
   auto cast = arrow::compute::Cast(*column, type, options);
@@ -41,13 +76,33 @@ Result<std::shared_ptr<arrow::Array>> ColumnAs(const arrow::Table& df, const std
   return *cast;
 }
 
+// Invalid naming the first null row of a column every row needs.
+Status CheckNoNulls(const arrow::Array& column, const std::string& name, const char* what) {
+  if (column.null_count() == 0) return Status::OK();
+  int64_t row = 0;
+  while (column.IsValid(row)) ++row;
+  return Status::Invalid("df.", name, "[", row, "] is null; every row needs its ", what);
+}
+
 Result<std::shared_ptr<arrow::Array>> RequiredColumn(const arrow::Table& df,
                                                      const std::string& name, FeatureType type,
                                                      const char* what) {
   ARROW_ASSIGN_OR_RAISE(auto column, ColumnAs(df, name, ToArrowType(type)));
-  if (column->null_count() > 0) {
-    return Status::Invalid("df.", name, " has nulls; every row needs its ", what);
+  ARROW_RETURN_NOT_OK(CheckNoNulls(*column, name, what));
+  return column;
+}
+
+// Event and created times, as microseconds, checked against the bounds.
+Result<std::shared_ptr<arrow::Array>> TimeColumn(const arrow::Table& df, const std::string& name,
+                                                 bool required, const EventTimeBounds& bounds) {
+  const FeatureType micros{ScalarKind::kUnixTimestamp, false};
+  std::shared_ptr<arrow::Array> column;
+  if (required) {
+    ARROW_ASSIGN_OR_RAISE(column, RequiredColumn(df, name, micros, "event time"));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(column, ColumnAs(df, name, ToArrowType(micros)));
   }
+  ARROW_RETURN_NOT_OK(bounds.CheckColumn(*column, name));
   return column;
 }
 
@@ -85,7 +140,8 @@ Status AddOfflineWriteColumns(const registry::RepoConfig& config, const registry
 }
 
 Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
-                               const registry::FeatureView& view, const arrow::Table& df) {
+                               const registry::FeatureView& view, const arrow::Table& df,
+                               const EventTimeBounds& bounds) {
   const registry::DataSource* source = definitions.BatchSourceOf(view);
   if (source == nullptr) return Status::Invalid("feature view '", view.name, "' has no source");
   const int64_t rows = df.num_rows();
@@ -96,14 +152,12 @@ Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
                           RequiredColumn(df, entity->join_key, KeyType(entity->value_type), "key"));
     keys.push_back(std::move(column));
   }
-  ARROW_ASSIGN_OR_RAISE(
-      auto times, RequiredColumn(df, source->timestamp_field, {ScalarKind::kUnixTimestamp, false},
-                                 "event time"));
+  ARROW_ASSIGN_OR_RAISE(auto times, TimeColumn(df, source->timestamp_field, true, bounds));
   std::vector<int64_t> created_times(rows, INT64_MIN);
   if (!source->created_timestamp_column.empty() &&
       df.GetColumnByName(source->created_timestamp_column) != nullptr) {
-    ARROW_ASSIGN_OR_RAISE(auto created, ColumnAs(df, source->created_timestamp_column,
-                                                 ToArrowType({ScalarKind::kUnixTimestamp, false})));
+    ARROW_ASSIGN_OR_RAISE(auto created,
+                          TimeColumn(df, source->created_timestamp_column, false, bounds));
     const auto& array = static_cast<const arrow::TimestampArray&>(*created);
     for (int64_t i = 0; i < rows; ++i) {
       if (array.IsValid(i)) created_times[i] = array.Value(i);
@@ -127,11 +181,12 @@ Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
 
 Result<online::WriteResult> WriteToOnlineStore(const registry::Definitions& definitions,
                                                const std::string& view_name, const arrow::Table& df,
+                                               const EventTimeBounds& bounds,
                                                online::OnlineStore* store) {
   const registry::FeatureView* view = definitions.FindFeatureView(view_name);
   if (view == nullptr) return Status::KeyError("unknown feature view '", view_name, "'");
   if (df.num_rows() == 0) return online::WriteResult{};
-  ARROW_ASSIGN_OR_RAISE(auto encoded, EncodeRows(definitions, *view, df));
+  ARROW_ASSIGN_OR_RAISE(auto encoded, EncodeRows(definitions, *view, df, bounds));
   ARROW_ASSIGN_OR_RAISE(auto result, store->Write(view->name, encoded.keys, encoded.values));
   ARROW_RETURN_NOT_OK(store->Sync());
   return result;
@@ -169,6 +224,32 @@ Result<std::shared_ptr<arrow::Table>> OfflineRows(const registry::RepoConfig& co
   return arrow::Table::Make(schema, columns, df.num_rows());
 }
 
+// What every row bound for a push source's batch dataset or its stream pipeline needs, checked
+// on those rows (in the batch source's column names): an event time within the bounds, a
+// created time within them when given, and the join key of every view reading the source.
+Status CheckEventRows(const registry::Definitions& definitions, const std::string& source_name,
+                      const registry::DataSource& batch, const arrow::Table& rows,
+                      const EventTimeBounds& bounds) {
+  ARROW_RETURN_NOT_OK(TimeColumn(rows, batch.timestamp_field, true, bounds).status());
+  if (!batch.created_timestamp_column.empty()) {
+    ARROW_RETURN_NOT_OK(TimeColumn(rows, batch.created_timestamp_column, false, bounds).status());
+  }
+  for (const auto& view : definitions.feature_views) {
+    if (view.source != source_name) continue;
+    for (const std::string& entity_name : view.entities) {
+      const registry::Entity* entity = definitions.FindEntity(entity_name);
+      if (entity == nullptr) continue;
+      const std::string column = batch.ColumnFor(entity->join_key);
+      if (auto keys = rows.GetColumnByName(column)) {
+        for (const auto& chunk : keys->chunks()) {
+          ARROW_RETURN_NOT_OK(CheckNoNulls(*chunk, column, "key"));
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<PushResult> Push(const registry::RepoConfig& config,
@@ -186,9 +267,11 @@ Result<PushResult> Push(const registry::RepoConfig& config,
   if (df.num_rows() == 0) return result;
 
   // Everything is checked and encoded before anything is written.
+  const EventTimeBounds bounds = EventTimeBounds::At(config, clock.Now());
   std::shared_ptr<arrow::Table> table;
   if (to.offline || (to.online && pipeline != nullptr)) {
     ARROW_ASSIGN_OR_RAISE(table, OfflineRows(config, *batch, df));
+    ARROW_RETURN_NOT_OK(CheckEventRows(definitions, source_name, *batch, *table, bounds));
   }
   std::shared_ptr<arrow::RecordBatch> events;
   if (to.online && pipeline != nullptr) {
@@ -199,7 +282,7 @@ Result<PushResult> Push(const registry::RepoConfig& config,
   if (to.online) {
     for (const auto& view : definitions.feature_views) {
       if (view.source != source_name || !view.online || view.is_stream()) continue;
-      ARROW_ASSIGN_OR_RAISE(auto rows, EncodeRows(definitions, view, df));
+      ARROW_ASSIGN_OR_RAISE(auto rows, EncodeRows(definitions, view, df, bounds));
       encoded.push_back(std::move(rows));
     }
   }

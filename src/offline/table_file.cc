@@ -9,6 +9,8 @@
 #include <parquet/exception.h>
 #include <unistd.h>
 
+#include "headwater/registry/source_schema.h"
+
 namespace headwater::offline {
 
 namespace fs = std::filesystem;
@@ -38,6 +40,7 @@ Result<std::shared_ptr<arrow::Table>> ReadTableFile(
       if (!reader.ok()) return Status::Invalid(path.string(), ": ", reader.status().message());
       auto table = (*reader)->ReadTable();
       if (!table.ok()) return Status::Invalid(path.string(), ": ", table.status().message());
+      ARROW_RETURN_NOT_OK(registry::CheckUniqueColumns(*(*table)->schema(), path.string()));
       return *table;
     } catch (const parquet::ParquetException& e) {
       return Status::Invalid(path.string(), " is not a readable Parquet file: ", e.what());
@@ -49,11 +52,24 @@ Result<std::shared_ptr<arrow::Table>> ReadTableFile(
   for (const auto& [name, type] : column_types) convert_options.column_types[name] = type;
   // Empty strings read as nulls for every type, so a missing key is reported as a null key.
   convert_options.strings_can_be_null = true;
+  // The reader infers the columns from the first block: a header row longer than a block would
+  // be reported as an "Empty CSV file". Say what it is instead.
+  ARROW_ASSIGN_OR_RAISE(auto head, (*file)->ReadAt(0, read_options.block_size));
+  std::string_view first_block(reinterpret_cast<const char*>(head->data()), head->size());
+  if (first_block.size() == static_cast<size_t>(read_options.block_size) &&
+      first_block.find('\n') == std::string_view::npos) {
+    return Status::Invalid(path.string(), ": the header row is longer than ",
+                           read_options.block_size >> 20,
+                           " MiB; an entity file holds join keys, event_timestamp and a few "
+                           "labels, not this many columns");
+  }
+  ARROW_RETURN_NOT_OK((*file)->Seek(0));  // ReadAt may move the position
   auto reader = arrow::csv::TableReader::Make(arrow::io::default_io_context(), *file, read_options,
                                               parse_options, convert_options);
   if (!reader.ok()) return Status::Invalid(path.string(), ": ", reader.status().message());
   auto table = (*reader)->Read();
   if (!table.ok()) return Status::Invalid(path.string(), ": ", table.status().message());
+  ARROW_RETURN_NOT_OK(registry::CheckUniqueColumns(*(*table)->schema(), path.string()));
   return *table;
 }
 

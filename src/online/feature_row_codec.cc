@@ -4,6 +4,7 @@
 #include <arrow/builder.h>
 #include <arrow/type.h>
 
+#include <cmath>
 #include <cstring>
 
 namespace headwater::online {
@@ -293,6 +294,24 @@ void WriteScalarJson(ScalarKind kind, const char* at, JsonWriter* writer) {
 
 }  // namespace
 
+namespace {
+
+bool IsFinitePayload(ScalarKind kind, const char* at) {
+  if (kind == ScalarKind::kFloat32) {
+    float value;
+    std::memcpy(&value, at, sizeof value);
+    return std::isfinite(value);
+  }
+  if (kind == ScalarKind::kFloat64) {
+    double value;
+    std::memcpy(&value, at, sizeof value);
+    return std::isfinite(value);
+  }
+  return true;
+}
+
+}  // namespace
+
 Status FeatureRowReader::Open(std::string_view value, const std::vector<FeatureType>& schema) {
   ARROW_ASSIGN_OR_RAISE(event_time_, EventTimeOf(value));
   created_time_ = Timestamp{ReadSortableInt64(value.data() + 9)};
@@ -304,13 +323,16 @@ Status FeatureRowReader::Open(std::string_view value, const std::vector<FeatureT
   for (size_t f = 0; f < schema.size(); ++f) {
     if (pos >= value.size()) return truncated();
     if (value[pos++] == 0) continue;
-    starts_[f] = pos;
     if (!schema[f].is_array) {
       size_t size = PayloadSize(schema[f].kind, value.data() + pos, value.size() - pos);
       if (size == 0) return truncated();
+      // A NaN or infinity (from a Parquet file, say) has no JSON form: it reads as null, so a
+      // value and its status (NULL_VALUE) always agree on every read path.
+      if (IsFinitePayload(schema[f].kind, value.data() + pos)) starts_[f] = pos;
       pos += size;
       continue;
     }
+    starts_[f] = pos;
     if (value.size() - pos < 4) return truncated();
     uint32_t count;
     std::memcpy(&count, value.data() + pos, 4);

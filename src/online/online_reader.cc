@@ -3,8 +3,8 @@
 #include <arrow/api.h>
 #include <arrow/compute/cast.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
+#include "headwater/core/json_reader.h"
 #include "headwater/core/json_writer.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/feature_reference.h"
@@ -177,13 +177,7 @@ Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore*
     ARROW_ASSIGN_OR_RAISE(features, catalog.ResolveReferences(request.features));
   }
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseValidateEncodingFlag>(request.entities_json.data(),
-                                                        request.entities_json.size());
-  if (document.HasParseError()) {
-    return Status::Invalid(
-        "entities are not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError()),
-        " at offset ", document.GetErrorOffset());
-  }
+  ARROW_RETURN_NOT_OK(ParseJson(request.entities_json, "the entities", &document));
   return GetOnlineFeatures(store, features, document, request.full_feature_names, now);
 }
 

@@ -14,6 +14,17 @@ const T* FindByName(const std::vector<T>& objects, std::string_view name) {
 
 }  // namespace
 
+Status CheckName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= kMaxNameLength && name[0] != '-';
+  for (char c : name) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '-');
+  }
+  if (ok) return Status::OK();
+  return Status::Invalid("name '", name, "' must be 1 to ", kMaxNameLength,
+                         " letters, digits, '_' or '-', not starting with '-'");
+}
+
 std::string SourceLocation::ToString() const {
   if (file.empty()) return "";
   return line > 0 ? file + ":" + std::to_string(line) : file;

@@ -3,9 +3,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
+#include "headwater/core/file.h"
 #include "headwater/registry/loader.h"
 #include "yaml_reader.h"
 
@@ -18,6 +17,8 @@ Status BeginObject(YamlReader& reader, const YAML::Node& node, const std::string
   reader.SetContext(kind);
   ARROW_RETURN_NOT_OK(reader.CheckKeys(node, known_fields));
   ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", name));
+  Status named = CheckName(*name);
+  if (!named.ok()) return reader.Error(node["name"], named.message());
   reader.SetContext(kind + " '" + *name + "'");
   return Status::OK();
 }
@@ -332,7 +333,7 @@ Result<Definitions> LoadDefinitions(const RepoConfig& config, const PythonExport
   std::vector<PythonDefinitions> exported;
   if (!python_files.empty()) {
     if (!python) {
-      return Status::Invalid(std::filesystem::relative(python_files[0], config.repo_path).string(),
+      return Status::Invalid(python_files[0].lexically_relative(config.repo_path).string(),
                              ": Python definition files need the headwater Python package");
     }
     ARROW_ASSIGN_OR_RAISE(exported, python(python_files));
@@ -343,16 +344,14 @@ Result<Definitions> LoadDefinitions(const RepoConfig& config, const PythonExport
   }
   size_t next_python = 0;
   for (const auto& file : files) {
-    std::string name = std::filesystem::relative(file, config.repo_path).string();
+    std::string name = file.lexically_relative(config.repo_path).string();
     if (file.extension() == ".py") {
       ARROW_RETURN_NOT_OK(ParsePythonDefinitions(exported[next_python++], name, &definitions));
       continue;
     }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Status::IOError("cannot read definition file ", file.string());
-    std::stringstream text;
-    text << in.rdbuf();
-    ARROW_RETURN_NOT_OK(ParseDefinitions(text.str(), name, &definitions));
+    auto text = ReadFile(file);
+    if (!text.ok()) return Status::IOError(name, ": ", text.status().message());
+    ARROW_RETURN_NOT_OK(ParseDefinitions(*text, name, &definitions));
   }
   ARROW_RETURN_NOT_OK(Validate(config, &definitions));
   return definitions;
@@ -370,7 +369,11 @@ Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig&
       return Status::IOError("cannot list ", config.repo_path.string(), ": ", error.message());
     const fs::path& path = it->path();
     std::string name = path.filename().string();
-    if (it->is_directory()) {
+    // Symbolic links to directories are not followed, so a link loop among directories is never
+    // walked; one among files fails to resolve here and is reported if it looks like a
+    // definition file.
+    std::error_code type_error;
+    if (it->is_directory(type_error)) {
       if (name.starts_with(".") || name == "__pycache__" || name == "node_modules") {
         it.disable_recursion_pending();
       }
@@ -378,6 +381,10 @@ Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig&
     }
     if (name == "feature_store.yaml" || name.starts_with(".")) continue;
     if (path.extension() == ".yaml" || path.extension() == ".yml" || path.extension() == ".py") {
+      if (type_error) {
+        return Status::IOError(path.lexically_relative(config.repo_path).string(),
+                               ": cannot read: ", type_error.message());
+      }
       files.push_back(path);
     }
   }

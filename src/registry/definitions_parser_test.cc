@@ -131,5 +131,67 @@ TEST(ParseDefinitionsTest, HostileInputDoesNotCrash) {
   }
 }
 
+TEST(ParseDefinitionsTest, EveryObjectNameFollowsOneRule) {
+  for (const char* good : {"driver", "7day-stats_v2", "A", "_x"}) {
+    EXPECT_TRUE(CheckName(good).ok()) << good;
+    Parse(std::string("entities: [{name: ") + good + "}]\n");
+  }
+  EXPECT_TRUE(CheckName(std::string(kMaxNameLength, 'x')).ok());
+  for (std::string bad : std::initializer_list<std::string>{
+           "../x", "a/b", "..", ".", "", "-x", "a b", "a\"b", "a\nb", "caf\xc3\xa9", "a:b",
+           std::string(kMaxNameLength + 1, 'x')}) {
+    EXPECT_FALSE(CheckName(bad).ok()) << bad;
+  }
+  for (const char* kind : {"entities", "sources", "feature_views", "feature_services"}) {
+    std::string error = ParseError(std::string(kind) + ":\n  - name: ../escape\n");
+    EXPECT_NE(error.find("defs.yaml:2:"), std::string::npos) << error;
+    EXPECT_NE(error.find("letters, digits"), std::string::npos) << error;
+  }
+}
+
+TEST(ParseDefinitionsTest, DuplicateKeysAreErrorsWithTheirLine) {
+  std::string error = ParseError("entities:\n  - {name: a, name: b}\n");
+  EXPECT_NE(error.find("defs.yaml:2: duplicate key 'name' (first at line 2)"), std::string::npos)
+      << error;
+  error = ParseError("entities: []\nsources: []\nentities:\n  - {name: c}\n");
+  EXPECT_NE(error.find("defs.yaml:3: duplicate key 'entities' (first at line 1)"),
+            std::string::npos)
+      << error;
+  error = ParseError("entities:\n  - name: a\n    tags: {x: 1, y: 2, x: 3}\n");
+  EXPECT_NE(error.find("duplicate key 'x'"), std::string::npos) << error;
+}
+
+TEST(ParseDefinitionsTest, DeepNestingIsRefusedNamingTheLimit) {
+  for (int depth : {64, 65, 1999, 2000, 100000}) {
+    std::string text = "entities: " + std::string(depth, '[') + std::string(depth, ']') + "\n";
+    Definitions out;
+    Status status = ParseDefinitions(text, "deep.yaml", &out);
+    ASSERT_FALSE(status.ok());
+    if (depth >= 64) {  // with the root mapping, 64 brackets are 65 levels
+      EXPECT_NE(status.message().find("deep.yaml:1:"), std::string::npos) << status.message();
+      EXPECT_NE(status.message().find("deeper than 64 levels"), std::string::npos)
+          << status.message();
+    }
+  }
+  std::string block = "x:\n";
+  for (int level = 1; level < 70; ++level) block += std::string(level * 2, ' ') + "- y:\n";
+  EXPECT_NE(ParseError(block).find("deeper than 64 levels"), std::string::npos);
+}
+
+TEST(ParseDefinitionsTest, AliasExpansionIsBounded) {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 30; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) text += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  EXPECT_NE(ParseError(text).find("nodes once aliases are expanded"), std::string::npos);
+}
+
+TEST(ParseDefinitionsTest, OversizedFilesAreRefusedBeforeParsing) {
+  std::string text = "# " + std::string(17 << 20, 'x') + "\n";
+  EXPECT_NE(ParseError(text).find("at most"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace headwater::registry

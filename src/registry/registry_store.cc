@@ -2,16 +2,15 @@
 
 #include <fcntl.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "headwater/core/file.h"
+#include "headwater/core/json_reader.h"
 #include "headwater/core/json_writer.h"
+#include "headwater/registry/loader.h"
 
 namespace headwater::registry {
 namespace {
@@ -206,6 +205,14 @@ Result<FeatureType> ReadType(const JsonObject& object, const char* key) {
   return type;
 }
 
+// Names are checked on the way in as at apply, so a hand-edited registry cannot name a path
+// outside the repository or a metric label that breaks the exposition format.
+Status CheckNameIn(const JsonObject& root, const char* key, const std::string& name) {
+  Status named = CheckName(name);
+  if (!named.ok()) return Status::Invalid(root.what(), ": ", key, ": ", named.message());
+  return Status::OK();
+}
+
 template <typename T>
 Status ReadObjects(const JsonObject& root, const char* key, std::vector<T>* out,
                    Status (*read)(const JsonObject&, T*)) {
@@ -214,6 +221,7 @@ Status ReadObjects(const JsonObject& root, const char* key, std::vector<T>* out,
     if (!element.IsObject()) return Status::Invalid(root.what(), ": ", key, " holds a non-object");
     T value;
     ARROW_RETURN_NOT_OK(read(JsonObject(element, root.what() + " " + key), &value));
+    ARROW_RETURN_NOT_OK(CheckNameIn(root, key, value.name));
     out->push_back(std::move(value));
   }
   return Status::OK();
@@ -381,12 +389,7 @@ std::string RegistryToJson(const Registry& registry, int indent) {
 
 Result<Registry> RegistryFromJson(const std::string& text, const std::string& what) {
   rapidjson::Document document;
-  document.Parse(text.data(), text.size());
-  if (document.HasParseError()) {
-    return Status::Invalid(
-        what, " is not a registry file: ", rapidjson::GetParseError_En(document.GetParseError()),
-        " at offset ", document.GetErrorOffset());
-  }
+  ARROW_RETURN_NOT_OK(ParseJson(text, "registry " + what, &document));
   if (!document.IsObject()) return Status::Invalid(what, " is not a registry file: not an object");
   JsonObject root(document, what);
   int64_t format_version = 0;
@@ -411,7 +414,9 @@ Result<Registry> RegistryFromJson(const std::string& text, const std::string& wh
   ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* materializations, root.Object("materializations"));
   for (const auto& view : materializations->GetObject()) {
     if (!view.value.IsArray()) return Status::Invalid(what, ": materializations must hold arrays");
-    auto& intervals = registry.materializations[view.name.GetString()];
+    const std::string name(view.name.GetString(), view.name.GetStringLength());
+    ARROW_RETURN_NOT_OK(CheckNameIn(root, "materializations", name));
+    auto& intervals = registry.materializations[name];
     for (const auto& element : view.value.GetArray()) {
       if (!element.IsObject()) return Status::Invalid(what, ": a materialization is not an object");
       JsonObject interval_json(element, what + " materialization");
@@ -427,21 +432,25 @@ Result<Registry> RegistryFromJson(const std::string& text, const std::string& wh
   return registry;
 }
 
-Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::string& project) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (std::filesystem::exists(path))
-      return Status::IOError("cannot read registry ", path.string());
+Result<Registry> ReadRegistry(const RepoConfig& config) {
+  const std::filesystem::path& path = config.registry_path;
+  std::error_code error;
+  if (!std::filesystem::exists(path, error) && !error) {
     Registry empty;
-    empty.project = project;
+    empty.project = config.project;
     return empty;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  ARROW_ASSIGN_OR_RAISE(Registry registry, RegistryFromJson(text.str(), path.string()));
-  if (registry.project != project) {
+  ARROW_ASSIGN_OR_RAISE(std::string text, ReadFile(path));
+  ARROW_ASSIGN_OR_RAISE(Registry registry, RegistryFromJson(text, path.string()));
+  if (registry.project != config.project) {
     return Status::Invalid("registry ", path.string(), " belongs to project '", registry.project,
-                           "', not '", project, "'");
+                           "', not '", config.project, "'");
+  }
+  // Derived paths come from the configuration and the (checked) names, never from the file.
+  for (FeatureView& view : registry.definitions.feature_views) {
+    if (view.is_stream()) {
+      ARROW_ASSIGN_OR_RAISE(view.windows, WindowsSource(config, view));
+    }
   }
   return registry;
 }

@@ -57,23 +57,85 @@ TEST(RegistryStoreTest, DamagedFilesAreErrors) {
   EXPECT_NE(RegistryFromJson(json, "r").status().message().find("'ttl'"), std::string::npos);
 }
 
-TEST(RegistryStoreTest, WriteIsAtomicAndReadable) {
-  auto dir = std::filesystem::temp_directory_path() / ("hw_registry_" + std::to_string(::getpid()));
+RepoConfig ConfigIn(const std::filesystem::path& root, const std::string& project = "p") {
+  RepoConfig config;
+  config.repo_path = root;
+  config.project = project;
+  config.registry_path = root / "nested" / "registry.json";
+  return config;
+}
+
+std::filesystem::path TemporaryDirectory(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  auto path = dir / "nested" / "registry.json";
-  auto missing = ReadRegistry(path, "p");
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(RegistryStoreTest, WriteIsAtomicAndReadable) {
+  auto dir = TemporaryDirectory("hw_registry_");
+  RepoConfig config = ConfigIn(dir);
+  auto missing = ReadRegistry(config);
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->version, 0);
-  ASSERT_TRUE(WriteRegistry(path, Example()).ok());
-  auto read = ReadRegistry(path, "p");
+  ASSERT_TRUE(WriteRegistry(config.registry_path, Example()).ok());
+  auto read = ReadRegistry(config);
   ASSERT_TRUE(read.ok()) << read.status().message();
   EXPECT_EQ(read->version, 3);
-  EXPECT_FALSE(ReadRegistry(path, "other").ok());
+  EXPECT_FALSE(ReadRegistry(ConfigIn(dir, "other")).ok());
   // No temporary file is left beside it.
   int files = 0;
-  for (auto& entry : std::filesystem::directory_iterator(path.parent_path()))
+  for (auto& entry : std::filesystem::directory_iterator(config.registry_path.parent_path()))
     files += entry.is_regular_file();
   EXPECT_EQ(files, 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RegistryStoreTest, HandEditedNamesAreRefused) {
+  for (const char* kind : {"\"driver\"", "\"src\"", "\"v\"", "\"svc\""}) {
+    std::string json = RegistryToJson(Example());
+    size_t at = json.find("\"name\": " + std::string(kind));
+    ASSERT_NE(at, std::string::npos) << kind;
+    json.replace(at, 8 + std::string(kind).size(), "\"name\": \"../../escape\"");
+    auto parsed = RegistryFromJson(json, "r.json");
+    ASSERT_FALSE(parsed.ok()) << kind;
+    EXPECT_NE(parsed.status().message().find("r.json"), std::string::npos);
+    EXPECT_NE(parsed.status().message().find("'../../escape'"), std::string::npos)
+        << parsed.status().message();
+  }
+  std::string json = RegistryToJson(Example());
+  json.replace(json.find("\"v\": ["), 4, "\"a\\nb\"");
+  EXPECT_FALSE(RegistryFromJson(json, "r.json").ok());
+}
+
+TEST(RegistryStoreTest, StreamWindowsAreDerivedNotRead) {
+  auto dir = TemporaryDirectory("hw_windows_");
+  RepoConfig config = ConfigIn(dir);
+  config.offline_store.path = "data/offline";
+  Registry registry = Example();
+  FeatureView& view = registry.definitions.feature_views[0];
+  view.aggregations.push_back({"f", "sum", Duration{60'000'000}, Duration{60'000'000}, "s"});
+  view.windows.path = "/etc";
+  ASSERT_TRUE(WriteRegistry(config.registry_path, registry).ok());
+  auto read = ReadRegistry(config);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(read->definitions.feature_views[0].windows.path, "data/offline/v");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RegistryStoreTest, DamagedOrMisplacedRegistriesAreClearErrors) {
+  auto dir = TemporaryDirectory("hw_damaged_");
+  RepoConfig config = ConfigIn(dir);
+  std::filesystem::create_directories(config.registry_path);
+  auto read = ReadRegistry(config);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.status().message().find("is a directory"), std::string::npos);
+  std::filesystem::remove(config.registry_path);
+  std::ofstream(config.registry_path) << std::string(200000, '[') << std::string(200000, ']');
+  read = ReadRegistry(config);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.status().message().find("more than 64 deep"), std::string::npos)
+      << read.status().message();
   std::filesystem::remove_all(dir);
 }
 

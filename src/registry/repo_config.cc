@@ -1,9 +1,9 @@
 #include "headwater/registry/repo_config.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
+#include "headwater/core/file.h"
+#include "headwater/registry/definitions.h"
 #include "yaml_reader.h"
 
 namespace headwater::registry {
@@ -39,14 +39,6 @@ Result<std::string> SubstituteEnvironment(const std::string& text) {
   return out;
 }
 
-bool IsProjectName(const std::string& name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::filesystem::path RepoConfig::Resolve(const std::string& path) const {
@@ -55,29 +47,42 @@ std::filesystem::path RepoConfig::Resolve(const std::string& path) const {
 }
 
 Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {
-  RepoConfig config;
   std::error_code error;
-  config.repo_path = std::filesystem::absolute(repo_path, error).lexically_normal();
-  if (config.repo_path.has_filename() == false) config.repo_path = config.repo_path.parent_path();
-  std::ifstream in(config.repo_path / kConfigFile, std::ios::binary);
-  if (!in) {
-    return Status::IOError("no ", kConfigFile, " in ", config.repo_path.string(),
+  std::filesystem::path root = std::filesystem::absolute(repo_path, error).lexically_normal();
+  if (root.has_filename() == false) root = root.parent_path();
+  if (!std::filesystem::exists(root / kConfigFile, error)) {
+    return Status::IOError("no ", kConfigFile, " in ", root.string(),
                            ": run `headwater init NAME` to create a repository, or pass -c DIR");
   }
-  std::stringstream raw;
-  raw << in.rdbuf();
-  ARROW_ASSIGN_OR_RAISE(std::string text, SubstituteEnvironment(raw.str()));
+  ARROW_ASSIGN_OR_RAISE(std::string text, ReadFile(root / kConfigFile));
+  return ParseRepoConfig(text, root);
+}
+
+Result<RepoConfig> ParseRepoConfig(const std::string& raw_text,
+                                   const std::filesystem::path& repo_path) {
+  RepoConfig config;
+  config.repo_path = repo_path;
+  ARROW_ASSIGN_OR_RAISE(std::string text, SubstituteEnvironment(raw_text));
   ARROW_ASSIGN_OR_RAISE(YAML::Node root, ParseYaml(text, kConfigFile));
   YamlReader reader(kConfigFile);
   try {
     if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
-    ARROW_RETURN_NOT_OK(
-        reader.CheckKeys(root, {"project", "registry", "provider", "online_store", "offline_store",
-                                "entity_key_serialization_version", "auth", "stream"}));
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(
+        root, {"project", "registry", "provider", "online_store", "offline_store",
+               "entity_key_serialization_version", "auth", "stream", "max_event_time_skew"}));
     ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config.project));
-    if (!IsProjectName(config.project)) {
-      return reader.Error(root["project"], "project '" + config.project +
-                                               "' must be letters, digits and underscores only");
+    Status named = CheckName(config.project);
+    if (!named.ok()) return reader.Error(root["project"], "project " + named.message());
+    if (root["max_event_time_skew"]) {
+      std::string text;
+      ARROW_RETURN_NOT_OK(reader.OptionalString(root, "max_event_time_skew", &text));
+      auto skew = ParseDuration(text);
+      if (!skew.ok() || skew->micros < 0) {
+        return reader.Error(
+            root["max_event_time_skew"],
+            "max_event_time_skew must be a duration such as 1h or 0s, not '" + text + "'");
+      }
+      config.max_event_time_skew = *skew;
     }
     std::string registry = "data/registry.json";
     YAML::Node registry_node = root["registry"];

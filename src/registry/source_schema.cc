@@ -8,6 +8,9 @@
 #include <parquet/file_reader.h>
 
 #include <algorithm>
+#include <set>
+
+#include "headwater/core/file.h"
 
 namespace headwater::registry {
 
@@ -21,16 +24,27 @@ Result<std::vector<fs::path>> ListSourceFiles(const fs::path& path) {
   }
   if (!fs::is_directory(status)) return std::vector<fs::path>{path};
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(path, error)) {
-    std::string name = entry.path().filename().string();
+  ARROW_ASSIGN_OR_RAISE(auto entries, ListDirectory(path));
+  for (const fs::path& entry : entries) {
+    std::string name = entry.filename().string();
     if (name.starts_with(".") || name.starts_with("_")) continue;
-    if (entry.is_regular_file() && entry.path().extension() == ".parquet") {
-      files.push_back(entry.path());
+    if (fs::is_regular_file(entry, error) && entry.extension() == ".parquet") {
+      files.push_back(entry);
     }
   }
-  if (error) return Status::IOError("cannot list ", path.string(), ": ", error.message());
   std::sort(files.begin(), files.end());
   return files;
+}
+
+Status CheckUniqueColumns(const arrow::Schema& schema, const std::string& file) {
+  std::set<std::string_view> names;
+  for (const auto& field : schema.fields()) {
+    if (!names.insert(field->name()).second) {
+      return Status::Invalid(file, " has two columns named '", field->name(),
+                             "'; columns are found by name, so each name must be unique");
+    }
+  }
+  return Status::OK();
 }
 
 Result<std::shared_ptr<arrow::Schema>> ReadSourceSchema(const fs::path& path) {
@@ -47,6 +61,7 @@ Result<std::shared_ptr<arrow::Schema>> ReadSourceSchema(const fs::path& path) {
         reader->metadata()->schema(), parquet::ArrowReaderProperties(),
         reader->metadata()->key_value_metadata(), &schema);
     if (!status.ok()) return Status::Invalid(files[0].string(), ": ", status.message());
+    ARROW_RETURN_NOT_OK(CheckUniqueColumns(*schema, files[0].string()));
     return schema;
   } catch (const parquet::ParquetException& error) {
     return Status::Invalid(files[0].string(), " is not a readable Parquet file: ", error.what());

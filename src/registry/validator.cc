@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "headwater/core/file.h"
 #include "headwater/registry/loader.h"
 #include "headwater/registry/source_schema.h"
 
@@ -169,11 +170,7 @@ Status ValidateStreamView(const RepoConfig& config, const Definitions& definitio
   }
   view->features = std::move(features);
   view->schema_inferred = false;
-  view->windows = DataSource{};
-  view->windows.name = view->name + " windows";
-  view->windows.path = (std::filesystem::path(config.offline_store.path) / view->name).string();
-  view->windows.timestamp_field = "event_timestamp";
-  view->windows.location = view->location;
+  ARROW_ASSIGN_OR_RAISE(view->windows, WindowsSource(config, *view));
   return Status::OK();
 }
 
@@ -232,6 +229,16 @@ Status ValidateFeatureView(const Definitions& definitions, const DataSource& sou
 }
 
 }  // namespace
+
+Result<DataSource> WindowsSource(const RepoConfig& config, const FeatureView& view) {
+  DataSource windows;
+  windows.name = view.name + " windows";
+  ARROW_ASSIGN_OR_RAISE(auto path, ChildPath(config.offline_store.path, view.name));
+  windows.path = path.string();
+  windows.timestamp_field = "event_timestamp";
+  windows.location = view.location;
+  return windows;
+}
 
 Status Validate(const RepoConfig& config, Definitions* definitions) {
   ARROW_RETURN_NOT_OK(CheckUnique(definitions->entities, "entity"));

@@ -177,8 +177,23 @@ TEST_F(ValidatorTest, RepoConfigRejectsUnknownKeysAndSubstitutesEnvironment) {
   EXPECT_NE(config.status().message().find("'HW_TEST_UNSET_VARIABLE' is not set"),
             std::string::npos);
 
-  Write("feature_store.yaml", "project: bad-name\n");
-  EXPECT_FALSE(LoadRepoConfig(repo_).ok());
+  for (const char* bad : {"bad name", "../x", "-x", "\"a\\nb\""}) {  // CheckName's rule
+    Write("feature_store.yaml", std::string("project: ") + bad + "\n");
+    auto refused = LoadRepoConfig(repo_);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("feature_store.yaml:1:"), std::string::npos);
+  }
+  Write("feature_store.yaml", "project: ok-name_2\n");
+  EXPECT_TRUE(LoadRepoConfig(repo_).ok());
+  Write("feature_store.yaml", "project: p\nmax_event_time_skew: 2h\n");
+  EXPECT_EQ(LoadRepoConfig(repo_)->max_event_time_skew.micros, 2 * 3'600'000'000LL);
+  Write("feature_store.yaml", "project: p\nmax_event_time_skew: soon\n");
+  EXPECT_NE(LoadRepoConfig(repo_).status().message().find("max_event_time_skew"),
+            std::string::npos);
+  Write("feature_store.yaml", "project: p\nprovider: local\nprovider: local\n");
+  EXPECT_NE(LoadRepoConfig(repo_).status().message().find(
+                "feature_store.yaml:3: duplicate key 'provider'"),
+            std::string::npos);
   Write("feature_store.yaml", "project: p\nonline_store: {type: cassandra}\n");
   EXPECT_NE(LoadRepoConfig(repo_).status().message().find("unknown type 'cassandra'"),
             std::string::npos);

@@ -1,6 +1,11 @@
 #include "yaml_reader.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <charconv>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace headwater::registry {
 
@@ -122,13 +127,74 @@ Status YamlReader::ForEach(const YAML::Node& map, const char* key,
   return Status::OK();
 }
 
-Result<YAML::Node> ParseYaml(const std::string& text, const std::string& file_name) {
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::Exception& error) {
-    return Status::Invalid(file_name, ":", error.mark.line + 1, ":", error.mark.column + 1,
-                           ": invalid YAML: ", error.msg);
+namespace {
+
+// What a YAML input may be: bounded in size before it is parsed, then in depth and node count
+// (aliases let a small file name a huge tree) before anything walks it.
+constexpr size_t kMaxYamlBytes = 16 << 20;
+constexpr int kMaxYamlDepth = 64;
+constexpr size_t kMaxYamlNodes = 1'000'000;
+
+std::string At(const std::string& file_name, const YAML::Mark& mark) {
+  return file_name + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+Status DeeperThanTheLimit(const std::string& file_name, const YAML::Mark& mark) {
+  return Status::Invalid(At(file_name, mark), ": nesting deeper than ", kMaxYamlDepth,
+                         " levels (the limit)");
+}
+
+// One walk, with an explicit stack: depth and size limits, and no key twice in a mapping
+// (yaml-cpp keeps both and lookups see the first, so a repeated key would be silently lost).
+Status CheckStructure(const YAML::Node& root, const std::string& file_name) {
+  std::vector<std::pair<YAML::Node, int>> stack = {{root, 1}};
+  size_t visited = 0;
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    if (++visited > kMaxYamlNodes) {
+      return Status::Invalid(file_name, ": more than ", kMaxYamlNodes,
+                             " nodes once aliases are expanded (the limit)");
+    }
+    if (depth > kMaxYamlDepth) return DeeperThanTheLimit(file_name, node.Mark());
+    if (node.IsSequence()) {
+      for (const auto& element : node) stack.emplace_back(element, depth + 1);
+    } else if (node.IsMap()) {
+      std::unordered_map<std::string, int> lines;
+      for (const auto& entry : node) {
+        if (entry.first.IsScalar()) {
+          auto [first, inserted] = lines.emplace(entry.first.Scalar(), entry.first.Mark().line + 1);
+          if (!inserted) {
+            return Status::Invalid(file_name, ":", entry.first.Mark().line + 1, ": duplicate key '",
+                                   entry.first.Scalar(), "' (first at line ", first->second, ")");
+          }
+        } else {
+          stack.emplace_back(entry.first, depth + 1);
+        }
+        stack.emplace_back(entry.second, depth + 1);
+      }
+    }
   }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<YAML::Node> ParseYaml(const std::string& text, const std::string& file_name) {
+  if (text.size() > kMaxYamlBytes) {
+    return Status::Invalid(file_name, ": ", text.size(), " bytes; a YAML file may have at most ",
+                           kMaxYamlBytes, " (16 MiB)");
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& error) {
+    return DeeperThanTheLimit(file_name, error.mark);
+  } catch (const YAML::Exception& error) {
+    return Status::Invalid(At(file_name, error.mark), ": invalid YAML: ", error.msg);
+  }
+  ARROW_RETURN_NOT_OK(CheckStructure(root, file_name));
+  return root;
 }
 
 }  // namespace headwater::registry

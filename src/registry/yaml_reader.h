@@ -55,6 +55,8 @@ class YamlReader {
 };
 
 /// Parses text into a YAML node, turning yaml-cpp's exceptions into a Status with file:line.
+/// Every YAML input comes through here: at most 16 MiB, nested at most 64 levels, at most a
+/// million nodes with aliases expanded, and no key twice in one mapping (file:line of the second).
 Result<YAML::Node> ParseYaml(const std::string& text, const std::string& file_name);
 
 }  // namespace headwater::registry

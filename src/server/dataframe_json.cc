@@ -24,10 +24,7 @@ Status AppendScalar(arrow::ArrayBuilder* builder, ScalarKind kind, const rapidjs
     case ScalarKind::kInt64:
       if (!value.IsInt64()) return wrong("an integer");
       return static_cast<arrow::Int64Builder*>(builder)->Append(value.GetInt64());
-    case ScalarKind::kFloat32:
-      if (!value.IsNumber()) return wrong("a number");
-      return static_cast<arrow::FloatBuilder*>(builder)->Append(
-          static_cast<float>(value.GetDouble()));
+    case ScalarKind::kFloat32:  // read as a double; the write path narrows it, checking range
     case ScalarKind::kFloat64:
       if (!value.IsNumber()) return wrong("a number");
       return static_cast<arrow::DoubleBuilder*>(builder)->Append(value.GetDouble());
@@ -53,6 +50,11 @@ Status AppendScalar(arrow::ArrayBuilder* builder, ScalarKind kind, const rapidjs
 }
 
 }  // namespace
+
+std::shared_ptr<arrow::DataType> JsonColumnType(FeatureType type) {
+  if (type.kind == ScalarKind::kFloat32) type.kind = ScalarKind::kFloat64;
+  return ToArrowType(type);
+}
 
 Result<size_t> DataFrameRows(const rapidjson::Value& df, size_t max_rows) {
   if (!df.IsObject() || df.MemberCount() == 0) {
@@ -84,7 +86,7 @@ Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,
   const rapidjson::Value& values = member->value;
   std::unique_ptr<arrow::ArrayBuilder> builder;
   ARROW_RETURN_NOT_OK(
-      arrow::MakeBuilder(arrow::default_memory_pool(), ToArrowType(type), &builder));
+      arrow::MakeBuilder(arrow::default_memory_pool(), JsonColumnType(type), &builder));
   ARROW_RETURN_NOT_OK(builder->Reserve(static_cast<int64_t>(num_rows)));
   for (rapidjson::SizeType row = 0; row < num_rows; ++row) {
     const rapidjson::Value& value = values[row];

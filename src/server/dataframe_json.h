@@ -15,8 +15,12 @@
 
 namespace headwater::server {
 
-/// The column `name` of `df` as an array of `type` with `num_rows` rows. Integers take JSON
-/// integers, floats any number, strings strings, Bytes strings (raw), Bool true/false,
+/// The Arrow type a JSON column of `type` is read as: ToArrowType(type), but Float32 (and
+/// Array(Float32)) as doubles, so the write path's one narrowing cast refuses what does not fit.
+std::shared_ptr<arrow::DataType> JsonColumnType(FeatureType type);
+
+/// The column `name` of `df` as an array of JsonColumnType(type) with `num_rows` rows. Integers
+/// take JSON integers, floats any number, strings strings, Bytes strings (raw), Bool true/false,
 /// UnixTimestamp ISO 8601 strings; null is null; arrays take JSON arrays. Missing column:
 /// Invalid naming it.
 Result<std::shared_ptr<arrow::Array>> ColumnFromJson(const rapidjson::Value& df,

@@ -3,14 +3,15 @@
 #include <arrow/api.h>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <chrono>
 #include <filesystem>
 #include <new>
 
 #include "dataframe_json.h"
+#include "headwater/core/json_reader.h"
 #include "headwater/core/json_writer.h"
+#include "headwater/core/text.h"
 #include "headwater/ingest/materializer.h"
 #include "headwater/ingest/writes.h"
 #include "headwater/registry/registry_store.h"
@@ -24,7 +25,8 @@ constexpr size_t kMaxWriteRows = 100'000;
 
 HttpResponse Error(int status, std::string_view error, std::string_view detail) {
   JsonWriter writer;
-  writer.BeginObject().Key("error").String(error).Key("detail").String(detail).EndObject();
+  writer.BeginObject().Key("error").String(error);
+  writer.Key("detail").String(PrintableText(detail)).EndObject();  // messages quote input
   return HttpResponse{status, writer.Take()};
 }
 
@@ -39,12 +41,7 @@ HttpResponse FromStatus(const Status& status) {
 
 Result<rapidjson::Document> ParseBody(std::string_view body) {
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());  // UTF-8 only
-  if (document.HasParseError()) {
-    return Status::Invalid(
-        "the body is not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError()),
-        " at offset ", document.GetErrorOffset());
-  }
+  ARROW_RETURN_NOT_OK(ParseJson(body, "the body", &document));
   if (!document.IsObject()) return Status::Invalid("the body must be a JSON object");
   return document;
 }
@@ -154,10 +151,28 @@ Result<std::unique_ptr<FeatureService>> FeatureService::Make(const registry::Rep
 
 Result<bool> FeatureService::RefreshRegistry() {
   std::lock_guard lock(refresh_mutex_);
+  auto reloaded = ReloadRegistry();
+  // A registry that cannot be read keeps the last good one serving; the failure is logged once
+  // and reported by /health and /metrics until a good one is read.
+  std::string error = reloaded.ok() ? "" : reloaded.status().message();
+  auto previous = registry_error_.load();
+  if (error != (previous ? *previous : "")) {
+    if (!error.empty()) {
+      std::fprintf(stderr, "registry: cannot reload, still serving version %lld: %s\n",
+                   static_cast<long long>(registry_version()), PrintableText(error).c_str());
+    } else if (previous != nullptr) {
+      std::fprintf(stderr, "registry: reloaded, version %lld\n",
+                   static_cast<long long>(registry_version()));
+    }
+    registry_error_.store(error.empty() ? nullptr : std::make_shared<const std::string>(error));
+  }
+  return reloaded;
+}
+
+Result<bool> FeatureService::ReloadRegistry() {
   std::string stamp = FileStamp(config_.registry_path);
   if (stamp.empty() || stamp == registry_stamp_) return false;
-  ARROW_ASSIGN_OR_RAISE(auto registry,
-                        registry::ReadRegistry(config_.registry_path, config_.project));
+  ARROW_ASSIGN_OR_RAISE(auto registry, registry::ReadRegistry(config_));
   if (registry.version == 0) return false;
   ARROW_ASSIGN_OR_RAISE(auto catalog, online::OnlineCatalog::Make(registry.definitions));
   // This process owns the store: drop the values of views that are gone or whose features
@@ -183,11 +198,11 @@ Result<bool> FeatureService::RefreshRegistry() {
       streams_.reset();
     }
     ARROW_ASSIGN_OR_RAISE(
-        streams_,
-        ingest::StreamRunner::Start(
-            config_, registry.definitions, store_.get(), clock_, [](std::string_view line) {
-              std::fprintf(stderr, "stream: %.*s\n", static_cast<int>(line.size()), line.data());
-            }));
+        streams_, ingest::StreamRunner::Start(config_, registry.definitions, store_.get(), clock_,
+                                              [](std::string_view line) {
+                                                std::fprintf(stderr, "stream: %s\n",
+                                                             PrintableText(line).c_str());
+                                              }));
   }
   auto next = std::make_shared<Snapshot>(Snapshot{std::move(registry), std::move(catalog)});
   snapshot_.store(std::move(next));
@@ -226,7 +241,8 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
   static constexpr Route kRoutes[] = {
       {"/get-online-features", "POST", registry::kReadOnline},
       {"/write-to-online-store", "POST", registry::kWriteOnline},
-      {"/push", "POST", 0},  // the scopes depend on "to": checked by Push
+      // Either write scope lets a token in; Push checks the ones "to" needs.
+      {"/push", "POST", registry::kWriteOnline | registry::kWriteOffline},
       {"/materialize", "POST", registry::kMaterialize},
       {"/materialize-incremental", "POST", registry::kMaterialize},
       {"/health", "GET", 0},
@@ -238,6 +254,8 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
     if (request.method != route.method) {
       return Error(405, "method not allowed", fmt::format("use {} {}", route.method, route.path));
     }
+    // Authentication comes before the body is read at all: a caller without a valid token
+    // learns nothing from it, not even which names exist.
     const uint32_t granted = config_.auth.enabled && !request.authorization.empty()
                                  ? GrantedScopes(config_.auth, request.authorization)
                                  : 0;
@@ -257,8 +275,7 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
     if (path == "/materialize") return Materialize(request.body, false);
     if (path == "/materialize-incremental") return Materialize(request.body, true);
     if (path == "/metrics") return MetricsText();
-    return HttpResponse{
-        200, fmt::format(R"({{"status":"ok","registry_version":{}}})", registry_version())};
+    return Health();
   }
   return Error(404, "not found", fmt::format("no endpoint {}", path.substr(0, 200)));
 }
@@ -307,8 +324,10 @@ HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
     std::map<std::string, FeatureType> columns;
     ingest::AddOnlineWriteColumns(definitions, *view, &columns);
     ARROW_ASSIGN_OR_RAISE(auto table, DataFrameFromJson(*df, columns, kMaxWriteRows));
-    ARROW_ASSIGN_OR_RAISE(auto result,
-                          ingest::WriteToOnlineStore(definitions, view_name, *table, store_.get()));
+    ARROW_ASSIGN_OR_RAISE(
+        auto result, ingest::WriteToOnlineStore(definitions, view_name, *table,
+                                                ingest::EventTimeBounds::At(config_, clock_.Now()),
+                                                store_.get()));
     metrics_->AddRowsWritten("/write-to-online-store", result.written);
     return fmt::format(R"({{"status":"ok","rows":{},"written":{},"skipped_older":{}}})",
                        table->num_rows(), result.written, result.skipped_older);
@@ -321,23 +340,23 @@ HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
 HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes) {
   auto current = snapshot();
   const registry::Definitions& definitions = current->registry.definitions;
-  int status_code = 200;
+  bool forbidden = false;
   auto run = [&]() -> Result<std::string> {
     ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(body));
     ARROW_ASSIGN_OR_RAISE(auto name, StringMember(document, "push_source_name", true));
-    const registry::DataSource* source = definitions.FindSource(name);
-    if (source == nullptr || source->type != registry::SourceType::kPush) {
-      return Status::KeyError("unknown push source '", name, "'");
-    }
     ARROW_ASSIGN_OR_RAISE(auto to_text, StringMember(document, "to", false));
     ARROW_ASSIGN_OR_RAISE(auto to, ingest::ParsePushTargets(to_text.empty() ? "online" : to_text));
+    // The scopes "to" needs are checked before the source is looked up, so that a token
+    // without them cannot tell which sources exist.
     const uint32_t needed =
         (to.online ? registry::kWriteOnline : 0u) | (to.offline ? registry::kWriteOffline : 0u);
     if (config_.auth.enabled && (granted_scopes & needed) != needed) {
-      status_code = granted_scopes == 0 ? 401 : 403;
-      return Status::Invalid(granted_scopes == 0 ? "send a valid API token"
-                                                 : "the API token lacks write_online or "
-                                                   "write_offline for this push");
+      forbidden = true;
+      return Status::Invalid("the API token lacks write_online or write_offline for this push");
+    }
+    const registry::DataSource* source = definitions.FindSource(name);
+    if (source == nullptr || source->type != registry::SourceType::kPush) {
+      return Status::KeyError("unknown push source '", name, "'");
     }
     ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
     if (df == nullptr) return Status::Invalid("missing \"df\"");
@@ -369,10 +388,7 @@ HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes
   };
   auto result = run();
   if (!result.ok()) {
-    if (status_code == 401 || status_code == 403) {
-      return Error(status_code, status_code == 401 ? "unauthorized" : "forbidden",
-                   result.status().message());
-    }
+    if (forbidden) return Error(403, "forbidden", result.status().message());
     return FromStatus(result.status());
   }
   return HttpResponse{200, std::move(*result)};
@@ -388,11 +404,10 @@ HttpResponse FeatureService::Materialize(std::string_view body, bool incremental
     ARROW_ASSIGN_OR_RAISE(auto names, StringListMember(document, "feature_views"));
     ARROW_ASSIGN_OR_RAISE(auto views,
                           ingest::SelectOnlineViews(current->registry.definitions, names));
+    auto in_past = ingest::CheckMaterializeEnd(*end, clock_.Now());
+    if (!in_past.ok()) return Status::Invalid("end_ts: ", in_past.message());
     ingest::StartOf start_of;
     if (incremental) {
-      if (end->micros > clock_.Now().micros) {
-        return Status::Invalid("end_ts ", FormatTimestamp(*end), " is in the future");
-      }
       start_of = ingest::IncrementalStart(config_, current->registry);
     } else {
       ARROW_ASSIGN_OR_RAISE(auto start_text, StringMember(document, "start_ts", true));
@@ -428,6 +443,16 @@ HttpResponse FeatureService::Materialize(std::string_view body, bool incremental
   return HttpResponse{200, std::move(*result)};
 }
 
+HttpResponse FeatureService::Health() {
+  JsonWriter out;
+  auto error = registry_error_.load();
+  out.BeginObject().Key("status").String(error ? "degraded" : "ok");
+  out.Key("registry_version").Int(registry_version());
+  if (error) out.Key("registry_error").String(PrintableText(*error));
+  out.EndObject();
+  return HttpResponse{200, out.Take()};
+}
+
 HttpResponse FeatureService::MetricsText() {
   std::string out;
   metrics_->Render(&out);
@@ -460,8 +485,8 @@ HttpResponse FeatureService::MetricsText() {
         out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", counter.name, counter.help,
                            counter.name);
         for (const auto& [source, values] : stats) {
-          out +=
-              fmt::format("{}{{source=\"{}\"}} {}\n", counter.name, source, values.*counter.field);
+          out += fmt::format("{}{{source=\"{}\"}} {}\n", counter.name, LabelValue(source),
+                             values.*counter.field);
         }
       }
       out +=
@@ -471,7 +496,7 @@ HttpResponse FeatureService::MetricsText() {
       for (const auto& pipeline : streams_->pipelines()) {
         for (const auto& [partition, position] : pipeline->positions()) {
           out += fmt::format("headwater_stream_position{{source=\"{}\",partition=\"{}\"}} {}\n",
-                             pipeline->source_name(), partition, position);
+                             LabelValue(pipeline->source_name()), partition, position);
         }
       }
       out +=
@@ -485,15 +510,16 @@ HttpResponse FeatureService::MetricsText() {
         for (double q : {0.5, 0.99}) {
           out += fmt::format(
               "headwater_stream_window_publish_seconds{{source=\"{}\",quantile=\"{}\"}} {}\n",
-              source, q, samples[static_cast<size_t>(q * static_cast<double>(samples.size() - 1))]);
+              LabelValue(source), q,
+              samples[static_cast<size_t>(q * static_cast<double>(samples.size() - 1))]);
         }
       }
       out += "# HELP headwater_stream_watermark_seconds The source's watermark (epoch seconds).\n";
       out += "# TYPE headwater_stream_watermark_seconds gauge\n";
       for (const auto& [source, values] : stats) {
         if (values.watermark == INT64_MIN) continue;
-        out += fmt::format("headwater_stream_watermark_seconds{{source=\"{}\"}} {}\n", source,
-                           values.watermark / 1e6);
+        out += fmt::format("headwater_stream_watermark_seconds{{source=\"{}\"}} {}\n",
+                           LabelValue(source), values.watermark / 1e6);
       }
     }
   }
@@ -505,10 +531,16 @@ HttpResponse FeatureService::MetricsText() {
     if (!view.online) continue;
     auto newest = online::NewestEventTime(*store_, view.name);
     if (!newest.ok() || !newest->has_value()) continue;
-    out += fmt::format("headwater_feature_freshness_seconds{{feature_view=\"{}\"}} {}\n", view.name,
-                       (now - (*newest)->micros) / 1e6);
+    out += fmt::format("headwater_feature_freshness_seconds{{feature_view=\"{}\"}} {}\n",
+                       LabelValue(view.name), (now - (*newest)->micros) / 1e6);
   }
   out += fmt::format("headwater_registry_version {}\n", current->registry.version);
+  out +=
+      "# HELP headwater_registry_reload_failing 1 while the registry file cannot be read (the "
+      "last good version keeps serving; /health says why).\n";
+  out += "# TYPE headwater_registry_reload_failing gauge\n";
+  out += fmt::format("headwater_registry_reload_failing {}\n",
+                     registry_error_.load() != nullptr ? 1 : 0);
   return HttpResponse{200, std::move(out), "text/plain; version=0.0.4"};
 }
 

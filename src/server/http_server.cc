@@ -8,8 +8,10 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,8 +24,76 @@ struct ServiceHandler {
   FeatureService* service;
 };
 
+std::string_view Trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+bool StartsWithName(std::string_view line, std::string_view lower_name) {
+  if (line.size() <= lower_name.size() || line[lower_name.size()] != ':') return false;
+  for (size_t i = 0; i < lower_name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != lower_name[i]) return false;
+  }
+  return true;
+}
+
+// h2o 2.2 reads the body by the first Content-Length header and leaves the header out of the
+// request it hands on, so a second one that disagrees — the shape of request smuggling — would
+// go unseen. While the handler runs, an HTTP/1 request's raw header block is still at the head
+// of its connection's input buffer; it is checked there, and refused whole (RFC 9110 8.6) when
+// its Content-Length values disagree or come with a Transfer-Encoding (RFC 9112 6.1).
+bool HasConflictingContentLength(h2o_req_t* req) {
+  if (req->version >= 0x200 || req->entity.base == nullptr ||
+      req->conn->callbacks->get_socket == nullptr) {
+    return false;
+  }
+  h2o_socket_t* socket = req->conn->callbacks->get_socket(req->conn);
+  if (socket == nullptr || socket->input == nullptr) return false;
+  std::string_view input(socket->input->bytes, socket->input->size);
+  std::string_view block = input.substr(0, input.find("\r\n\r\n"));
+  std::string_view first;
+  bool lengths = false, encoded = false;
+  while (!block.empty()) {
+    const size_t end = block.find('\n');
+    std::string_view line = Trimmed(block.substr(0, end));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    block = end == std::string_view::npos ? std::string_view() : block.substr(end + 1);
+    encoded = encoded || StartsWithName(line, "transfer-encoding");
+    if (!StartsWithName(line, "content-length")) continue;
+    std::string_view values = line.substr(sizeof("content-length"));
+    while (true) {  // a value may itself be a list: "5, 5"
+      const size_t comma = values.find(',');
+      const std::string_view value = Trimmed(values.substr(0, comma));
+      if (!lengths) first = value;
+      lengths = true;
+      if (value != first) return true;
+      if (comma == std::string_view::npos) break;
+      values.remove_prefix(comma + 1);
+    }
+  }
+  return lengths && encoded;
+}
+
+void Respond(h2o_req_t* req, int status, std::string_view content_type, std::string_view body) {
+  req->res.status = status;
+  req->res.reason = status < 400 ? "OK" : "Error";
+  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
+                 content_type.data(), content_type.size());
+  // The pool outlives the send; copy the body into it.
+  h2o_iovec_t copy = h2o_strdup(&req->pool, body.data(), body.size());
+  static h2o_generator_t generator = {nullptr, nullptr};
+  h2o_start_response(req, &generator);
+  h2o_send(req, &copy, 1, H2O_SEND_STATE_FINAL);
+}
+
 int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
   auto* handler = reinterpret_cast<ServiceHandler*>(self);
+  if (HasConflictingContentLength(req)) {
+    Respond(req, 400, "application/json",
+            R"({"error":"bad request","detail":"conflicting Content-Length headers"})");
+    return 0;
+  }
   HttpRequest request{
       std::string_view(req->method.base, req->method.len),
       std::string_view(req->path.base, req->path.len),
@@ -35,15 +105,7 @@ int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
     request.authorization = std::string_view(value.base, value.len);
   }
   HttpResponse response = handler->service->Handle(request);
-  req->res.status = response.status;
-  req->res.reason = response.status < 400 ? "OK" : "Error";
-  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
-                 response.content_type.data(), response.content_type.size());
-  // The pool outlives the send; copy the body into it.
-  h2o_iovec_t body = h2o_strdup(&req->pool, response.body.data(), response.body.size());
-  static h2o_generator_t generator = {nullptr, nullptr};
-  h2o_start_response(req, &generator);
-  h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+  Respond(req, response.status, response.content_type, response.body);
   return 0;
 }
 

@@ -10,6 +10,10 @@
 
 namespace headwater::server {
 
+/// `value` as a Prometheus label value: backslash, double quote and newline escaped, as the text
+/// exposition format requires. Every label built from a name goes through it.
+std::string LabelValue(std::string_view value);
+
 class Histogram {
  public:
   static constexpr std::array<double, 12> kBounds = {

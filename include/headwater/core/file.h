@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "headwater/core/status.h"
 
@@ -22,7 +23,18 @@ Status SyncPath(const std::filesystem::path& path, bool directory = false);
 std::optional<int64_t> NumberInFileName(std::string_view name, std::string_view prefix,
                                         size_t digits, std::string_view suffix);
 
-/// Reads a whole file; NotFound-style IOError naming it when absent.
+/// Reads a whole file; IOError naming it and the reason when it is absent, a directory or
+/// unreadable (a symbolic link loop, permissions).
 Result<std::string> ReadFile(const std::filesystem::path& path);
+
+/// The paths directly inside `directory`, unsorted; IOError naming it when it cannot be listed.
+/// Never throws (the range-for over std::filesystem::directory_iterator does on a failed step).
+Result<std::vector<std::filesystem::path>> ListDirectory(const std::filesystem::path& directory);
+
+/// `directory / name` when `name` is one ordinary path component (not empty, ".", "..", and no
+/// '/' or NUL), so the result is provably inside `directory`; Invalid otherwise. Every path built
+/// from a name (a view's offline dataset, a source's stream state) is built by this.
+Result<std::filesystem::path> ChildPath(const std::filesystem::path& directory,
+                                        std::string_view name);
 
 }  // namespace headwater

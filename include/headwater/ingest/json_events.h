@@ -4,9 +4,11 @@
 // a value of the wrong type — is refused whole with a reason naming the field, and nothing of it
 // is appended; the caller dead-letters it and goes on.
 //
-// Values: integers and floats as JSON numbers (an integer column refuses 1.5), strings, booleans;
-// a timestamp as ISO 8601 text or a number of milliseconds since the epoch (Kafka's unit).
-// Members that are not columns are ignored; a missing non-key column is null.
+// Values: integers and floats as JSON numbers (an integer column refuses 1.5, any column a value
+// beyond its type's range), strings, booleans; a timestamp as ISO 8601 text or a number of
+// milliseconds since the epoch (Kafka's unit). Event and created times must lie within the
+// EventTimeBounds. Members that are not columns are ignored; a missing non-key column is null.
+// Messages are bounded like every JSON input (core/json_reader.h).
 
 #include <arrow/type_fwd.h>
 
@@ -16,19 +18,22 @@
 #include <vector>
 
 #include "headwater/core/status.h"
+#include "headwater/ingest/event_time_bounds.h"
 
 namespace headwater::ingest {
 
 class JsonEventDecoder {
  public:
   /// `schema`: the columns to fill (a batch source's). `required`: columns that may not be
-  /// missing or null (join keys and the event time).
+  /// missing or null (join keys and the event time). `event_times`: timestamp columns whose
+  /// values must lie within the bounds given to Append (the event and created times).
   static Result<std::unique_ptr<JsonEventDecoder>> Make(std::shared_ptr<arrow::Schema> schema,
-                                                        std::vector<std::string> required);
+                                                        std::vector<std::string> required,
+                                                        std::vector<std::string> event_times);
   ~JsonEventDecoder();
 
   /// Appends one message, or returns Invalid with the reason and appends nothing.
-  Status Append(std::string_view message);
+  Status Append(std::string_view message, const EventTimeBounds& bounds);
   int64_t rows() const { return rows_; }
   /// The rows appended since the last Flush.
   Result<std::shared_ptr<arrow::RecordBatch>> Flush();

@@ -65,6 +65,11 @@ struct ViewMaterialization {
 /// One line (without newline) saying what a view's materialization did, as the CLI prints it.
 std::string DescribeMaterialization(const ViewMaterialization& done);
 
+/// Refuses a materialization `end` after `now`, for both kinds: rows stamped before it could
+/// still arrive, and the recorded interval would make every later incremental run start in the
+/// future and do nothing. The CLI, the server and the Python package all call it.
+Status CheckMaterializeEnd(Timestamp end, Timestamp now);
+
 /// Where a view's run starts: a fixed time, or (incremental) where its last run ended.
 using StartOf = std::function<Result<std::optional<Timestamp>>(const registry::FeatureView&)>;
 /// The incremental rule: the end of the view's latest recorded interval, or its source's oldest

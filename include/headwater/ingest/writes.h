@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "headwater/core/clock.h"
+#include "headwater/ingest/event_time_bounds.h"
 #include "headwater/ingest/stream_pipeline.h"
 #include "headwater/online/online_store.h"
 #include "headwater/registry/definitions.h"
@@ -38,15 +39,19 @@ struct EncodedRows {
 };
 
 /// Encodes the rows of `df` for `view`. Columns are found by name and converted to the view's
-/// types (any integer width, string and timestamp variant; lossy conversions are Invalid). A
-/// missing column, a null key or event time, or a value that does not convert is Invalid,
-/// naming the column.
+/// types (any integer width, string and timestamp variant; lossy conversions, and doubles beyond
+/// Float32's range, are Invalid). A missing column, a null key or event time, an event or
+/// created time outside `bounds`, or a value that does not convert is Invalid, naming the column
+/// and the row ("df.rate[3]: 1e+300 is out of range for Float32").
 Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
-                               const registry::FeatureView& view, const arrow::Table& df);
+                               const registry::FeatureView& view, const arrow::Table& df,
+                               const EventTimeBounds& bounds);
 
-/// Writes `df` to the online store under `view_name` and syncs the store.
+/// Writes `df` to the online store under `view_name` and syncs the store; EncodeRows' checks
+/// first, so a bad row writes nothing.
 Result<online::WriteResult> WriteToOnlineStore(const registry::Definitions& definitions,
                                                const std::string& view_name, const arrow::Table& df,
+                                               const EventTimeBounds& bounds,
                                                online::OnlineStore* store);
 
 /// Where pushed rows go (Feast's PushMode).
@@ -69,7 +74,9 @@ struct PushResult {
 
 /// Pushes `df` to the push source `source_name`: online to every online batch view on it (and
 /// through `pipeline`, when given, to its stream views), offline as a new Parquet file in its
-/// batch source. Everything is checked before the first write.
+/// batch source. Every mode checks the same way before the first write: join keys and event
+/// times present, event and created times within EventTimeBounds at `clock`'s now, values that
+/// fit their columns.
 Result<PushResult> Push(const registry::RepoConfig& config,
                         const registry::Definitions& definitions, const std::string& source_name,
                         const arrow::Table& df, PushTargets to, online::OnlineStore* store,

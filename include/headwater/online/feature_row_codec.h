@@ -43,7 +43,8 @@ Status EncodeFeatureRows(const std::vector<std::shared_ptr<arrow::Array>>& featu
 class FeatureRowReader {
  public:
   /// Checks the version and walks the features once, remembering where each starts. Invalid
-  /// when the bytes do not fit `schema`.
+  /// when the bytes do not fit `schema`. A scalar Float32/Float64 feature holding NaN or an
+  /// infinity reads as null (JSON has no form for it, and a value and its status must agree).
   Status Open(std::string_view value, const std::vector<FeatureType>& schema);
 
   Timestamp event_time() const { return event_time_; }

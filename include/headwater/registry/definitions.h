@@ -22,6 +22,17 @@ struct SourceLocation {
 
 using Tags = std::map<std::string, std::string>;
 
+/// The longest object name CheckName accepts.
+constexpr size_t kMaxNameLength = 128;
+
+/// The one rule for the names of objects — entities, sources, feature views, feature services —
+/// and of the project: 1 to kMaxNameLength letters, digits, '_' and '-', not starting with '-'
+/// (Feast's names, and the dashes some teams use). Names become directory names (a stream view's
+/// offline dataset, a source's stream state) and metric labels; the rule keeps both safe, and the
+/// registry reader applies it too, so a hand-edited registry cannot break it. Invalid saying what
+/// is wrong, quoting the name.
+Status CheckName(std::string_view name);
+
 /// An entity: the thing features describe, identified by one join key column (Feast allows one
 /// join key per entity; a composite key is a feature view over several entities).
 struct Entity {

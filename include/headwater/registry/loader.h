@@ -41,6 +41,11 @@ Status ParseDefinitions(const std::string& text, const std::string& file_name, D
 /// file, line and object.
 Status Validate(const RepoConfig& config, Definitions* definitions);
 
+/// Where a stream view's window rows are kept offline: a file source over
+/// `offline_store.path/<view name>` (join keys, event_timestamp, the features). Derived from the
+/// name, never taken from a file: Validate and the registry reader both set `view.windows` here.
+Result<DataSource> WindowsSource(const RepoConfig& config, const FeatureView& view);
+
 /// ParseDefinitions for YAML made from a Python file: locations and error messages name the
 /// Python file and its lines.
 Status ParsePythonDefinitions(const PythonDefinitions& python, const std::string& file_name,

@@ -8,6 +8,7 @@
 
 #include "headwater/core/clock.h"
 #include "headwater/registry/definitions.h"
+#include "headwater/registry/repo_config.h"
 
 namespace headwater::registry {
 
@@ -15,11 +16,15 @@ namespace headwater::registry {
 /// `indent` > 0 the text is pretty-printed. Source locations are not stored.
 std::string RegistryToJson(const Registry& registry, int indent = 2);
 
-/// Parses what RegistryToJson wrote. `what` names the text in errors.
+/// Parses what RegistryToJson wrote. `what` names the text in errors. Bounded like every JSON
+/// input (core/json_reader.h); every object name must pass CheckName.
 Result<Registry> RegistryFromJson(const std::string& text, const std::string& what);
 
-/// Reads the registry file; a missing file is an empty registry for `project` (version 0).
-Result<Registry> ReadRegistry(const std::filesystem::path& path, const std::string& project);
+/// Reads `config.registry_path`; a missing file is an empty registry of `config.project`
+/// (version 0). Refuses another project's registry, a damaged one and a directory in its place.
+/// A stream view's `windows` is derived from `config` and its name (WindowsSource), never taken
+/// from the file.
+Result<Registry> ReadRegistry(const RepoConfig& config);
 
 /// Writes the registry file atomically: a temporary file beside it is written, flushed to disk
 /// and renamed over the old one, so a crash leaves either the old or the new registry whole.

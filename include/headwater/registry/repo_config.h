@@ -69,7 +69,7 @@ struct AuthConfig {
 struct RepoConfig {
   /// The repository root (the directory holding feature_store.yaml), absolute.
   std::filesystem::path repo_path;
-  /// Project name: letters, digits and underscores. Required.
+  /// Project name, following registry::CheckName. Required.
   std::string project;
   /// Registry file, absolute (written relative to the repository). Default "data/registry.json".
   std::filesystem::path registry_path;
@@ -79,6 +79,11 @@ struct RepoConfig {
   OfflineStoreConfig offline_store;
   StreamConfig stream;
   AuthConfig auth;
+  /// How far past now an event time may be (`max_event_time_skew`). Rows stamped later are
+  /// refused on every write path (push, write-to-online-store, Kafka): one such row would
+  /// otherwise win over every real write to its key until that time. Event times before
+  /// 1900-01-01 are refused too. Default 1d.
+  Duration max_event_time_skew{86'400'000'000};
 
   /// Resolves a path written in the repository (relative to its root) to an absolute one.
   std::filesystem::path Resolve(const std::string& path) const;
@@ -87,5 +92,9 @@ struct RepoConfig {
 /// Reads `repo_path/feature_store.yaml`. `${NAME}` in any value is replaced by the environment
 /// variable NAME (an unset variable is an error). Unknown keys are errors naming the key.
 Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path);
+
+/// The text of a feature_store.yaml, as LoadRepoConfig reads it, for the repository at
+/// `repo_path` (taken as given).
+Result<RepoConfig> ParseRepoConfig(const std::string& text, const std::filesystem::path& repo_path);
 
 }  // namespace headwater::registry

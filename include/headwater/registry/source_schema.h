@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "headwater/core/status.h"
@@ -17,8 +18,12 @@ namespace headwater::registry {
 /// files (names starting with "." or "_") are skipped. A missing path is an IOError.
 Result<std::vector<std::filesystem::path>> ListSourceFiles(const std::filesystem::path& path);
 
-/// The Arrow schema of a source: that of its first file. A source with no files, or a file that
-/// is not Parquet, is an error naming the path.
+/// The Arrow schema of a source: that of its first file. A source with no files, a file that is
+/// not Parquet, or one with two columns of one name, is an error naming the path.
 Result<std::shared_ptr<arrow::Schema>> ReadSourceSchema(const std::filesystem::path& path);
+
+/// Invalid naming `file` and the column when two columns of `schema` share a name: every
+/// reader finds columns by name, so the second would be silently ignored.
+Status CheckUniqueColumns(const arrow::Schema& schema, const std::string& file);
 
 }  // namespace headwater::registry

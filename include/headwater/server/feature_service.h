@@ -3,7 +3,8 @@
 // response out. The transport (http_server.h) and the fuzzer both drive it.
 //
 // Endpoints (Feast's feature-server contract):
-//   GET  /health                   {"status": "ok", "registry_version": N}
+//   GET  /health                   {"status": "ok", "registry_version": N}; "degraded" with
+//                                  "registry_error" while the registry file cannot be read
 //   GET  /metrics                  Prometheus text
 //   POST /get-online-features      {"features": [...] | "feature_service": s, "entities": {...},
 //                                   "full_feature_names": b}
@@ -64,7 +65,9 @@ class FeatureService {
   HttpResponse Handle(const HttpRequest& request);
 
   /// Re-reads the registry when its file changed and swaps it in; requests in flight finish
-  /// with the registry they started with. Returns whether it changed.
+  /// with the registry they started with. Returns whether it changed. A file that cannot be read
+  /// leaves the current registry serving; the error is logged once and /health reports
+  /// "degraded" with it until a good file is read.
   Result<bool> RefreshRegistry();
 
   int64_t registry_version() const;
@@ -81,7 +84,9 @@ class FeatureService {
   HttpResponse WriteToOnlineStore(std::string_view body);
   HttpResponse Push(std::string_view body, uint32_t granted_scopes);
   HttpResponse Materialize(std::string_view body, bool incremental);
+  HttpResponse Health();
   HttpResponse MetricsText();
+  Result<bool> ReloadRegistry();
 
   registry::RepoConfig config_;
   const Clock& clock_;
@@ -90,6 +95,8 @@ class FeatureService {
   std::unique_ptr<online::OnlineStore> store_;          // backing_store_, with reads timed
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::string registry_stamp_;  // file size and mtime of the registry last loaded
+  // Why the registry file last failed to load; null while it loads.
+  std::atomic<std::shared_ptr<const std::string>> registry_error_;
   std::mutex refresh_mutex_;
   std::mutex materialize_mutex_;  // one materialization at a time
   // The running stream pipelines; replaced (under the exclusive lock) when a registry reload
