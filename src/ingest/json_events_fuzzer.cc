@@ -15,12 +15,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         {arrow::field("ticker", arrow::utf8()), arrow::field("price", arrow::float64()),
          arrow::field("size", arrow::int32()), arrow::field("ok", arrow::boolean()),
          arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MILLI))});
-    auto made = ingest::JsonEventDecoder::Make(schema, {"ticker", "timestamp"});
+    auto made = ingest::JsonEventDecoder::Make(schema, {"ticker", "timestamp"}, {"timestamp"});
     if (!made.ok()) std::abort();
     return std::move(*made);
   }();
   const int64_t before = decoder->rows();
-  Status appended = decoder->Append(std::string_view(reinterpret_cast<const char*>(data), size));
+  static const auto bounds = [] {
+    registry::RepoConfig config;  // the default max_event_time_skew
+    return ingest::EventTimeBounds::At(config, Timestamp{1'780'000'000'000'000});
+  }();
+  Status appended =
+      decoder->Append(std::string_view(reinterpret_cast<const char*>(data), size), bounds);
   if (appended.ok() != (decoder->rows() == before + 1)) std::abort();
   if (!appended.ok() && appended.message().empty()) std::abort();
   if (decoder->rows() >= 64) {

@@ -12,9 +12,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "headwater/core/json_reader.h"
+#include "headwater/core/text.h"
 #include "headwater/ingest/materializer.h"
 #include "headwater/registry/loader.h"
 #include "headwater/registry/registry_store.h"
+#include "headwater/server/api_token.h"
 #include "headwater/server/feature_service.h"
 
 namespace {
@@ -23,6 +26,8 @@ using namespace headwater;
 namespace fs = std::filesystem;
 
 ManualClock clock_now(Timestamp{1'714'600'000'000'000});
+constexpr const char* kToken = "fuzz-token-0123456789abcdef";
+constexpr const char* kReaderToken = "fuzz-reader-0123456789abcdef";
 std::unique_ptr<server::FeatureService> service;
 
 void Check(const Status& status) {
@@ -35,14 +40,23 @@ void Check(const Status& status) {
 // A repository with two views (one with a composite key), applied and materialized.
 void MakeRepository(const fs::path& repo) {
   fs::create_directories(repo / "data");
-  std::ofstream(repo / "feature_store.yaml") << "project: fuzz\n";
+  // Authentication on, so the fuzzer reaches the paths with and without a token.
+  std::ofstream(repo / "feature_store.yaml")
+      << "project: fuzz\nauth:\n  tokens:\n"
+      << "    - {name: all, sha256: " << server::Sha256Hex(kToken)
+      << ", scopes: [read_online, write_online, write_offline, materialize]}\n"
+      << "    - {name: reader, sha256: " << server::Sha256Hex(kReaderToken)
+      << ", scopes: [read_online]}\n";
   std::ofstream(repo / "defs.yaml")
       << "entities:\n  - {name: driver, join_keys: [driver_id]}\n"
          "  - {name: city, join_keys: [city], value_type: STRING}\n"
-         "sources: [{name: s, path: data/f.parquet, timestamp_field: ts}]\n"
+         "sources:\n  - {name: s, path: data/f.parquet, timestamp_field: ts}\n"
+         "  - {name: pb, path: data/pushed, timestamp_field: ts}\n"
+         "  - {name: p, type: push, batch_source: pb}\n"
          "feature_views:\n"
          "  - {name: v, entities: [driver], ttl: 1d, source: s}\n"
          "  - {name: w, entities: [driver, city], ttl: 0, source: s}\n"
+         "  - {name: pv, entities: [driver], ttl: 0, source: p}\n"
          "feature_services: [{name: svc, features: [v, {w: [x]}]}]\n";
   arrow::Int64Builder ids;
   arrow::StringBuilder cities, names;
@@ -66,9 +80,13 @@ void MakeRepository(const fs::path& repo) {
                      arrow::field("tags", arrow::list(arrow::int64()))}),
       {ids.Finish().ValueOrDie(), cities.Finish().ValueOrDie(), names.Finish().ValueOrDie(),
        times.Finish().ValueOrDie(), xs.Finish().ValueOrDie(), tags.Finish().ValueOrDie()});
-  auto out = arrow::io::FileOutputStream::Open((repo / "data" / "f.parquet").string()).ValueOrDie();
-  Check(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out));
-  Check(out->Close());
+  fs::create_directories(repo / "data" / "pushed");
+  for (const fs::path& file :
+       {repo / "data" / "f.parquet", repo / "data" / "pushed" / "0.parquet"}) {
+    auto out = arrow::io::FileOutputStream::Open(file.string()).ValueOrDie();
+    Check(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out));
+    Check(out->Close());
+  }
 
   auto config = registry::LoadRepoConfig(repo).ValueOrDie();
   registry::Registry applied;
@@ -108,25 +126,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static constexpr std::pair<const char*, const char*> kTargets[] = {
       {"POST", "/get-online-features"},
       {"POST", "/write-to-online-store"},
+      {"POST", "/push"},
       {"POST", "/get-online-features"},
       {"GET", "/health"},
       {"GET", "/metrics"},
       {"POST", "/nope"},
       {"PUT", "/get-online-features"},
-      {"POST", "/materialize"}};
+      {"POST", "/materialize"},
+      {"POST", "/materialize-incremental"}};
+  static const std::string kAuthorizations[] = {"Bearer " + std::string(kToken), "",
+                                                "Bearer " + std::string(kReaderToken),
+                                                "Bearer not-a-token", "garbage"};
   if (size == 0) return 0;
-  const auto& [method, path] = kTargets[data[0] % std::size(kTargets)];
+  // The first byte picks the endpoint (low half) and the Authorization header (high half); the
+  // rest is the body.
+  const auto& [method, path] = kTargets[(data[0] & 15) % std::size(kTargets)];
+  const std::string& authorization = kAuthorizations[(data[0] >> 4) % std::size(kAuthorizations)];
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
-  // /materialize reads Parquet and writes the store: keep it to bodies that are clearly bad or
-  // tiny, so the fuzzer spends its time on parsing.
-  server::HttpResponse response = service->Handle({method, path, body, {}});
+  server::HttpResponse response = service->Handle({method, path, body, authorization});
   if (response.status < 200 || response.status > 599) std::abort();
+  // Without a valid token nothing but /health and /metrics is read, whatever the body.
+  if (authorization != kAuthorizations[0] && authorization != kAuthorizations[2] &&
+      std::string_view(path) != "/health" && std::string_view(path) != "/metrics" &&
+      std::string_view(path) != "/nope" && std::string_view(method) == "POST" &&
+      response.status != 401) {
+    std::abort();
+  }
   if (response.content_type == "application/json") {
     rapidjson::Document document;
-    document.Parse(response.body.data(), response.body.size());
-    if (document.HasParseError() || !document.IsObject()) std::abort();
+    if (!ParseJson(response.body, "the response", &document).ok() || !document.IsObject()) {
+      std::abort();
+    }
     if (response.status >= 400 && (!document.HasMember("error") || !document.HasMember("detail"))) {
       std::abort();
+    }
+    // Messages quote input; what reaches a client or a terminal is printable.
+    if (response.status >= 400) {
+      const rapidjson::Value& detail = document["detail"];
+      std::string_view text(detail.GetString(), detail.GetStringLength());
+      if (PrintableText(text) != text) std::abort();
     }
   }
   return 0;
