@@ -36,7 +36,8 @@ TEST(JsonReaderTest, BracketsInsideStringsDoNotCount) {
       "{\"s\": \"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"}";
   ASSERT_TRUE(ParseJson(text, "x", &document).ok());
   EXPECT_EQ(document["s"].GetStringLength(), 2001u);
-  EXPECT_EQ(JsonNestingOverflow(R"(["\\", [[1]]])", 2), 8);  // an escaped backslash ends no string
+  // An escaped backslash ends no string, and an escaped quote does not end one.
+  EXPECT_TRUE(ParseJson(R"(["\\", "\"[[[[", 1])", "x", &document).ok());
 }
 
 TEST(JsonReaderTest, InvalidJsonAndInvalidUtf8AreRefusedWithTheirOffset) {
@@ -47,6 +48,20 @@ TEST(JsonReaderTest, InvalidJsonAndInvalidUtf8AreRefusedWithTheirOffset) {
   EXPECT_NE(status.message().find("at offset 6"), std::string::npos);
   EXPECT_FALSE(ParseJson("\"\xff\"", "x", &document).ok());
   EXPECT_FALSE(ParseJson("", "x", &document).ok());
+}
+
+TEST(JsonReaderTest, LoneSurrogateEscapesAreRefusedPairsAreKept) {
+  rapidjson::Document document;
+  Status status = ParseJson(R"({"s": "ok \udc00"})", "the body", &document);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.message(),
+            "the body has a lone surrogate escape \\udc00 (not a character) at offset 10");
+  EXPECT_FALSE(ParseJson(R"(["\uDFFF"])", "x", &document).ok());
+  EXPECT_FALSE(ParseJson(R"(["\ud800x\udc00"])", "x", &document).ok());
+  EXPECT_FALSE(ParseJson(R"(["\ud800"])", "x", &document).ok());  // RapidJSON refuses this one
+  ASSERT_TRUE(ParseJson(R"(["\ud83d\ude00", "\\udc00"])", "x", &document).ok());
+  EXPECT_EQ(std::string(document[0].GetString()), "\xf0\x9f\x98\x80");  // U+1F600
+  EXPECT_EQ(std::string(document[1].GetString()), "\\udc00");           // an escaped backslash
 }
 
 }  // namespace

@@ -16,13 +16,16 @@ namespace headwater {
 constexpr int kMaxJsonDepth = 64;
 
 /// Parses `text` into `document`. Invalid when `text` nests deeper than kMaxJsonDepth, is not
-/// JSON, or is not UTF-8 (strings become Arrow utf8 values and Parquet strings). The message
-/// starts with `what` ("the body", "registry /repo/data/registry.json") and gives the byte offset.
-/// `document` is reused as it is, so a caller parsing many messages keeps one.
+/// JSON, or is not UTF-8 — raw bytes or escapes (strings become Arrow utf8 values and Parquet
+/// strings). The message starts with `what` ("the body", "registry /repo/data/registry.json")
+/// and gives the byte offset. `document` is reused as it is, so a caller parsing many messages
+/// keeps one.
 Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* document);
 
-/// The offset of the first byte at which `text` opens more than `max_depth` arrays and objects,
-/// or -1. Brackets inside strings do not count. Linear, no recursion, no allocation.
-int64_t JsonNestingOverflow(std::string_view text, int max_depth);
+/// What ParseJson checks before RapidJSON's recursive parser runs, in one linear pass without
+/// allocation: nesting of arrays and objects up to kMaxJsonDepth (brackets in strings do not
+/// count), and no lone surrogate escape (`\uDC00` without its high half), which RapidJSON 1.1
+/// would turn into bytes that are not UTF-8.
+Status CheckJsonText(std::string_view text, std::string_view what);
 
 }  // namespace headwater
