@@ -132,6 +132,10 @@ Result<WindowOutput> WindowJob::Finalize(int64_t until) {
   op_.FinalizeUntil(until, &rows);
   WindowOutput out;
   const int64_t n = static_cast<int64_t>(rows.size());
+  if (n == 0) {  // most calls: nothing final yet (and empty vectors have no data to append)
+    ARROW_ASSIGN_OR_RAISE(out.table, arrow::Table::MakeEmpty(output_schema_));
+    return out;
+  }
   std::vector<std::shared_ptr<arrow::Array>> columns;
 
   // Join keys, decoded from the operator's encoded keys.
