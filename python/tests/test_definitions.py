@@ -171,6 +171,17 @@ def test_validation_errors_point_into_the_python_file(driver_repo):
     assert "avg_daily_trips" in result.stderr and "Float32" in result.stderr
 
 
+def test_the_name_rule_points_into_the_python_file(driver_repo):
+    text = (driver_repo / "example_repo.py").read_text()
+    bad = text.replace('name="driver_hourly_stats",', 'name="../escape",', 1)
+    assert bad != text
+    (driver_repo / "example_repo.py").write_text(bad)
+    line = bad.splitlines().index('driver_stats_fv = FeatureView(') + 1
+    result = run([HEADWATER, "apply"], cwd=driver_repo, ok=False)
+    assert f"example_repo.py:{line}: feature_view: name '../escape' must be" in result.stderr
+    assert not (driver_repo / "data" / "registry.json").exists()
+
+
 def test_python_files_print_to_stderr_not_into_the_definitions(driver_repo):
     (driver_repo / "noisy.py").write_text("print('hello from a definition file')\n")
     result = run([HEADWATER, "apply"], cwd=driver_repo)
