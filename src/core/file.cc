@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -19,34 +20,62 @@ Status SyncPath(const std::filesystem::path& path, bool directory) {
   return Status::OK();
 }
 
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
+namespace {
+
+std::atomic<DurableWriteObserver*> observer{nullptr};
+
+Status Observe(DurableStep step, const std::filesystem::path& path) {
+  DurableWriteObserver* current = observer.load(std::memory_order_acquire);
+  return current == nullptr ? Status::OK() : current->Before(step, path);
+}
+
+}  // namespace
+
+void SetDurableWriteObserverForTesting(DurableWriteObserver* installed) {
+  observer.store(installed, std::memory_order_release);
+}
+
+Status WriteFileAtomically(
+    const std::filesystem::path& path,
+    const std::function<Status(const std::filesystem::path& temporary)>& write) {
+  static std::atomic<uint64_t> sequence{0};
   std::error_code error;
   const std::filesystem::path directory =
       path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   std::filesystem::create_directories(directory, error);
   if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
-  std::filesystem::path temporary = path;
-  temporary += ".tmp." + std::to_string(::getpid());
-  {
+  // Unique per call, so concurrent writers of one name in a process never share a temporary.
+  const std::filesystem::path temporary =
+      directory / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
+                   std::to_string(sequence.fetch_add(1)));
+  auto steps = [&]() -> Status {
+    ARROW_RETURN_NOT_OK(Observe(DurableStep::kWriteTemporary, path));
+    ARROW_RETURN_NOT_OK(write(temporary));
+    ARROW_RETURN_NOT_OK(Observe(DurableStep::kSyncTemporary, path));
+    ARROW_RETURN_NOT_OK(SyncPath(temporary));
+    ARROW_RETURN_NOT_OK(Observe(DurableStep::kRename, path));
+    std::filesystem::rename(temporary, path, error);
+    if (error) return Status::IOError("cannot replace ", path.string(), ": ", error.message());
+    return Status::OK();
+  };
+  Status written = steps();
+  if (!written.ok()) {
+    std::filesystem::remove(temporary, error);
+    return written;
+  }
+  // The rename is durable only once the directory entry is on disk.
+  ARROW_RETURN_NOT_OK(Observe(DurableStep::kSyncDirectory, path));
+  return SyncPath(directory, /*directory=*/true);
+}
+
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
+  return WriteFileAtomically(path, [&](const std::filesystem::path& temporary) -> Status {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
     out.flush();
-    if (!out) {
-      std::filesystem::remove(temporary, error);
-      return Status::IOError("cannot write ", temporary.string());
-    }
-  }
-  Status synced = SyncPath(temporary);
-  if (synced.ok()) {
-    std::filesystem::rename(temporary, path, error);
-    if (error) synced = Status::IOError("cannot replace ", path.string(), ": ", error.message());
-  }
-  if (!synced.ok()) {
-    std::filesystem::remove(temporary, error);
-    return synced;
-  }
-  // The rename is durable only once the directory entry is on disk.
-  return SyncPath(directory, /*directory=*/true);
+    if (!out) return Status::IOError("cannot write ", temporary.string());
+    return Status::OK();
+  });
 }
 
 std::optional<int64_t> NumberInFileName(std::string_view name, std::string_view prefix,

@@ -3,12 +3,11 @@
 #include <arrow/csv/api.h>
 #include <arrow/io/file.h>
 #include <arrow/table.h>
-#include <fcntl.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/exception.h>
-#include <unistd.h>
 
+#include "headwater/core/file.h"
 #include "headwater/registry/source_schema.h"
 
 namespace headwater::offline {
@@ -81,9 +80,7 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
     return Status::IOError("cannot write ", path.string(), ": directory ", directory.string(),
                            " does not exist");
   }
-  fs::path temporary =
-      directory / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
-  auto write = [&]() -> Status {
+  return WriteFileAtomically(path, [&](const fs::path& temporary) -> Status {
     ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(temporary.string()));
     if (format == TableFormat::kParquet) {
       auto properties =
@@ -98,20 +95,8 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
       ARROW_RETURN_NOT_OK(
           arrow::csv::WriteCSV(table, arrow::csv::WriteOptions::Defaults(), out.get()));
     }
-    ARROW_RETURN_NOT_OK(out->Close());
-    int fd = ::open(temporary.c_str(), O_RDONLY);
-    if (fd < 0 || ::fsync(fd) != 0) {
-      if (fd >= 0) ::close(fd);
-      return Status::IOError("cannot sync ", temporary.string());
-    }
-    ::close(fd);
-    fs::rename(temporary, path, error);
-    if (error) return Status::IOError("cannot write ", path.string(), ": ", error.message());
-    return Status::OK();
-  };
-  Status status = write();
-  if (!status.ok()) fs::remove(temporary, error);
-  return status;
+    return out->Close();
+  });
 }
 
 }  // namespace headwater::offline

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -11,9 +12,38 @@
 
 namespace headwater {
 
-/// Writes `contents` to a temporary file beside `path`, syncs it, renames it over `path` and
-/// syncs the directory. On error nothing is left at `path` but what was there.
+/// The steps of the one atomic write, in order.
+enum class DurableStep : uint8_t {
+  kWriteTemporary,  // the new contents go to a temporary file beside the target
+  kSyncTemporary,   // fsync of the temporary file: its contents are durable
+  kRename,          // rename over the target: visible, not yet durable
+  kSyncDirectory,   // fsync of the directory: the new name is durable
+};
+
+/// The one door for durability: writes a file so that a crash leaves the old file or the new
+/// one whole, never a mix and never a name without its data. `write` fills a temporary file
+/// beside `path` (hidden, ".<name>.tmp.<pid>.<n>", so no reader lists it), which is synced,
+/// renamed over `path`, and then the directory is synced. Everything a promise depends on —
+/// the registry and its markers, checkpoints, stream part files and dead letters, offline
+/// appends, backfills — is written through it. On an error before the rename, `path` is as it
+/// was and the temporary file is removed.
+Status WriteFileAtomically(
+    const std::filesystem::path& path,
+    const std::function<Status(const std::filesystem::path& temporary)>& write);
+/// The same for contents held in memory.
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents);
+
+/// Sees every atomic write's steps (tests only): RocksDB's FaultInjectionTestFS idea, at the
+/// one door. `Before` returning an error stops that write there, as a crash would, and the
+/// error goes to the writer's caller. src/core/fault_injection.h simulates power loss with it.
+class DurableWriteObserver {
+ public:
+  virtual ~DurableWriteObserver() = default;
+  virtual Status Before(DurableStep step, const std::filesystem::path& path) = 0;
+};
+/// Installs `observer` for every atomic write in the process; nullptr removes it. Tests only:
+/// not synchronised with writes in flight.
+void SetDurableWriteObserverForTesting(DurableWriteObserver* observer);
 
 /// fsync of a file or (directory = true) a directory.
 Status SyncPath(const std::filesystem::path& path, bool directory = false);

@@ -22,8 +22,8 @@ Result<std::shared_ptr<arrow::Table>> ReadTableFile(
     const std::filesystem::path& path,
     const std::map<std::string, std::shared_ptr<arrow::DataType>>& column_types = {});
 
-/// Writes a table file atomically: a temporary file in the same directory is written, synced and
-/// renamed into place; on any error no file is left at `path` (an existing one is untouched).
+/// Writes a table file through the one atomic write (core/file.h: temporary file, fsync, rename,
+/// fsync of the directory); on any error no file is left at `path` (an existing one is untouched).
 Status WriteTableFile(const arrow::Table& table, const std::filesystem::path& path);
 
 }  // namespace headwater::offline
