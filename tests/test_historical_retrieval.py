@@ -289,7 +289,7 @@ def test_retrieval_before_apply_says_so(tmp_path, cli):
     cli("init", "r")
     result = cli("-c", "r", "get-historical-features", "--entities", "r/data/driver_entities.csv",
                  "--feature-service", "driver_activity", "--output", "out.csv", ok=False)
-    assert "run `headwater apply` first" in result.stderr
+    assert "apply definitions first (`headwater apply`)" in result.stderr
 
 
 def test_row_groups_outside_the_entity_time_range_are_not_read(tmp_path, cli):

@@ -119,7 +119,7 @@ def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, 
     reasons = [d["reason"] for d in dead]
     assert reasons[0].startswith("the message is not valid JSON") and "not an object" in reasons[1]
     assert "field 'ticker' is missing or null" in reasons[2]
-    assert "field 'price' is a string; expected double" in reasons[3]
+    assert "field 'price': expected a number, got the string \"cheap\"" in reasons[3]
     assert "encoding" in reasons[4].lower()  # not UTF-8: refused, never stored
     assert base64.b64decode(dead[4]["payload_base64"]).startswith(b'{"ticker": "ETH-\xff"')
     assert "more than 64 deep (the limit)" in reasons[5]

@@ -177,7 +177,7 @@ def test_incremental_starts_at_the_oldest_row_and_continues(repo, cli):
 
 
 def test_bad_materialize_arguments(repo, cli):
-    assert "before END" in cli("materialize", iso(NOW), iso(NOW - HOUR), ok=False).stderr
+    assert "must be before the end" in cli("materialize", iso(NOW), iso(NOW - HOUR), ok=False).stderr
     assert "START: 'yesterday'" in cli("materialize", "yesterday", iso(NOW), ok=False).stderr
     assert "unknown feature view 'nope'" in cli("materialize", iso(NOW - HOUR), iso(NOW),
                                                  "--views", "nope", ok=False).stderr

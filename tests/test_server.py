@@ -112,7 +112,7 @@ def test_health_and_metrics(server):
     (b"", 400, "not valid JSON"),
     (b'{"features": "stats:rate", "entities": {"driver_id": [1]}}', 400, '"features" must be a list'),
     (b'{"features": ["stats:rate"]}', 400, 'missing "entities"'),
-    (b'{"entities": {"driver_id": [1]}}', 400, 'either "features"'),
+    (b'{"entities": {"driver_id": [1]}}', 400, "give either features"),
     (b'{"features": ["stats:rate"], "entities": {"driver_id": ["1"]}}', 400, "expected an integer"),
     (b'{"features": ["stats:rate"], "entities": {"driver_id": []}}', 400, "is empty"),
     (b'{"features": ["pairs:score"], "entities": {"rider_id": [7]}}', 400, "lack join key 'city'"),
@@ -188,7 +188,7 @@ def test_write_to_online_store_is_all_or_nothing(server):
     assert status == 200 and response["skipped_older"] == 2
     for df, detail in [({**row, "ts": [None, iso(NOW)]}, "df.ts[0] is null"),
                        ({k: v for k, v in row.items() if k != "trips"}, "lacks column 'trips'"),
-                       ({**row, "driver_id": [1]}, "values, others"),
+                       ({**row, "driver_id": [1]}, "values but df."),
                        ({**row, "ts": ["soon", "later"]}, "is not an ISO 8601 timestamp")]:
         status, response = server.post("/write-to-online-store", {"feature_view_name": "stats", "df": df})
         assert status == 400 and detail in response["detail"], response

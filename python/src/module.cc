@@ -13,7 +13,9 @@
 #include "arrow_bridge.h"
 #include "headwater/cli/main.h"
 #include "headwater/core/text.h"
-#include "store.h"
+#include "headwater/registry/loader.h"
+#include "headwater/registry/registry_store.h"
+#include "headwater/store/feature_store.h"
 
 namespace nb = nanobind;
 
@@ -280,22 +282,36 @@ class PyStore {
   }
 
   explicit PyStore(const std::string& repo_path)
-      : store_(ValueOrRaise(Released([&] { return Store::Open(repo_path); }))) {}
+      : store_(ValueOrRaise(Released([&] { return store::FeatureStore::Open(repo_path); }))) {}
 
+  // Feast's partial apply of the objects `yaml` describes (or, with dry_run, its plan).
   nb::tuple Apply(const std::string& yaml, bool dry_run) {
-    auto [report, version] = ValueOrRaise(Released([&] { return store_->Apply(yaml, dry_run); }));
-    return nb::make_tuple(report, version);
+    auto outcome = ValueOrRaise(Released([&]() -> Result<store::ApplyOutcome> {
+      registry::Definitions next;
+      ARROW_RETURN_NOT_OK(registry::ParseDefinitions(yaml, "<python objects>", &next));
+      store::ApplyOptions options;
+      options.dry_run = dry_run;
+      options.partial = true;
+      return store_->Apply(std::move(next), options);
+    }));
+    return nb::make_tuple(outcome.report, outcome.version);
   }
 
   std::string RegistryJson() {
-    return ValueOrRaise(Released([&] { return store_->RegistryJson(); }));
+    return ValueOrRaise(Released([&]() -> Result<std::string> {
+      ARROW_RETURN_NOT_OK(store_->Refresh().status());
+      return registry::RegistryToJson(store_->snapshot()->registry, 0);
+    }));
   }
 
   nb::object Historical(nb::handle entities, const std::vector<std::string>& features,
                         const std::string& service, bool full_feature_names) {
     auto table = ValueOrRaise(TableFromPython(entities, "entity_df"));
-    auto result = ValueOrRaise(
-        Released([&] { return store_->Historical(table, features, service, full_feature_names); }));
+    offline::HistoricalRetrievalOptions options;
+    options.full_feature_names = full_feature_names;
+    auto result = ValueOrRaise(Released([&] {
+      return store_->GetHistoricalFeatures(table, {features, service}, options);
+    }));
     return TableToCapsule(std::move(result));
   }
 
@@ -305,20 +321,25 @@ class PyStore {
     return PyOnlineResult(
         ValueOrRaise(Released([&]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
           ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
-          return store_->Online(*batch, features, service, full_feature_names);
+          return store_->GetOnlineFeatures(*batch, {features, service}, full_feature_names);
         })));
   }
 
   PyOnlineResult OnlineRows(nb::list entity_rows, const std::vector<std::string>& features,
                             const std::string& service, bool full_feature_names) {
     auto batch = ValueOrRaise(EntityRowsToArrow(entity_rows));
-    return PyOnlineResult(ValueOrRaise(
-        Released([&] { return store_->Online(*batch, features, service, full_feature_names); })));
+    return PyOnlineResult(
+        ValueOrRaise(Released([&]() -> Result<std::shared_ptr<arrow::RecordBatch>> {
+          return store_->GetOnlineFeatures(*batch, {features, service}, full_feature_names);
+        })));
   }
 
   nb::dict Push(const std::string& source, nb::handle df, const std::string& to) {
     auto table = ValueOrRaise(TableFromPython(df, "df"));
-    auto pushed = ValueOrRaise(Released([&] { return store_->Push(source, *table, to); }));
+    auto pushed = ValueOrRaise(Released([&]() -> Result<ingest::PushResult> {
+      ARROW_ASSIGN_OR_RAISE(auto targets, ingest::ParsePushTargets(to));
+      return store_->Push(source, *table, targets);
+    }));
     nb::dict out;
     out["rows"] = pushed.rows;
     out["offline_file"] = pushed.offline_file;
@@ -337,12 +358,19 @@ class PyStore {
     return out;
   }
 
+  // Returns one line per view, as the CLI prints them.
   std::string Materialize(std::optional<int64_t> start_micros, int64_t end_micros,
                           const std::vector<std::string>& views) {
-    std::optional<Timestamp> start;
-    if (start_micros) start = Timestamp{*start_micros};
-    return ValueOrRaise(
-        Released([&] { return store_->Materialize(start, Timestamp{end_micros}, views); }));
+    store::MaterializeRequest request;
+    if (start_micros) request.start = Timestamp{*start_micros};
+    request.end = Timestamp{end_micros};
+    request.views = views;
+    std::string report;
+    request.on_view = [&report](const ingest::ViewMaterialization& done) {
+      report += ingest::DescribeMaterialization(done) + "\n";
+    };
+    ValueOrRaise(Released([&] { return store_->Materialize(request); }));
+    return report;
   }
 
   std::string Teardown() {
@@ -353,7 +381,7 @@ class PyStore {
   }
 
  private:
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<store::FeatureStore> store_;
 };
 
 // The `headwater` command, for the package's entry point.

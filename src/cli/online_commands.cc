@@ -1,4 +1,5 @@
-// materialize, materialize-incremental, get-online-features, online-dump.
+// materialize, materialize-incremental, get-online-features, online-dump: adapters over the
+// feature-store core.
 
 #include <unistd.h>
 
@@ -8,28 +9,15 @@
 #include <mutex>
 
 #include "commands.h"
-#include "headwater/core/clock.h"
-#include "headwater/ingest/materializer.h"
-#include "headwater/online/online_reader.h"
-#include "headwater/registry/registry_store.h"
+#include "headwater/core/json_reader.h"
+#include "headwater/server/online_json.h"
+#include "headwater/store/feature_store.h"
 
 namespace headwater::cli {
 namespace {
 
-struct Repository {
-  registry::RepoConfig config;
-  registry::Registry registry;
-};
-
-Result<Repository> LoadApplied(const GlobalOptions& global) {
-  Repository repo;
-  ARROW_ASSIGN_OR_RAISE(repo.config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(repo.registry, registry::ReadRegistry(repo.config));
-  if (repo.registry.version == 0) {
-    return Status::Invalid("the registry at ", repo.config.registry_path.string(),
-                           " is empty: run `headwater apply` first");
-  }
-  return repo;
+Result<std::unique_ptr<store::FeatureStore>> OpenStore(const GlobalOptions& global) {
+  return store::FeatureStore::Open(global.repo);
 }
 
 // A one-line progress bar on stderr, drawn only on a terminal, at most ten times a second.
@@ -66,27 +54,20 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_;
 };
 
-// Runs MaterializeViews with a progress bar and a summary line per view.
-Status Materialize(Repository& repo, const std::vector<const registry::FeatureView*>& views,
-                   const ingest::StartOf& start_of, Timestamp end, int threads) {
-  if (views.empty()) {
-    std::cout << "No online feature views to materialize.\n";
-    return Status::OK();
-  }
-  ARROW_ASSIGN_OR_RAISE(auto store,
-                        online::OpenOnlineStore(repo.config, online::OpenMode::kReadWrite));
+// Materializes with a progress bar and a summary line per view.
+Status Materialize(const GlobalOptions& global, store::MaterializeRequest request) {
+  ARROW_ASSIGN_OR_RAISE(auto store, OpenStore(global));
   ProgressBar bar;
-  auto on_view = [&bar](const ingest::ViewMaterialization& done) {
+  request.progress = [&bar](const std::string& view, const ingest::MaterializeProgress& p) {
+    bar.Update(view, p);
+  };
+  request.on_view = [&bar](const ingest::ViewMaterialization& done) {
     bar.Clear();
     std::cout << ingest::DescribeMaterialization(done) << std::endl;
   };
-  return ingest::MaterializeViews(
-             repo.config, repo.registry, views, start_of, end, threads, store.get(),
-             [&bar](const std::string& view, const ingest::MaterializeProgress& p) {
-               bar.Update(view, p);
-             },
-             on_view)
-      .status();
+  ARROW_ASSIGN_OR_RAISE(auto outcomes, store->Materialize(request));
+  if (outcomes.empty()) std::cout << "No online feature views to materialize.\n";
+  return Status::OK();
 }
 
 Result<Timestamp> ParseTime(const std::string& text, const char* what) {
@@ -98,58 +79,38 @@ Result<Timestamp> ParseTime(const std::string& text, const char* what) {
 }  // namespace
 
 Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& arguments) {
-  ARROW_ASSIGN_OR_RAISE(Timestamp start, ParseTime(arguments.start, "START"));
-  ARROW_ASSIGN_OR_RAISE(Timestamp end, ParseTime(arguments.end, "END"));
-  if (start.micros >= end.micros) {
-    return Status::Invalid("START (", FormatTimestamp(start), ") must be before END (",
-                           FormatTimestamp(end), ")");
-  }
-  ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(end, SystemClock::Instance().Now()));
-  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
-  ARROW_ASSIGN_OR_RAISE(auto views,
-                        ingest::SelectOnlineViews(repo.registry.definitions, arguments.views));
-  return Materialize(
-      repo, views,
-      [start](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
-        return std::optional<Timestamp>(start);
-      },
-      end, arguments.threads);
+  store::MaterializeRequest request;
+  ARROW_ASSIGN_OR_RAISE(request.start, ParseTime(arguments.start, "START"));
+  ARROW_ASSIGN_OR_RAISE(request.end, ParseTime(arguments.end, "END"));
+  request.views = arguments.views;
+  request.threads = arguments.threads;
+  return Materialize(global, std::move(request));
 }
 
 Status RunMaterializeIncremental(const GlobalOptions& global,
                                  const MaterializeArguments& arguments) {
-  ARROW_ASSIGN_OR_RAISE(Timestamp end, ParseTime(arguments.end, "END"));
-  ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(end, SystemClock::Instance().Now()));
-  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
-  ARROW_ASSIGN_OR_RAISE(auto views,
-                        ingest::SelectOnlineViews(repo.registry.definitions, arguments.views));
-  return Materialize(repo, views, ingest::IncrementalStart(repo.config, repo.registry), end,
-                     arguments.threads);
+  store::MaterializeRequest request;
+  ARROW_ASSIGN_OR_RAISE(request.end, ParseTime(arguments.end, "END"));
+  request.views = arguments.views;
+  request.threads = arguments.threads;
+  return Materialize(global, std::move(request));
 }
 
 Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& arguments) {
-  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
-  ARROW_ASSIGN_OR_RAISE(auto catalog, online::OnlineCatalog::Make(repo.registry.definitions));
-  ARROW_ASSIGN_OR_RAISE(auto store,
-                        online::OpenOnlineStore(repo.config, online::OpenMode::kReadOnly));
-  online::OnlineRequest request;
-  request.features = arguments.features;
-  request.feature_service = arguments.feature_service;
-  request.entities_json = arguments.entities;
-  request.full_feature_names = arguments.full_feature_names;
-  ARROW_ASSIGN_OR_RAISE(auto response, online::GetOnlineFeatures(*catalog, store.get(), request,
-                                                                 SystemClock::Instance().Now()));
-  std::cout << response << "\n";
+  ARROW_ASSIGN_OR_RAISE(auto store, OpenStore(global));
+  store::FeatureSelection selection{arguments.features, arguments.feature_service};
+  rapidjson::Document entities;
+  ARROW_RETURN_NOT_OK(ParseJson(arguments.entities, "--entities", &entities));
+  ARROW_ASSIGN_OR_RAISE(auto online, store->SelectOnline(selection));
+  ARROW_ASSIGN_OR_RAISE(auto rows, server::EntitiesFromJson(entities, online.key_types));
+  ARROW_ASSIGN_OR_RAISE(
+      auto read, store->GetOnlineFeatures(rows, std::move(online), arguments.full_feature_names));
+  std::cout << server::OnlineFeaturesJson(rows, read) << "\n";
   return Status::OK();
 }
 
 Status RunOnlineDump(const GlobalOptions& global, const std::string& view) {
-  ARROW_ASSIGN_OR_RAISE(auto repo, LoadApplied(global));
-  if (repo.registry.definitions.FindFeatureView(view) == nullptr) {
-    return Status::KeyError("unknown feature view '", view, "'");
-  }
-  ARROW_ASSIGN_OR_RAISE(auto store,
-                        online::OpenOnlineStore(repo.config, online::OpenMode::kReadOnly));
+  ARROW_ASSIGN_OR_RAISE(auto store, OpenStore(global));
   auto hex = [](std::string_view bytes) {
     static constexpr char kDigits[] = "0123456789abcdef";
     std::string out;
@@ -159,7 +120,7 @@ Status RunOnlineDump(const GlobalOptions& global, const std::string& view) {
     }
     return out;
   };
-  return store->Scan(view, [&](std::string_view key, std::string_view value) {
+  return store->ScanOnline(view, [&](std::string_view key, std::string_view value) {
     std::cout << hex(key) << " " << hex(value) << "\n";
   });
 }

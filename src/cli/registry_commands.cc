@@ -1,21 +1,22 @@
-// apply, plan, registry-dump, teardown.
+// apply, plan, registry-dump, teardown: adapters over the feature-store core.
 
 #include <iostream>
 
 #include "commands.h"
-#include "headwater/cli/apply.h"
-#include "headwater/core/clock.h"
-#include "headwater/online/online_store.h"
+#include "headwater/cli/python_exporter.h"
 #include "headwater/registry/loader.h"
 #include "headwater/registry/registry_store.h"
+#include "headwater/store/feature_store.h"
 
 namespace headwater::cli {
 namespace {
 
 Status RunApplyOrPlan(const GlobalOptions& global, bool dry_run) {
-  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto next, registry::LoadDefinitions(config, PythonExporter()));
-  ARROW_ASSIGN_OR_RAISE(auto outcome, ApplyDefinitions(config, std::move(next), dry_run, false));
+  ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(global.repo));
+  ARROW_ASSIGN_OR_RAISE(auto next, registry::LoadDefinitions(store->config(), PythonExporter()));
+  store::ApplyOptions options;
+  options.dry_run = dry_run;
+  ARROW_ASSIGN_OR_RAISE(auto outcome, store->Apply(std::move(next), options));
   std::cout << outcome.report;
   return Status::OK();
 }
@@ -27,15 +28,14 @@ Status RunPlan(const GlobalOptions& global) { return RunApplyOrPlan(global, true
 Status RunApply(const GlobalOptions& global) { return RunApplyOrPlan(global, false); }
 
 Status RunRegistryDump(const GlobalOptions& global) {
-  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
-  std::cout << registry::RegistryToJson(current);
+  ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(global.repo));
+  std::cout << registry::RegistryToJson(store->snapshot()->registry);
   return Status::OK();
 }
 
 Status RunTeardown(const GlobalOptions& global) {
-  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto report, Teardown(config));
+  ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(global.repo));
+  ARROW_ASSIGN_OR_RAISE(auto report, store->Teardown());
   std::cout << report;
   return Status::OK();
 }

@@ -1,4 +1,4 @@
-// get-historical-features.
+// get-historical-features: an adapter over the feature-store core.
 
 #include <arrow/table.h>
 #include <fmt/format.h>
@@ -7,10 +7,8 @@
 #include <iostream>
 
 #include "commands.h"
-#include "headwater/offline/historical_retrieval.h"
 #include "headwater/offline/table_file.h"
-#include "headwater/registry/feature_reference.h"
-#include "headwater/registry/registry_store.h"
+#include "headwater/store/feature_store.h"
 
 namespace headwater::cli {
 
@@ -18,32 +16,16 @@ Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOpt
   auto started = std::chrono::steady_clock::now();
   // Check the output's format and directory before any work, so a typo fails fast.
   ARROW_RETURN_NOT_OK(offline::TableFormatOf(options.output).status());
-  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
-  if (current.version == 0) {
-    return Status::Invalid("the registry at ", config.registry_path.string(),
-                           " is empty: run `headwater apply` first");
-  }
-  const registry::Definitions& definitions = current.definitions;
-  std::vector<registry::FeatureViewProjection> features;
-  if (!options.feature_service.empty()) {
-    ARROW_ASSIGN_OR_RAISE(features,
-                          registry::ResolveFeatureService(definitions, options.feature_service));
-  } else {
-    ARROW_ASSIGN_OR_RAISE(features,
-                          registry::ResolveFeatureReferences(definitions, options.features));
-  }
+  ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(global.repo));
+  store::FeatureSelection features{options.features, options.feature_service};
   offline::HistoricalRetrievalOptions retrieval;
   retrieval.full_feature_names = options.full_feature_names;
   retrieval.threads = options.threads;
-  ARROW_ASSIGN_OR_RAISE(
-      auto entity_rows,
-      offline::ReadTableFile(options.entities,
-                             offline::EntityColumnTypes(definitions, features, retrieval)));
+  ARROW_ASSIGN_OR_RAISE(auto entity_rows,
+                        store->ReadEntityRows(options.entities, features, retrieval));
   offline::RetrievalStats stats;
   ARROW_ASSIGN_OR_RAISE(auto result,
-                        offline::GetHistoricalFeatures(config, definitions, entity_rows, features,
-                                                       retrieval, &stats));
+                        store->GetHistoricalFeatures(entity_rows, features, retrieval, &stats));
   ARROW_RETURN_NOT_OK(offline::WriteTableFile(*result, options.output));
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

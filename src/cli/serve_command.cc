@@ -7,11 +7,9 @@
 
 #include "commands.h"
 #include "headwater/core/clock.h"
-#include "headwater/core/text.h"
-#include "headwater/ingest/stream_runner.h"
-#include "headwater/registry/registry_store.h"
 #include "headwater/server/api_token.h"
 #include "headwater/server/http_server.h"
+#include "headwater/store/feature_store.h"
 
 namespace headwater::cli {
 namespace {
@@ -43,29 +41,28 @@ Status RunServe(const GlobalOptions& global, const server::ServerOptions& option
 }
 
 Status RunStream(const GlobalOptions& global) {
-  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto registry, registry::ReadRegistry(config));
-  ARROW_ASSIGN_OR_RAISE(auto store, online::OpenOnlineStore(config, online::OpenMode::kReadWrite));
+  store::OpenOptions options;
+  options.online = store::OnlineAccess::kHeld;
+  options.run_streams = true;
   struct sigaction action {};
   action.sa_handler = RequestStop;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  ARROW_ASSIGN_OR_RAISE(
-      auto runner, ingest::StreamRunner::Start(config, registry.definitions, store.get(),
-                                               SystemClock::Instance(), [](std::string_view line) {
-                                                 std::cerr << "stream: " << PrintableText(line)
-                                                           << std::endl;
-                                               }));
-  if (runner->pipelines().empty()) {
+  ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(global.repo, std::move(options)));
+  auto streams = store->StreamStatuses();
+  if (streams.empty()) {
     return Status::Invalid("no stream feature view reads a push or kafka source; nothing to run");
   }
-  for (const auto& pipeline : runner->pipelines()) {
-    std::cout << "Streaming source '" << pipeline->source_name() << "' into";
-    for (const std::string& view : pipeline->views()) std::cout << " " << view;
+  const auto& definitions = store->snapshot()->registry.definitions;
+  for (const auto& stream : streams) {
+    std::cout << "Streaming source '" << stream.source << "' into";
+    for (const auto* view : ingest::StreamViewsOf(definitions, stream.source)) {
+      std::cout << " " << view->name;
+    }
     std::cout << std::endl;
   }
   while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ARROW_RETURN_NOT_OK(runner->Stop());
+  ARROW_RETURN_NOT_OK(store->Close());
   std::cout << "Stopped after a final checkpoint" << std::endl;
   return Status::OK();
 }

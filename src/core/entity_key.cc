@@ -12,23 +12,17 @@ void AppendLength(uint32_t length, std::string* out) {
   out->append(bytes, 4);
 }
 
+
 template <typename ArrayType>
 void EncodeBinaryColumn(const ArrayType& array, char tag, std::vector<std::string>* parts) {
   for (int64_t i = 0; i < array.length(); ++i) {
-    std::string& part = (*parts)[i];
-    part.push_back(tag);
-    std::string_view value = array.GetView(i);
-    AppendLength(static_cast<uint32_t>(value.size()), &part);
-    part.append(value);
+    AppendBytesKeyPart(tag, array.GetView(i), &(*parts)[i]);
   }
 }
 
 template <typename ArrayType>
 void EncodeIntegerColumn(const ArrayType& array, std::vector<std::string>* parts) {
-  for (int64_t i = 0; i < array.length(); ++i) {
-    (*parts)[i].push_back('i');
-    AppendSortableInt64(array.Value(i), &(*parts)[i]);
-  }
+  for (int64_t i = 0; i < array.length(); ++i) AppendIntegerKeyPart(array.Value(i), &(*parts)[i]);
 }
 
 }  // namespace
@@ -105,15 +99,24 @@ Status EncodeEntityKeys(const std::vector<std::shared_ptr<arrow::Array>>& column
   return Status::OK();
 }
 
+void AppendIntegerKeyPart(int64_t value, std::string* out) {
+  out->push_back('i');
+  AppendSortableInt64(value, out);
+}
+
+void AppendBytesKeyPart(char tag, std::string_view value, std::string* out) {
+  out->push_back(tag);
+  AppendLength(static_cast<uint32_t>(value.size()), out);
+  out->append(value);
+}
+
 void AppendEntityKey(const std::vector<EntityKeyPart>& parts, std::string* out) {
   out->push_back(static_cast<char>(kEntityKeyVersion));
   for (const EntityKeyPart& part : parts) {
-    out->push_back(static_cast<char>(part.kind));
     if (part.kind == EntityKeyPart::Kind::kInt) {
-      AppendSortableInt64(part.int_value, out);
+      AppendIntegerKeyPart(part.int_value, out);
     } else {
-      AppendLength(static_cast<uint32_t>(part.bytes.size()), out);
-      out->append(part.bytes);
+      AppendBytesKeyPart(static_cast<char>(part.kind), part.bytes, out);
     }
   }
 }

@@ -307,37 +307,37 @@ StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Reg
 
 Result<std::vector<ViewMaterialization>> MaterializeViews(
     const registry::RepoConfig& config, const registry::Registry& registry,
-    const std::vector<const FeatureView*>& views, const StartOf& start_of, Timestamp end,
-    int threads, online::OnlineStore* store,
-    const std::function<void(const std::string&, const MaterializeProgress&)>& progress,
-    const std::function<void(const ViewMaterialization&)>& on_view) {
+    const std::vector<const FeatureView*>& views, online::OnlineStore* store,
+    const MaterializeViewsOptions& options) {
   std::vector<ViewMaterialization> outcomes;
   for (const FeatureView* view : views) {
     ViewMaterialization outcome;
     outcome.view = view->name;
-    outcome.end = end;
-    ARROW_ASSIGN_OR_RAISE(outcome.start, start_of(*view));
-    outcome.up_to_date = outcome.start && outcome.start->micros >= end.micros;
+    outcome.end = options.end;
+    ARROW_ASSIGN_OR_RAISE(outcome.start, options.start_of(*view));
+    outcome.up_to_date = outcome.start && outcome.start->micros >= options.end.micros;
     if (outcome.start && !outcome.up_to_date) {
       auto started = std::chrono::steady_clock::now();
-      MaterializeOptions options;
-      options.start = *outcome.start;
-      options.end = end;
-      options.threads = threads;
-      if (progress) {
-        options.progress = [&](const MaterializeProgress& p) { progress(view->name, p); };
+      MaterializeOptions view_options;
+      view_options.start = *outcome.start;
+      view_options.end = options.end;
+      view_options.threads = options.threads;
+      if (options.progress) {
+        view_options.progress = [&](const MaterializeProgress& p) {
+          options.progress(view->name, p);
+        };
       }
-      ARROW_ASSIGN_OR_RAISE(outcome.stats,
-                            MaterializeView(config, registry.definitions, *view, store, options));
+      ARROW_ASSIGN_OR_RAISE(
+          outcome.stats, MaterializeView(config, registry.definitions, *view, store, view_options));
       ARROW_RETURN_NOT_OK(store->Sync());
       ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(config.registry_path));
       ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
-      current.materializations[view->name].push_back({*outcome.start, end});
+      current.materializations[view->name].push_back({*outcome.start, options.end});
       ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, current));
       outcome.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
-    if (on_view) on_view(outcome);
+    if (options.on_view) options.on_view(outcome);
     outcomes.push_back(std::move(outcome));
   }
   return outcomes;

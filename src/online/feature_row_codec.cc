@@ -240,52 +240,37 @@ size_t PayloadSize(ScalarKind kind, const char* at, size_t remaining) {
   return size <= remaining ? size : 0;
 }
 
-void WriteScalarJson(ScalarKind kind, const char* at, JsonWriter* writer) {
+void VisitScalar(ScalarKind kind, const char* at, ValueVisitor* visitor) {
+  auto load = [at]<typename T>(T value) {
+    std::memcpy(&value, at, sizeof(T));
+    return value;
+  };
   switch (kind) {
-    case ScalarKind::kInt32: {
-      int32_t v;
-      std::memcpy(&v, at, 4);
-      writer->Int(v);
+    case ScalarKind::kInt32:
+      visitor->Int(load(int32_t{}));
       break;
-    }
-    case ScalarKind::kInt64: {
-      int64_t v;
-      std::memcpy(&v, at, 8);
-      writer->Int(v);
+    case ScalarKind::kInt64:
+      visitor->Int(load(int64_t{}));
       break;
-    }
-    case ScalarKind::kFloat32: {
-      float v;
-      std::memcpy(&v, at, 4);
-      writer->Float(v);
+    case ScalarKind::kFloat32:
+      visitor->Float(load(float{}));
       break;
-    }
-    case ScalarKind::kFloat64: {
-      double v;
-      std::memcpy(&v, at, 8);
-      writer->Double(v);
+    case ScalarKind::kFloat64:
+      visitor->Double(load(double{}));
       break;
-    }
     case ScalarKind::kBool:
-      writer->Bool(*at != 0);
+      visitor->Bool(*at != 0);
       break;
-    case ScalarKind::kUnixTimestamp: {
-      int64_t v;
-      std::memcpy(&v, at, 8);
-      writer->String(FormatTimestamp(Timestamp{v}));
+    case ScalarKind::kUnixTimestamp:
+      visitor->Time(Timestamp{load(int64_t{})});
       break;
-    }
     case ScalarKind::kString:
     case ScalarKind::kBytes: {
-      uint32_t length;
-      std::memcpy(&length, at, 4);
-      std::string_view bytes(at + 4, length);
+      const std::string_view bytes(at + 4, load(uint32_t{}));
       if (kind == ScalarKind::kString) {
-        writer->String(bytes);
+        visitor->String(bytes);
       } else {
-        std::string encoded;
-        AppendBase64(bytes, &encoded);
-        writer->String(encoded);
+        visitor->Bytes(bytes);
       }
       break;
     }
@@ -349,30 +334,30 @@ Status FeatureRowReader::Open(std::string_view value, const std::vector<FeatureT
   return Status::OK();
 }
 
-void FeatureRowReader::WriteJson(size_t feature, JsonWriter* writer) const {
+void FeatureRowReader::Visit(size_t feature, ValueVisitor* visitor) const {
   if (starts_[feature] == kNull) {
-    writer->Null();
+    visitor->Null();
     return;
   }
   const FeatureType type = (*schema_)[feature];
   const char* at = value_.data() + starts_[feature];
   if (!type.is_array) {
-    WriteScalarJson(type.kind, at, writer);
+    VisitScalar(type.kind, at, visitor);
     return;
   }
   uint32_t count;
   std::memcpy(&count, at, 4);
   at += 4;
-  writer->BeginArray();
+  visitor->BeginList(count);
   for (uint32_t e = 0; e < count; ++e) {
     if (*at++ == 0) {
-      writer->Null();
+      visitor->Null();
       continue;
     }
-    WriteScalarJson(type.kind, at, writer);
+    VisitScalar(type.kind, at, visitor);
     at += PayloadSize(type.kind, at, SIZE_MAX);
   }
-  writer->EndArray();
+  visitor->EndList();
 }
 
 namespace {

@@ -4,13 +4,38 @@
 #include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 
+#include "headwater/core/json_writer.h"
+
 namespace headwater::online {
 namespace {
 
+// Renders visited values as JSON, as the server does.
+class JsonVisitor final : public ValueVisitor {
+ public:
+  void Null() override { out_.Null(); }
+  void Int(int64_t value) override { out_.Int(value); }
+  void Float(float value) override { out_.Float(value); }
+  void Double(double value) override { out_.Double(value); }
+  void Bool(bool value) override { out_.Bool(value); }
+  void Time(Timestamp value) override { out_.String(FormatTimestamp(value)); }
+  void String(std::string_view value) override { out_.String(value); }
+  void Bytes(std::string_view value) override {
+    std::string encoded;
+    AppendBase64(value, &encoded);
+    out_.String(encoded);
+  }
+  void BeginList(uint32_t) override { out_.BeginArray(); }
+  void EndList() override { out_.EndArray(); }
+  std::string Take() { return out_.Take(); }
+
+ private:
+  JsonWriter out_;
+};
+
 std::string Json(const FeatureRowReader& reader, size_t feature) {
-  JsonWriter writer;
-  reader.WriteJson(feature, &writer);
-  return writer.str();
+  JsonVisitor visitor;
+  reader.Visit(feature, &visitor);
+  return visitor.Take();
 }
 
 TEST(FeatureRowCodecTest, RoundTripsEveryTypeAndNulls) {

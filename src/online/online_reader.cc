@@ -1,36 +1,16 @@
 #include "headwater/online/online_reader.h"
 
 #include <arrow/api.h>
-#include <arrow/compute/cast.h>
-#include <rapidjson/document.h>
 
-#include "headwater/core/json_reader.h"
-#include "headwater/core/json_writer.h"
+#include <algorithm>
+#include <chrono>
+
+#include "headwater/core/entity_key.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/feature_reference.h"
 
 namespace headwater::online {
-namespace {
-
-constexpr const char* kEpoch = "1970-01-01T00:00:00Z";
-
-// One join-key column of the request, in request order.
-struct EntityColumn {
-  std::string join_key;
-  const rapidjson::Value* values;
-};
-
-void WriteEntityValue(const rapidjson::Value& value, JsonWriter* writer) {
-  if (value.IsInt64()) {
-    writer->Int(value.GetInt64());
-  } else {
-    writer->String(std::string_view(value.GetString(), value.GetStringLength()));
-  }
-}
-
-enum class FeatureStatus { kPresent, kNullValue, kNotFound, kOutsideMaxAge };
-
-const char* StatusName(FeatureStatus status) {
+std::string_view FeatureStatusName(FeatureStatus status) {
   switch (status) {
     case FeatureStatus::kPresent:
       return "PRESENT";
@@ -44,40 +24,47 @@ const char* StatusName(FeatureStatus status) {
   return "";
 }
 
-// The stored rows of views.size() * num_rows keys (view-major), opened for reading.
-struct StoredRows {
-  std::vector<std::string> values;
-  std::vector<uint8_t> found;
-  std::vector<FeatureRowReader> rows;
+namespace {
 
-  FeatureStatus StatusOf(size_t i, const OnlineCatalog::Feature& feature, Timestamp now) const {
-    if (!found[i]) return FeatureStatus::kNotFound;
-    const int64_t ttl = feature.view->ttl.micros;
-    if (ttl > 0 && rows[i].event_time().micros < now.micros - ttl) {
-      return FeatureStatus::kOutsideMaxAge;
-    }
-    return rows[i].IsNull(feature.index) ? FeatureStatus::kNullValue : FeatureStatus::kPresent;
+bool KeyFits(const EntityColumn& column, ScalarKind key) {
+  switch (column.kind) {
+    case EntityColumn::Kind::kInt:
+      return key == ScalarKind::kInt32 || key == ScalarKind::kInt64;
+    case EntityColumn::Kind::kString:
+      return key == ScalarKind::kString;
+    case EntityColumn::Kind::kBytes:
+      return key == ScalarKind::kBytes;
+    case EntityColumn::Kind::kOther:
+      break;
   }
-};
+  return false;
+}
 
-// Reads every key with one store call.
-Result<StoredRows> ReadStoredRows(OnlineStore* store,
-                                  const std::vector<const OnlineCatalog::View*>& views,
-                                  const std::vector<ReadKey>& reads, size_t num_rows) {
-  StoredRows stored;
-  ARROW_RETURN_NOT_OK(store->Read(reads, &stored.values, &stored.found));
-  stored.rows.resize(reads.size());
-  for (size_t i = 0; i < reads.size(); ++i) {
-    if (!stored.found[i]) continue;
-    const OnlineCatalog::View& view = *views[i / num_rows];
-    Status opened = stored.rows[i].Open(stored.values[i], view.schema);
-    if (!opened.ok()) {
-      return Status::IOError("the online value of a key in feature view '", view.name,
-                             "' is unreadable (", opened.message(),
-                             "); run `headwater materialize` for it again");
-    }
+std::string KindName(const EntityColumn& column) {
+  switch (column.kind) {
+    case EntityColumn::Kind::kInt:
+      return "int64";
+    case EntityColumn::Kind::kString:
+      return "string";
+    case EntityColumn::Kind::kBytes:
+      return "binary";
+    case EntityColumn::Kind::kOther:
+      break;
   }
-  return stored;
+  return column.other_type;
+}
+
+template <typename ArrayType>
+void ViewStrings(const arrow::Array& array, EntityColumn* column) {
+  const auto& typed = static_cast<const ArrayType&>(array);
+  column->strings.reserve(static_cast<size_t>(array.length()));
+  for (int64_t row = 0; row < array.length(); ++row) column->strings.push_back(typed.GetView(row));
+}
+
+template <typename ArrayType>
+void WidenIntegers(const arrow::Array& array, EntityColumn* column) {
+  const auto* values = static_cast<const ArrayType&>(array).raw_values();
+  column->ints.assign(values, values + array.length());
 }
 
 // The distinct views of `features`, in first-requested order.
@@ -93,14 +80,57 @@ std::vector<const OnlineCatalog::View*> ViewsOf(
 
 }  // namespace
 
-std::string DescribeJson(const rapidjson::Value& value) {
-  if (value.IsString()) {
-    return "the string \"" + std::string(value.GetString()).substr(0, 40) + "\"";
+const EntityColumn* EntityRows::Find(std::string_view name) const {
+  for (const EntityColumn& column : columns) {
+    if (column.name == name) return &column;
   }
-  if (value.IsNull()) return "null";
-  if (value.IsBool()) return "a boolean";
-  if (value.IsNumber()) return value.IsInt64() ? "an integer" : "a non-integer number";
-  return value.IsArray() ? "an array" : "an object";
+  return nullptr;
+}
+
+EntityRows EntityRowsFromArrow(const arrow::RecordBatch& batch) {
+  EntityRows rows;
+  rows.num_rows = batch.num_rows();
+  for (int c = 0; c < batch.num_columns(); ++c) {
+    const arrow::Array& array = *batch.column(c);
+    EntityColumn& column = rows.columns.emplace_back();
+    column.name = batch.schema()->field(c)->name();
+    switch (array.type_id()) {
+      case arrow::Type::INT64:
+        column.kind = EntityColumn::Kind::kInt;
+        WidenIntegers<arrow::Int64Array>(array, &column);
+        break;
+      case arrow::Type::INT32:
+        column.kind = EntityColumn::Kind::kInt;
+        WidenIntegers<arrow::Int32Array>(array, &column);
+        break;
+      case arrow::Type::STRING:
+        column.kind = EntityColumn::Kind::kString;
+        ViewStrings<arrow::StringArray>(array, &column);
+        break;
+      case arrow::Type::LARGE_STRING:
+        column.kind = EntityColumn::Kind::kString;
+        ViewStrings<arrow::LargeStringArray>(array, &column);
+        break;
+      case arrow::Type::BINARY:
+        column.kind = EntityColumn::Kind::kBytes;
+        ViewStrings<arrow::BinaryArray>(array, &column);
+        break;
+      case arrow::Type::LARGE_BINARY:
+        column.kind = EntityColumn::Kind::kBytes;
+        ViewStrings<arrow::LargeBinaryArray>(array, &column);
+        break;
+      default:
+        column.other_type = array.type()->ToString();
+        break;
+    }
+    if (column.kind != EntityColumn::Kind::kOther && array.null_count() > 0) {
+      column.valid.resize(static_cast<size_t>(array.length()));
+      for (int64_t row = 0; row < array.length(); ++row) {
+        column.valid[static_cast<size_t>(row)] = array.IsValid(row) ? 1 : 0;
+      }
+    }
+  }
+  return rows;
 }
 
 Result<std::shared_ptr<const OnlineCatalog>> OnlineCatalog::Make(
@@ -135,7 +165,7 @@ Result<std::shared_ptr<const OnlineCatalog>> OnlineCatalog::Make(
 }
 
 const OnlineCatalog::View* OnlineCatalog::FindView(std::string_view name) const {
-  auto it = views_.find(std::string(name));
+  auto it = views_.find(name);
   return it == views_.end() ? nullptr : &it->second;
 }
 
@@ -143,6 +173,7 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
     const std::vector<std::string>& references) const {
   if (references.empty()) return Status::Invalid("no features requested");
   std::vector<Feature> features;
+  features.reserve(references.size());
   for (const std::string& reference : references) {
     ARROW_ASSIGN_OR_RAISE(auto parts, registry::SplitFeatureReference(reference));
     const View* view = FindView(parts.view);
@@ -150,13 +181,12 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
       return Status::KeyError("feature reference '", reference, "': unknown feature view '",
                               parts.view, "'");
     }
-    std::string name = std::move(parts.feature);
-    auto index = view->feature_index.find(name);
+    auto index = view->feature_index.find(parts.feature);
     if (index == view->feature_index.end()) {
       return Status::KeyError("feature reference '", reference, "': feature view '", view->name,
-                              "' has no feature '", name, "'");
+                              "' has no feature '", parts.feature, "'");
     }
-    features.push_back({view, index->second, std::move(name)});
+    features.push_back({view, index->second, index->first});
   }
   return features;
 }
@@ -168,218 +198,130 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveService(
   return ResolveReferences(it->second);
 }
 
-Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore* store,
-                                      const OnlineRequest& request, Timestamp now) {
-  std::vector<OnlineCatalog::Feature> features;
-  if (!request.feature_service.empty()) {
-    ARROW_ASSIGN_OR_RAISE(features, catalog.ResolveService(request.feature_service));
-  } else {
-    ARROW_ASSIGN_OR_RAISE(features, catalog.ResolveReferences(request.features));
+FeatureStatus OnlineFeatures::status(size_t feature, int64_t row) const {
+  const size_t i = Slot(feature, row);
+  if (!found_[i]) return FeatureStatus::kNotFound;
+  const int64_t ttl = features_[feature].view->ttl.micros;
+  if (ttl > 0 && rows_[i].event_time().micros < now_.micros - ttl) {
+    return FeatureStatus::kOutsideMaxAge;
   }
-  rapidjson::Document document;
-  ARROW_RETURN_NOT_OK(ParseJson(request.entities_json, "the entities", &document));
-  return GetOnlineFeatures(store, features, document, request.full_feature_names, now);
+  return rows_[i].IsNull(features_[feature].index) ? FeatureStatus::kNullValue
+                                                   : FeatureStatus::kPresent;
 }
 
-Result<std::string> GetOnlineFeatures(OnlineStore* store,
-                                      const std::vector<OnlineCatalog::Feature>& features,
-                                      const rapidjson::Value& document, bool full_feature_names,
-                                      Timestamp now) {
-  if (features.empty()) return Status::Invalid("no features requested");
-  if (!document.IsObject() || document.MemberCount() == 0) {
-    return Status::Invalid(
-        "entities must be a JSON object of join key -> list of values, "
-        "e.g. {\"driver_id\": [1001, 1002]}");
-  }
-  std::vector<EntityColumn> columns;
-  size_t num_rows = 0;
-  for (const auto& member : document.GetObject()) {
-    std::string key(member.name.GetString(), member.name.GetStringLength());
-    if (!member.value.IsArray()) {
-      return Status::Invalid("entities.", key, " must be a list of values, not ",
-                             DescribeJson(member.value));
-    }
-    size_t rows = member.value.Size();
-    if (rows == 0) return Status::Invalid("entities.", key, " is empty");
-    if (rows > kMaxEntityRows) {
-      return Status::Invalid("entities.", key, " has ", rows, " values; at most ", kMaxEntityRows,
-                             " entity rows per request");
-    }
-    if (!columns.empty() && rows != num_rows) {
-      return Status::Invalid("entities.", key, " has ", rows, " values but entities.",
-                             columns[0].join_key, " has ", num_rows);
-    }
-    num_rows = rows;
-    columns.push_back({std::move(key), &member.value});
-  }
-  auto find_column = [&](const std::string& join_key) -> const EntityColumn* {
-    for (const EntityColumn& column : columns) {
-      if (column.join_key == join_key) return &column;
-    }
-    return nullptr;
-  };
-
-  // Encode the keys of each requested view, checking each value against its entity's type.
-  std::vector<const OnlineCatalog::View*> views = ViewsOf(features);
-  std::vector<std::string> keys(views.size() * num_rows);
-  for (size_t v = 0; v < views.size(); ++v) {
-    const OnlineCatalog::View& view = *views[v];
-    std::vector<const EntityColumn*> view_columns;
-    for (const std::string& join_key : view.join_keys) {
-      const EntityColumn* column = find_column(join_key);
-      if (column == nullptr) {
-        return Status::Invalid("entities lack join key '", join_key, "' needed by feature view '",
-                               view.name, "'");
-      }
-      view_columns.push_back(column);
-    }
-    std::vector<EntityKeyPart> parts(view_columns.size());
-    for (size_t row = 0; row < num_rows; ++row) {
-      for (size_t k = 0; k < view_columns.size(); ++k) {
-        const rapidjson::Value& value =
-            (*view_columns[k]->values)[static_cast<rapidjson::SizeType>(row)];
-        const ScalarKind kind = view.key_kinds[k];
-        if (kind == ScalarKind::kInt32 || kind == ScalarKind::kInt64) {
-          if (!value.IsInt64()) {
-            return Status::Invalid("entities.", view_columns[k]->join_key, "[", row,
-                                   "]: expected an integer, got ", DescribeJson(value));
-          }
-          parts[k] = {EntityKeyPart::Kind::kInt, value.GetInt64(), {}};
-        } else {
-          if (!value.IsString()) {
-            return Status::Invalid("entities.", view_columns[k]->join_key, "[", row,
-                                   "]: expected a string, got ", DescribeJson(value));
-          }
-          parts[k] = {kind == ScalarKind::kString ? EntityKeyPart::Kind::kString
-                                                  : EntityKeyPart::Kind::kBytes,
-                      0, std::string(value.GetString(), value.GetStringLength())};
-        }
-      }
-      AppendEntityKey(parts, &keys[v * num_rows + row]);
-    }
-  }
-  std::vector<ReadKey> reads(keys.size());
-  for (size_t v = 0; v < views.size(); ++v) {
-    for (size_t row = 0; row < num_rows; ++row)
-      reads[v * num_rows + row] = {views[v]->name, keys[v * num_rows + row]};
-  }
-  ARROW_ASSIGN_OR_RAISE(StoredRows stored, ReadStoredRows(store, views, reads, num_rows));
-  const std::vector<FeatureRowReader>& rows = stored.rows;
-  const std::vector<uint8_t>& found = stored.found;
-
-  JsonWriter out;
-  // About 48 bytes a cell (value, status, timestamp): one allocation for the whole response.
-  out.Reserve(256 + num_rows * (columns.size() + features.size()) * 48);
-  out.BeginObject().Key("metadata").BeginObject().Key("feature_names").BeginArray();
-  for (const EntityColumn& column : columns) out.String(column.join_key);
-  for (const auto& feature : features) {
-    out.String(registry::FeatureColumnName(feature.view->name, feature.name, full_feature_names));
-  }
-  out.EndArray().EndObject().Key("results").BeginArray();
-  for (const EntityColumn& column : columns) {
-    out.BeginObject().Key("values").BeginArray();
-    for (const auto& value : column.values->GetArray()) {
-      if (value.IsInt64() || value.IsString()) {
-        WriteEntityValue(value, &out);
-      } else {
-        out.Null();
-      }
-    }
-    out.EndArray().Key("statuses").BeginArray();
-    for (size_t row = 0; row < num_rows; ++row) out.String("PRESENT");
-    out.EndArray().Key("event_timestamps").BeginArray();
-    for (size_t row = 0; row < num_rows; ++row) out.String(kEpoch);
-    out.EndArray().EndObject();
-  }
-  // Every feature of a row shares its event time: format each once.
-  std::vector<std::string> row_times(reads.size());
-  for (size_t i = 0; i < reads.size(); ++i) {
-    row_times[i] = found[i] ? FormatTimestamp(rows[i].event_time()) : kEpoch;
-  }
-  for (const auto& feature : features) {
-    const size_t v = std::find(views.begin(), views.end(), feature.view) - views.begin();
-    auto status_of = [&](size_t i) { return StatusName(stored.StatusOf(i, feature, now)); };
-    out.BeginObject().Key("values").BeginArray();
-    for (size_t row = 0; row < num_rows; ++row) {
-      size_t i = v * num_rows + row;
-      if (std::string_view(status_of(i)) == "PRESENT") {
-        rows[i].WriteJson(feature.index, &out);
-      } else {
-        out.Null();
-      }
-    }
-    out.EndArray().Key("statuses").BeginArray();
-    for (size_t row = 0; row < num_rows; ++row) out.String(status_of(v * num_rows + row));
-    out.EndArray().Key("event_timestamps").BeginArray();
-    for (size_t row = 0; row < num_rows; ++row) out.String(row_times[v * num_rows + row]);
-    out.EndArray().EndObject();
-  }
-  out.EndArray().EndObject();
-  return out.Take();
+Timestamp OnlineFeatures::event_time(size_t feature, int64_t row) const {
+  const size_t i = Slot(feature, row);
+  return found_[i] ? rows_[i].event_time() : Timestamp{0};
 }
 
-Result<std::shared_ptr<arrow::RecordBatch>> ReadOnlineFeatures(
-    OnlineStore* store, const std::vector<OnlineCatalog::Feature>& features,
-    const arrow::RecordBatch& entities, bool full_feature_names, Timestamp now) {
-  if (features.empty()) return Status::Invalid("no features requested");
-  const int64_t num_rows = entities.num_rows();
-  std::vector<const OnlineCatalog::View*> views = ViewsOf(features);
-  // Encode each view's keys from the entity columns; rows with a null key part are not read.
-  std::vector<ByteRows> keys(views.size());
-  std::vector<ReadKey> reads(views.size() * num_rows);
-  for (size_t v = 0; v < views.size(); ++v) {
-    const OnlineCatalog::View& view = *views[v];
-    std::vector<std::shared_ptr<arrow::Array>> columns;
-    for (size_t k = 0; k < view.join_keys.size(); ++k) {
-      const std::string& join_key = view.join_keys[k];
-      std::shared_ptr<arrow::Array> column = entities.GetColumnByName(join_key);
-      if (column == nullptr) {
-        return Status::Invalid("entities lack join key '", join_key, "' needed by feature view '",
-                               view.name, "'");
-      }
-      auto type = FromArrowType(*column->type());
-      if (!type.ok() || type->is_array || !KeyKindsCompatible(type->kind, view.key_kinds[k])) {
-        return Status::Invalid("entities.", join_key, " has type ", column->type()->ToString(),
-                               "; feature view '", view.name, "' needs ",
-                               FormatFeatureType({view.key_kinds[k], false}), " keys");
-      }
-      if (type->kind == ScalarKind::kInt32 || type->kind == ScalarKind::kInt64) {
-        ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*column, arrow::int64()));
-        column = std::move(cast);
-      }
-      columns.push_back(std::move(column));
-    }
-    std::vector<uint8_t> valid;
-    ARROW_RETURN_NOT_OK(EncodeEntityKeys(columns, num_rows, &keys[v], &valid));
-    for (int64_t row = 0; row < num_rows; ++row) {
-      // An empty key is never stored (keys start with a version byte): a null key reads nothing.
-      reads[v * num_rows + row] = {view.name, valid[row] ? keys[v][row] : std::string_view()};
-    }
+void OnlineFeatures::Visit(size_t feature, int64_t row, ValueVisitor* visitor) const {
+  if (status(feature, row) != FeatureStatus::kPresent) {
+    visitor->Null();
+    return;
   }
-  ARROW_ASSIGN_OR_RAISE(StoredRows stored, ReadStoredRows(store, views, reads, num_rows));
+  rows_[Slot(feature, row)].Visit(features_[feature].index, visitor);
+}
 
+Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
+    const arrow::RecordBatch& entities) const {
   arrow::FieldVector fields = entities.schema()->fields();
   arrow::ArrayVector arrays = entities.columns();
-  for (const auto& feature : features) {
-    const size_t v = std::find(views.begin(), views.end(), feature.view) - views.begin();
+  for (size_t f = 0; f < features_.size(); ++f) {
+    const OnlineCatalog::Feature& feature = features_[f];
     auto type = ToArrowType(feature.view->schema[feature.index]);
     std::unique_ptr<arrow::ArrayBuilder> builder;
     ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
-    ARROW_RETURN_NOT_OK(builder->Reserve(num_rows));
-    for (int64_t row = 0; row < num_rows; ++row) {
-      const size_t i = v * num_rows + row;
-      if (stored.StatusOf(i, feature, now) == FeatureStatus::kPresent) {
-        ARROW_RETURN_NOT_OK(stored.rows[i].Append(feature.index, builder.get()));
+    ARROW_RETURN_NOT_OK(builder->Reserve(num_rows_));
+    for (int64_t row = 0; row < num_rows_; ++row) {
+      if (status(f, row) == FeatureStatus::kPresent) {
+        ARROW_RETURN_NOT_OK(rows_[Slot(f, row)].Append(feature.index, builder.get()));
       } else {
         ARROW_RETURN_NOT_OK(builder->AppendNull());
       }
     }
     ARROW_ASSIGN_OR_RAISE(auto array, builder->Finish());
-    fields.push_back(arrow::field(
-        registry::FeatureColumnName(feature.view->name, feature.name, full_feature_names), type));
+    fields.push_back(arrow::field(names_[f], type));
     arrays.push_back(std::move(array));
   }
-  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), num_rows, std::move(arrays));
+  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), num_rows_, std::move(arrays));
+}
+
+Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,
+                                          const std::vector<OnlineCatalog::Feature>& features,
+                                          const EntityRows& entities, bool full_feature_names,
+                                          Timestamp now) {
+  if (features.empty()) return Status::Invalid("no features requested");
+  const int64_t num_rows = entities.num_rows;
+  const auto rows = static_cast<size_t>(num_rows);
+  std::vector<const OnlineCatalog::View*> views = ViewsOf(features);
+  // Each view's keys, encoded from its join-key columns; rows with a null key part read nothing
+  // (an empty key is never stored: keys start with a version byte).
+  std::vector<ByteRows> keys(views.size());
+  std::vector<ReadKey> reads(views.size() * rows);
+  std::vector<const EntityColumn*> columns;
+  for (size_t v = 0; v < views.size(); ++v) {
+    const OnlineCatalog::View& view = *views[v];
+    columns.clear();
+    for (size_t k = 0; k < view.join_keys.size(); ++k) {
+      const std::string& join_key = view.join_keys[k];
+      const EntityColumn* column = entities.Find(join_key);
+      if (column == nullptr) {
+        return Status::Invalid("entities lack join key '", join_key, "' needed by feature view '",
+                               view.name, "'");
+      }
+      if (!KeyFits(*column, view.key_kinds[k])) {
+        return Status::Invalid("entities.", join_key, " has type ", KindName(*column),
+                               "; feature view '", view.name, "' needs ",
+                               FormatFeatureType({view.key_kinds[k], false}), " keys");
+      }
+      columns.push_back(column);
+    }
+    ByteRows& encoded = keys[v];
+    encoded.data.reserve(rows * 10 * columns.size());
+    for (size_t row = 0; row < rows; ++row) {
+      encoded.data.push_back(static_cast<char>(kEntityKeyVersion));
+      for (const EntityColumn* column : columns) {
+        if (column->kind == EntityColumn::Kind::kInt) {
+          AppendIntegerKeyPart(column->ints[row], &encoded.data);
+        } else {
+          AppendBytesKeyPart(column->kind == EntityColumn::Kind::kString ? 's' : 'b',
+                             column->strings[row], &encoded.data);
+        }
+      }
+      encoded.FinishRow();
+    }
+    for (size_t row = 0; row < rows; ++row) {
+      const bool valid = std::all_of(columns.begin(), columns.end(),
+                                     [&](const EntityColumn* column) { return column->IsValid(row); });
+      reads[v * rows + row] = {view.name, valid ? encoded[row] : std::string_view()};
+    }
+  }
+  OnlineFeatures out;
+  out.features_ = features;
+  out.num_rows_ = num_rows;
+  out.now_ = now;
+  for (const auto& feature : features) {
+    out.names_.push_back(
+        registry::FeatureColumnName(feature.view->name, feature.name, full_feature_names));
+    out.view_of_.push_back(
+        static_cast<size_t>(std::find(views.begin(), views.end(), feature.view) - views.begin()));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  ARROW_RETURN_NOT_OK(store->Read(reads, &out.values_, &out.found_));
+  out.store_read_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  out.rows_.resize(reads.size());
+  for (size_t i = 0; i < reads.size(); ++i) {
+    if (!out.found_[i]) continue;
+    const OnlineCatalog::View& view = *views[i / static_cast<size_t>(num_rows)];
+    Status opened = out.rows_[i].Open(out.values_[i], view.schema);
+    if (!opened.ok()) {
+      return Status::IOError("the online value of a key in feature view '", view.name,
+                             "' is unreadable (", opened.message(),
+                             "); run `headwater materialize` for it again");
+    }
+  }
+  return out;
 }
 
 }  // namespace headwater::online

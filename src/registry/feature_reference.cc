@@ -4,9 +4,9 @@
 
 namespace headwater::registry {
 
-Result<FeatureReference> SplitFeatureReference(const std::string& reference) {
+Result<FeatureReference> SplitFeatureReference(std::string_view reference) {
   size_t colon = reference.find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == reference.size()) {
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == reference.size()) {
     return Status::Invalid("feature reference '", reference, "' must have the form view:feature");
   }
   return FeatureReference{reference.substr(0, colon), reference.substr(colon + 1)};
@@ -18,8 +18,8 @@ Result<std::vector<FeatureViewProjection>> ResolveFeatureReferences(
   std::vector<FeatureViewProjection> projections;
   for (const std::string& reference : references) {
     ARROW_ASSIGN_OR_RAISE(auto parts, SplitFeatureReference(reference));
-    const std::string& view_name = parts.view;
-    const std::string& feature = parts.feature;
+    const std::string view_name(parts.view);
+    const std::string feature(parts.feature);
     const FeatureView* view = definitions.FindFeatureView(view_name);
     if (view == nullptr) {
       return Status::KeyError("feature reference '", reference, "': unknown feature view '",
@@ -64,9 +64,31 @@ Result<std::vector<FeatureViewProjection>> ResolveFeatureService(const Definitio
   return ResolveFeatureReferences(definitions, references);
 }
 
-std::string FeatureColumnName(const std::string& view, const std::string& feature,
+std::string FeatureColumnName(std::string_view view, std::string_view feature,
                               bool full_feature_names) {
-  return full_feature_names ? view + "__" + feature : feature;
+  std::string name;
+  if (full_feature_names) {
+    name.reserve(view.size() + 2 + feature.size());
+    name.append(view).append("__");
+  }
+  name.append(feature);
+  return name;
+}
+
+Status CheckFeatureSelection(const std::vector<std::string>& references,
+                             const std::string& service) {
+  if (references.empty() == service.empty()) {
+    return Status::Invalid("give either features (a list of view:feature) or a feature service");
+  }
+  return Status::OK();
+}
+
+Result<std::vector<FeatureViewProjection>> ResolveFeatureSelection(
+    const Definitions& definitions, const std::vector<std::string>& references,
+    const std::string& service) {
+  ARROW_RETURN_NOT_OK(CheckFeatureSelection(references, service));
+  return service.empty() ? ResolveFeatureReferences(definitions, references)
+                         : ResolveFeatureService(definitions, service);
 }
 
 }  // namespace headwater::registry

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace headwater::server {
 
 std::string LabelValue(std::string_view value) {
@@ -91,6 +93,86 @@ void Metrics::Render(std::string* out) const {
     *out += fmt::format("headwater_rows_written_total{{endpoint=\"{}\"}} {}\n", kEndpoints[i],
                         endpoints_[i].rows_written.load());
   }
+}
+
+void RenderStreamMetrics(const std::vector<store::StreamStatus>& streams, std::string* out) {
+  if (streams.empty()) return;
+  struct Counter {
+    const char* name;
+    const char* help;
+    int64_t ingest::StreamStats::*field;
+  };
+  static constexpr Counter kCounters[] = {
+      {"headwater_stream_events_total", "Events consumed by the stream pipeline.",
+       &ingest::StreamStats::events},
+      {"headwater_stream_late_events_total",
+       "Events later than the watermark allowed: dead-lettered, not merged.",
+       &ingest::StreamStats::late_events},
+      {"headwater_stream_dead_letters_total", "Late or malformed events dead-lettered.",
+       &ingest::StreamStats::dead_letters},
+      {"headwater_stream_rows_total", "Window rows finalised and written.",
+       &ingest::StreamStats::rows_emitted},
+      {"headwater_stream_checkpoints_total", "Checkpoints committed.",
+       &ingest::StreamStats::checkpoints},
+  };
+  for (const Counter& counter : kCounters) {
+    *out +=
+        fmt::format("# HELP {} {}\n# TYPE {} counter\n", counter.name, counter.help, counter.name);
+    for (const auto& stream : streams) {
+      *out += fmt::format("{}{{source=\"{}\"}} {}\n", counter.name, LabelValue(stream.source),
+                          stream.stats.*counter.field);
+    }
+  }
+  *out +=
+      "# HELP headwater_stream_position Next offset to read, per source partition (a push "
+      "source: its write-ahead log position).\n# TYPE headwater_stream_position gauge\n";
+  for (const auto& stream : streams) {
+    for (const auto& [partition, position] : stream.positions) {
+      *out += fmt::format("headwater_stream_position{{source=\"{}\",partition=\"{}\"}} {}\n",
+                          LabelValue(stream.source), partition, position);
+    }
+  }
+  *out +=
+      "# HELP headwater_stream_window_publish_seconds From processing the input that moved the "
+      "watermark past windows' ends to their rows online (last 4096).\n"
+      "# TYPE headwater_stream_window_publish_seconds summary\n";
+  for (const auto& stream : streams) {
+    std::vector<double> samples = stream.stats.publish_seconds;
+    if (samples.empty()) continue;
+    std::sort(samples.begin(), samples.end());
+    for (double q : {0.5, 0.99}) {
+      *out += fmt::format(
+          "headwater_stream_window_publish_seconds{{source=\"{}\",quantile=\"{}\"}} {}\n",
+          LabelValue(stream.source), q,
+          samples[static_cast<size_t>(q * static_cast<double>(samples.size() - 1))]);
+    }
+  }
+  *out +=
+      "# HELP headwater_stream_watermark_seconds The source's watermark (epoch seconds).\n"
+      "# TYPE headwater_stream_watermark_seconds gauge\n";
+  for (const auto& stream : streams) {
+    if (stream.stats.watermark == INT64_MIN) continue;
+    *out +=
+        fmt::format("headwater_stream_watermark_seconds{{source=\"{}\"}} {}\n",
+                    LabelValue(stream.source), static_cast<double>(stream.stats.watermark) / 1e6);
+  }
+}
+
+void RenderRegistryMetrics(const std::vector<std::pair<std::string, double>>& freshness,
+                           int64_t registry_version, bool reload_failing, std::string* out) {
+  *out +=
+      "# HELP headwater_feature_freshness_seconds Now minus the newest event time online.\n"
+      "# TYPE headwater_feature_freshness_seconds gauge\n";
+  for (const auto& [view, seconds] : freshness) {
+    *out += fmt::format("headwater_feature_freshness_seconds{{feature_view=\"{}\"}} {}\n",
+                        LabelValue(view), seconds);
+  }
+  *out += fmt::format("headwater_registry_version {}\n", registry_version);
+  *out +=
+      "# HELP headwater_registry_reload_failing 1 while the registry file cannot be read (the "
+      "last good version keeps serving; /health says why).\n"
+      "# TYPE headwater_registry_reload_failing gauge\n";
+  *out += fmt::format("headwater_registry_reload_failing {}\n", reload_failing ? 1 : 0);
 }
 
 }  // namespace headwater::server

@@ -7,6 +7,10 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "headwater/store/feature_store.h"
 
 namespace headwater::server {
 
@@ -55,5 +59,13 @@ class Metrics {
   std::array<Endpoint, kEndpoints.size()> endpoints_;
   Histogram store_read_;
 };
+
+/// Appends the stream pipelines' metrics (headwater_stream_*), one series per source.
+void RenderStreamMetrics(const std::vector<store::StreamStatus>& streams, std::string* out);
+
+/// Appends feature freshness (view, seconds since its newest online event time), the registry
+/// version served, and whether the registry file currently fails to load.
+void RenderRegistryMetrics(const std::vector<std::pair<std::string, double>>& freshness,
+                           int64_t registry_version, bool reload_failing, std::string* out);
 
 }  // namespace headwater::server

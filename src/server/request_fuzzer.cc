@@ -96,13 +96,13 @@ void MakeRepository(const fs::path& repo) {
   Check(registry::WriteRegistry(config.registry_path, applied));
   auto store = online::OpenOnlineStore(config, online::OpenMode::kReadWrite).ValueOrDie();
   auto views = ingest::SelectOnlineViews(applied.definitions, {}).ValueOrDie();
-  Check(ingest::MaterializeViews(
-            config, applied, views,
-            [](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
-              return std::optional<Timestamp>(Timestamp{0});
-            },
-            clock_now.Now(), 1, store.get())
-            .status());
+  ingest::MaterializeViewsOptions options;
+  options.start_of = [](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
+    return std::optional<Timestamp>(Timestamp{0});
+  };
+  options.end = clock_now.Now();
+  options.threads = 1;
+  Check(ingest::MaterializeViews(config, applied, views, store.get(), options).status());
 }
 
 }  // namespace

@@ -59,6 +59,11 @@ struct EntityKeyPart {
 /// Appends the encoding of one key to `out` (without finishing the row).
 void AppendEntityKey(const std::vector<EntityKeyPart>& parts, std::string* out);
 
+/// Appends one part: an integer ('i'), or a string ('s') or bytes ('b') `tag`ged value. A key is
+/// kEntityKeyVersion followed by its parts in the view's entity order.
+void AppendIntegerKeyPart(int64_t value, std::string* out);
+void AppendBytesKeyPart(char tag, std::string_view value, std::string* out);
+
 /// Decodes an encoded key back into parts; Invalid for malformed bytes.
 Result<std::vector<EntityKeyPart>> DecodeEntityKey(std::string_view key);
 

@@ -4,11 +4,10 @@
 // a value of the wrong type — is refused whole with a reason naming the field, and nothing of it
 // is appended; the caller dead-letters it and goes on.
 //
-// Values: integers and floats as JSON numbers (an integer column refuses 1.5, any column a value
-// beyond its type's range), strings, booleans; a timestamp as ISO 8601 text or a number of
-// milliseconds since the epoch (Kafka's unit). Event and created times must lie within the
-// EventTimeBounds. Members that are not columns are ignored; a missing non-key column is null.
-// Messages are bounded like every JSON input (core/json_reader.h).
+// Values follow the one rule set of ingest/json_rows.h, as pushed rows do; event and created
+// times must also lie within the EventTimeBounds. Members that are not columns are ignored; a
+// missing non-key column is null. Messages are bounded like every JSON input
+// (core/json_reader.h).
 
 #include <arrow/type_fwd.h>
 

@@ -76,16 +76,26 @@ using StartOf = std::function<Result<std::optional<Timestamp>>(const registry::F
 /// row when it has none.
 StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Registry& registry);
 
+/// How MaterializeViews runs: where each view starts, where all end, with how many threads,
+/// and whom it tells as it goes.
+struct MaterializeViewsOptions {
+  StartOf start_of;
+  Timestamp end;
+  /// Worker threads; 0 means one per core.
+  int threads = 0;
+  /// As MaterializeOptions::progress, with the view's name; may be empty.
+  std::function<void(const std::string&, const MaterializeProgress&)> progress;
+  /// Called with each view's outcome; may be empty.
+  std::function<void(const ViewMaterialization&)> on_view;
+};
+
 /// Materializes each view over [start_of(view), end), syncs the store after each, and only then
 /// records the interval in the registry (under its lock) — so a marker never claims rows that
-/// are not durably written. `on_view` (may be empty) is called with each view's outcome;
-/// `progress` (may be empty) as MaterializeOptions::progress, with the view's name.
+/// are not durably written.
 Result<std::vector<ViewMaterialization>> MaterializeViews(
     const registry::RepoConfig& config, const registry::Registry& registry,
-    const std::vector<const registry::FeatureView*>& views, const StartOf& start_of, Timestamp end,
-    int threads, online::OnlineStore* store,
-    const std::function<void(const std::string&, const MaterializeProgress&)>& progress = {},
-    const std::function<void(const ViewMaterialization&)>& on_view = {});
+    const std::vector<const registry::FeatureView*>& views, online::OnlineStore* store,
+    const MaterializeViewsOptions& options);
 
 /// The online views named (each must exist and be online), or every online view when empty.
 Result<std::vector<const registry::FeatureView*>> SelectOnlineViews(

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "headwater/core/entity_key.h"
-#include "headwater/core/json_writer.h"
 #include "headwater/core/time.h"
 #include "headwater/core/types.h"
 
@@ -39,6 +38,23 @@ Status EncodeFeatureRows(const std::vector<std::shared_ptr<arrow::Array>>& featu
                          const std::vector<FeatureType>& schema, const int64_t* event_times,
                          const int64_t* created_times, int64_t num_rows, ByteRows* out);
 
+/// Receives one stored value by its type (FeatureRowReader::Visit): how an adapter renders
+/// values — the server's JSON — without the codec knowing any output format.
+class ValueVisitor {
+ public:
+  virtual ~ValueVisitor() = default;
+  virtual void Null() = 0;
+  virtual void Int(int64_t value) = 0;  // Int32, Int64
+  virtual void Float(float value) = 0;
+  virtual void Double(double value) = 0;
+  virtual void Bool(bool value) = 0;
+  virtual void Time(Timestamp value) = 0;  // UnixTimestamp
+  virtual void String(std::string_view value) = 0;
+  virtual void Bytes(std::string_view value) = 0;
+  virtual void BeginList(uint32_t size) = 0;  // then the elements, then EndList
+  virtual void EndList() = 0;
+};
+
 /// Reads one encoded value.
 class FeatureRowReader {
  public:
@@ -50,9 +66,9 @@ class FeatureRowReader {
   Timestamp event_time() const { return event_time_; }
   Timestamp created_time() const { return created_time_; }
   bool IsNull(size_t feature) const { return starts_[feature] == kNull; }
-  /// Writes feature `feature` as a JSON value (null when null). Bytes are base64, timestamps
-  /// ISO 8601 text, Float32 in its shortest round-trip form.
-  void WriteJson(size_t feature, JsonWriter* writer) const;
+  /// Hands feature `feature` to `visitor` by its type: Null when null; a list element by
+  /// element between BeginList and EndList.
+  void Visit(size_t feature, ValueVisitor* visitor) const;
   /// Appends feature `feature` to `builder` (a null when null), which must be a builder of
   /// ToArrowType(schema[feature]) (arrays: a ListBuilder over that value type).
   Status Append(size_t feature, arrow::ArrayBuilder* builder) const;

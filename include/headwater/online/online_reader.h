@@ -1,22 +1,16 @@
 #pragma once
-// The online read path: features for entity rows, as Feast's feature-server JSON.
-//
-//   {"metadata": {"feature_names": ["driver_id", "conv_rate", ...]},
-//    "results": [{"values": [...], "statuses": [...], "event_timestamps": [...]}, ...]}
-//
-// One result per column, entity key columns first (in request order, status PRESENT, time 0),
-// then features in request order. Statuses: PRESENT; NULL_VALUE (the row exists, the feature is
-// null); NOT_FOUND (no row for the key); OUTSIDE_MAX_AGE (the row's event time is older than
-// now - ttl; ttl 0 never expires; value null).
+// The online read path: the features of entity rows, with Feast's statuses, as Arrow. Renderings
+// (Feast's JSON in the server, Python lists in the package) belong to the adapters.
 
 #include <arrow/type_fwd.h>
-#include <rapidjson/document.h>
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "headwater/online/feature_row_codec.h"
 #include "headwater/online/online_store.h"
 #include "headwater/registry/definitions.h"
 
@@ -25,11 +19,19 @@ namespace headwater::online {
 /// What the read path needs from the registry, indexed once per registry version so a request
 /// does only hash lookups.
 class OnlineCatalog {
+  // Lookups by string_view, without building a string per request.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  template <typename T>
+  using ByName = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
+
  public:
   struct View {
     std::string name;
     std::vector<FeatureType> schema;  // the view's features, in stored order
-    std::unordered_map<std::string, size_t> feature_index;
+    ByName<size_t> feature_index;
     std::vector<std::string> join_keys;  // in the view's entity order
     std::vector<ScalarKind> key_kinds;
     Duration ttl;
@@ -38,7 +40,7 @@ class OnlineCatalog {
   struct Feature {
     const View* view;
     size_t index;
-    std::string name;  // the feature's own name
+    std::string_view name;  // the feature's own name (the catalog's)
   };
 
   static Result<std::shared_ptr<const OnlineCatalog>> Make(
@@ -51,47 +53,98 @@ class OnlineCatalog {
   Result<std::vector<Feature>> ResolveService(const std::string& name) const;
 
  private:
-  std::unordered_map<std::string, View> views_;
-  std::unordered_map<std::string, std::vector<std::string>> services_;  // name -> references
+  ByName<View> views_;
+  ByName<std::vector<std::string>> services_;  // name -> references
 };
 
-struct OnlineRequest {
-  /// "view:feature" references, or empty when `feature_service` is set.
-  std::vector<std::string> features;
-  std::string feature_service;
-  /// JSON object of join key -> array of values: {"driver_id": [1001, 1002]}. Integer keys take
-  /// JSON integers, string and bytes keys take JSON strings.
-  std::string entities_json;
-  /// Name features "view__feature".
-  bool full_feature_names = false;
+/// One column of the entity rows of an online read, as given: integers (of any width), strings
+/// or bytes, each row valid or null. Strings point into the caller's memory (a parsed JSON body,
+/// Arrow arrays), which must outlive the read. Columns of other types (kOther) are carried for
+/// the caller to echo and are never a key.
+struct EntityColumn {
+  enum class Kind : uint8_t { kInt, kString, kBytes, kOther };
+  std::string_view name;
+  Kind kind = Kind::kOther;
+  std::string other_type;  // kOther: the type's name, for messages
+  std::vector<int64_t> ints;              // kInt
+  std::vector<std::string_view> strings;  // kString, kBytes
+  std::vector<uint8_t> valid;             // per row; empty when no row is null
+
+  bool IsValid(size_t row) const { return kind != Kind::kOther && (valid.empty() || valid[row]); }
 };
 
-/// Names a JSON value's kind for error messages: "the string \"abc\"", "an integer", "null".
-std::string DescribeJson(const rapidjson::Value& value);
+/// The entity rows of an online read: one column per name, all num_rows long.
+struct EntityRows {
+  int64_t num_rows = 0;
+  std::vector<EntityColumn> columns;
 
-/// Limits that keep one request from exhausting the server.
-constexpr size_t kMaxEntityRows = 100'000;
+  const EntityColumn* Find(std::string_view name) const;
+};
 
-/// Reads `features` for the entity rows in `entities` (a JSON object of join key -> array) with
-/// one store call and returns the response JSON; the server calls this with its parsed body.
-Result<std::string> GetOnlineFeatures(OnlineStore* store,
-                                      const std::vector<OnlineCatalog::Feature>& features,
-                                      const rapidjson::Value& entities, bool full_feature_names,
-                                      Timestamp now);
+/// Arrow columns as entity rows: integers widened, strings and bytes viewed in place, other
+/// types kOther. `batch` must outlive the rows.
+EntityRows EntityRowsFromArrow(const arrow::RecordBatch& batch);
 
-/// Reads the features of every entity row with one store call and returns the response JSON.
-/// Invalid for malformed entities (not an object of equal-length, non-empty arrays; wrong value
-/// types), missing join keys a requested view needs (never a partial match), unknown views or
-/// features. Entity columns no requested view uses are echoed back as given.
-Result<std::string> GetOnlineFeatures(const OnlineCatalog& catalog, OnlineStore* store,
-                                      const OnlineRequest& request, Timestamp now);
+/// Feast's statuses of an online value.
+enum class FeatureStatus : uint8_t {
+  kPresent = 0,
+  kNullValue = 1,     // the key has a row, the feature is null (or NaN/infinite)
+  kNotFound = 2,      // no row for the key
+  kOutsideMaxAge = 3  // the row is older than now - ttl (ttl 0 never expires)
+};
+/// "PRESENT", "NULL_VALUE", "NOT_FOUND" or "OUTSIDE_MAX_AGE".
+std::string_view FeatureStatusName(FeatureStatus status);
 
-/// The read path for callers holding Arrow data (the Python package): reads `features` for the
-/// rows of `entities` (one column per join key; integer keys of any width, strings, binaries)
-/// with one store call. Returns the entity columns as given, then one column per feature, of
-/// the feature's Arrow type, null unless the status is PRESENT. Rows with a null key get nulls.
-Result<std::shared_ptr<arrow::RecordBatch>> ReadOnlineFeatures(
-    OnlineStore* store, const std::vector<OnlineCatalog::Feature>& features,
-    const arrow::RecordBatch& entities, bool full_feature_names, Timestamp now);
+/// An online read's answer: for each requested feature and entity row, Feast's status, the
+/// event time of the stored row it came from, and its value — by type (Visit), or all of it as
+/// Arrow (ToArrow). Renderings (the server's JSON, Python lists) are the adapters'; reading
+/// values by type lets the server render a small answer without building Arrow arrays first.
+class OnlineFeatures {
+ public:
+  int64_t num_rows() const { return num_rows_; }
+  /// The requested features' output names, in request order (`feature` or `view__feature`).
+  const std::vector<std::string>& feature_names() const { return names_; }
+  FeatureStatus status(size_t feature, int64_t row) const;
+  /// The event time of the stored row feature `feature` of `row` came from; 0 when none.
+  Timestamp event_time(size_t feature, int64_t row) const;
+  /// Hands the value to `visitor`: Null unless the status is PRESENT.
+  void Visit(size_t feature, int64_t row, ValueVisitor* visitor) const;
+  /// `entities` (the rows read, as Arrow), then one column per feature of its Arrow type, null
+  /// unless PRESENT.
+  Result<std::shared_ptr<arrow::RecordBatch>> ToArrow(const arrow::RecordBatch& entities) const;
+  /// How long the one store call took, for metrics.
+  double store_read_seconds() const { return store_read_seconds_; }
+  /// Keeps `owner` — what the features point into, the catalog's registry snapshot — alive as
+  /// long as this answer.
+  void KeepAlive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
+
+ private:
+  friend Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore*,
+                                                   const std::vector<OnlineCatalog::Feature>&,
+                                                   const EntityRows&, bool, Timestamp);
+  // The stored row of feature `feature` at `row`: views are read view-major.
+  size_t Slot(size_t feature, int64_t row) const {
+    return view_of_[feature] * static_cast<size_t>(num_rows_) + static_cast<size_t>(row);
+  }
+
+  std::shared_ptr<const void> owner_;
+  std::vector<OnlineCatalog::Feature> features_;
+  std::vector<std::string> names_;
+  std::vector<size_t> view_of_;  // per feature, its view's index among the views read
+  int64_t num_rows_ = 0;
+  Timestamp now_;
+  std::vector<std::string> values_;  // per (view, row), the stored bytes
+  std::vector<uint8_t> found_;
+  std::vector<FeatureRowReader> rows_;
+  double store_read_seconds_ = 0;
+};
+
+/// Reads `features` for `entities` (a column per join key; other columns are ignored) with one
+/// store call. Invalid for a missing join key a requested view needs (never a partial match) or
+/// a key column of the wrong kind. Rows with a null key part are NOT_FOUND.
+Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,
+                                          const std::vector<OnlineCatalog::Feature>& features,
+                                          const EntityRows& entities, bool full_feature_names,
+                                          Timestamp now);
 
 }  // namespace headwater::online

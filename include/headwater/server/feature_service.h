@@ -1,6 +1,8 @@
 #pragma once
 // The feature server's request handling, independent of the HTTP transport: a request in, a
-// response out. The transport (http_server.h) and the fuzzer both drive it.
+// response out. The transport (http_server.h) and the fuzzer both drive it. An adapter over
+// the feature-store core (store/feature_store.h): it checks tokens, turns JSON into Arrow,
+// calls the core and renders its answer; no domain rule lives here.
 //
 // Endpoints (Feast's feature-server contract):
 //   GET  /health                   {"status": "ok", "registry_version": N}; "degraded" with
@@ -18,19 +20,13 @@
 // has `auth`), 404 for unknown views/features/services/paths, 405, 413, 500 for store failures.
 // /health and /metrics need no token.
 
-#include <atomic>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 
 #include "headwater/core/clock.h"
-#include "headwater/ingest/stream_runner.h"
-#include "headwater/online/online_reader.h"
-#include "headwater/online/online_store.h"
-#include "headwater/registry/definitions.h"
 #include "headwater/registry/repo_config.h"
+#include "headwater/store/feature_store.h"
 
 namespace headwater::server {
 
@@ -52,8 +48,8 @@ class Metrics;
 
 class FeatureService {
  public:
-  /// Opens the online store for writing, loads the registry and starts the stream pipelines of
-  /// its stream feature views (ingest/stream_runner.h). `clock` must outlive it.
+  /// Opens the repository's feature store holding its online store, with its stream pipelines
+  /// running. `clock` must outlive it.
   static Result<std::unique_ptr<FeatureService>> Make(const registry::RepoConfig& config,
                                                       const Clock& clock);
   ~FeatureService();
@@ -64,21 +60,14 @@ class FeatureService {
   /// Handles one request. Thread-safe; never throws.
   HttpResponse Handle(const HttpRequest& request);
 
-  /// Re-reads the registry when its file changed and swaps it in; requests in flight finish
-  /// with the registry they started with. Returns whether it changed. A file that cannot be read
-  /// leaves the current registry serving; the error is logged once and /health reports
-  /// "degraded" with it until a good file is read.
-  Result<bool> RefreshRegistry();
+  /// Re-reads the registry when its file changed (store::FeatureStore::Refresh); requests in
+  /// flight finish with the registry they started with.
+  Result<bool> RefreshRegistry() { return store_->Refresh(); }
 
   int64_t registry_version() const;
 
  private:
-  struct Snapshot {
-    registry::Registry registry;
-    std::shared_ptr<const online::OnlineCatalog> catalog;
-  };
-  FeatureService(const registry::RepoConfig& config, const Clock& clock);
-  std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
+  explicit FeatureService(std::unique_ptr<store::FeatureStore> store);
   HttpResponse Route(const HttpRequest& request, std::string_view* endpoint);
   HttpResponse GetOnlineFeatures(std::string_view body);
   HttpResponse WriteToOnlineStore(std::string_view body);
@@ -86,23 +75,9 @@ class FeatureService {
   HttpResponse Materialize(std::string_view body, bool incremental);
   HttpResponse Health();
   HttpResponse MetricsText();
-  Result<bool> ReloadRegistry();
 
-  registry::RepoConfig config_;
-  const Clock& clock_;
+  std::unique_ptr<store::FeatureStore> store_;
   std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<online::OnlineStore> backing_store_;  // the real store; outlives store_
-  std::unique_ptr<online::OnlineStore> store_;          // backing_store_, with reads timed
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
-  std::string registry_stamp_;  // file size and mtime of the registry last loaded
-  // Why the registry file last failed to load; null while it loads.
-  std::atomic<std::shared_ptr<const std::string>> registry_error_;
-  std::mutex refresh_mutex_;
-  std::mutex materialize_mutex_;  // one materialization at a time
-  // The running stream pipelines; replaced (under the exclusive lock) when a registry reload
-  // changes the stream views, used under the shared lock.
-  std::shared_mutex streams_mutex_;
-  std::unique_ptr<ingest::StreamRunner> streams_;
 };
 
 }  // namespace headwater::server

@@ -1,0 +1,134 @@
+// Apply, plan and teardown: the registry and the online store brought in line with a set of
+// definitions.
+
+#include "apply.h"
+
+#include <optional>
+#include <sstream>
+
+#include "headwater/registry/loader.h"
+#include "headwater/registry/registry_store.h"
+
+namespace headwater::store {
+namespace {
+
+std::string Summary(const std::vector<registry::Change>& changes, const char* verb) {
+  int add = 0, update = 0, remove = 0;
+  for (const auto& change : changes) {
+    switch (change.kind) {
+      case registry::Change::Kind::kAdd:
+        ++add;
+        break;
+      case registry::Change::Kind::kUpdate:
+        ++update;
+        break;
+      case registry::Change::Kind::kDelete:
+        ++remove;
+        break;
+    }
+  }
+  std::ostringstream out;
+  out << registry::FormatChanges(changes) << verb << ": " << add << " to add, " << update
+      << " to change, " << remove << " to delete.\n";
+  return out.str();
+}
+
+// Brings the online store in line with the next definitions: room for every online view, and
+// the values of views that are gone, no longer online, or whose features changed (stored values
+// follow the feature list) dropped, with their materialization markers.
+Status UpdateOnlineStore(const WritableStore& writable, const registry::Registry& current,
+                         registry::Registry* next, std::ostringstream* report) {
+  std::vector<std::string> create, drop;
+  for (const auto& view : next->definitions.feature_views) {
+    if (view.online) create.push_back(view.name);
+  }
+  for (const auto& old : current.definitions.feature_views) {
+    const registry::FeatureView* now = next->definitions.FindFeatureView(old.name);
+    if (now == nullptr || !now->online || now->features != old.features) {
+      if (old.online) drop.push_back(old.name);
+    }
+  }
+  auto store = writable();
+  if (!store.ok() && store.status().message().find("/LOCK") != std::string::npos) {
+    // A running `headwater serve` owns the embedded store; it applies these changes itself when
+    // it picks up the new registry.
+    *report << "online store: held by a running server, which will apply the changes\n";
+  } else {
+    ARROW_RETURN_NOT_OK(store.status());
+    ARROW_RETURN_NOT_OK((*store)->DropViews(drop));
+    ARROW_RETURN_NOT_OK((*store)->CreateViews(create));
+  }
+  for (const std::string& name : drop) {
+    next->materializations.erase(name);
+    if (next->definitions.FindFeatureView(name) != nullptr) {
+      *report << "online store: dropped the values of " << name
+              << " (its features changed or it is no longer online); materialize it again\n";
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
+                                      registry::Definitions next, const ApplyOptions& options,
+                                      const Clock& clock, const WritableStore& writable) {
+  const bool dry_run = options.dry_run;
+  // Locked before reading, so a concurrent materialization's marker is not lost.
+  std::optional<registry::RegistryLock> lock;
+  if (!dry_run) {
+    ARROW_ASSIGN_OR_RAISE(auto acquired, registry::RegistryLock::Acquire(config.registry_path));
+    lock.emplace(std::move(acquired));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
+  if (options.partial) {
+    registry::Definitions merged = current.definitions;
+    merged.Merge(std::move(next));
+    next = std::move(merged);
+    ARROW_RETURN_NOT_OK(registry::Validate(config, &next));
+  }
+  ApplyOutcome outcome;
+  outcome.changes = registry::Diff(current.definitions, next);
+  outcome.version = current.version;
+  if (outcome.changes.empty()) {
+    outcome.report = dry_run ? "No changes: the registry matches the definitions.\n"
+                             : "No changes: registry version " + std::to_string(current.version) +
+                                   " is up to date.\n";
+    return outcome;
+  }
+  if (dry_run) {
+    outcome.report = Summary(outcome.changes, "Plan");
+    return outcome;
+  }
+  registry::Registry updated = current;
+  updated.project = config.project;
+  updated.version = current.version + 1;
+  updated.last_updated = clock.Now();
+  updated.definitions = std::move(next);
+  std::ostringstream report;
+  ARROW_RETURN_NOT_OK(UpdateOnlineStore(writable, current, &updated, &report));
+  ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, updated));
+  report << Summary(outcome.changes, "Applied") << "Registry version " << updated.version
+         << " written to " << config.registry_path.string() << "\n";
+  outcome.version = updated.version;
+  outcome.report = report.str();
+  return outcome;
+}
+
+Result<std::string> RemoveRepositoryState(const registry::RepoConfig& config,
+                                          online::OnlineStore* store) {
+  std::ostringstream report;
+  ARROW_RETURN_NOT_OK(store->Teardown());
+  report << "Removed the online store (" << config.online_store.type << ")\n";
+  std::error_code error;
+  std::filesystem::remove(config.registry_path.string() + ".lock", error);
+  bool removed = std::filesystem::remove(config.registry_path, error);
+  if (error) {
+    return Status::IOError("cannot remove ", config.registry_path.string(), ": ", error.message());
+  }
+  report << (removed ? "Removed registry " : "No registry at ") << config.registry_path.string()
+         << "\n";
+  return report.str();
+}
+
+}  // namespace headwater::store

@@ -1,0 +1,485 @@
+#include "headwater/store/feature_store.h"
+
+#include <arrow/table.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <mutex>
+#include <shared_mutex>
+
+#include "apply.h"
+#include "headwater/core/text.h"
+#include "headwater/offline/table_file.h"
+#include "headwater/registry/feature_reference.h"
+
+namespace headwater::store {
+namespace {
+
+// What identifies a version of the registry file without reading it: its size and mtime.
+std::string FileStamp(const std::filesystem::path& path) {
+  std::error_code error;
+  auto size = std::filesystem::file_size(path, error);
+  if (error) return "";
+  auto time = std::filesystem::last_write_time(path, error);
+  return fmt::format("{}:{}", size, time.time_since_epoch().count());
+}
+
+bool FeedsStreamView(const registry::Definitions& definitions, const std::string& source) {
+  for (const auto& view : definitions.feature_views) {
+    if (view.is_stream() && view.source == source) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct FeatureStore::State {
+  std::mutex refresh_mutex;  // one registry reload at a time
+  std::string registry_stamp;
+  std::atomic<std::shared_ptr<const std::string>> registry_error;
+  // Lock order: apply, then streams, then online.
+  std::mutex apply_mutex;
+  std::mutex materialize_mutex;     // one materialization at a time
+  std::shared_mutex streams_mutex;  // shared: pushing through a pipeline; exclusive: start, stop
+  std::unique_ptr<ingest::StreamRunner> streams;
+  std::shared_mutex online_mutex;  // shared: using `online`; exclusive: opening, closing it
+  std::unique_ptr<online::OnlineStore> online;
+  bool online_writable = false;
+};
+
+// The online store with the shared lock that keeps it from being replaced meanwhile.
+class FeatureStore::OnlineUse {
+ public:
+  OnlineUse(std::shared_lock<std::shared_mutex> lock, online::OnlineStore* store)
+      : lock_(std::move(lock)), store_(store) {}
+  online::OnlineStore* operator->() const { return store_; }
+  online::OnlineStore* get() const { return store_; }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;
+  online::OnlineStore* store_;
+};
+
+FeatureStore::FeatureStore(registry::RepoConfig config, OpenOptions options)
+    : config_(std::move(config)),
+      clock_(options.clock != nullptr ? options.clock : &SystemClock::Instance()),
+      options_(std::move(options)),
+      state_(std::make_unique<State>()) {
+  if (!options_.log) {
+    options_.log = [](std::string_view line) {
+      std::fprintf(stderr, "%s\n", PrintableText(line).c_str());
+    };
+  }
+}
+
+FeatureStore::~FeatureStore() {
+  Status closed = Close();
+  if (!closed.ok()) options_.log(closed.message());
+}
+
+Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const std::filesystem::path& repo,
+                                                         OpenOptions options) {
+  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(repo));
+  return Open(std::move(config), std::move(options));
+}
+
+Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(registry::RepoConfig config,
+                                                         OpenOptions options) {
+  if (options.run_streams && options.online != OnlineAccess::kHeld) {
+    return Status::Invalid("stream pipelines need the online store held (OnlineAccess::kHeld)");
+  }
+  std::unique_ptr<FeatureStore> store(new FeatureStore(std::move(config), std::move(options)));
+  if (store->options_.online == OnlineAccess::kHeld) {
+    ARROW_ASSIGN_OR_RAISE(store->state_->online,
+                          online::OpenOnlineStore(store->config_, online::OpenMode::kReadWrite));
+    store->state_->online_writable = true;
+  }
+  ARROW_RETURN_NOT_OK(store->Refresh().status());
+  return store;
+}
+
+// --- The registry
+
+Result<bool> FeatureStore::Refresh() {
+  std::lock_guard lock(state_->refresh_mutex);
+  auto reloaded = Reload();
+  // A registry that cannot be read keeps the last good one current; the failure is logged once
+  // and kept for registry_error() until a good one is read.
+  std::string error = reloaded.ok() ? "" : reloaded.status().message();
+  auto previous = state_->registry_error.load();
+  if (error != (previous ? *previous : "")) {
+    auto current = snapshot();
+    const int64_t version = current ? current->registry.version : 0;
+    if (!error.empty()) {
+      options_.log(
+          fmt::format("registry: cannot reload, still using version {}: {}", version, error));
+    } else if (previous != nullptr) {
+      options_.log(fmt::format("registry: reloaded, version {}", version));
+    }
+    state_->registry_error.store(error.empty() ? nullptr
+                                               : std::make_shared<const std::string>(error));
+  }
+  return reloaded;
+}
+
+Result<bool> FeatureStore::Reload() {
+  std::string stamp = FileStamp(config_.registry_path);
+  if (snapshot() != nullptr && stamp == state_->registry_stamp) return false;
+  ARROW_ASSIGN_OR_RAISE(auto registry, registry::ReadRegistry(config_));
+  auto previous = snapshot();
+  const bool held = options_.online == OnlineAccess::kHeld;
+  // A holder keeps serving its last registry when the file is removed from under it; a command
+  // or a session sees the repository as it is.
+  if (registry.version == 0 && held && previous != nullptr) return false;
+  ARROW_ASSIGN_OR_RAISE(auto catalog, online::OnlineCatalog::Make(registry.definitions));
+  if (held && previous != nullptr) {
+    // This process holds the store, so `apply` could not: drop the values of views that are
+    // gone, no longer online, or whose features changed, as apply would have.
+    std::vector<std::string> drop;
+    for (const auto& old : previous->registry.definitions.feature_views) {
+      const registry::FeatureView* now = registry.definitions.FindFeatureView(old.name);
+      if (old.online && (now == nullptr || !now->online || now->features != old.features)) {
+        drop.push_back(old.name);
+      }
+    }
+    std::shared_lock online_lock(state_->online_mutex);
+    ARROW_RETURN_NOT_OK(state_->online->DropViews(drop));
+  }
+  // Running pipelines follow the stream views: restarted from their checkpoints when those
+  // changed, kept running otherwise.
+  if (options_.run_streams &&
+      (previous == nullptr ||
+       !ingest::SameStreams(previous->registry.definitions, registry.definitions))) {
+    std::unique_lock streams_lock(state_->streams_mutex);
+    ARROW_RETURN_NOT_OK(StopStreamsLocked());
+    ARROW_RETURN_NOT_OK(StartStreamsLocked(registry.definitions));
+  }
+  snapshot_.store(
+      std::make_shared<const Snapshot>(Snapshot{std::move(registry), std::move(catalog)}));
+  state_->registry_stamp = std::move(stamp);
+  return true;
+}
+
+Result<std::shared_ptr<const Snapshot>> FeatureStore::Applied() {
+  if (options_.refresh_on_use) ARROW_RETURN_NOT_OK(Refresh().status());
+  auto current = snapshot();
+  if (current == nullptr || current->registry.version == 0) {
+    return Status::Invalid("the registry at ", config_.registry_path.string(),
+                           " is empty: apply definitions first (`headwater apply`)");
+  }
+  return current;
+}
+
+std::string FeatureStore::registry_error() const {
+  auto error = state_->registry_error.load();
+  return error ? *error : "";
+}
+
+// --- The online store and the pipelines
+
+Result<FeatureStore::OnlineUse> FeatureStore::UseOnline(bool write) {
+  // A held handle never changes while the store is open (Close comes after the last request),
+  // so the request path takes no lock for it.
+  if (options_.online == OnlineAccess::kHeld) {
+    return OnlineUse(std::shared_lock<std::shared_mutex>(), state_->online.get());
+  }
+  while (true) {
+    {
+      std::shared_lock lock(state_->online_mutex);
+      if (state_->online != nullptr && (state_->online_writable || !write)) {
+        return OnlineUse(std::move(lock), state_->online.get());
+      }
+    }
+    std::unique_lock lock(state_->online_mutex);
+    if (state_->online == nullptr || (write && !state_->online_writable)) {
+      // Only a reading handle is ever replaced, and pipelines never run on one.
+      state_->online.reset();
+      ARROW_ASSIGN_OR_RAISE(state_->online,
+                            online::OpenOnlineStore(config_, write ? online::OpenMode::kReadWrite
+                                                                   : online::OpenMode::kReadOnly));
+      state_->online_writable = write;
+    }
+    // Loop to take the shared lock: Close may reset the handle in between.
+  }
+}
+
+Status FeatureStore::StartStreamsLocked(const registry::Definitions& definitions) {
+  ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/true));
+  ARROW_ASSIGN_OR_RAISE(state_->streams,
+                        ingest::StreamRunner::Start(config_, definitions, online.get(), *clock_,
+                                                    [this](std::string_view line) {
+                                                      options_.log("stream: " + std::string(line));
+                                                    }));
+  return Status::OK();
+}
+
+Status FeatureStore::StopStreamsLocked() {
+  if (state_->streams == nullptr) return Status::OK();
+  Status stopped = state_->streams->Stop();
+  state_->streams.reset();
+  return stopped;
+}
+
+bool FeatureStore::streams_running() const {
+  std::shared_lock lock(state_->streams_mutex);
+  return state_->streams != nullptr && !state_->streams->pipelines().empty();
+}
+
+std::vector<StreamStatus> FeatureStore::StreamStatuses() {
+  std::vector<StreamStatus> statuses;
+  std::shared_lock lock(state_->streams_mutex);
+  if (state_->streams == nullptr) return statuses;
+  for (const auto& pipeline : state_->streams->pipelines()) {
+    statuses.push_back({pipeline->source_name(), pipeline->stats(), pipeline->positions()});
+  }
+  return statuses;
+}
+
+Status FeatureStore::Close() {
+  Status stopped;
+  {
+    std::unique_lock lock(state_->streams_mutex);
+    stopped = StopStreamsLocked();
+  }
+  std::unique_lock lock(state_->online_mutex);
+  state_->online.reset();
+  state_->online_writable = false;
+  return stopped;
+}
+
+// --- Definitions
+
+Result<ApplyOutcome> FeatureStore::Apply(registry::Definitions next, const ApplyOptions& options) {
+  std::lock_guard apply_lock(state_->apply_mutex);
+  if (!options.dry_run) {
+    // Pipelines run on the definitions being replaced: stopped (with a checkpoint) first.
+    std::unique_lock streams_lock(state_->streams_mutex);
+    ARROW_RETURN_NOT_OK(StopStreamsLocked());
+  }
+  std::optional<OnlineUse> online;
+  auto writable = [&]() -> Result<online::OnlineStore*> {
+    ARROW_ASSIGN_OR_RAISE(auto use, UseOnline(/*write=*/true));
+    online.emplace(std::move(use));
+    return online->get();
+  };
+  ARROW_ASSIGN_OR_RAISE(auto outcome,
+                        ApplyDefinitions(config_, std::move(next), options, *clock_, writable));
+  online.reset();
+  if (options.dry_run) return outcome;
+  ARROW_RETURN_NOT_OK(Refresh().status());  // may restart the pipelines itself
+  if (options_.run_streams) {
+    std::unique_lock streams_lock(state_->streams_mutex);
+    auto current = snapshot();
+    if (state_->streams == nullptr && current != nullptr) {
+      ARROW_RETURN_NOT_OK(StartStreamsLocked(current->registry.definitions));
+    }
+  }
+  return outcome;
+}
+
+Result<std::string> FeatureStore::Teardown() {
+  std::lock_guard apply_lock(state_->apply_mutex);
+  {
+    std::unique_lock streams_lock(state_->streams_mutex);
+    ARROW_RETURN_NOT_OK(StopStreamsLocked());
+  }
+  std::string report;
+  {
+    ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/true));
+    ARROW_ASSIGN_OR_RAISE(report, RemoveRepositoryState(config_, online.get()));
+  }
+  if (options_.online == OnlineAccess::kOnDemand) {
+    std::unique_lock lock(state_->online_mutex);
+    state_->online.reset();
+    state_->online_writable = false;
+  }
+  std::lock_guard refresh_lock(state_->refresh_mutex);
+  snapshot_.store(nullptr);
+  state_->registry_stamp.clear();
+  return report;
+}
+
+// --- Training data
+
+Result<std::shared_ptr<arrow::Table>> FeatureStore::GetHistoricalFeatures(
+    const std::shared_ptr<arrow::Table>& entity_rows, const FeatureSelection& features,
+    const offline::HistoricalRetrievalOptions& options, offline::RetrievalStats* stats) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Definitions& definitions = current->registry.definitions;
+  ARROW_ASSIGN_OR_RAISE(auto projections, registry::ResolveFeatureSelection(
+                                              definitions, features.references, features.service));
+  return offline::GetHistoricalFeatures(config_, definitions, entity_rows, projections, options,
+                                        stats);
+}
+
+Result<std::shared_ptr<arrow::Table>> FeatureStore::ReadEntityRows(
+    const std::filesystem::path& path, const FeatureSelection& features,
+    const offline::HistoricalRetrievalOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Definitions& definitions = current->registry.definitions;
+  ARROW_ASSIGN_OR_RAISE(auto projections, registry::ResolveFeatureSelection(
+                                              definitions, features.references, features.service));
+  return offline::ReadTableFile(path,
+                                offline::EntityColumnTypes(definitions, projections, options));
+}
+
+// --- Online
+
+Result<std::vector<online::OnlineCatalog::Feature>> FeatureStore::Resolve(
+    const Snapshot& snapshot, const FeatureSelection& features) {
+  ARROW_RETURN_NOT_OK(registry::CheckFeatureSelection(features.references, features.service));
+  return features.service.empty() ? snapshot.catalog->ResolveReferences(features.references)
+                                  : snapshot.catalog->ResolveService(features.service);
+}
+
+Result<OnlineSelection> FeatureStore::SelectOnline(const FeatureSelection& features) {
+  OnlineSelection selection;
+  ARROW_ASSIGN_OR_RAISE(selection.snapshot, Applied());
+  ARROW_ASSIGN_OR_RAISE(selection.features, Resolve(*selection.snapshot, features));
+  for (const auto& feature : selection.features) {
+    for (size_t k = 0; k < feature.view->join_keys.size(); ++k) {
+      // Integer keys of either width compare alike: read them as Int64.
+      ScalarKind kind = feature.view->key_kinds[k];
+      if (kind == ScalarKind::kInt32) kind = ScalarKind::kInt64;
+      selection.key_types.emplace(feature.view->join_keys[k], FeatureType{kind, false});
+    }
+  }
+  return selection;
+}
+
+Result<online::OnlineFeatures> FeatureStore::GetOnlineFeatures(const online::EntityRows& entities,
+                                                               OnlineSelection selection,
+                                                               bool full_feature_names) {
+  ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/false));
+  ARROW_ASSIGN_OR_RAISE(auto read,
+                        online::ReadOnlineFeatures(online.get(), selection.features, entities,
+                                                   full_feature_names, clock_->Now()));
+  read.KeepAlive(std::move(selection.snapshot));
+  return read;
+}
+
+Result<std::shared_ptr<arrow::RecordBatch>> FeatureStore::GetOnlineFeatures(
+    const arrow::RecordBatch& entities, const FeatureSelection& features,
+    bool full_feature_names) {
+  ARROW_ASSIGN_OR_RAISE(auto selection, SelectOnline(features));
+  ARROW_ASSIGN_OR_RAISE(auto read, GetOnlineFeatures(online::EntityRowsFromArrow(entities),
+                                                     std::move(selection), full_feature_names));
+  return read.ToArrow(entities);
+}
+
+Result<online::WriteResult> FeatureStore::WriteToOnlineStore(const std::string& view,
+                                                             const arrow::Table& df) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/true));
+  return ingest::WriteToOnlineStore(current->registry.definitions, view, df,
+                                    ingest::EventTimeBounds::At(config_, clock_->Now()),
+                                    online.get());
+}
+
+Result<std::map<std::string, FeatureType>> FeatureStore::WriteColumns(const std::string& view) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Definitions& definitions = current->registry.definitions;
+  const registry::FeatureView* found = definitions.FindFeatureView(view);
+  if (found == nullptr) return Status::KeyError("unknown feature view '", view, "'");
+  std::map<std::string, FeatureType> columns;
+  ingest::AddOnlineWriteColumns(definitions, *found, &columns);
+  return columns;
+}
+
+Result<std::map<std::string, FeatureType>> FeatureStore::PushColumns(const std::string& source,
+                                                                     ingest::PushTargets to) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Definitions& definitions = current->registry.definitions;
+  const registry::DataSource* push = definitions.FindSource(source);
+  if (push == nullptr || push->type != registry::SourceType::kPush) {
+    return Status::KeyError("unknown push source '", source, "'");
+  }
+  std::map<std::string, FeatureType> columns;
+  for (const auto& view : definitions.feature_views) {
+    if (view.source == source) ingest::AddOnlineWriteColumns(definitions, view, &columns);
+  }
+  // Rows bound for the batch source (offline, or a stream view's pipeline) need its columns.
+  if (to.offline || (to.online && FeedsStreamView(definitions, source))) {
+    ARROW_RETURN_NOT_OK(ingest::AddOfflineWriteColumns(
+        config_, *definitions.FindSource(push->batch_source), &columns));
+  }
+  return columns;
+}
+
+Result<ingest::PushResult> FeatureStore::Push(const std::string& source, const arrow::Table& df,
+                                              ingest::PushTargets to) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Definitions& definitions = current->registry.definitions;
+  const bool through_pipeline = to.online && FeedsStreamView(definitions, source);
+  std::shared_lock streams_lock(state_->streams_mutex);
+  if (through_pipeline && state_->streams == nullptr) {
+    // A push to a stream view runs this process's pipelines, started on first need.
+    streams_lock.unlock();
+    {
+      std::unique_lock start_lock(state_->streams_mutex);
+      if (state_->streams == nullptr) ARROW_RETURN_NOT_OK(StartStreamsLocked(definitions));
+    }
+    streams_lock.lock();
+  }
+  ingest::SourcePipeline* pipeline =
+      through_pipeline && state_->streams != nullptr ? state_->streams->pipeline(source) : nullptr;
+  std::optional<OnlineUse> online;
+  if (to.online) {
+    ARROW_ASSIGN_OR_RAISE(online, UseOnline(/*write=*/true));
+  }
+  return ingest::Push(config_, definitions, source, df, to, online ? online->get() : nullptr,
+                      pipeline, *clock_);
+}
+
+Result<std::optional<Timestamp>> FeatureStore::NewestOnlineEventTime(const std::string& view) {
+  ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/false));
+  return online::NewestEventTime(*online.get(), view);
+}
+
+Status FeatureStore::ScanOnline(
+    const std::string& view, const std::function<void(std::string_view, std::string_view)>& visit) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  if (current->registry.definitions.FindFeatureView(view) == nullptr) {
+    return Status::KeyError("unknown feature view '", view, "'");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/false));
+  return online->Scan(view, visit);
+}
+
+// --- Materialization
+
+Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
+    const MaterializeRequest& request) {
+  if (request.start && request.start->micros >= request.end.micros) {
+    return Status::Invalid("the start ", FormatTimestamp(*request.start),
+                           " must be before the end ", FormatTimestamp(request.end));
+  }
+  ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(request.end, clock_->Now()));
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Registry& registry = current->registry;
+  ARROW_ASSIGN_OR_RAISE(auto views, ingest::SelectOnlineViews(registry.definitions, request.views));
+  ingest::MaterializeViewsOptions options;
+  if (request.start) {
+    options.start_of =
+        [start = *request.start](const registry::FeatureView&) -> Result<std::optional<Timestamp>> {
+      return std::optional<Timestamp>(start);
+    };
+  } else {
+    options.start_of = ingest::IncrementalStart(config_, registry);
+  }
+  options.end = request.end;
+  options.threads = request.threads;
+  options.progress = request.progress;
+  options.on_view = request.on_view;
+  std::vector<ingest::ViewMaterialization> outcomes;
+  {
+    std::lock_guard lock(state_->materialize_mutex);
+    ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/true));
+    ARROW_ASSIGN_OR_RAISE(
+        outcomes, ingest::MaterializeViews(config_, registry, views, online.get(), options));
+  }
+  ARROW_RETURN_NOT_OK(Refresh().status());  // the new markers
+  return outcomes;
+}
+
+}  // namespace headwater::store
