@@ -12,7 +12,6 @@ void AppendLength(uint32_t length, std::string* out) {
   out->append(bytes, 4);
 }
 
-
 template <typename ArrayType>
 void EncodeBinaryColumn(const ArrayType& array, char tag, std::vector<std::string>* parts) {
   for (int64_t i = 0; i < array.length(); ++i) {

@@ -13,7 +13,7 @@
 namespace headwater::engine {
 namespace {
 
-constexpr int32_t kEmpty = -1;
+constexpr int32_t kEmpty = DenseIdTable::kAbsent;
 
 // MurmurHash3's 64-bit finaliser: a bijection, so one integer key needs no equality check.
 inline uint64_t Mix(uint64_t x) {
@@ -91,29 +91,11 @@ bool KeyIndex::RowEquals(const std::vector<KeyColumn>& columns, int64_t row,
   return true;
 }
 
-uint64_t KeyIndex::FindSlot(uint64_t hash, const std::vector<KeyColumn>& columns,
-                            int64_t row) const {
-  uint64_t slot = hash & mask_;
-  while (slots_[slot].id != kEmpty) {
-    if (slots_[slot].hash == hash &&
-        (hash_is_exact_ || RowEquals(columns, row, representative_rows_[slots_[slot].id]))) {
-      return slot;
-    }
-    slot = (slot + 1) & mask_;
-  }
-  return slot;
-}
-
-void KeyIndex::Rehash(uint64_t capacity) {
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(capacity, Slot{});
-  mask_ = capacity - 1;
-  for (const Slot& entry : old) {
-    if (entry.id == kEmpty) continue;
-    uint64_t slot = entry.hash & mask_;
-    while (slots_[slot].id != kEmpty) slot = (slot + 1) & mask_;
-    slots_[slot] = entry;
-  }
+int32_t KeyIndex::IdOf(uint64_t hash, const std::vector<KeyColumn>& columns, int64_t row) const {
+  if (hash_is_exact_) return table_.Find(hash, [](int32_t) { return true; });
+  return table_.Find(hash, [&](int32_t id) {
+    return RowEquals(columns, row, representative_rows_[static_cast<size_t>(id)]);
+  });
 }
 
 Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_rows) {
@@ -127,7 +109,7 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
     index.representative_rows_.assign(index.num_keys_, 0);
     return index;
   }
-  index.Rehash(std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(num_rows, 8)) * 2));
+  index.table_.Reserve(static_cast<uint64_t>(num_rows));
   std::vector<uint64_t> hashes(num_rows);
   HashRows(index.columns_, num_rows, hashes.data());
   bool has_nulls = false;
@@ -138,17 +120,21 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
       for (const KeyColumn& column : index.columns_) any_null |= column.IsNull(row);
       if (any_null) continue;
     }
-    uint64_t slot = index.FindSlot(hashes[row], index.columns_, row);
-    if (index.slots_[slot].id == kEmpty) {
-      index.slots_[slot] = Slot{hashes[row], index.num_keys_++};
-      index.representative_rows_.push_back(row);
-    }
-    index.row_ids_[row] = index.slots_[slot].id;
+    bool inserted = false;
+    const int32_t id = index.table_.FindOrInsert(
+        hashes[row],
+        [&](int32_t id) {
+          return index.hash_is_exact_ ||
+                 index.RowEquals(index.columns_, row,
+                                 index.representative_rows_[static_cast<size_t>(id)]);
+        },
+        &inserted);
+    if (inserted) index.representative_rows_.push_back(row);
+    index.row_ids_[row] = id;
   }
-  // Sized for the rows, the table may be far larger than the distinct keys need; shrink it so
-  // probes hit cache.
-  uint64_t wanted = std::bit_ceil(static_cast<uint64_t>(std::max<int32_t>(index.num_keys_, 4)) * 2);
-  if (wanted < index.slots_.size()) index.Rehash(wanted);
+  index.num_keys_ = index.table_.size();
+  // Sized for the rows, the table may be far larger than the distinct keys need.
+  index.table_.Fit();
   return index;
 }
 
@@ -166,9 +152,7 @@ void KeyIndex::Probe(const std::vector<KeyColumn>& columns, int64_t num_rows, in
   // Probes are independent: fetching the slot a few rows ahead hides most of the cache misses.
   constexpr int64_t kPrefetchDistance = 16;
   for (int64_t row = 0; row < num_rows; ++row) {
-    if (row + kPrefetchDistance < num_rows) {
-      __builtin_prefetch(&slots_[hash[row + kPrefetchDistance] & mask_]);
-    }
+    if (row + kPrefetchDistance < num_rows) table_.Prefetch(hash[row + kPrefetchDistance]);
     if (has_nulls) {
       bool any_null = false;
       for (const KeyColumn& column : columns) any_null |= column.IsNull(row);
@@ -177,7 +161,7 @@ void KeyIndex::Probe(const std::vector<KeyColumn>& columns, int64_t num_rows, in
         continue;
       }
     }
-    ids[row] = slots_[FindSlot(hash[row], columns, row)].id;
+    ids[row] = IdOf(hash[row], columns, row);
   }
 }
 

@@ -4,35 +4,18 @@
 
 namespace headwater::engine {
 
-void LatestRowByKey::Grow() {
-  const uint64_t capacity = slots_.empty() ? 1024 : slots_.size() * 2;
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(capacity, Slot{});
-  mask_ = capacity - 1;
-  for (const Slot& slot : old) {
-    if (slot.index < 0) continue;
-    uint64_t at = slot.hash & mask_;
-    while (slots_[at].index >= 0) at = (at + 1) & mask_;
-    slots_[at] = slot;
-  }
-}
-
 void LatestRowByKey::Offer(std::string_view key, uint64_t hash, const JoinCandidate& candidate) {
-  if ((candidates_.size() + 1) * 2 > slots_.size()) Grow();
-  uint64_t at = hash & mask_;
-  while (slots_[at].index >= 0) {
-    const Slot& slot = slots_[at];
-    if (slot.hash == hash && keys_[slot.index] == key) {
-      JoinCandidate& current = candidates_[slot.index];
-      if (current < candidate) current = candidate;
-      return;
-    }
-    at = (at + 1) & mask_;
+  bool inserted = false;
+  const int32_t id = table_.FindOrInsert(
+      hash, [&](int32_t id) { return keys_[static_cast<size_t>(id)] == key; }, &inserted);
+  if (inserted) {
+    keys_.data.append(key);
+    keys_.FinishRow();
+    candidates_.push_back(candidate);
+    return;
   }
-  slots_[at] = Slot{hash, static_cast<int64_t>(candidates_.size())};
-  keys_.data.append(key);
-  keys_.FinishRow();
-  candidates_.push_back(candidate);
+  JoinCandidate& current = candidates_[static_cast<size_t>(id)];
+  if (current < candidate) current = candidate;
 }
 
 void LatestRowByKey::Consume(const ByteRows& keys, const uint8_t* selected,

@@ -61,27 +61,14 @@ int64_t WindowAggregator::FirstRowOf(int64_t time) const {
 }
 
 int32_t WindowAggregator::KeyId(std::string_view key) {
-  const uint64_t hash = std::hash<std::string_view>{}(key);
-  size_t mask = slots_.size() - 1;
-  size_t slot = hash & mask;
-  for (; slots_[slot] >= 0; slot = (slot + 1) & mask) {
-    const auto id = static_cast<size_t>(slots_[slot]);
-    if (hashes_[id] == hash && keys_[id] == key) return slots_[slot];
-  }
-  const auto id = static_cast<int32_t>(keys_.size());
-  keys_.emplace_back(key);
-  hashes_.push_back(hash);
-  states_.emplace_back();
-  is_pending_.push_back(0);
-  slots_[slot] = id;
-  if (keys_.size() * 2 > slots_.size()) {  // keep the table at most half full
-    slots_.assign(slots_.size() * 2, -1);
-    mask = slots_.size() - 1;
-    for (size_t i = 0; i < hashes_.size(); ++i) {
-      size_t at = hashes_[i] & mask;
-      while (slots_[at] >= 0) at = (at + 1) & mask;
-      slots_[at] = static_cast<int32_t>(i);
-    }
+  bool inserted = false;
+  const int32_t id = keys_table_.FindOrInsert(
+      std::hash<std::string_view>{}(key),
+      [&](int32_t id) { return keys_[static_cast<size_t>(id)] == key; }, &inserted);
+  if (inserted) {
+    keys_.emplace_back(key);
+    states_.emplace_back();
+    is_pending_.push_back(0);
   }
   return id;
 }

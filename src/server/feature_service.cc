@@ -192,9 +192,9 @@ HttpResponse FeatureService::GetOnlineFeatures(std::string_view body) {
     }
     ARROW_ASSIGN_OR_RAISE(auto online, store_->SelectOnline(selection));
     ARROW_ASSIGN_OR_RAISE(auto rows, EntitiesFromJson(*entities, online.key_types));
-    ARROW_ASSIGN_OR_RAISE(auto read,
-                          store_->GetOnlineFeatures(rows, std::move(online),
-                                                    full_names != nullptr && full_names->GetBool()));
+    ARROW_ASSIGN_OR_RAISE(
+        auto read, store_->GetOnlineFeatures(rows, std::move(online),
+                                             full_names != nullptr && full_names->GetBool()));
     metrics_->ObserveStoreRead(read.store_read_seconds());
     return OnlineFeaturesJson(rows, read);
   };

@@ -71,9 +71,9 @@ void ReadEchoColumn(const rapidjson::Value& values, online::EntityColumn* column
     if (integers) {
       column->ints.push_back(value.IsNull() ? 0 : value.GetInt64());
     } else {
-      column->strings.push_back(value.IsNull() ? std::string_view()
-                                               : std::string_view(value.GetString(),
-                                                                  value.GetStringLength()));
+      column->strings.push_back(value.IsNull()
+                                    ? std::string_view()
+                                    : std::string_view(value.GetString(), value.GetStringLength()));
     }
   }
 }

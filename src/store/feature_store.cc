@@ -359,8 +359,7 @@ Result<online::OnlineFeatures> FeatureStore::GetOnlineFeatures(const online::Ent
 }
 
 Result<std::shared_ptr<arrow::RecordBatch>> FeatureStore::GetOnlineFeatures(
-    const arrow::RecordBatch& entities, const FeatureSelection& features,
-    bool full_feature_names) {
+    const arrow::RecordBatch& entities, const FeatureSelection& features, bool full_feature_names) {
   ARROW_ASSIGN_OR_RAISE(auto selection, SelectOnline(features));
   ARROW_ASSIGN_OR_RAISE(auto read, GetOnlineFeatures(online::EntityRowsFromArrow(entities),
                                                      std::move(selection), full_feature_names));

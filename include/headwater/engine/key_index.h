@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "headwater/core/status.h"
+#include "headwater/engine/dense_id_table.h"
 
 namespace headwater::engine {
 
@@ -49,19 +50,11 @@ class KeyIndex {
   static void HashRows(const std::vector<KeyColumn>& columns, int64_t num_rows, uint64_t* hashes);
   // Whether probe row `row` of `columns` equals build row `build_row`.
   bool RowEquals(const std::vector<KeyColumn>& columns, int64_t row, int64_t build_row) const;
+  // The id of probe row `row` of `columns`, whose hash is `hash`, or -1 when absent.
+  int32_t IdOf(uint64_t hash, const std::vector<KeyColumn>& columns, int64_t row) const;
 
   std::vector<KeyColumn> columns_;
-  // Open addressing with linear probing; id -1 is empty. Capacity is a power of two, at least
-  // twice the number of distinct keys, so the table stays small enough to sit in cache.
-  struct Slot {
-    uint64_t hash = 0;
-    int32_t id = -1;
-  };
-  std::vector<Slot> slots_;
-  uint64_t mask_ = 0;
-  // Inserts or finds; returns the slot index.
-  uint64_t FindSlot(uint64_t hash, const std::vector<KeyColumn>& columns, int64_t row) const;
-  void Rehash(uint64_t capacity);
+  DenseIdTable table_;
   // For each id, a build row holding that key (to verify hash matches).
   std::vector<int64_t> representative_rows_;
   std::vector<int32_t> row_ids_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "headwater/core/entity_key.h"
+#include "headwater/engine/dense_id_table.h"
 #include "headwater/engine/point_in_time_join.h"
 
 namespace headwater::engine {
@@ -32,14 +33,8 @@ class LatestRowByKey {
 
  private:
   void Offer(std::string_view key, uint64_t hash, const JoinCandidate& candidate);
-  void Grow();
 
-  struct Slot {
-    uint64_t hash = 0;
-    int64_t index = -1;  // into keys_/candidates_; -1 is empty
-  };
-  std::vector<Slot> slots_;
-  uint64_t mask_ = 0;
+  DenseIdTable table_;  // key -> index into keys_ and candidates_
   ByteRows keys_;
   std::vector<JoinCandidate> candidates_;
 };

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "headwater/core/entity_key.h"
+#include "headwater/engine/dense_id_table.h"
 #include "headwater/engine/window_aggregation.h"
 
 namespace headwater::engine {
@@ -121,7 +122,6 @@ class WindowAggregator {
   int32_t KeyId(std::string_view key);
   Tile* PaneTiles(KeyState& state, int64_t pane);
   void EmitKey(int32_t id, int64_t until, WindowRows* out);
-  void Prune(KeyState& state);
 
   std::vector<AggregateSpec> aggregates_;
   std::vector<WindowGroup> groups_;
@@ -134,10 +134,8 @@ class WindowAggregator {
   int64_t delay_ = 0;
   int64_t lateness_ = 0;
   int64_t max_event_time_ = INT64_MIN;
-  int64_t sequence_ = 0;  // arrival order, for `last` ties
-  // Encoded key -> dense id: open addressing over ids (-1: empty), hashes kept per id.
-  std::vector<int32_t> slots_ = std::vector<int32_t>(1024, -1);
-  std::vector<uint64_t> hashes_;
+  int64_t sequence_ = 0;     // arrival order, for `last` ties
+  DenseIdTable keys_table_;  // encoded key -> id, indexing keys_ and states_
   std::vector<std::string> keys_;
   std::vector<KeyState> states_;
   std::vector<int32_t> pending_;  // keys with next_row < INT64_MAX, unordered, unique

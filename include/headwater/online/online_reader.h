@@ -65,7 +65,7 @@ struct EntityColumn {
   enum class Kind : uint8_t { kInt, kString, kBytes, kOther };
   std::string_view name;
   Kind kind = Kind::kOther;
-  std::string other_type;  // kOther: the type's name, for messages
+  std::string other_type;                 // kOther: the type's name, for messages
   std::vector<int64_t> ints;              // kInt
   std::vector<std::string_view> strings;  // kString, kBytes
   std::vector<uint8_t> valid;             // per row; empty when no row is null
