@@ -16,6 +16,7 @@
 #include "headwater/offline/parquet_dataset.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/online/feature_row_codec.h"
+#include "headwater/registry/registry_lock.h"
 #include "headwater/registry/registry_store.h"
 #include "headwater/registry/source_schema.h"
 

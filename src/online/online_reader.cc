@@ -291,8 +291,9 @@ Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,
       encoded.FinishRow();
     }
     for (size_t row = 0; row < rows; ++row) {
-      const bool valid = std::all_of(columns.begin(), columns.end(),
-                                     [&](const EntityColumn* column) { return column->IsValid(row); });
+      const bool valid =
+          std::all_of(columns.begin(), columns.end(),
+                      [&](const EntityColumn* column) { return column->IsValid(row); });
       reads[v * rows + row] = {view.name, valid ? encoded[row] : std::string_view()};
     }
   }

@@ -1,11 +1,11 @@
-#include "headwater/registry/registry_store.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "headwater/registry/loader.h"
+#include "headwater/registry/registry_diff.h"
+#include "headwater/registry/registry_store.h"
 
 namespace headwater::registry {
 namespace {

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "headwater/registry/loader.h"
+#include "headwater/registry/registry_lock.h"
+#include "headwater/registry/registry_diff.h"
 #include "headwater/registry/registry_store.h"
 
 namespace headwater::store {

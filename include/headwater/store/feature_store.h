@@ -30,6 +30,7 @@
 #include "headwater/online/online_reader.h"
 #include "headwater/online/online_store.h"
 #include "headwater/registry/definitions.h"
+#include "headwater/registry/registry_diff.h"
 #include "headwater/registry/registry_store.h"
 #include "headwater/registry/repo_config.h"
 
@@ -190,9 +191,9 @@ class FeatureStore {
                                                    OnlineSelection selection,
                                                    bool full_feature_names);
   /// The same, Arrow in and Arrow out: the entity columns, then one column per feature.
-  Result<std::shared_ptr<arrow::RecordBatch>> GetOnlineFeatures(
-      const arrow::RecordBatch& entities, const FeatureSelection& features,
-      bool full_feature_names);
+  Result<std::shared_ptr<arrow::RecordBatch>> GetOnlineFeatures(const arrow::RecordBatch& entities,
+                                                                const FeatureSelection& features,
+                                                                bool full_feature_names);
   /// Feast's write_to_online_store (ingest/writes.h), checked against the event-time bounds.
   Result<online::WriteResult> WriteToOnlineStore(const std::string& view, const arrow::Table& df);
   /// Feast's push (ingest/writes.h): online through this store's stream pipelines when the
