@@ -122,6 +122,16 @@ class OnlineResponse:
         return pa.table(self._result)
 
 
+def _kind_of(obj: Any) -> str:
+    """The registry's name for an object's kind."""
+    for cls, kind in ((Entity, "entity"), (DataSource, "data_source"),
+                      (FeatureView, "feature_view"), (FeatureService, "feature_service")):
+        if isinstance(obj, cls):
+            return kind
+    raise InvalidInputError(f"cannot delete {obj!r}: not an Entity, data source, FeatureView "
+                            "or FeatureService")
+
+
 class FeatureStore:
     """A feature repository (the directory holding feature_store.yaml), as in Feast."""
 
@@ -149,12 +159,11 @@ class FeatureStore:
     def apply(self, objects: Any, objects_to_delete: Optional[List[Any]] = None,
               partial: bool = True) -> None:
         """Adds or updates these objects (and the entities and sources they reference) in the
-        registry; others stay. Prints what changed."""
-        if objects_to_delete:
-            raise NotImplementedError("objects_to_delete: remove the objects from the repository "
-                                      "and run `headwater apply` instead")
-        yaml, _ = to_yaml(objects if isinstance(objects, (list, tuple)) else [objects])
-        report, _ = self._store.apply(yaml, False)
+        registry and removes ``objects_to_delete``; others stay. Prints what changed."""
+        objects = objects if isinstance(objects, (list, tuple)) else [objects]
+        yaml, _ = to_yaml(list(objects))
+        remove = [(_kind_of(obj), obj.name) for obj in objects_to_delete or []]
+        report, _ = self._store.apply(yaml, False, remove)
         print(report, end="")
 
     def plan(self, objects: Any) -> str:

@@ -7,6 +7,7 @@
 #include <arrow/table.h>
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
@@ -265,7 +266,8 @@ class PyStore {
         .def_prop_ro("project", [](PyStore& self) { return self.store_->config().project; })
         .def_prop_ro("repo_path",
                      [](PyStore& self) { return self.store_->config().repo_path.string(); })
-        .def("apply", &PyStore::Apply, nb::arg("yaml"), nb::arg("dry_run"))
+        .def("apply", &PyStore::Apply, nb::arg("yaml"), nb::arg("dry_run"),
+             nb::arg("remove") = std::vector<std::pair<std::string, std::string>>())
         .def("registry_json", &PyStore::RegistryJson)
         .def("historical", &PyStore::Historical, nb::arg("entities"), nb::arg("features"),
              nb::arg("feature_service"), nb::arg("full_feature_names"))
@@ -284,14 +286,17 @@ class PyStore {
   explicit PyStore(const std::string& repo_path)
       : store_(ValueOrRaise(Released([&] { return store::FeatureStore::Open(repo_path); }))) {}
 
-  // Feast's partial apply of the objects `yaml` describes (or, with dry_run, its plan).
-  nb::tuple Apply(const std::string& yaml, bool dry_run) {
+  // Feast's partial apply of the objects `yaml` describes, removing `remove` ((kind, name)
+  // pairs), or with dry_run its plan.
+  nb::tuple Apply(const std::string& yaml, bool dry_run,
+                  std::vector<std::pair<std::string, std::string>> remove) {
     auto outcome = ValueOrRaise(Released([&]() -> Result<store::ApplyOutcome> {
       registry::Definitions next;
       ARROW_RETURN_NOT_OK(registry::ParseDefinitions(yaml, "<python objects>", &next));
       store::ApplyOptions options;
       options.dry_run = dry_run;
       options.partial = true;
+      options.remove = std::move(remove);
       return store_->Apply(std::move(next), options);
     }));
     return nb::make_tuple(outcome.report, outcome.version);

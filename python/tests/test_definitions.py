@@ -116,6 +116,15 @@ def test_yaml_and_python_definitions_make_identical_registries(driver_repo, tmp_
     assert "No changes" in run([HEADWATER, "apply"], cwd=python_repo).stdout
 
 
+def python_objects():
+    """The objects PYTHON defines, and its namespace."""
+    namespace = {}
+    exec(PYTHON, namespace)
+    return namespace, [v for v in namespace.values()
+                       if isinstance(v, (headwater.Entity, headwater.DataSource,
+                                         headwater.FeatureView, headwater.FeatureService))]
+
+
 def test_feature_store_apply_of_objects_matches_the_yaml(driver_repo, tmp_path):
     for name in ("example_repo.py", "test_workflow.py"):
         (driver_repo / name).unlink()
@@ -123,11 +132,7 @@ def test_feature_store_apply_of_objects_matches_the_yaml(driver_repo, tmp_path):
     shutil.copytree(driver_repo, yaml_repo)
     (yaml_repo / "definitions.yaml").write_text(YAML)
     run([HEADWATER, "apply"], cwd=yaml_repo)
-    namespace = {}
-    exec(PYTHON, namespace)
-    objects = [v for v in namespace.values()
-               if isinstance(v, (headwater.Entity, headwater.DataSource, headwater.FeatureView,
-                                 headwater.FeatureService))]
+    namespace, objects = python_objects()
     store = headwater.FeatureStore(driver_repo)
     store.apply(objects)
     assert registry_of(yaml_repo) == registry_of(driver_repo)
@@ -227,3 +232,23 @@ def test_registry_round_trip_of_objects(driver_repo):
     assert [(p.name, p.features) for p in service.features] == [("driver_hourly_stats", ["conv_rate"])]
     with pytest.raises(headwater.NotFoundError, match="unknown feature view 'nope'"):
         store.get_feature_view("nope")
+
+
+def test_apply_removes_objects_to_delete_and_refuses_dangling_ones(driver_repo):
+    for name in ("example_repo.py", "test_workflow.py"):
+        (driver_repo / name).unlink()
+    namespace, objects = python_objects()
+    store = headwater.FeatureStore(driver_repo)
+    store.apply(objects)
+    windows, service = namespace["driver_windows"], namespace["driver_activity"]
+    # driver_activity still reads driver_windows: refused, naming it, and nothing changes.
+    with pytest.raises(headwater.InvalidInputError, match="driver_windows"):
+        store.apply([], objects_to_delete=[windows])
+    assert len(store.list_feature_views()) == 2
+    # The service and the view together: both gone, the rest kept.
+    store.apply([], objects_to_delete=[service, windows])
+    assert [v.name for v in store.list_feature_views()] == ["driver_hourly_stats"]
+    assert store.list_feature_services() == []
+    assert len(store.list_entities()) == 1
+    with pytest.raises(headwater.NotFoundError, match="not applied"):
+        store.apply([], objects_to_delete=[windows])

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "headwater/core/status.h"
@@ -54,5 +55,23 @@ Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 Status RunServe(const GlobalOptions& global, const server::ServerOptions& options);
 Status RunHashToken(const std::string& token);
 Status RunStream(const GlobalOptions& global);
+
+/// One parsed command line: the subcommand and its arguments, nothing run yet.
+struct Invocation {
+  std::string command;  // "apply", "materialize", ... as typed
+  GlobalOptions global;
+  std::string operand;  // init's NAME, online-dump's --view, hash-token's TOKEN
+  HistoricalOptions historical;
+  MaterializeArguments materialize;  // materialize and materialize-incremental
+  OnlineArguments online;
+  server::ServerOptions serve;
+};
+
+/// Parses `argv`. Returns the invocation, or the exit code to stop with after CLI11 printed help,
+/// the version (0) or a usage error (2).
+std::variant<Invocation, int> ParseCommandLine(int argc, const char* const* argv);
+
+/// Runs a parsed invocation.
+Status Run(const Invocation& invocation);
 
 }  // namespace headwater::cli

@@ -5,7 +5,6 @@
 
 #include <cmath>
 
-#include "headwater/core/json_writer.h"
 
 namespace headwater {
 namespace {
@@ -44,22 +43,6 @@ TEST(KeyKindsCompatibleTest, IntegersMatchIntegersOnly) {
   EXPECT_TRUE(KeyKindsCompatible(ScalarKind::kString, ScalarKind::kString));
   EXPECT_FALSE(KeyKindsCompatible(ScalarKind::kString, ScalarKind::kInt64));
   EXPECT_FALSE(KeyKindsCompatible(ScalarKind::kBytes, ScalarKind::kString));
-}
-
-TEST(JsonWriterTest, WritesCompactAndEscapes) {
-  JsonWriter writer;
-  writer.BeginObject().Key("a").Int(-3).Key("s").String("q\"\\\n\x01");
-  writer.Key("f").Float(1.111f).Key("d").Double(0.1).Key("n").Double(std::nan(""));
-  writer.Key("l").BeginArray().Bool(true).Null().EndArray().Key("e").BeginObject().EndObject();
-  writer.EndObject();
-  EXPECT_EQ(writer.str(),
-            R"({"a":-3,"s":"q\"\\\n\u0001","f":1.111,"d":0.1,"n":null,"l":[true,null],"e":{}})");
-}
-
-TEST(JsonWriterTest, Indents) {
-  JsonWriter writer(2);
-  writer.BeginObject().Key("a").BeginArray().Int(1).EndArray().EndObject();
-  EXPECT_EQ(writer.str(), "{\n  \"a\": [\n    1\n  ]\n}");
 }
 
 }  // namespace

@@ -131,32 +131,15 @@ Result<MaterializeStats> BackfillWindows(const registry::RepoConfig& config,
   return stats;
 }
 
-}  // namespace
-
-Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
-                                         const registry::Definitions& definitions,
-                                         const FeatureView& view, online::OnlineStore* store,
-                                         const MaterializeOptions& options) {
-  ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
-  ARROW_ASSIGN_OR_RAISE(ViewSource input, OpenViewSource(config, definitions, view));
-  if (view.is_stream()) {
-    return BackfillWindows(config, definitions, view, input, store, options);
-  }
+// Pass 1 of a plain view: the latest row per key among rows in [start, end) of `row_groups`,
+// counted into `stats`.
+Result<engine::LatestRowByKey> LatestRowsInRange(const ViewSource& input,
+                                                 const std::vector<offline::RowGroup>& row_groups,
+                                                 int64_t rows_to_scan, int threads,
+                                                 const MaterializeOptions& options,
+                                                 MaterializeStats* stats) {
   const DataSource& source = *input.source;
-  const int threads =
-      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   const int64_t start = options.start.micros, end = options.end.micros;
-
-  std::vector<offline::RowGroup> row_groups;
-  int64_t rows_to_scan = 0;
-  for (const offline::RowGroup& group : input.dataset.row_groups()) {
-    auto range = input.dataset.TimeRange(group, source.timestamp_field);
-    if (range && (range->first >= end || range->second < start)) continue;
-    row_groups.push_back(group);
-    rows_to_scan += group.num_rows;
-  }
-
-  // Pass 1: the latest row per key among rows in [start, end).
   std::vector<std::string> pass1_columns = input.key_columns;
   pass1_columns.push_back(source.timestamp_field);
   if (!source.created_timestamp_column.empty()) {
@@ -199,13 +182,18 @@ Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
       }));
   engine::LatestRowByKey& latest = partials[0];
   for (int worker = 1; worker < threads; ++worker) latest.Merge(partials[worker]);
+  stats->rows_read = rows_read;
+  stats->rows_in_range = rows_in_range;
+  stats->keys = static_cast<int64_t>(latest.size());
+  return std::move(latest);
+}
 
-  MaterializeStats stats;
-  stats.rows_read = rows_read;
-  stats.rows_in_range = rows_in_range;
-  stats.keys = static_cast<int64_t>(latest.size());
-
-  // Pass 2: the winners' features, encoded and written row group by row group.
+// Pass 2 of a plain view: the winners' features, encoded and written row group by row group.
+Status WriteLatestRows(const FeatureView& view, const ViewSource& input,
+                       const engine::LatestRowByKey& latest, int threads,
+                       online::OnlineStore* store, const MaterializeOptions& options,
+                       MaterializeStats* stats) {
+  const DataSource& source = *input.source;
   std::vector<int64_t> order(latest.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
@@ -252,13 +240,44 @@ Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
         ARROW_ASSIGN_OR_RAISE(auto result, store->Write(view.name, keys, values));
         {
           std::lock_guard lock(stats_mutex);
-          stats.keys_written += result.written;
-          stats.keys_skipped_older += result.skipped_older;
+          stats->keys_written += result.written;
+          stats->keys_skipped_older += result.skipped_older;
         }
         int64_t done = written_rows += n;
-        if (options.progress) options.progress({"writing", done, stats.keys});
+        if (options.progress) options.progress({"writing", done, stats->keys});
         return Status::OK();
       }));
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
+                                         const registry::Definitions& definitions,
+                                         const FeatureView& view, online::OnlineStore* store,
+                                         const MaterializeOptions& options) {
+  ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
+  ARROW_ASSIGN_OR_RAISE(ViewSource input, OpenViewSource(config, definitions, view));
+  if (view.is_stream()) {
+    return BackfillWindows(config, definitions, view, input, store, options);
+  }
+  const int threads =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  // Row groups wholly outside [start, end) are not read.
+  std::vector<offline::RowGroup> row_groups;
+  int64_t rows_to_scan = 0;
+  for (const offline::RowGroup& group : input.dataset.row_groups()) {
+    auto range = input.dataset.TimeRange(group, input.source->timestamp_field);
+    if (range && (range->first >= options.end.micros || range->second < options.start.micros)) {
+      continue;
+    }
+    row_groups.push_back(group);
+    rows_to_scan += group.num_rows;
+  }
+  MaterializeStats stats;
+  ARROW_ASSIGN_OR_RAISE(
+      auto latest, LatestRowsInRange(input, row_groups, rows_to_scan, threads, options, &stats));
+  ARROW_RETURN_NOT_OK(WriteLatestRows(view, input, latest, threads, store, options, &stats));
   return stats;
 }
 

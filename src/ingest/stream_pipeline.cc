@@ -116,6 +116,12 @@ Status SourcePipeline::Restore() {
   if (fs::exists(path, error)) {
     ARROW_ASSIGN_OR_RAISE(auto bytes, ReadFile(path));
     auto damaged = [&] { return Status::IOError("checkpoint ", path.string(), " is damaged"); };
+    if (bytes.size() >= 8 && std::memcmp(bytes.data(), kCheckpointMagic, 6) == 0 &&
+        std::memcmp(bytes.data() + 6, kCheckpointMagic + 6, 2) != 0) {
+      return Status::IOError("checkpoint ", path.string(), " has format ", bytes.substr(6, 2),
+                             "; this headwater reads format ",
+                             std::string_view(kCheckpointMagic + 6, 2));
+    }
     if (bytes.size() < 12 || std::memcmp(bytes.data(), kCheckpointMagic, 8) != 0) {
       return damaged();
     }

@@ -80,119 +80,115 @@ struct ViewColumns {
   std::vector<std::string> names;
 };
 
-// Joins one view's features onto the entity rows.
-Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitions& definitions,
-                             const FeatureViewProjection& projection,
-                             const arrow::Table& entity_rows,
-                             const std::vector<int64_t>& entity_times,
-                             const HistoricalRetrievalOptions& options, RetrievalStats* stats) {
-  const FeatureView* view = definitions.FindFeatureView(projection.view);
-  const DataSource* source = definitions.BatchSourceOf(*view);
-  if (source == nullptr) {
-    return Status::Invalid("feature view '", view->name, "' names unknown source '", view->source,
-                           "'; run `headwater apply`");
-  }
-  ViewColumns out;
-  std::vector<std::string> feature_columns;
+// What one view reads from its batch source.
+struct ViewScan {
+  const FeatureView* view;
+  const DataSource* source;
+  std::vector<std::string> key_columns;      // the source's columns of the view's join keys
+  std::vector<std::string> feature_columns;  // the source's columns of the projected features
   std::vector<FeatureType> feature_types;
-  for (const std::string& feature : projection.features) {
-    out.names.push_back(
-        registry::FeatureColumnName(view->name, feature, options.full_feature_names));
-    feature_columns.push_back(source->ColumnFor(feature));
-    feature_types.push_back(view->FindFeature(feature)->dtype);
-  }
-  const int64_t num_rows = entity_rows.num_rows();
-  if (num_rows == 0) {
-    for (FeatureType type : feature_types) {
-      ARROW_ASSIGN_OR_RAISE(auto empty, arrow::MakeEmptyArray(ToArrowType(type)));
-      out.arrays.push_back(empty);
+  int threads;
+
+  // Pass 1 reads the keys and times only.
+  std::vector<std::string> KeyAndTimeColumns() const {
+    std::vector<std::string> columns = key_columns;
+    columns.push_back(source->timestamp_field);
+    if (!source->created_timestamp_column.empty()) {
+      columns.push_back(source->created_timestamp_column);
     }
-    return out;
+    return columns;
   }
+};
 
-  ARROW_ASSIGN_OR_RAISE(auto entity_keys, EntityKeys(definitions, *view, entity_rows));
-  ARROW_ASSIGN_OR_RAISE(
-      auto join, engine::PointInTimeJoin::Make(std::move(entity_keys), entity_times, view->ttl));
-
-  ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(source->path)));
-  ARROW_ASSIGN_OR_RAISE(auto dataset, ParquetDataset::Open(std::move(files)));
-  std::vector<std::string> key_columns;
-  for (const std::string& entity_name : view->entities) {
-    key_columns.push_back(source->ColumnFor(definitions.FindEntity(entity_name)->join_key));
-  }
-  std::vector<std::string> pass1_columns = key_columns;
-  pass1_columns.push_back(source->timestamp_field);
-  if (!source->created_timestamp_column.empty()) {
-    pass1_columns.push_back(source->created_timestamp_column);
-  }
-  for (const auto& column : pass1_columns) {
+// The data may have changed since `apply`: every column the scan reads must still be there, of
+// the declared type.
+Status CheckSourceColumns(const ViewScan& scan, const FeatureViewProjection& projection,
+                          const ParquetDataset& dataset) {
+  const DataSource& source = *scan.source;
+  for (const auto& column : scan.KeyAndTimeColumns()) {
     if (dataset.schema()->GetFieldByName(column) == nullptr) {
-      return Status::Invalid("source '", source->name, "' (", source->path, ") has no column '",
+      return Status::Invalid("source '", source.name, "' (", source.path, ") has no column '",
                              column, "' any more; fix the data or run `headwater apply`");
     }
   }
-  for (size_t f = 0; f < feature_columns.size(); ++f) {
-    auto field = dataset.schema()->GetFieldByName(feature_columns[f]);
+  for (size_t f = 0; f < scan.feature_columns.size(); ++f) {
+    auto field = dataset.schema()->GetFieldByName(scan.feature_columns[f]);
     auto type = field ? FromArrowType(*field->type()) : Result<FeatureType>(Status::Invalid(""));
-    if (!type.ok() || !(*type == feature_types[f])) {
-      return Status::Invalid("source '", source->name, "' (", source->path, "): column '",
-                             feature_columns[f], "' is ",
+    if (!type.ok() || !(*type == scan.feature_types[f])) {
+      return Status::Invalid("source '", source.name, "' (", source.path, "): column '",
+                             scan.feature_columns[f], "' is ",
                              field ? field->type()->ToString() : std::string("missing"),
                              " but feature '", projection.features[f], "' is ",
-                             FormatFeatureType(feature_types[f]), "; run `headwater apply`");
+                             FormatFeatureType(scan.feature_types[f]), "; run `headwater apply`");
     }
   }
+  return Status::OK();
+}
 
-  // Row groups whose event times lie wholly outside [min entity time - ttl, max entity time]
-  // cannot contribute, and are not read.
+// Row groups whose event times lie wholly outside [min entity time - ttl, max entity time]
+// cannot contribute, and are not read.
+std::vector<RowGroup> RowGroupsInReach(const ViewScan& scan, const ParquetDataset& dataset,
+                                       const engine::PointInTimeJoin& join, RetrievalStats* stats) {
   std::vector<RowGroup> row_groups;
-  const int64_t lower =
-      view->ttl.micros > 0 ? join->min_entity_time() - view->ttl.micros : INT64_MIN;
+  const int64_t ttl = scan.view->ttl.micros;
+  const int64_t lower = ttl > 0 ? join.min_entity_time() - ttl : INT64_MIN;
   for (const RowGroup& group : dataset.row_groups()) {
-    auto range = dataset.TimeRange(group, source->timestamp_field);
-    if (range && (range->first > join->max_entity_time() || range->second < lower)) continue;
+    auto range = dataset.TimeRange(group, scan.source->timestamp_field);
+    if (range && (range->first > join.max_entity_time() || range->second < lower)) continue;
     row_groups.push_back(group);
   }
-  const int threads =
-      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   if (stats != nullptr) {
     stats->row_groups_total += static_cast<int64_t>(dataset.row_groups().size());
     stats->row_groups_skipped +=
         static_cast<int64_t>(dataset.row_groups().size() - row_groups.size());
   }
+  return row_groups;
+}
 
-  // Pass 1: keys and timestamps only, into one partial state per worker.
+// Pass 1: keys and timestamps only, into one partial state per worker; per entity row, the
+// matching feature row number or -1.
+Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetDataset& dataset,
+                                         const std::vector<RowGroup>& row_groups,
+                                         engine::PointInTimeJoin& join, RetrievalStats* stats) {
+  const DataSource& source = *scan.source;
+  const std::vector<std::string> columns = scan.KeyAndTimeColumns();
   std::vector<engine::JoinPartial> partials;
-  for (int worker = 0; worker < threads; ++worker) partials.push_back(join->NewPartial());
+  for (int worker = 0; worker < scan.threads; ++worker) partials.push_back(join.NewPartial());
   ARROW_RETURN_NOT_OK(engine::ParallelFor(
-      static_cast<int64_t>(row_groups.size()), threads, [&](int64_t task, int worker) -> Status {
+      static_cast<int64_t>(row_groups.size()), scan.threads,
+      [&](int64_t task, int worker) -> Status {
         const RowGroup& group = row_groups[task];
-        ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, pass1_columns));
-        ARROW_ASSIGN_OR_RAISE(auto keys, KeyColumns(*table, key_columns));
-        std::string where = "column '" + source->timestamp_field + "' of " + source->path;
+        ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, columns));
+        ARROW_ASSIGN_OR_RAISE(auto keys, KeyColumns(*table, scan.key_columns));
         ARROW_ASSIGN_OR_RAISE(
             auto event_times,
-            ToEpochMicros(*table->GetColumnByName(source->timestamp_field), where));
+            ToEpochMicros(*table->GetColumnByName(source.timestamp_field),
+                          "column '" + source.timestamp_field + "' of " + source.path));
         std::shared_ptr<arrow::Int64Array> created_times;
-        if (!source->created_timestamp_column.empty()) {
+        if (!source.created_timestamp_column.empty()) {
           ARROW_ASSIGN_OR_RAISE(
               created_times,
-              ToEpochMicros(
-                  *table->GetColumnByName(source->created_timestamp_column),
-                  "column '" + source->created_timestamp_column + "' of " + source->path));
+              ToEpochMicros(*table->GetColumnByName(source.created_timestamp_column),
+                            "column '" + source.created_timestamp_column + "' of " + source.path));
         }
-        join->Consume(&partials[worker], keys, event_times->raw_values(),
-                      event_times->null_count() > 0 ? event_times->null_bitmap_data() : nullptr,
-                      created_times ? created_times->raw_values() : nullptr, group.num_rows,
-                      group.first_row_number);
+        join.Consume(&partials[worker], keys, event_times->raw_values(),
+                     event_times->null_count() > 0 ? event_times->null_bitmap_data() : nullptr,
+                     created_times ? created_times->raw_values() : nullptr, group.num_rows,
+                     group.first_row_number);
         return Status::OK();
       }));
   for (const auto& partial : partials) {
     if (stats != nullptr) stats->feature_rows_scanned += partial.rows_consumed;
   }
-  std::vector<int64_t> matches = join->Finish(std::move(partials));
+  return join.Finish(std::move(partials));
+}
 
-  // Pass 2: read the feature columns of row groups holding matched rows and take those rows.
+// Pass 2: reads the feature columns of the row groups holding matched rows, takes those rows and
+// places them at their entity rows; unmatched rows get nulls.
+Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
+    const ViewScan& scan, const ParquetDataset& dataset, const std::vector<int64_t>& matches,
+    RetrievalStats* stats) {
+  const auto num_rows = static_cast<int64_t>(matches.size());
   std::vector<std::pair<int64_t, int64_t>> wanted;  // (feature row number, entity row)
   for (int64_t row = 0; row < num_rows; ++row) {
     if (matches[row] >= 0) wanted.emplace_back(matches[row], row);
@@ -203,14 +199,13 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   for (size_t k = 0; k < wanted.size(); ++k) wanted_rows[k] = wanted[k].first;
   std::map<size_t, std::shared_ptr<arrow::Table>> pieces;  // by first index into `wanted`
   std::mutex pieces_mutex;
-  ARROW_RETURN_NOT_OK(dataset.TakeRows(feature_columns, wanted_rows, threads,
+  ARROW_RETURN_NOT_OK(dataset.TakeRows(scan.feature_columns, wanted_rows, scan.threads,
                                        [&](size_t begin, std::shared_ptr<arrow::Table> rows) {
                                          std::lock_guard lock(pieces_mutex);
                                          pieces[begin] = std::move(rows);
                                          return Status::OK();
                                        }));
 
-  // Place the taken rows at their entity rows; unmatched rows get nulls.
   arrow::Int64Builder placement;
   ARROW_RETURN_NOT_OK(placement.Reserve(num_rows));
   {
@@ -225,19 +220,70 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
     }
   }
   ARROW_ASSIGN_OR_RAISE(auto placement_array, placement.Finish());
-  for (size_t f = 0; f < feature_columns.size(); ++f) {
+  std::vector<std::shared_ptr<arrow::Array>> out;
+  for (size_t f = 0; f < scan.feature_columns.size(); ++f) {
     std::vector<std::shared_ptr<arrow::Array>> arrays;
     for (const auto& [begin, piece] : pieces) {
       for (const auto& chunk : piece->column(static_cast<int>(f))->chunks())
         arrays.push_back(chunk);
     }
-    auto type = dataset.schema()->GetFieldByName(feature_columns[f])->type();
+    auto type = dataset.schema()->GetFieldByName(scan.feature_columns[f])->type();
     ARROW_ASSIGN_OR_RAISE(
         auto taken_rows, arrays.empty() ? arrow::MakeEmptyArray(type) : arrow::Concatenate(arrays));
     ARROW_ASSIGN_OR_RAISE(auto placed, arrow::compute::Take(*taken_rows, *placement_array));
-    ARROW_ASSIGN_OR_RAISE(auto typed, arrow::compute::Cast(*placed, ToArrowType(feature_types[f])));
-    out.arrays.push_back(typed);
+    ARROW_ASSIGN_OR_RAISE(auto typed,
+                          arrow::compute::Cast(*placed, ToArrowType(scan.feature_types[f])));
+    out.push_back(typed);
   }
+  return out;
+}
+
+// Joins one view's features onto the entity rows.
+Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitions& definitions,
+                             const FeatureViewProjection& projection,
+                             const arrow::Table& entity_rows,
+                             const std::vector<int64_t>& entity_times,
+                             const HistoricalRetrievalOptions& options, RetrievalStats* stats) {
+  const FeatureView* view = definitions.FindFeatureView(projection.view);
+  const DataSource* source = definitions.BatchSourceOf(*view);
+  if (source == nullptr) {
+    return Status::Invalid("feature view '", view->name, "' names unknown source '", view->source,
+                           "'; run `headwater apply`");
+  }
+  ViewScan scan{view,
+                source,
+                {},
+                {},
+                {},
+                options.threads > 0
+                    ? options.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+  ViewColumns out;
+  for (const std::string& feature : projection.features) {
+    out.names.push_back(
+        registry::FeatureColumnName(view->name, feature, options.full_feature_names));
+    scan.feature_columns.push_back(source->ColumnFor(feature));
+    scan.feature_types.push_back(view->FindFeature(feature)->dtype);
+  }
+  for (const std::string& entity_name : view->entities) {
+    scan.key_columns.push_back(source->ColumnFor(definitions.FindEntity(entity_name)->join_key));
+  }
+  if (entity_rows.num_rows() == 0) {
+    for (FeatureType type : scan.feature_types) {
+      ARROW_ASSIGN_OR_RAISE(auto empty, arrow::MakeEmptyArray(ToArrowType(type)));
+      out.arrays.push_back(empty);
+    }
+    return out;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto entity_keys, EntityKeys(definitions, *view, entity_rows));
+  ARROW_ASSIGN_OR_RAISE(
+      auto join, engine::PointInTimeJoin::Make(std::move(entity_keys), entity_times, view->ttl));
+  ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(source->path)));
+  ARROW_ASSIGN_OR_RAISE(auto dataset, ParquetDataset::Open(std::move(files)));
+  ARROW_RETURN_NOT_OK(CheckSourceColumns(scan, projection, dataset));
+  const std::vector<RowGroup> row_groups = RowGroupsInReach(scan, dataset, *join, stats);
+  ARROW_ASSIGN_OR_RAISE(auto matches, FindMatches(scan, dataset, row_groups, *join, stats));
+  ARROW_ASSIGN_OR_RAISE(out.arrays, TakeMatchedRows(scan, dataset, matches, stats));
   return out;
 }
 

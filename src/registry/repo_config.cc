@@ -39,6 +39,166 @@ Result<std::string> SubstituteEnvironment(const std::string& text) {
   return out;
 }
 
+// Each section of the file, read into `config`; errors carry file:line from `reader`.
+
+Status ReadSkew(YamlReader& reader, const YAML::Node& root, RepoConfig* config) {
+  if (!root["max_event_time_skew"]) return Status::OK();
+  std::string text;
+  ARROW_RETURN_NOT_OK(reader.OptionalString(root, "max_event_time_skew", &text));
+  auto skew = ParseDuration(text);
+  if (!skew.ok() || skew->micros < 0) {
+    return reader.Error(
+        root["max_event_time_skew"],
+        "max_event_time_skew must be a duration such as 1h or 0s, not '" + text + "'");
+  }
+  config->max_event_time_skew = *skew;
+  return Status::OK();
+}
+
+// `registry: PATH`, or Feast's `registry: {path, registry_type}`.
+Status ReadRegistrySection(YamlReader& reader, const YAML::Node& root, RepoConfig* config) {
+  std::string registry = "data/registry.json";
+  YAML::Node node = root["registry"];
+  if (node && node.IsMap()) {
+    reader.SetContext("registry");
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"path", "registry_type"}));
+    ARROW_RETURN_NOT_OK(reader.RequiredString(node, "path", &registry));
+    std::string type = "file";
+    ARROW_RETURN_NOT_OK(reader.OptionalString(node, "registry_type", &type));
+    if (type != "file") {
+      return reader.Error(node["registry_type"],
+                          "unknown registry_type '" + type + "' (supported: file)");
+    }
+    reader.SetContext("");
+  } else {
+    ARROW_RETURN_NOT_OK(reader.OptionalString(root, "registry", &registry));
+  }
+  config->registry_path = config->Resolve(registry);
+  return Status::OK();
+}
+
+Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, OnlineStoreConfig* store) {
+  if (!online || online.IsNull()) return Status::OK();
+  reader.SetContext("online_store");
+  ARROW_RETURN_NOT_OK(
+      reader.CheckKeys(online, {"type", "path", "connection_string", "key_ttl_seconds"}));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(online, "type", &store->type));
+  if (store->type != "rocksdb" && store->type != "redis") {
+    return reader.Error(online["type"],
+                        "unknown type '" + store->type + "' (supported: rocksdb, redis)");
+  }
+  ARROW_RETURN_NOT_OK(reader.OptionalString(online, "path", &store->path));
+  ARROW_RETURN_NOT_OK(
+      reader.OptionalString(online, "connection_string", &store->connection_string));
+  ARROW_RETURN_NOT_OK(reader.OptionalInt(online, "key_ttl_seconds", &store->key_ttl_seconds));
+  if (store->key_ttl_seconds < 0) {
+    return reader.Error(online["key_ttl_seconds"], "key_ttl_seconds must not be negative");
+  }
+  return Status::OK();
+}
+
+Status ReadOfflineStore(YamlReader& reader, const YAML::Node& offline, OfflineStoreConfig* store) {
+  if (!offline || offline.IsNull()) return Status::OK();
+  reader.SetContext("offline_store");
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type", "path"}));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "type", &store->type));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "path", &store->path));
+  if (store->type != "file") {
+    return reader.Error(offline["type"], "unknown type '" + store->type + "' (supported: file)");
+  }
+  return Status::OK();
+}
+
+Status ReadStream(YamlReader& reader, const YAML::Node& stream, StreamConfig* config) {
+  if (!stream || stream.IsNull()) return Status::OK();
+  reader.SetContext("stream");
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(stream, {"path", "checkpoint_interval", "idle_timeout"}));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(stream, "path", &config->path));
+  for (auto [key, out] : {std::pair{"checkpoint_interval", &config->checkpoint_interval},
+                          std::pair{"idle_timeout", &config->idle_timeout}}) {
+    if (!stream[key]) continue;
+    std::string text;
+    ARROW_RETURN_NOT_OK(reader.OptionalString(stream, key, &text));
+    auto duration = ParseDuration(text);
+    if (!duration.ok() || duration->micros <= 0) {
+      return reader.Error(
+          stream[key],
+          std::string(key) + " must be a positive duration such as 5s, not '" + text + "'");
+    }
+    *out = *duration;
+  }
+  return Status::OK();
+}
+
+Result<ApiToken> ReadToken(YamlReader& reader, const YAML::Node& node) {
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"name", "sha256", "scopes"}));
+  ApiToken token;
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &token.name));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(node, "sha256", &token.sha256));
+  bool hex = token.sha256.size() == 64;
+  for (char c : token.sha256) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!hex) {
+    return reader.Error(node["sha256"], "token '" + token.name +
+                                            "': sha256 must be 64 lower-case hex digits "
+                                            "(from `headwater hash-token`), never the token");
+  }
+  std::vector<std::string> scopes;
+  ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "scopes", &scopes));
+  for (const std::string& scope : scopes) {
+    if (scope == "read_online") {
+      token.scopes |= kReadOnline;
+    } else if (scope == "write_online") {
+      token.scopes |= kWriteOnline;
+    } else if (scope == "write_offline") {
+      token.scopes |= kWriteOffline;
+    } else if (scope == "materialize") {
+      token.scopes |= kMaterialize;
+    } else {
+      return reader.Error(node["scopes"], "token '" + token.name + "': unknown scope '" + scope +
+                                              "' (read_online, write_online, write_offline, "
+                                              "materialize)");
+    }
+  }
+  return token;
+}
+
+Status ReadAuth(YamlReader& reader, const YAML::Node& auth, AuthConfig* config) {
+  if (!auth || auth.IsNull()) return Status::OK();
+  reader.SetContext("auth");
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(auth, {"tokens"}));
+  config->enabled = true;
+  ARROW_RETURN_NOT_OK(reader.ForEach(auth, "tokens", [&](const YAML::Node& node) -> Status {
+    ARROW_ASSIGN_OR_RAISE(auto token, ReadToken(reader, node));
+    config->tokens.push_back(std::move(token));
+    return Status::OK();
+  }));
+  if (config->tokens.empty()) return reader.Error(auth, "auth needs at least one token");
+  return Status::OK();
+}
+
+Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* config) {
+  if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(
+      root, {"project", "registry", "provider", "online_store", "offline_store",
+             "entity_key_serialization_version", "auth", "stream", "max_event_time_skew"}));
+  ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config->project));
+  Status named = CheckName(config->project);
+  if (!named.ok()) return reader.Error(root["project"], "project " + named.message());
+  ARROW_RETURN_NOT_OK(ReadSkew(reader, root, config));
+  ARROW_RETURN_NOT_OK(ReadRegistrySection(reader, root, config));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(root, "provider", &config->provider));
+  if (config->provider != "local") {
+    return reader.Error(root["provider"],
+                        "unknown provider '" + config->provider + "' (supported: local)");
+  }
+  int64_t key_version = 3;  // Feast's key; Headwater's key encoding is its own (entity_key.h)
+  ARROW_RETURN_NOT_OK(reader.OptionalInt(root, "entity_key_serialization_version", &key_version));
+  ARROW_RETURN_NOT_OK(ReadOnlineStore(reader, root["online_store"], &config->online_store));
+  ARROW_RETURN_NOT_OK(ReadOfflineStore(reader, root["offline_store"], &config->offline_store));
+  ARROW_RETURN_NOT_OK(ReadStream(reader, root["stream"], &config->stream));
+  return ReadAuth(reader, root["auth"], &config->auth);
+}
+
 }  // namespace
 
 std::filesystem::path RepoConfig::Resolve(const std::string& path) const {
@@ -66,143 +226,7 @@ Result<RepoConfig> ParseRepoConfig(const std::string& raw_text,
   ARROW_ASSIGN_OR_RAISE(YAML::Node root, ParseYaml(text, kConfigFile));
   YamlReader reader(kConfigFile);
   try {
-    if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
-    ARROW_RETURN_NOT_OK(reader.CheckKeys(
-        root, {"project", "registry", "provider", "online_store", "offline_store",
-               "entity_key_serialization_version", "auth", "stream", "max_event_time_skew"}));
-    ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config.project));
-    Status named = CheckName(config.project);
-    if (!named.ok()) return reader.Error(root["project"], "project " + named.message());
-    if (root["max_event_time_skew"]) {
-      std::string text;
-      ARROW_RETURN_NOT_OK(reader.OptionalString(root, "max_event_time_skew", &text));
-      auto skew = ParseDuration(text);
-      if (!skew.ok() || skew->micros < 0) {
-        return reader.Error(
-            root["max_event_time_skew"],
-            "max_event_time_skew must be a duration such as 1h or 0s, not '" + text + "'");
-      }
-      config.max_event_time_skew = *skew;
-    }
-    std::string registry = "data/registry.json";
-    YAML::Node registry_node = root["registry"];
-    if (registry_node && registry_node.IsMap()) {
-      reader.SetContext("registry");
-      ARROW_RETURN_NOT_OK(reader.CheckKeys(registry_node, {"path", "registry_type"}));
-      ARROW_RETURN_NOT_OK(reader.RequiredString(registry_node, "path", &registry));
-      std::string type = "file";
-      ARROW_RETURN_NOT_OK(reader.OptionalString(registry_node, "registry_type", &type));
-      if (type != "file") {
-        return reader.Error(registry_node["registry_type"],
-                            "unknown registry_type '" + type + "' (supported: file)");
-      }
-      reader.SetContext("");
-    } else {
-      ARROW_RETURN_NOT_OK(reader.OptionalString(root, "registry", &registry));
-    }
-    config.registry_path = config.Resolve(registry);
-
-    ARROW_RETURN_NOT_OK(reader.OptionalString(root, "provider", &config.provider));
-    if (config.provider != "local") {
-      return reader.Error(root["provider"],
-                          "unknown provider '" + config.provider + "' (supported: local)");
-    }
-    int64_t key_version = 3;
-    ARROW_RETURN_NOT_OK(reader.OptionalInt(root, "entity_key_serialization_version", &key_version));
-
-    YAML::Node online = root["online_store"];
-    if (online && !online.IsNull()) {
-      reader.SetContext("online_store");
-      ARROW_RETURN_NOT_OK(
-          reader.CheckKeys(online, {"type", "path", "connection_string", "key_ttl_seconds"}));
-      OnlineStoreConfig& store = config.online_store;
-      ARROW_RETURN_NOT_OK(reader.OptionalString(online, "type", &store.type));
-      if (store.type != "rocksdb" && store.type != "redis") {
-        return reader.Error(online["type"],
-                            "unknown type '" + store.type + "' (supported: rocksdb, redis)");
-      }
-      ARROW_RETURN_NOT_OK(reader.OptionalString(online, "path", &store.path));
-      ARROW_RETURN_NOT_OK(
-          reader.OptionalString(online, "connection_string", &store.connection_string));
-      ARROW_RETURN_NOT_OK(reader.OptionalInt(online, "key_ttl_seconds", &store.key_ttl_seconds));
-      if (store.key_ttl_seconds < 0) {
-        return reader.Error(online["key_ttl_seconds"], "key_ttl_seconds must not be negative");
-      }
-    }
-    YAML::Node offline = root["offline_store"];
-    if (offline && !offline.IsNull()) {
-      reader.SetContext("offline_store");
-      ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type", "path"}));
-      ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "type", &config.offline_store.type));
-      ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "path", &config.offline_store.path));
-      if (config.offline_store.type != "file") {
-        return reader.Error(offline["type"],
-                            "unknown type '" + config.offline_store.type + "' (supported: file)");
-      }
-    }
-    YAML::Node stream = root["stream"];
-    if (stream && !stream.IsNull()) {
-      reader.SetContext("stream");
-      ARROW_RETURN_NOT_OK(
-          reader.CheckKeys(stream, {"path", "checkpoint_interval", "idle_timeout"}));
-      ARROW_RETURN_NOT_OK(reader.OptionalString(stream, "path", &config.stream.path));
-      for (auto [key, out] : {std::pair{"checkpoint_interval", &config.stream.checkpoint_interval},
-                              std::pair{"idle_timeout", &config.stream.idle_timeout}}) {
-        if (!stream[key]) continue;
-        std::string text;
-        ARROW_RETURN_NOT_OK(reader.OptionalString(stream, key, &text));
-        auto duration = ParseDuration(text);
-        if (!duration.ok() || duration->micros <= 0) {
-          return reader.Error(stream[key], std::string(key) +
-                                               " must be a positive duration "
-                                               "such as 5s, not '" +
-                                               text + "'");
-        }
-        *out = *duration;
-      }
-    }
-    YAML::Node auth = root["auth"];
-    if (auth && !auth.IsNull()) {
-      reader.SetContext("auth");
-      ARROW_RETURN_NOT_OK(reader.CheckKeys(auth, {"tokens"}));
-      config.auth.enabled = true;
-      ARROW_RETURN_NOT_OK(reader.ForEach(auth, "tokens", [&](const YAML::Node& node) -> Status {
-        ARROW_RETURN_NOT_OK(reader.CheckKeys(node, {"name", "sha256", "scopes"}));
-        ApiToken token;
-        ARROW_RETURN_NOT_OK(reader.RequiredString(node, "name", &token.name));
-        ARROW_RETURN_NOT_OK(reader.RequiredString(node, "sha256", &token.sha256));
-        bool hex = token.sha256.size() == 64;
-        for (char c : token.sha256) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-        if (!hex) {
-          return reader.Error(node["sha256"], "token '" + token.name +
-                                                  "': sha256 must be 64 lower-case hex digits "
-                                                  "(from `headwater hash-token`), never the token");
-        }
-        std::vector<std::string> scopes;
-        ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "scopes", &scopes));
-        for (const std::string& scope : scopes) {
-          if (scope == "read_online")
-            token.scopes |= kReadOnline;
-          else if (scope == "write_online")
-            token.scopes |= kWriteOnline;
-          else if (scope == "write_offline")
-            token.scopes |= kWriteOffline;
-          else if (scope == "materialize")
-            token.scopes |= kMaterialize;
-          else {
-            return reader.Error(node["scopes"], "token '" + token.name + "': unknown scope '" +
-                                                    scope +
-                                                    "' (read_online, write_online, "
-                                                    "write_offline, materialize)");
-          }
-        }
-        config.auth.tokens.push_back(std::move(token));
-        return Status::OK();
-      }));
-      if (config.auth.tokens.empty()) {
-        return reader.Error(auth, "auth needs at least one token");
-      }
-    }
+    ARROW_RETURN_NOT_OK(ReadSections(reader, root, &config));
   } catch (const YAML::Exception& error) {
     return Status::Invalid(kConfigFile, ":", error.mark.line + 1, ": ", error.msg);
   }

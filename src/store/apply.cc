@@ -3,16 +3,37 @@
 
 #include "apply.h"
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
 
 #include "headwater/registry/loader.h"
-#include "headwater/registry/registry_lock.h"
 #include "headwater/registry/registry_diff.h"
+#include "headwater/registry/registry_lock.h"
 #include "headwater/registry/registry_store.h"
 
 namespace headwater::store {
 namespace {
+
+// Removes the `kind` object `name` from `definitions`.
+Status Remove(const std::string& kind, const std::string& name,
+              registry::Definitions* definitions) {
+  auto erase = [&](auto& objects) -> Status {
+    auto it = std::find_if(objects.begin(), objects.end(),
+                           [&](const auto& object) { return object.name == name; });
+    if (it == objects.end()) {
+      return Status::KeyError("cannot delete ", kind, " '", name, "': it is not applied");
+    }
+    objects.erase(it);
+    return Status::OK();
+  };
+  if (kind == "entity") return erase(definitions->entities);
+  if (kind == "data_source") return erase(definitions->sources);
+  if (kind == "feature_view") return erase(definitions->feature_views);
+  if (kind == "feature_service") return erase(definitions->feature_services);
+  return Status::Invalid("cannot delete a '", kind,
+                         "': objects are entity, data_source, feature_view or feature_service");
+}
 
 std::string Summary(const std::vector<registry::Change>& changes, const char* verb) {
   int add = 0, update = 0, remove = 0;
@@ -87,6 +108,9 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     registry::Definitions merged = current.definitions;
     merged.Merge(std::move(next));
     next = std::move(merged);
+  }
+  if (options.partial || !options.remove.empty()) {
+    for (const auto& [kind, name] : options.remove) ARROW_RETURN_NOT_OK(Remove(kind, name, &next));
     ARROW_RETURN_NOT_OK(registry::Validate(config, &next));
   }
   ApplyOutcome outcome;

@@ -85,6 +85,10 @@ struct ApplyOptions {
   /// Merge into the applied definitions instead of replacing them (Feast's FeatureStore.apply).
   /// Default false.
   bool partial = false;
+  /// Objects to remove after merging (Feast's objects_to_delete), as (kind, name) with kind
+  /// "entity", "data_source", "feature_view" or "feature_service". An unknown one is a
+  /// KeyError; what still refers to a removed object fails validation, naming it.
+  std::vector<std::pair<std::string, std::string>> remove;
 };
 
 struct ApplyOutcome {
