@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: setup build test demo bench clean asan
+.PHONY: setup build test chaos demo bench clean asan
 
 setup:
 	bash scripts/setup
@@ -14,6 +14,10 @@ build: setup
 
 test: build
 	bash scripts/run_tests $(BUILD_DIR)
+
+# Suites that need minutes (a Flink job over Kafka): the tests marked slow, which `make test` skips.
+chaos: build
+	HEADWATER_SLOW=1 HEADWATER_BIN="$(CURDIR)/$(BUILD_DIR)/headwater" .venv/bin/python -m pytest -q -m slow tests
 
 demo: build
 	bash scripts/demo $(BUILD_DIR)

@@ -27,6 +27,20 @@ class Cli:
         return result
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: needs minutes (a Flink job, chaos); `make chaos` "
+                            "runs them, `make test` skips them")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("HEADWATER_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with `make chaos` (HEADWATER_SLOW=1)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def cli(tmp_path):
     return Cli(tmp_path)
