@@ -124,6 +124,28 @@ void WindowAggregator::Consume(const EventBatch& batch, std::vector<int64_t>* la
   }
 }
 
+bool WindowAggregator::ConsumeTiles(std::string_view key, int64_t pane, const Tile* tiles,
+                                    int64_t max_time) {
+  // Slides are multiples of the grid: every event of the pane has the pane start's first row.
+  const int64_t first_row = FirstRowOf(pane * grid_);
+  int64_t horizon = finalized_until_;
+  if (event_watermark_ && max_event_time_ != INT64_MIN) {
+    horizon = std::max(horizon, FloorDivide(max_event_time_ - delay_ - lateness_, grid_) * grid_);
+  }
+  if (horizon != INT64_MIN && first_row <= horizon) return false;
+  max_event_time_ = std::max(max_event_time_, max_time);
+  const int32_t id = KeyId(key);
+  KeyState& state = states_[static_cast<size_t>(id)];
+  Tile* merged = PaneTiles(state, pane);
+  for (int c = 0; c < num_columns_; ++c) merged[c].Merge(tiles[c]);
+  state.next_row = std::min(state.next_row, first_row);
+  if (!is_pending_[static_cast<size_t>(id)]) {
+    is_pending_[static_cast<size_t>(id)] = 1;
+    pending_.push_back(id);
+  }
+  return true;
+}
+
 void WindowAggregator::EmitKey(int32_t id, int64_t until, WindowRows* out) {
   KeyState& state = states_[static_cast<size_t>(id)];
   const size_t columns = static_cast<size_t>(num_columns_);

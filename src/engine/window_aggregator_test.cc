@@ -243,6 +243,60 @@ TEST(WindowAggregatorTest, SaveAndRestoreContinueExactly) {
   EXPECT_EQ(second.Save().size() > 0, true);
 }
 
+// The rows of `events` folded in as tiles, one per key and pane, each built from the pane's
+// events in arrival order (sequence = arrival index), as a tile producer such as Flink would.
+std::vector<Row> FeedTiles(WindowAggregator op, const std::vector<Event>& events, int64_t end) {
+  std::map<std::pair<std::string, int64_t>, std::pair<Tile, int64_t>> tiles;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    auto& [tile, max_time] =
+        tiles.try_emplace({e.key, FloorDivide(e.time, op.grid())}, Tile{}, INT64_MIN).first->second;
+    tile.Add(e.value, e.time, static_cast<int64_t>(i));
+    max_time = std::max(max_time, e.time);
+  }
+  for (const auto& [where, tile] : tiles) {
+    EXPECT_TRUE(op.ConsumeTiles(where.first, where.second, &tile.first, tile.second));
+  }
+  WindowRows rows;
+  op.FinalizeUntil(end, &rows);
+  return Rows(op, rows);
+}
+
+TEST(WindowAggregatorTest, TilesGiveTheRowsTheirEventsGive) {
+  std::vector<AggregateSpec> coarse;  // slides of 4 and 6: a grid of 2, panes of two steps
+  for (Aggregation f :
+       {Aggregation::kCount, Aggregation::kSum, Aggregation::kMin, Aggregation::kMax,
+        Aggregation::kMean, Aggregation::kStddev, Aggregation::kLast}) {
+    coarse.push_back({0, f, Duration{12}, Duration{4}});
+    coarse.push_back({0, f, Duration{6}, Duration{6}});
+  }
+  for (const auto& specs : {TickerSpecs(), coarse}) {
+    for (uint32_t seed : {1u, 2u, 3u}) {
+      const auto events = RandomEvents(seed, 400, 300, /*sorted=*/false);
+      const auto from_events =
+          Feed(WindowAggregator::Make(specs, 1).ValueOrDie(), events, events.size(), 0, 400);
+      ASSERT_FALSE(from_events.empty());
+      EXPECT_EQ(FeedTiles(WindowAggregator::Make(specs, 1).ValueOrDie(), events, 400), from_events)
+          << "seed " << seed;
+    }
+  }
+}
+
+TEST(WindowAggregatorTest, ATileOfAFinalPaneIsLateAndNotMerged) {
+  auto op = WindowAggregator::Make(TickerSpecs(), 1).ValueOrDie();
+  Tile tile;
+  tile.Add(7, 3, 0);
+  ASSERT_TRUE(op.ConsumeTiles("a", 3, &tile, 3));
+  WindowRows rows;
+  op.FinalizeUntil(20, &rows);
+  const size_t emitted = rows.size();
+  ASSERT_GT(emitted, 0u);
+  EXPECT_FALSE(op.ConsumeTiles("a", 10, &tile, 10));  // its first row, 11, is final
+  EXPECT_TRUE(op.ConsumeTiles("a", 25, &tile, 25));
+  op.FinalizeUntil(20, &rows);
+  EXPECT_EQ(rows.size(), emitted);  // nothing more before 20: the late tile changed nothing
+}
+
 TEST(WatermarkTrackerTest, MinimumOverActivePartitionsAndNeverBackwards) {
   WatermarkTracker tracker(Duration{5}, Duration{100});
   EXPECT_EQ(tracker.Current(0), INT64_MIN);

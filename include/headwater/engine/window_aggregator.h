@@ -69,6 +69,13 @@ class WindowAggregator {
   /// merged).
   void Consume(const EventBatch& batch, std::vector<int64_t>* late);
 
+  /// Folds in pre-aggregated tiles instead of events (tiles computed elsewhere, e.g. by Flink:
+  /// docs/design/flink_stream_engine.md): `tiles` holds one Tile per input column of key `key`'s
+  /// pane `pane` — the events with pane * grid() <= time < (pane + 1) * grid() — whose greatest
+  /// event time is `max_time`. Tiles' last_sequence must order arrivals as the events' would.
+  /// Returns false, merging nothing, when the pane's first row is already final (late).
+  bool ConsumeTiles(std::string_view key, int64_t pane, const Tile* tiles, int64_t max_time);
+
   /// For a source read in one order (one partition): judge each event against the watermark of
   /// the events before it (their greatest time - `delay`), not only against rows already
   /// emitted — so which events are late does not depend on how the input was cut into batches,
