@@ -41,6 +41,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """A throwaway Kafka broker (scripts/start_kafka) for a test module: its host:port."""
+    directory = tmp_path_factory.mktemp("kafka")
+    started = subprocess.run([ROOT / "scripts" / "start_kafka", directory], capture_output=True,
+                             text=True, timeout=600)
+    assert started.returncode == 0, started.stderr
+    yield started.stdout.strip().splitlines()[-1]
+    subprocess.run([ROOT / "scripts" / "stop_kafka", directory], timeout=60)
+
+
 @pytest.fixture
 def cli(tmp_path):
     return Cli(tmp_path)

@@ -18,16 +18,6 @@ confluent_kafka = pytest.importorskip("confluent_kafka")
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("kafka")
-    started = subprocess.run([ROOT / "scripts" / "start_kafka", directory], capture_output=True,
-                             text=True, timeout=600)
-    assert started.returncode == 0, started.stderr
-    yield started.stdout.strip().splitlines()[-1]
-    subprocess.run([ROOT / "scripts" / "stop_kafka", directory], timeout=60)
-
-
-@pytest.fixture(scope="module")
 def flink(tmp_path_factory):
     directory = tmp_path_factory.mktemp("flink")
     started = subprocess.run([ROOT / "scripts" / "start_flink", directory], capture_output=True,

@@ -5,29 +5,17 @@ import json
 import random
 import re
 import signal
-import subprocess
 import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import ROOT
 from test_server import Server
 from test_stream import (DEFINITIONS, FEATURES, close, expected, iso_us, micros, trades,
                          window_rows, write_repo, MINUTE)
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("kafka")
-    started = subprocess.run([ROOT / "scripts" / "start_kafka", directory], capture_output=True,
-                             text=True, timeout=600)
-    assert started.returncode == 0, started.stderr
-    yield started.stdout.strip().splitlines()[-1]
-    subprocess.run([ROOT / "scripts" / "stop_kafka", directory], timeout=60)
 
 
 def create_topic(broker, partitions=1):
