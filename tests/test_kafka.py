@@ -24,6 +24,15 @@ def create_topic(broker, partitions=1):
     admin = AdminClient({"bootstrap.servers": broker})
     for future in admin.create_topics([NewTopic(name, partitions, 1)]).values():
         future.result(timeout=30)
+    # Creation returns before every partition has a leader; a consumer opened in between is
+    # told "unknown topic or partition". Wait until the metadata shows them all led.
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        topic = admin.list_topics(name, timeout=5).topics.get(name)
+        if topic and topic.error is None and len(topic.partitions) == partitions and all(
+                p.leader >= 0 for p in topic.partitions.values()):
+            break
+        time.sleep(0.1)
     return name
 
 

@@ -109,17 +109,6 @@ void AppendBytesKeyPart(char tag, std::string_view value, std::string* out) {
   out->append(value);
 }
 
-void AppendEntityKey(const std::vector<EntityKeyPart>& parts, std::string* out) {
-  out->push_back(static_cast<char>(kEntityKeyVersion));
-  for (const EntityKeyPart& part : parts) {
-    if (part.kind == EntityKeyPart::Kind::kInt) {
-      AppendIntegerKeyPart(part.int_value, out);
-    } else {
-      AppendBytesKeyPart(static_cast<char>(part.kind), part.bytes, out);
-    }
-  }
-}
-
 Result<std::vector<EntityKeyPart>> DecodeEntityKey(std::string_view key) {
   if (key.empty() || static_cast<uint8_t>(key[0]) != kEntityKeyVersion) {
     return Status::Invalid("not a version ", int{kEntityKeyVersion}, " entity key");

@@ -220,11 +220,6 @@ Status FeatureStore::StopStreamsLocked() {
   return stopped;
 }
 
-bool FeatureStore::streams_running() const {
-  std::shared_lock lock(state_->streams_mutex);
-  return state_->streams != nullptr && !state_->streams->pipelines().empty();
-}
-
 std::vector<StreamStatus> FeatureStore::StreamStatuses() {
   std::vector<StreamStatus> statuses;
   std::shared_lock lock(state_->streams_mutex);

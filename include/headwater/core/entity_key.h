@@ -48,16 +48,13 @@ struct ByteRows {
 Status EncodeEntityKeys(const std::vector<std::shared_ptr<arrow::Array>>& columns, int64_t num_rows,
                         ByteRows* out, std::vector<uint8_t>* valid);
 
-/// A key part given by value (online requests).
+/// A key part decoded by value.
 struct EntityKeyPart {
   enum class Kind : char { kInt = 'i', kString = 's', kBytes = 'b' };
   Kind kind = Kind::kInt;
   int64_t int_value = 0;
   std::string bytes;  // for kString and kBytes
 };
-
-/// Appends the encoding of one key to `out` (without finishing the row).
-void AppendEntityKey(const std::vector<EntityKeyPart>& parts, std::string* out);
 
 /// Appends one part: an integer ('i'), or a string ('s') or bytes ('b') `tag`ged value. A key is
 /// kEntityKeyVersion followed by its parts in the view's entity order.

@@ -224,8 +224,6 @@ class FeatureStore {
 
   // --- Streams
 
-  /// Whether stream pipelines run in this process.
-  bool streams_running() const;
   /// The running pipelines' counters and positions.
   std::vector<StreamStatus> StreamStatuses();
 
