@@ -4,6 +4,8 @@ the window TVF Headwater's stream views compile to over the broker scripts/start
 What it checks is the semantic fact the compiler builds on: Flink's HOP windows end on
 multiples of the slide from the epoch and cover [end - size, end), as Headwater's do."""
 import json
+import random
+import re
 import subprocess
 import time
 import urllib.request
@@ -114,3 +116,129 @@ GROUP BY ticker, window_start, window_end;
             total, count = expected.get((ticker, stamp), (0.0, 0))
             expected[(ticker, stamp)] = (total + price, count + 1)
     assert rows == expected
+
+
+# --- The Flink stream engine (issue 13): Flink computes tiles, Headwater merges them ---------
+
+def flink_env(directory):
+    home = directory / "flink"
+    return {"FLINK_HOME": str(home), "FLINK_CONF_DIR": str(home / "conf"),
+            "FLINK_LOG_DIR": str(home / "log"), "PATH": "/usr/bin:/bin"}
+
+
+def submit(directory, script):
+    """Runs a compiled pipeline.sql on the cluster, as a user would by hand."""
+    home = directory / "flink"
+    done = subprocess.run([home / "bin" / "sql-client.sh", "-f", script], env=flink_env(directory),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "[ERROR]" not in done.stdout, done.stdout + done.stderr
+    return re.findall(r"Job ID: (\w+)", done.stdout)
+
+
+def cancel(address, job):
+    request = urllib.request.Request(f"{address}/jobs/{job}?mode=cancel", method="PATCH")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def engine_events(seed, count):
+    """Trades with nulls, late events (30 s behind, past the 10 s delay), a quiet gap, and
+    equal times; event times in epoch milliseconds (Kafka's unit)."""
+    rng = random.Random(seed)
+    t = START
+    out = []
+    for i in range(count):
+        t += rng.randrange(0, 3000)
+        if i == count // 2:
+            t += 20 * 60_000  # every key goes quiet: windows empty, then decay rows
+        when = t - (30_000 if rng.random() < 0.03 else rng.randrange(0, 8000)
+                    if rng.random() < 0.2 else 0)
+        out.append({"ticker": rng.choice(["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]),
+                    "price": None if rng.random() < 0.05 else round(rng.uniform(90, 110), 2),
+                    "size": rng.randrange(1, 100), "timestamp": when})
+    # Two far later events of a key not compared: the second fires Flink's pane of the first,
+    # whose tile moves Headwater past every compared key's last row (their decay rows too).
+    flush = t + 60 * 60_000
+    out += [{"ticker": "ZZZ", "price": 1.0, "size": 1, "timestamp": flush},
+            {"ticker": "ZZZ", "price": 1.0, "size": 1, "timestamp": flush + 60 * 60_000}]
+    return out
+
+
+def stream_repo(root, broker, topic, engine=""):
+    from test_stream import write_repo, DEFINITIONS
+    write_repo(root)
+    (root / "feature_store.yaml").write_text(
+        "project: ticker\nstream: {checkpoint_interval: 100ms}\n" + engine)
+    (root / "defs.yaml").write_text(DEFINITIONS.replace(
+        "  - {name: trades_push, type: push, batch_source: trades, watermark_delay: 10s}",
+        f"  - {{name: trades_push, type: kafka, bootstrap_servers: '{broker}', topic: {topic},\n"
+        f"     batch_source: trades, watermark_delay: 10s}}"))
+
+
+def compared(dump):
+    """An online dump without the flush key (hex of "ZZZ" in its encoded key)."""
+    return "\n".join(line for line in dump.splitlines() if "5a5a5a" not in line)
+
+
+def offline_rows(root, until):
+    from test_stream import window_rows
+    return [r for r in window_rows(root) if r["ticker"] != "ZZZ" and r["event_timestamp"] <= until]
+
+
+def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink, broker,
+                                                                          tmp_path, cli):
+    """The same events through the embedded engine and through Flink (a compiled job on the
+    cluster) give the same online values and offline rows, bit for bit: every function, windows
+    of several sizes and two slides, nulls, late events, a quiet gap, equal times."""
+    from test_kafka import create_topic, produce
+    from test_server import Server
+    from test_stream import FEATURES
+    directory, address = flink
+    gateway = (directory / "sql_gateway_address").read_text().strip()
+    topic = create_topic(broker)
+    embedded, on_flink = tmp_path / "embedded", tmp_path / "flink"
+    stream_repo(embedded, broker, topic)
+    stream_repo(on_flink, broker, topic,
+                f"stream_engine: {{type: flink, rest_address: '{address}', sql_gateway: "
+                f"'{gateway}', checkpoint_interval: 1s}}\n")
+    for root in (embedded, on_flink):
+        cli("-c", root, "apply")
+    events = engine_events(seed=13, count=900)
+    produce(broker, topic, [json.dumps(e).encode() for e in events])
+
+    cli("-c", on_flink, "compile", "flink", "-o", on_flink / "flink")
+    jobs = submit(directory, on_flink / "flink" / "pipeline.sql")
+    assert len(jobs) == 1
+    try:
+        servers = [Server(embedded), Server(on_flink)]
+        request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
+                   "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
+        try:
+            # The embedded engine reads the topic in well under a second: its answer, once it
+            # has stayed the same for 2 s, is final. Then Flink's path must reach it.
+            final, steady = None, 0
+            while steady < 4:
+                answer = servers[0].post("/get-online-features", request)[1]["results"]
+                steady = steady + 1 if answer == final else 0
+                final = answer
+                time.sleep(0.5)
+            assert all(t is not None for r in final[1:] for t in r["event_timestamps"])
+            deadline = time.time() + 120
+            while servers[1].post("/get-online-features", request)[1]["results"] != final:
+                assert time.time() < deadline, "online values differ:\n" + json.dumps(
+                    [final, servers[1].post("/get-online-features", request)[1]["results"]])
+                time.sleep(1)
+        finally:
+            for server in servers:
+                server.stop()
+    finally:
+        cancel(address, jobs[0])
+    dumps = [compared(cli("-c", r, "online-dump", "--view", "ticker_windows").stdout)
+             for r in (embedded, on_flink)]
+    assert dumps[0].count("\n") >= 3 and dumps[0] == dumps[1]
+    # Offline: every row up to the last compared one (each key's decay row included).
+    until = datetime.fromtimestamp((events[-3]["timestamp"] + 12 * 60_000) / 1000, timezone.utc)
+    rows = offline_rows(embedded, until)
+    assert len(rows) > 100 and rows == offline_rows(on_flink, until)
+    dead = [json.loads(line) for f in (embedded / "data" / "stream" / "trades_push" /
+                                       "dead_letters").iterdir() for line in f.read_text().splitlines()]
+    assert any(d["reason"].startswith("late") for d in dead), "the events had no late one"

@@ -35,6 +35,12 @@ void AddRepositoryCommands(CLI::App& app, Invocation* out) {
   app.add_subcommand("plan", "Show what `apply` would change, changing nothing");
   app.add_subcommand("registry-dump", "Print the registry as JSON");
   app.add_subcommand("teardown", "Remove the registry and everything apply created");
+  auto* compile = app.add_subcommand(
+      "compile", "Write the stream views' jobs for another engine (flink: pipeline.sql, jars.txt)");
+  compile->add_option("ENGINE", out->operand, "The engine: flink")
+      ->required()
+      ->check(CLI::IsMember({"flink"}));
+  compile->add_option("-o,--output", out->output, "Directory to write (default: <repo>/flink)");
 }
 
 void AddRetrievalCommands(CLI::App& app, Invocation* out) {
@@ -150,6 +156,7 @@ Status Run(const Invocation& invocation) {
   if (command == "plan") return RunPlan(global);
   if (command == "registry-dump") return RunRegistryDump(global);
   if (command == "teardown") return RunTeardown(global);
+  if (command == "compile") return RunCompileFlink(global, invocation.output);
   if (command == "get-historical-features") {
     return RunGetHistoricalFeatures(global, invocation.historical);
   }

@@ -55,12 +55,15 @@ Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 Status RunServe(const GlobalOptions& global, const server::ServerOptions& options);
 Status RunHashToken(const std::string& token);
 Status RunStream(const GlobalOptions& global);
+/// `compile flink`: writes pipeline.sql and jars.txt to `output` (default: <repo>/flink).
+Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path& output);
 
 /// One parsed command line: the subcommand and its arguments, nothing run yet.
 struct Invocation {
   std::string command;  // "apply", "materialize", ... as typed
   GlobalOptions global;
-  std::string operand;  // init's NAME, online-dump's --view, hash-token's TOKEN
+  std::string operand;  // init's NAME, online-dump's --view, hash-token's TOKEN, compile's ENGINE
+  std::filesystem::path output;  // compile's -o
   HistoricalOptions historical;
   MaterializeArguments materialize;  // materialize and materialize-incremental
   OnlineArguments online;

@@ -67,19 +67,57 @@ Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Open(
     const registry::RepoConfig& config, const registry::Definitions& definitions,
     const registry::DataSource& source, online::OnlineStore* store, const Clock& clock,
     bool per_event_watermark) {
+  ARROW_ASSIGN_OR_RAISE(
+      auto pipeline, Make(config, definitions, source.name, StreamViewsOf(definitions, source.name),
+                          source.watermark_delay, store, clock, per_event_watermark));
+  if (source.type == registry::SourceType::kPush) {
+    ARROW_ASSIGN_OR_RAISE(pipeline->wal_, WriteAheadLog::Open(pipeline->state_directory_ / "wal"));
+    const int64_t from = pipeline->positions_.count(0) ? pipeline->positions_[0] : 0;
+    SourcePipeline* self = pipeline.get();
+    std::lock_guard lock(self->mutex_);
+    ARROW_RETURN_NOT_OK(self->wal_->Replay(
+        from, [self](std::shared_ptr<arrow::RecordBatch> batch, int64_t position) {
+          return self->ProcessLocked(*batch, 0, position);
+        }));
+  }
+  return pipeline;
+}
+
+Result<std::unique_ptr<SourcePipeline>> SourcePipeline::OpenTiles(
+    const registry::RepoConfig& config, const registry::Definitions& definitions,
+    const registry::FeatureView& view, online::OnlineStore* store, const Clock& clock) {
+  const registry::FeatureView* found = definitions.FindFeatureView(view.name);
+  if (found == nullptr || !found->is_stream()) {
+    return Status::Invalid("no stream feature view '", view.name, "'");
+  }
+  // Tiles arrive once their pane is final in Flink, in pane order (one ordered input): a tile's
+  // time moves the watermark with no delay, and lateness was judged by Flink.
+  return Make(config, definitions, "flink-" + view.name, {found}, Duration{0}, store, clock,
+              /*per_event_watermark=*/true, /*tiles=*/true);
+}
+
+Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Make(
+    const registry::RepoConfig& config, const registry::Definitions& definitions,
+    const std::string& name, const std::vector<const registry::FeatureView*>& views,
+    Duration watermark_delay, online::OnlineStore* store, const Clock& clock,
+    bool per_event_watermark, bool tiles) {
   std::unique_ptr<SourcePipeline> pipeline(new SourcePipeline());
   pipeline->config_ = config;
   pipeline->definitions_ = definitions;
-  pipeline->source_name_ = source.name;
+  pipeline->source_name_ = name;
   pipeline->store_ = store;
   pipeline->clock_ = &clock;
+  pipeline->tiles_ = tiles;
   ARROW_ASSIGN_OR_RAISE(pipeline->state_directory_,
-                        ChildPath(config.Resolve(config.stream.path), source.name));
-  pipeline->watermark_ = std::make_unique<engine::WatermarkTracker>(source.watermark_delay,
-                                                                    config.stream.idle_timeout);
+                        ChildPath(config.Resolve(config.stream.path), name));
+  pipeline->watermark_ =
+      std::make_unique<engine::WatermarkTracker>(watermark_delay, config.stream.idle_timeout);
   std::vector<std::string> online_views;
-  for (const registry::FeatureView* view : StreamViewsOf(pipeline->definitions_, source.name)) {
+  for (const registry::FeatureView* view : views) {
+    // Jobs point into the pipeline's own copy of the definitions.
+    view = pipeline->definitions_.FindFeatureView(view->name);
     ARROW_ASSIGN_OR_RAISE(auto job, WindowJob::Make(pipeline->definitions_, *view));
+    if (tiles) job.op().set_event_watermark(Duration{0}, Duration{0});
     if (!per_event_watermark) job.op().set_event_watermark(Duration{0}, Duration{0}, false);
     fs::path directory = config.Resolve(view->windows.path);
     std::error_code error;
@@ -97,16 +135,6 @@ Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Open(
   }
   ARROW_RETURN_NOT_OK(pipeline->Restore());
   pipeline->last_checkpoint_time_ = clock.Now().micros;
-  if (source.type == registry::SourceType::kPush) {
-    ARROW_ASSIGN_OR_RAISE(pipeline->wal_, WriteAheadLog::Open(pipeline->state_directory_ / "wal"));
-    const int64_t from = pipeline->positions_.count(0) ? pipeline->positions_[0] : 0;
-    SourcePipeline* self = pipeline.get();
-    std::lock_guard lock(self->mutex_);
-    ARROW_RETURN_NOT_OK(self->wal_->Replay(
-        from, [self](std::shared_ptr<arrow::RecordBatch> batch, int64_t position) {
-          return self->ProcessLocked(*batch, 0, position);
-        }));
-  }
   return pipeline;
 }
 
@@ -206,7 +234,8 @@ Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t p
   int64_t newest = INT64_MIN;
   for (ViewState& view : views_) {
     late.clear();
-    ARROW_RETURN_NOT_OK(view.job.Consume(events, &late));
+    ARROW_RETURN_NOT_OK(tiles_ ? view.job.ConsumeTiles(events, &late)
+                               : view.job.Consume(events, &late));
     newest = std::max(newest, view.job.op().max_event_time());
     for (int64_t row : late) {
       DeadLetter(fmt::format("late: its window was final (watermark {})",
@@ -235,8 +264,9 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
   stats_.watermark = watermark;
   if (watermark == INT64_MIN) return Status::OK();
   for (ViewState& view : views_) {
-    ARROW_ASSIGN_OR_RAISE(auto rows,
-                          view.job.Finalize(watermark - view.view->allowed_lateness.micros));
+    // Tiles come with lateness applied by Flink.
+    const int64_t lateness = tiles_ ? 0 : view.view->allowed_lateness.micros;
+    ARROW_ASSIGN_OR_RAISE(auto rows, view.job.Finalize(watermark - lateness));
     if (rows.rows() == 0) continue;
     stats_.rows_emitted += rows.rows();
     if (view.view->online) {

@@ -31,15 +31,83 @@ Status Guarded(const Work& work) {
 
 }  // namespace
 
+// What a KafkaReader reads: a Kafka source's events, or a Flink job's tiles of one view.
+struct TopicInput {
+  std::string name;  // the pipeline's, in messages
+  std::string bootstrap_servers;
+  std::string topic;
+  bool tiles = false;  // read_committed, and created (one partition) when missing
+  std::unique_ptr<JsonEventDecoder> decoder;
+  // Opens the pipeline, given the topic's partition count.
+  std::function<Result<std::unique_ptr<SourcePipeline>>(int partitions)> open_pipeline;
+};
+
+// The events of a Kafka source, for the source's pipeline.
+Result<TopicInput> EventInput(const registry::RepoConfig& config,
+                              const registry::Definitions& definitions,
+                              const registry::DataSource& source, online::OnlineStore* store,
+                              const Clock& clock) {
+  const registry::DataSource* batch = definitions.FindSource(source.batch_source);
+  if (batch == nullptr) return Status::Invalid("source '", source.name, "' has no batch_source");
+  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch->path)));
+  std::vector<std::string> required = {batch->timestamp_field};
+  std::vector<std::string> event_times = {batch->timestamp_field};
+  if (!batch->created_timestamp_column.empty()) {
+    event_times.push_back(batch->created_timestamp_column);
+  }
+  for (const registry::FeatureView* view : StreamViewsOf(definitions, source.name)) {
+    for (const std::string& entity_name : view->entities) {
+      const registry::Entity* entity = definitions.FindEntity(entity_name);
+      if (entity != nullptr) required.push_back(batch->ColumnFor(entity->join_key));
+    }
+  }
+  TopicInput input;
+  input.name = source.name;
+  input.bootstrap_servers = source.bootstrap_servers;
+  input.topic = source.topic;
+  ARROW_ASSIGN_OR_RAISE(input.decoder, JsonEventDecoder::Make(schema, required, event_times));
+  input.open_pipeline = [&config, &definitions, &source, store, &clock](int partitions) {
+    // One partition is one ordered input: lateness is then judged event by event, exactly.
+    return SourcePipeline::Open(config, definitions, source, store, clock,
+                                /*per_event_watermark=*/partitions == 1);
+  };
+  return input;
+}
+
+// The tiles a Flink job computes for `view` (stream_engine: flink), for the view's pipeline.
+Result<TopicInput> TileInput(const registry::RepoConfig& config,
+                             const registry::Definitions& definitions,
+                             const registry::FeatureView& view, online::OnlineStore* store,
+                             const Clock& clock) {
+  const registry::DataSource* source = definitions.FindSource(view.source);
+  const registry::DataSource* events = definitions.EventSourceOf(view);
+  if (source == nullptr || events == nullptr) {
+    return Status::Invalid("stream feature view '", view.name, "' has no event source");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(events->path)));
+  ARROW_ASSIGN_OR_RAISE(auto job, WindowJob::Make(definitions, view));
+  ARROW_ASSIGN_OR_RAISE(auto tile_schema, job.TileSchema(*schema));
+  TopicInput input;
+  input.name = "flink-" + view.name;
+  input.bootstrap_servers = source->bootstrap_servers;
+  input.topic = TileTopic(config.project, view.name);
+  input.tiles = true;
+  ARROW_ASSIGN_OR_RAISE(
+      input.decoder,
+      JsonEventDecoder::Make(tile_schema, tile_schema->field_names(), {kTileTimeColumn}));
+  input.open_pipeline = [&config, &definitions, &view, store, &clock](int) {
+    return SourcePipeline::OpenTiles(config, definitions, view, store, clock);
+  };
+  return input;
+}
+
 // Reads one Kafka topic into its pipeline. Offsets live in the pipeline's checkpoints (as
 // Flink keeps them in its state), not in the consumer group: partitions are assigned by hand
 // from the checkpointed positions and nothing is committed to Kafka.
 class KafkaReader {
  public:
   static Result<std::unique_ptr<KafkaReader>> Open(const registry::RepoConfig& config,
-                                                   const registry::Definitions& definitions,
-                                                   const registry::DataSource& source,
-                                                   online::OnlineStore* store, const Clock& clock,
+                                                   TopicInput input, const Clock& clock,
                                                    std::unique_ptr<SourcePipeline>* pipeline);
   ~KafkaReader() {
     Stop();
@@ -61,6 +129,7 @@ class KafkaReader {
  private:
   void Run();
   Status Deliver(std::vector<rd_kafka_message_t*>& messages);
+  Status CreateTopic(const std::string& topic);
 
   std::string source_;
   registry::RepoConfig config_;
@@ -73,58 +142,83 @@ class KafkaReader {
   std::thread thread_;
 };
 
+// Creates a one-partition topic (a tile topic: one ordered input), if it does not exist yet.
+Status KafkaReader::CreateTopic(const std::string& topic) {
+  char error[512];
+  rd_kafka_NewTopic_t* request = rd_kafka_NewTopic_new(topic.c_str(), 1, -1, error, sizeof(error));
+  if (request == nullptr) return Status::Invalid("topic '", topic, "': ", error);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(consumer_);
+  rd_kafka_CreateTopics(consumer_, &request, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
+  Status status = Status::OK();
+  if (event == nullptr) {
+    status = Status::IOError("topic '", topic, "': no answer from the brokers");
+  } else {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+    rd_kafka_resp_err_t err =
+        count == 1 ? rd_kafka_topic_result_error(results[0]) : rd_kafka_event_error(event);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      status = Status::IOError("cannot create topic '", topic, "': ", rd_kafka_err2str(err));
+    }
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(request);
+  return status;
+}
+
 Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfig& config,
-                                                       const registry::Definitions& definitions,
-                                                       const registry::DataSource& source,
-                                                       online::OnlineStore* store,
-                                                       const Clock& clock,
+                                                       TopicInput input, const Clock& clock,
                                                        std::unique_ptr<SourcePipeline>* pipeline) {
   arrow::util::InitializeUTF8();  // ValidateUTF8's tables, for dead letters
   auto reader = std::make_unique<KafkaReader>();
-  reader->source_ = source.name;
-  const registry::DataSource* batch = definitions.FindSource(source.batch_source);
-  if (batch == nullptr) return Status::Invalid("source '", source.name, "' has no batch_source");
-  ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(batch->path)));
-  std::vector<std::string> required = {batch->timestamp_field};
-  std::vector<std::string> event_times = {batch->timestamp_field};
-  if (!batch->created_timestamp_column.empty()) {
-    event_times.push_back(batch->created_timestamp_column);
-  }
-  for (const registry::FeatureView* view : StreamViewsOf(definitions, source.name)) {
-    for (const std::string& entity_name : view->entities) {
-      const registry::Entity* entity = definitions.FindEntity(entity_name);
-      if (entity != nullptr) required.push_back(batch->ColumnFor(entity->join_key));
-    }
-  }
-  ARROW_ASSIGN_OR_RAISE(reader->decoder_, JsonEventDecoder::Make(schema, required, event_times));
+  reader->source_ = input.name;
+  reader->decoder_ = std::move(input.decoder);
   reader->config_ = config;
   reader->clock_ = &clock;
+  const std::string& name = input.name;
 
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   const std::pair<const char*, std::string> settings[] = {
-      {"bootstrap.servers", source.bootstrap_servers},
-      {"group.id", "headwater-" + config.project + "-" + source.name},
+      {"bootstrap.servers", input.bootstrap_servers},
+      {"group.id", "headwater-" + config.project + "-" + name},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "false"},
       {"fetch.wait.max.ms", "20"},
+      // Tiles are written in Kafka transactions: only committed ones count.
+      {"isolation.level", input.tiles ? "read_committed" : "read_uncommitted"},
   };
   for (const auto& setting : settings) {
     if (rd_kafka_conf_set(conf, setting.first, setting.second.c_str(), error, sizeof(error)) !=
         RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return Status::Invalid("source '", source.name, "': ", error);
+      return Status::Invalid("source '", name, "': ", error);
     }
   }
   reader->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
   if (reader->consumer_ == nullptr) {
-    return Status::IOError("source '", source.name, "': cannot create a Kafka consumer: ", error);
+    return Status::IOError("source '", name, "': cannot create a Kafka consumer: ", error);
   }
+  if (input.tiles) ARROW_RETURN_NOT_OK(reader->CreateTopic(input.topic));
   // The topic's partitions, from the brokers.
-  rd_kafka_topic_t* topic = rd_kafka_topic_new(reader->consumer_, source.topic.c_str(), nullptr);
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(reader->consumer_, input.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* metadata = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(reader->consumer_, 0, topic, &metadata, 10000);
+  // A topic just created has no leader for a moment: ask again, for up to 30 s.
+  for (int retry = 0;
+       input.tiles && retry < 300 && err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+       metadata->topic_cnt == 1 &&
+       (metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        metadata->topics[0].partition_cnt == 0 || metadata->topics[0].partitions[0].leader < 0);
+       ++retry) {
+    rd_kafka_metadata_destroy(metadata);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    err = rd_kafka_metadata(reader->consumer_, 0, topic, &metadata, 10000);
+  }
   rd_kafka_topic_destroy(topic);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 ||
       metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -132,28 +226,26 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
                          : metadata->topic_cnt != 1        ? "no such topic"
                                                     : rd_kafka_err2str(metadata->topics[0].err);
     if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
-    return Status::IOError("source '", source.name, "': cannot read topic '", source.topic,
-                           "' from ", source.bootstrap_servers, ": ", reason);
+    return Status::IOError("source '", name, "': cannot read topic '", input.topic, "' from ",
+                           input.bootstrap_servers, ": ", reason);
   }
   const int partitions = metadata->topics[0].partition_cnt;
   std::vector<int32_t> ids;
   for (int p = 0; p < partitions; ++p) ids.push_back(metadata->topics[0].partitions[p].id);
   rd_kafka_metadata_destroy(metadata);
 
-  // One partition is one ordered input: lateness is then judged event by event, exactly.
-  ARROW_ASSIGN_OR_RAISE(*pipeline, SourcePipeline::Open(config, definitions, source, store, clock,
-                                                        /*per_event_watermark=*/partitions == 1));
+  ARROW_ASSIGN_OR_RAISE(*pipeline, input.open_pipeline(partitions));
   auto positions = (*pipeline)->positions();
   rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(partitions);
   for (int32_t id : ids) {
-    auto* entry = rd_kafka_topic_partition_list_add(assignment, source.topic.c_str(), id);
+    auto* entry = rd_kafka_topic_partition_list_add(assignment, input.topic.c_str(), id);
     auto position = positions.find(id);
     entry->offset = position == positions.end() ? RD_KAFKA_OFFSET_BEGINNING : position->second;
   }
   err = rd_kafka_assign(reader->consumer_, assignment);
   rd_kafka_topic_partition_list_destroy(assignment);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::IOError("source '", source.name,
+    return Status::IOError("source '", name,
                            "': cannot assign partitions: ", rd_kafka_err2str(err));
   }
   return reader;
@@ -224,20 +316,33 @@ Result<std::unique_ptr<StreamRunner>> StreamRunner::Start(
     online::OnlineStore* store, const Clock& clock, std::function<void(std::string_view)> log) {
   std::unique_ptr<StreamRunner> runner(new StreamRunner());
   runner->log_ = log ? std::move(log) : [](std::string_view) {};
+  // With stream_engine: flink, Flink computes the tiles of Kafka sources' views.
+  const bool flink = config.stream_engine.flink();
+  auto read = [&](Result<TopicInput> input) -> Status {
+    ARROW_RETURN_NOT_OK(input.status());
+    std::unique_ptr<SourcePipeline> pipeline;
+    ARROW_ASSIGN_OR_RAISE(auto reader,
+                          KafkaReader::Open(config, std::move(*input), clock, &pipeline));
+    runner->readers_.push_back(std::move(reader));
+    runner->readers_.back()->Start(pipeline.get(), runner->log_);
+    runner->pipelines_.push_back(std::move(pipeline));
+    return Status::OK();
+  };
   for (const registry::DataSource& source : definitions.sources) {
     if (source.type == registry::SourceType::kFile) continue;
-    if (StreamViewsOf(definitions, source.name).empty()) continue;
-    std::unique_ptr<SourcePipeline> pipeline;
-    if (source.type == registry::SourceType::kKafka) {
-      ARROW_ASSIGN_OR_RAISE(
-          auto reader, KafkaReader::Open(config, definitions, source, store, clock, &pipeline));
-      runner->readers_.push_back(std::move(reader));
-      runner->readers_.back()->Start(pipeline.get(), runner->log_);
+    auto views = StreamViewsOf(definitions, source.name);
+    if (views.empty()) continue;
+    if (source.type == registry::SourceType::kKafka && flink) {
+      for (const registry::FeatureView* view : views) {
+        ARROW_RETURN_NOT_OK(read(TileInput(config, definitions, *view, store, clock)));
+      }
+    } else if (source.type == registry::SourceType::kKafka) {
+      ARROW_RETURN_NOT_OK(read(EventInput(config, definitions, source, store, clock)));
     } else {
-      ARROW_ASSIGN_OR_RAISE(pipeline,
+      ARROW_ASSIGN_OR_RAISE(auto pipeline,
                             SourcePipeline::Open(config, definitions, source, store, clock));
+      runner->pipelines_.push_back(std::move(pipeline));
     }
-    runner->pipelines_.push_back(std::move(pipeline));
   }
   StreamRunner* self = runner.get();
   runner->checkpointer_ = std::thread([self] {

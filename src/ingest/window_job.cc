@@ -4,6 +4,7 @@
 #include <arrow/compute/api.h>
 
 #include <algorithm>
+#include <bit>
 
 #include "headwater/core/time.h"
 #include "headwater/online/feature_row_codec.h"
@@ -124,6 +125,79 @@ Status WindowJob::Consume(const arrow::RecordBatch& events, std::vector<int64_t>
     doubles.push_back(std::move(array));
   }
   op_.Consume(batch, late);
+  return Status::OK();
+}
+
+Result<std::shared_ptr<arrow::Schema>> WindowJob::TileSchema(
+    const arrow::Schema& event_schema) const {
+  std::vector<std::shared_ptr<arrow::Field>> fields;
+  for (const std::string& name : key_columns_) {
+    auto field = event_schema.GetFieldByName(name);
+    if (field == nullptr) return Status::Invalid("the events lack key column '", name, "'");
+    fields.push_back(field);
+  }
+  fields.push_back(arrow::field(kTileTimeColumn, ToArrowType({ScalarKind::kUnixTimestamp})));
+  for (const std::string& column : value_columns_) {
+    for (const char* name : kTileFields) {
+      fields.push_back(arrow::field(column + "__" + name, arrow::int64()));
+    }
+  }
+  return arrow::schema(std::move(fields));
+}
+
+Status WindowJob::ConsumeTiles(const arrow::RecordBatch& tiles, std::vector<int64_t>* late) {
+  auto column = [&](const std::string& name,
+                    arrow::Type::type type) -> Result<const arrow::Array*> {
+    auto array = tiles.GetColumnByName(name);
+    if (array == nullptr || array->type_id() != type || array->null_count() > 0) {
+      return Status::Invalid("tiles lack column '", name, "' (",
+                             type == arrow::Type::INT64 ? "int64" : "timestamp", ", no nulls)");
+    }
+    return array.get();
+  };
+  std::vector<std::shared_ptr<arrow::Array>> key_arrays;
+  for (const std::string& name : key_columns_) {
+    auto array = tiles.GetColumnByName(name);
+    if (array == nullptr) return Status::Invalid("tiles lack key column '", name, "'");
+    key_arrays.push_back(std::move(array));
+  }
+  ByteRows keys;
+  std::vector<uint8_t> key_valid;
+  ARROW_RETURN_NOT_OK(EncodeEntityKeys(key_arrays, tiles.num_rows(), &keys, &key_valid));
+  ARROW_ASSIGN_OR_RAISE(const arrow::Array* time_array,
+                        column(kTileTimeColumn, arrow::Type::TIMESTAMP));
+  const int64_t* times = static_cast<const arrow::TimestampArray*>(time_array)->raw_values();
+  constexpr size_t kFields = std::size(kTileFields);
+  std::vector<const int64_t*> fields;  // value column c, field f: fields[c * kFields + f]
+  for (const std::string& name : value_columns_) {
+    for (const char* field : kTileFields) {
+      ARROW_ASSIGN_OR_RAISE(const arrow::Array* array,
+                            column(name + "__" + field, arrow::Type::INT64));
+      fields.push_back(static_cast<const arrow::Int64Array*>(array)->raw_values());
+    }
+  }
+  auto as_double = [](int64_t bits) { return std::bit_cast<double>(bits); };
+  std::vector<engine::Tile> row(value_columns_.size());
+  for (int64_t i = 0; i < tiles.num_rows(); ++i) {
+    if (!key_valid[static_cast<size_t>(i)]) return Status::Invalid("a tile has a null join key");
+    for (size_t c = 0; c < row.size(); ++c) {
+      const int64_t* const* f = fields.data() + c * kFields;
+      engine::Tile& tile = row[c];
+      tile.count = f[0][i];
+      tile.sum = as_double(f[1][i]);
+      tile.min = as_double(f[2][i]);
+      tile.max = as_double(f[3][i]);
+      tile.mean = as_double(f[4][i]);
+      tile.m2 = as_double(f[5][i]);
+      tile.last_time = f[6][i];
+      tile.last_sequence = f[7][i];
+      tile.last = as_double(f[8][i]);
+    }
+    const int64_t pane = engine::FloorDivide(times[i], op_.grid());
+    if (!op_.ConsumeTiles(keys[static_cast<size_t>(i)], pane, row.data(), times[i])) {
+      late->push_back(i);
+    }
+  }
   return Status::OK();
 }
 

@@ -109,25 +109,60 @@ Status ReadOfflineStore(YamlReader& reader, const YAML::Node& offline, OfflineSt
   return Status::OK();
 }
 
+// A positive duration at node[key], if present.
+Status ReadPositiveDuration(YamlReader& reader, const YAML::Node& node, const char* key,
+                            Duration* out) {
+  if (!node[key]) return Status::OK();
+  std::string text;
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, key, &text));
+  auto duration = ParseDuration(text);
+  if (!duration.ok() || duration->micros <= 0) {
+    return reader.Error(
+        node[key],
+        std::string(key) + " must be a positive duration such as 5s, not '" + text + "'");
+  }
+  *out = *duration;
+  return Status::OK();
+}
+
 Status ReadStream(YamlReader& reader, const YAML::Node& stream, StreamConfig* config) {
   if (!stream || stream.IsNull()) return Status::OK();
   reader.SetContext("stream");
   ARROW_RETURN_NOT_OK(reader.CheckKeys(stream, {"path", "checkpoint_interval", "idle_timeout"}));
   ARROW_RETURN_NOT_OK(reader.OptionalString(stream, "path", &config->path));
-  for (auto [key, out] : {std::pair{"checkpoint_interval", &config->checkpoint_interval},
-                          std::pair{"idle_timeout", &config->idle_timeout}}) {
-    if (!stream[key]) continue;
-    std::string text;
-    ARROW_RETURN_NOT_OK(reader.OptionalString(stream, key, &text));
-    auto duration = ParseDuration(text);
-    if (!duration.ok() || duration->micros <= 0) {
-      return reader.Error(
-          stream[key],
-          std::string(key) + " must be a positive duration such as 5s, not '" + text + "'");
-    }
-    *out = *duration;
+  ARROW_RETURN_NOT_OK(
+      ReadPositiveDuration(reader, stream, "checkpoint_interval", &config->checkpoint_interval));
+  return ReadPositiveDuration(reader, stream, "idle_timeout", &config->idle_timeout);
+}
+
+Status ReadStreamEngine(YamlReader& reader, const YAML::Node& engine, StreamEngineConfig* config) {
+  if (!engine || engine.IsNull()) return Status::OK();
+  reader.SetContext("stream_engine");
+  ARROW_RETURN_NOT_OK(
+      reader.CheckKeys(engine, {"type", "rest_address", "sql_gateway", "parallelism",
+                                "checkpoint_interval", "table_config"}));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "type", &config->type));
+  if (config->type != "embedded" && config->type != "flink") {
+    return reader.Error(engine["type"],
+                        "unknown type '" + config->type + "' (supported: embedded, flink)");
   }
-  return Status::OK();
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "rest_address", &config->rest_address));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "sql_gateway", &config->sql_gateway));
+  for (auto [key, address] : {std::pair{"rest_address", &config->rest_address},
+                              std::pair{"sql_gateway", &config->sql_gateway}}) {
+    if (!address->empty() && address->rfind("http://", 0) != 0 &&
+        address->rfind("https://", 0) != 0) {
+      return reader.Error(engine[key],
+                          std::string(key) + " must be an http:// URL, not '" + *address + "'");
+    }
+  }
+  ARROW_RETURN_NOT_OK(reader.OptionalInt(engine, "parallelism", &config->parallelism));
+  if (config->parallelism < 1 || config->parallelism > 32768) {
+    return reader.Error(engine["parallelism"], "parallelism must be between 1 and 32768");
+  }
+  ARROW_RETURN_NOT_OK(
+      ReadPositiveDuration(reader, engine, "checkpoint_interval", &config->checkpoint_interval));
+  return reader.OptionalStringMap(engine, "table_config", &config->table_config);
 }
 
 Result<ApiToken> ReadToken(YamlReader& reader, const YAML::Node& node) {
@@ -178,9 +213,10 @@ Status ReadAuth(YamlReader& reader, const YAML::Node& auth, AuthConfig* config) 
 
 Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* config) {
   if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
-  ARROW_RETURN_NOT_OK(reader.CheckKeys(
-      root, {"project", "registry", "provider", "online_store", "offline_store",
-             "entity_key_serialization_version", "auth", "stream", "max_event_time_skew"}));
+  ARROW_RETURN_NOT_OK(
+      reader.CheckKeys(root, {"project", "registry", "provider", "online_store", "offline_store",
+                              "entity_key_serialization_version", "auth", "stream", "stream_engine",
+                              "max_event_time_skew"}));
   ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config->project));
   Status named = CheckName(config->project);
   if (!named.ok()) return reader.Error(root["project"], "project " + named.message());
@@ -196,6 +232,7 @@ Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* conf
   ARROW_RETURN_NOT_OK(ReadOnlineStore(reader, root["online_store"], &config->online_store));
   ARROW_RETURN_NOT_OK(ReadOfflineStore(reader, root["offline_store"], &config->offline_store));
   ARROW_RETURN_NOT_OK(ReadStream(reader, root["stream"], &config->stream));
+  ARROW_RETURN_NOT_OK(ReadStreamEngine(reader, root["stream_engine"], &config->stream_engine));
   return ReadAuth(reader, root["auth"], &config->auth);
 }
 

@@ -64,6 +64,16 @@ class SourcePipeline {
                                                       const Clock& clock,
                                                       bool per_event_watermark = true);
 
+  /// The pipeline of a stream view computed on Flink (stream_engine: flink): its input is the
+  /// view's tile topic (flink/flink_sql.h), each message one key's tiles of one pane, merged
+  /// with WindowAggregator::ConsumeTiles. Named, and its state kept, as "flink-<view>".
+  static Result<std::unique_ptr<SourcePipeline>> OpenTiles(const registry::RepoConfig& config,
+                                                           const registry::Definitions& definitions,
+                                                           const registry::FeatureView& view,
+                                                           online::OnlineStore* store,
+                                                           const Clock& clock);
+
+  /// The source's name, or "flink-<view>" for a tile pipeline.
   const std::string& source_name() const { return source_name_; }
   /// The views this pipeline computes.
   std::vector<std::string> views() const;
@@ -78,7 +88,8 @@ class SourcePipeline {
   /// are durable and every row they finalised is online.
   Status Push(const arrow::RecordBatch& events);
 
-  /// Processes events read from `partition`, after which it is at `next_position`.
+  /// Processes events (for a tile pipeline: tile messages) read from `partition`, after which
+  /// it is at `next_position`.
   Status Process(const arrow::RecordBatch& events, int32_t partition, int64_t next_position);
   /// Moves a partition's position without events (e.g. past malformed messages).
   void Advance(int32_t partition, int64_t next_position);
@@ -100,6 +111,11 @@ class SourcePipeline {
 
  private:
   SourcePipeline() = default;
+  static Result<std::unique_ptr<SourcePipeline>> Make(
+      const registry::RepoConfig& config, const registry::Definitions& definitions,
+      const std::string& name, const std::vector<const registry::FeatureView*>& views,
+      Duration watermark_delay, online::OnlineStore* store, const Clock& clock,
+      bool per_event_watermark, bool tiles = false);
   Status Restore();
   Status ProcessLocked(const arrow::RecordBatch& events, int32_t partition, int64_t position);
   Status FinalizeLocked(
@@ -128,6 +144,7 @@ class SourcePipeline {
   int64_t checkpoint_number_ = 0;
   int64_t last_checkpoint_time_ = 0;
   bool dirty_ = false;
+  bool tiles_ = false;  // input is a Flink tile topic, not events
   StreamStats stats_;
   size_t next_sample_ = 0;  // ring position in stats_.publish_seconds
 };

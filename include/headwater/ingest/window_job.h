@@ -16,6 +16,22 @@
 
 namespace headwater::ingest {
 
+/// A tile message (what a Flink job of flink/flink_sql.h writes; one key's tiles of one pane):
+/// the view's join-key columns (named as in the event source), `event_time` (epoch
+/// milliseconds: the pane's greatest event time) and per aggregated column C the fields
+/// `C__n`, `C__sum_bits`, `C__min_bits`, `C__max_bits`, `C__mean_bits`, `C__m2_bits`,
+/// `C__last_time` (µs), `C__last_sequence`, `C__last_bits` of engine::Tile, doubles as their
+/// IEEE-754 bits so that no text round trip can change them.
+inline constexpr const char* kTileTimeColumn = "event_time";
+inline constexpr const char* kTileFields[] = {"n",         "sum_bits",      "min_bits",
+                                              "max_bits",  "mean_bits",     "m2_bits",
+                                              "last_time", "last_sequence", "last_bits"};
+
+/// The Kafka topic of a view's tiles: headwater-<project>-<view>-tiles.
+inline std::string TileTopic(std::string_view project, std::string_view view) {
+  return "headwater-" + std::string(project) + "-" + std::string(view) + "-tiles";
+}
+
 /// Rows finalised by one call, in both forms.
 struct WindowOutput {
   ByteRows keys;    // encoded entity keys, for the online store
@@ -47,6 +63,14 @@ class WindowJob {
   /// Folds events in. `events` must have input_columns() without null keys or times
   /// (Invalid otherwise). Rows judged late are appended to `late` (indices into `events`).
   Status Consume(const arrow::RecordBatch& events, std::vector<int64_t>* late);
+  /// Folds in tiles computed by Flink (flink/flink_sql.h: the key columns, the pane's greatest
+  /// event time, and per aggregated column its tile fields). Rows whose pane was already final
+  /// are appended to `late`.
+  Status ConsumeTiles(const arrow::RecordBatch& tiles, std::vector<int64_t>* late);
+  /// The columns of a tile message, as the Kafka reader decodes them: key columns typed as in
+  /// `event_schema`, the event time, the tile fields as int64.
+  Result<std::shared_ptr<arrow::Schema>> TileSchema(const arrow::Schema& event_schema) const;
+
   /// Finalises rows up to `until` (see WindowAggregator::FinalizeUntil).
   Result<WindowOutput> Finalize(int64_t until);
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,25 @@ struct StreamConfig {
   Duration idle_timeout{30'000'000};
 };
 
+/// Where stream feature views run (`stream_engine:`): Headwater's own engine, or an Apache
+/// Flink cluster that computes their tiles (docs/flink.md).
+struct StreamEngineConfig {
+  /// "embedded" (default) or "flink".
+  std::string type = "embedded";
+  /// The JobManager's REST address, e.g. http://127.0.0.1:8081.
+  std::string rest_address;
+  /// The SQL Gateway's REST address, which submits the jobs; e.g. http://127.0.0.1:8083.
+  std::string sql_gateway;
+  /// Parallelism of the Flink jobs. Default 1.
+  int64_t parallelism = 1;
+  /// Flink's checkpoint interval: tiles become visible to Headwater when a checkpoint commits
+  /// their Kafka transaction. Default 10s.
+  Duration checkpoint_interval{10'000'000};
+  /// Flink options passed through as `SET 'key' = 'value'`, in key order.
+  std::map<std::string, std::string> table_config;
+  bool flink() const { return type == "flink"; }
+};
+
 /// What an API token may do on the feature server.
 enum Scope : uint32_t {
   kReadOnline = 1,    // POST /get-online-features
@@ -78,6 +98,7 @@ struct RepoConfig {
   OnlineStoreConfig online_store;
   OfflineStoreConfig offline_store;
   StreamConfig stream;
+  StreamEngineConfig stream_engine;
   AuthConfig auth;
   /// How far past now an event time may be (`max_event_time_skew`). Rows stamped later are
   /// refused on every write path (push, write-to-online-store, Kafka): one such row would

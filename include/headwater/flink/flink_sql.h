@@ -1,0 +1,51 @@
+#pragma once
+// Compiles a repository's stream feature views to Apache Flink SQL jobs (docs/flink.md).
+//
+// One job per stream view over a Kafka source. Flink computes, per key and pane (one step of
+// the view's grid, a TUMBLE window), the view's tiles with `headwater_tile` (flink/udf: Tile::Add
+// written in Java, bit for bit) and writes them, exactly-once, to the view's tile topic;
+// Headwater's WindowAggregator::ConsumeTiles merges them into windows, so values, empty
+// windows, decay rows and `last` ties are the embedded engine's by construction. Lateness is
+// judged by Flink as the embedded engine judges it: the watermark is emitted after every event
+// and trails it by watermark_delay + allowed_lateness + 1 ms (Flink fires a window at
+// `end - 1 ms`).
+//
+// What Flink cannot compute as the embedded engine does is refused with the view, the feature
+// and the reason. Compiling is deterministic: the same definitions give the same text.
+
+#include <string>
+#include <vector>
+
+#include "headwater/core/status.h"
+#include "headwater/ingest/window_job.h"  // the tile message columns
+#include "headwater/registry/definitions.h"
+#include "headwater/registry/repo_config.h"
+
+namespace headwater::flink {
+
+/// One stream view's Flink job.
+struct FlinkJob {
+  std::string view;
+  std::string source;       // the Kafka source it reads
+  std::string job_name;     // pipeline.name: headwater-<project>-<view>
+  std::string tile_topic;   // headwater-<project>-<view>-tiles
+  std::string sql;          // self-contained: SETs, function, tables, INSERT
+  std::string fingerprint;  // of `sql`: a different one means the job must be resubmitted
+};
+
+struct FlinkPipeline {
+  std::vector<FlinkJob> jobs;
+  /// Stream views that stay on the embedded engine (push sources), with the reason.
+  std::vector<std::pair<std::string, std::string>> embedded;
+  /// pipeline.sql: every job, commented with the view and where it is defined.
+  std::string Script() const;
+};
+
+/// The jars a cluster needs in lib/ (Maven coordinates, or the function jar's file name).
+std::vector<std::string> RequiredJars();
+
+/// Compiles every stream view. Fails on the first view Flink cannot run as the embedded engine.
+Result<FlinkPipeline> CompileFlink(const registry::RepoConfig& config,
+                                   const registry::Definitions& definitions);
+
+}  // namespace headwater::flink

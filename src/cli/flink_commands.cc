@@ -1,0 +1,41 @@
+// `headwater compile flink`: the Flink jobs of the stream views, as files a user can read and
+// run by hand (docs/flink.md).
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "headwater/cli/python_exporter.h"
+#include "headwater/core/file.h"
+#include "headwater/flink/flink_sql.h"
+#include "headwater/registry/loader.h"
+
+namespace headwater::cli {
+
+Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path& output) {
+  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
+  ARROW_ASSIGN_OR_RAISE(auto definitions, registry::LoadDefinitions(config, PythonExporter()));
+  ARROW_ASSIGN_OR_RAISE(auto pipeline, flink::CompileFlink(config, definitions));
+  const std::filesystem::path directory =
+      output.empty() ? config.repo_path / "flink" : std::filesystem::absolute(output);
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
+  std::string jars;
+  for (const std::string& jar : flink::RequiredJars()) jars += jar + "\n";
+  ARROW_RETURN_NOT_OK(WriteFileAtomically(directory / "pipeline.sql", pipeline.Script()));
+  ARROW_RETURN_NOT_OK(WriteFileAtomically(directory / "jars.txt", jars));
+  for (const flink::FlinkJob& job : pipeline.jobs) {
+    std::cout << fmt::format("view {}: Flink job '{}' -> tiles on topic '{}'\n", job.view,
+                             job.job_name, job.tile_topic);
+  }
+  for (const auto& [view, reason] : pipeline.embedded) {
+    std::cout << fmt::format("view {}: stays on the embedded engine ({})\n", view, reason);
+  }
+  std::cout << fmt::format("wrote {}, {}\n", (directory / "pipeline.sql").string(),
+                           (directory / "jars.txt").string());
+  return Status::OK();
+}
+
+}  // namespace headwater::cli

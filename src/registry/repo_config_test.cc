@@ -1,0 +1,62 @@
+#include "headwater/registry/repo_config.h"
+
+#include <gtest/gtest.h>
+
+namespace headwater::registry {
+namespace {
+
+Result<RepoConfig> Parse(const std::string& text) { return ParseRepoConfig(text, "/repo"); }
+
+TEST(RepoConfigTest, StreamEngineDefaultsToEmbedded) {
+  auto config = Parse("project: p\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_FALSE(config->stream_engine.flink());
+  EXPECT_EQ(config->stream_engine.parallelism, 1);
+}
+
+TEST(RepoConfigTest, ReadsTheFlinkStreamEngine) {
+  auto config = Parse(
+      "project: p\n"
+      "stream_engine:\n"
+      "  type: flink\n"
+      "  rest_address: http://127.0.0.1:8081\n"
+      "  sql_gateway: http://127.0.0.1:8083\n"
+      "  parallelism: 4\n"
+      "  checkpoint_interval: 2s\n"
+      "  table_config: {pipeline.name: headwater-ticker, state.backend.type: rocksdb}\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const StreamEngineConfig& engine = config->stream_engine;
+  EXPECT_TRUE(engine.flink());
+  EXPECT_EQ(engine.rest_address, "http://127.0.0.1:8081");
+  EXPECT_EQ(engine.sql_gateway, "http://127.0.0.1:8083");
+  EXPECT_EQ(engine.parallelism, 4);
+  EXPECT_EQ(engine.checkpoint_interval.micros, 2'000'000);
+  ASSERT_EQ(engine.table_config.size(), 2u);
+  EXPECT_EQ(engine.table_config.at("pipeline.name"), "headwater-ticker");
+}
+
+TEST(RepoConfigTest, StreamEngineErrorsNameTheKeyAndLine) {
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"stream_engine:\n  type: flink\n  paralelism: 2\n", "feature_store.yaml:4"},
+      {"stream_engine:\n  type: flink\n  paralelism: 2\n", "paralelism"},
+      {"stream_engine:\n  type: spark\n", "unknown type 'spark'"},
+      {"stream_engine:\n  parallelism: 0\n", "parallelism must be between"},
+      {"stream_engine:\n  parallelism: many\n", "feature_store.yaml:3"},
+      {"stream_engine:\n  checkpoint_interval: soon\n", "checkpoint_interval must be a positive"},
+      {"stream_engine:\n  rest_address: 127.0.0.1:8081\n", "rest_address must be an http://"},
+      {"stream_engine:\n  table_config: [a, b]\n", "'table_config' must be a mapping"},
+  };
+  for (const Case& c : cases) {
+    auto config = Parse("project: p\n" + c.yaml);
+    ASSERT_FALSE(config.ok()) << c.yaml;
+    EXPECT_NE(config.status().message().find(c.message), std::string::npos)
+        << c.yaml << " -> " << config.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace headwater::registry
