@@ -71,8 +71,9 @@ int main(int argc, char** argv) {
     auto at = [&](double q) { return micros[static_cast<size_t>(q * (micros.size() - 1))]; };
     std::printf(
         "{\"entities\": %d, \"features\": %zu, \"requests\": %zu, \"p50_us\": %.1f, \"p99_us\": "
-        "%.1f, \"p999_us\": %.1f}\n",
-        entities, definition->features.size(), micros.size(), at(0.5), at(0.99), at(0.999));
+        "%.1f, \"p999_us\": %.1f, \"present\": %lld}\n",
+        entities, definition->features.size(), micros.size(), at(0.5), at(0.99), at(0.999),
+        static_cast<long long>(present));
   }
   return 0;
 }

@@ -186,9 +186,9 @@ def offline_rows(root, until):
 
 def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink, broker,
                                                                           tmp_path, cli):
-    """The same events through the embedded engine and through Flink (a compiled job on the
-    cluster) give the same online values and offline rows, bit for bit: every function, windows
-    of several sizes and two slides, nulls, late events, a quiet gap, equal times."""
+    """The same events through the embedded engine and through Flink (the job `apply` submits
+    to the cluster) give the same online values and offline rows, bit for bit: every function,
+    windows of several sizes and two slides, nulls, late events, a quiet gap, equal times."""
     from test_kafka import create_topic, produce
     from test_server import Server
     from test_stream import FEATURES
@@ -200,14 +200,12 @@ def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink,
     stream_repo(on_flink, broker, topic,
                 f"stream_engine: {{type: flink, rest_address: '{address}', sql_gateway: "
                 f"'{gateway}', checkpoint_interval: 1s}}\n")
-    for root in (embedded, on_flink):
-        cli("-c", root, "apply")
     events = engine_events(seed=13, count=900)
     produce(broker, topic, [json.dumps(e).encode() for e in events])
-
-    cli("-c", on_flink, "compile", "flink", "-o", on_flink / "flink")
-    jobs = submit(directory, on_flink / "flink" / "pipeline.sql")
-    assert len(jobs) == 1
+    cli("-c", embedded, "apply")
+    applied = cli("-c", on_flink, "apply").stdout  # submits the view's Flink job
+    jobs = re.findall(r"flink: submitted job 'headwater-ticker-ticker_windows' \((\w+)\)", applied)
+    assert len(jobs) == 1, applied
     try:
         servers = [Server(embedded), Server(on_flink)]
         request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
@@ -242,3 +240,203 @@ def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink,
     dead = [json.loads(line) for f in (embedded / "data" / "stream" / "trades_push" /
                                        "dead_letters").iterdir() for line in f.read_text().splitlines()]
     assert any(d["reason"].startswith("late") for d in dead), "the events had no late one"
+
+
+def flink_repo(root, broker, topic, flink, **engine):
+    directory, address = flink
+    gateway = (directory / "sql_gateway_address").read_text().strip()
+    settings = {"type": "flink", "rest_address": address, "sql_gateway": gateway,
+                "checkpoint_interval": "1s", **engine}
+    stream_repo(root, broker, topic, "stream_engine: " + json.dumps(settings) + "\n")
+
+
+def job_states(address):
+    return {j["jid"]: j["state"] for j in rest(address, "/jobs/overview")["jobs"]}
+
+
+@pytest.mark.slow
+def test_apply_keeps_the_flink_jobs_in_step_with_the_views(flink, broker, tmp_path, cli):
+    """Submit, keep, resubmit from a savepoint, restart afresh, cancel (`make chaos`; the
+    identity test submits and keeps in `make test`)."""
+    from test_kafka import create_topic
+    _, address = flink
+    topic = create_topic(broker)
+    flink_repo(tmp_path, broker, topic, flink)
+    assert "flink: submit job 'headwater-ticker-ticker_windows' of view ticker_windows " \
+           "(new stream view)" in cli("plan").stdout
+    first = re.findall(r"submitted job '[^']+' \((\w+)\)", cli("apply").stdout)[0]
+    assert job_states(address)[first] == "RUNNING"
+    assert "No changes" in cli("apply").stdout and job_states(address)[first] == "RUNNING"
+    status = cli("flink", "status").stdout
+    assert re.search(r"ticker_windows\s+RUNNING\s+" + first, status), status
+
+    # A new watermark delay changes the SQL, not the state: stop with a savepoint, resume.
+    defs = tmp_path / "defs.yaml"
+    defs.write_text(defs.read_text().replace("watermark_delay: 10s", "watermark_delay: 12s"))
+    assert "resubmit job" in cli("plan").stdout
+    out = cli("apply").stdout
+    second = re.findall(r"resubmitted job '[^']+' from savepoint \S+ \((\w+)\)", out)
+    assert second, out
+    states = job_states(address)
+    assert states[first] == "FINISHED" and states[second[0]] == "RUNNING"
+
+    # A new slide changes the panes: the old state means nothing to the new job.
+    defs.write_text(defs.read_text().replace("{column: size, function: sum, time_window: 2m}",
+                                             "{column: size, function: sum, time_window: 2m, "
+                                             "slide_interval: 30s}"))
+    assert "restart job" in cli("plan").stdout
+    out = cli("apply").stdout
+    assert "to start it afresh, without window state" in out, out
+    third = re.findall(r"submitted job '[^']+' \((\w+)\)", out)[0]
+    assert job_states(address)[second[0]] == "CANCELED" and job_states(address)[third] == "RUNNING"
+
+    # The view goes: so does its job.
+    text = defs.read_text()
+    defs.write_text(text[:text.index("feature_views:")])
+    out = cli("apply").stdout
+    assert f"flink: cancelled job 'headwater-ticker-ticker_windows' ({third})" in out, out
+    deadline = time.time() + 30
+    while job_states(address)[third] != "CANCELED":
+        assert time.time() < deadline
+        time.sleep(0.2)
+
+
+def test_flink_unreachable_is_a_clear_error_and_a_failing_health_detail(flink, broker, tmp_path,
+                                                                        cli):
+    from test_kafka import create_topic
+    from test_server import Server, free_port
+    topic = create_topic(broker)
+    dead = f"http://127.0.0.1:{free_port()}"
+    flink_repo(tmp_path, broker, topic, flink, rest_address=dead)
+    failed = cli("apply", ok=False)
+    assert f"Flink at {dead}/jobs/overview is unreachable" in failed.stderr, failed.stderr
+    assert "nothing changed" in failed.stderr
+    assert not (tmp_path / "data" / "registry.json").exists()
+    # Applied while Flink answered, served while it does not: /health says so.
+    flink_repo(tmp_path, broker, topic, flink)
+    cli("apply")
+    flink_repo(tmp_path, broker, topic, flink, rest_address=dead)
+    server = Server(tmp_path)
+    try:
+        deadline = time.time() + 15
+        while True:
+            health = server.get("/health")[1]
+            health = json.loads(health) if isinstance(health, str) else health
+            if "flink" in health:
+                break
+            assert time.time() < deadline, health
+            time.sleep(0.2)
+        assert health["status"] == "degraded" and health["flink"]["ok"] is False
+        assert "unreachable" in health["flink"]["error"]
+    finally:
+        server.stop()
+
+
+def test_a_definition_flink_cannot_run_fails_at_compile_time(flink, broker, tmp_path, cli):
+    from test_kafka import create_topic
+    topic = create_topic(broker)
+    flink_repo(tmp_path, broker, topic, flink)
+    defs = tmp_path / "defs.yaml"
+    defs.write_text(defs.read_text().replace(
+        "{column: size, function: sum, time_window: 2m}",
+        "{column: size, function: sum, time_window: 180s, slide_interval: 90s}"))
+    for command in (["compile", "flink"], ["apply"]):
+        failed = cli(*command, ok=False)
+        assert "defs.yaml:8: stream feature view 'ticker_windows': cannot run on Flink: the " \
+               "slides' greatest " \
+               "common divisor (30s) must be one of its slides" in failed.stderr, failed.stderr
+    assert not (tmp_path / "data" / "registry.json").exists()
+
+
+@pytest.mark.slow
+def test_the_compiled_pipeline_runs_by_hand(flink, broker, tmp_path, cli):
+    """pipeline.sql, as `compile flink` writes it, runs in Flink's own sql-client and writes
+    committed tiles Headwater can read."""
+    from test_kafka import create_topic, produce
+    directory, address = flink
+    topic = create_topic(broker)
+    flink_repo(tmp_path, broker, topic, flink)
+    produce(broker, topic, [json.dumps(e).encode() for e in engine_events(seed=3, count=200)])
+    cli("compile", "flink", "-o", tmp_path / "out")
+    assert (tmp_path / "out" / "jars.txt").read_text().startswith(
+        "org.apache.flink:flink-sql-connector-kafka:")
+    jobs = submit(directory, tmp_path / "out" / "pipeline.sql")
+    try:
+        consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": broker, "group.id": "by-hand", "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed"})
+        consumer.subscribe(["headwater-ticker-ticker_windows-tiles"])
+        tiles = []
+        deadline = time.time() + 60
+        while not tiles and time.time() < deadline:
+            tiles = [json.loads(m.value()) for m in consumer.consume(100, 1) if m.error() is None]
+        consumer.close()
+        assert tiles and {"ticker", "event_time", "price__n", "price__m2_bits",
+                          "size__last_bits"} <= set(tiles[0])
+    finally:
+        for job in jobs:
+            cancel(address, job)
+
+
+@pytest.mark.slow
+def test_kill_9_of_headwater_and_of_a_taskmanager_leaves_the_stores_of_an_uninterrupted_run(
+        flink, broker, tmp_path, cli):
+    """Exactly once end to end: Headwater killed -9 twice while merging tiles, and Flink's
+    TaskManager killed -9 (then started again; the job restores its checkpoint and aborts the
+    Kafka transactions it had open), end with the online values and offline rows of the
+    embedded engine on the same events."""
+    import os
+    import signal
+    from test_kafka import create_topic, produce
+    from test_server import Server
+    from test_stream import FEATURES
+    directory, address = flink
+    topic = create_topic(broker)
+    embedded, on_flink = tmp_path / "embedded", tmp_path / "flink"
+    stream_repo(embedded, broker, topic)
+    flink_repo(on_flink, broker, topic, flink)
+    events = engine_events(seed=29, count=3000)
+    produce(broker, topic, [json.dumps(e).encode() for e in events])
+    cli("-c", embedded, "apply")
+    cli("-c", on_flink, "apply")
+    request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
+               "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
+    reference = Server(embedded)
+    try:
+        final, steady = None, 0
+        while steady < 4:
+            answer = reference.post("/get-online-features", request)[1]["results"]
+            steady = steady + 1 if answer == final else 0
+            final = answer
+            time.sleep(0.5)
+    finally:
+        reference.stop()
+    # Headwater dies twice while tiles arrive.
+    for _ in range(2):
+        server = Server(on_flink)
+        time.sleep(1.5)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+    # A TaskManager dies; a new one takes its place.
+    pid = int(next(directory.glob("flink-*-taskexecutor*.pid")).read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    home = directory / "flink"
+    subprocess.run([home / "bin" / "taskmanager.sh", "start"], env={
+        **flink_env(directory), "FLINK_PID_DIR": str(directory)}, check=True,
+        capture_output=True, timeout=60)
+    server = Server(on_flink)
+    try:
+        deadline = time.time() + 180
+        while server.post("/get-online-features", request)[1]["results"] != final:
+            assert time.time() < deadline, "the Flink path never reached the embedded values"
+            time.sleep(1)
+    finally:
+        server.stop()
+        for job in [j["jid"] for j in rest(address, "/jobs/overview")["jobs"]
+                    if j["state"] == "RUNNING"]:
+            cancel(address, job)
+    dumps = [compared(cli("-c", r, "online-dump", "--view", "ticker_windows").stdout)
+             for r in (embedded, on_flink)]
+    assert dumps[0] == dumps[1]
+    until = datetime.fromtimestamp((events[-3]["timestamp"] + 12 * 60_000) / 1000, timezone.utc)
+    assert offline_rows(embedded, until) == offline_rows(on_flink, until)

@@ -41,6 +41,9 @@ void AddRepositoryCommands(CLI::App& app, Invocation* out) {
       ->required()
       ->check(CLI::IsMember({"flink"}));
   compile->add_option("-o,--output", out->output, "Directory to write (default: <repo>/flink)");
+  auto* flink = app.add_subcommand("flink", "The stream views' Flink jobs (stream_engine: flink)");
+  flink->require_subcommand(1);
+  flink->add_subcommand("status", "List the jobs with their state, checkpoints and source lag");
 }
 
 void AddRetrievalCommands(CLI::App& app, Invocation* out) {
@@ -157,6 +160,7 @@ Status Run(const Invocation& invocation) {
   if (command == "registry-dump") return RunRegistryDump(global);
   if (command == "teardown") return RunTeardown(global);
   if (command == "compile") return RunCompileFlink(global, invocation.output);
+  if (command == "flink") return RunFlinkStatus(global);
   if (command == "get-historical-features") {
     return RunGetHistoricalFeatures(global, invocation.historical);
   }

@@ -57,6 +57,8 @@ Status RunHashToken(const std::string& token);
 Status RunStream(const GlobalOptions& global);
 /// `compile flink`: writes pipeline.sql and jars.txt to `output` (default: <repo>/flink).
 Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path& output);
+/// `flink status`: the stream views' Flink jobs, their state, checkpoints and source lag.
+Status RunFlinkStatus(const GlobalOptions& global);
 
 /// One parsed command line: the subcommand and its arguments, nothing run yet.
 struct Invocation {

@@ -8,8 +8,10 @@
 #include "commands.h"
 #include "headwater/cli/python_exporter.h"
 #include "headwater/core/file.h"
+#include "headwater/flink/flink_jobs.h"
 #include "headwater/flink/flink_sql.h"
 #include "headwater/registry/loader.h"
+#include "headwater/store/feature_store.h"
 
 namespace headwater::cli {
 
@@ -35,6 +37,34 @@ Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path&
   }
   std::cout << fmt::format("wrote {}, {}\n", (directory / "pipeline.sql").string(),
                            (directory / "jars.txt").string());
+  return Status::OK();
+}
+
+Status RunFlinkStatus(const GlobalOptions& global) {
+  ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(global.repo));
+  const registry::RepoConfig& config = store->config();
+  if (!config.stream_engine.flink()) {
+    return Status::Invalid("stream_engine in feature_store.yaml is not flink: no Flink jobs");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto applied, store->Applied());
+  ARROW_ASSIGN_OR_RAISE(auto pipeline, flink::CompileFlink(config, applied->registry.definitions));
+  ARROW_ASSIGN_OR_RAISE(auto statuses, flink::JobStatuses(config, applied->registry.definitions,
+                                                          pipeline, flink::ClientFor(config)));
+  const int64_t now_ms = store->clock().Now().micros / 1000;
+  std::cout << fmt::format("{:<24} {:<12} {:<34} {:>11} {:>9} {}\n", "VIEW", "STATE", "JOB",
+                           "CHECKPOINTS", "LAST (s)", "SOURCE LAG");
+  for (const flink::JobStatus& status : statuses) {
+    std::string age = status.checkpoints.latest_time == 0
+                          ? "-"
+                          : fmt::format("{:.1f}", (now_ms - status.checkpoints.latest_time) / 1e3);
+    std::string lag = status.source_lag < 0 ? "-" : std::to_string(status.source_lag);
+    std::cout << fmt::format("{:<24} {:<12} {:<34} {:>11} {:>9} {}\n", status.view, status.state,
+                             status.job_id.empty() ? "-" : status.job_id,
+                             status.checkpoints.completed, age, lag);
+  }
+  for (const auto& [view, reason] : pipeline.embedded) {
+    std::cout << fmt::format("{:<24} {:<12} {}\n", view, "EMBEDDED", reason);
+  }
   return Status::OK();
 }
 

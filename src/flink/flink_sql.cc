@@ -77,9 +77,10 @@ struct ViewColumns {
 Result<ViewColumns> ReadColumns(const registry::RepoConfig& config,
                                 const registry::Definitions& definitions,
                                 const registry::FeatureView& view) {
+  const std::string where = view.location.ToString();
   auto refuse = [&](std::string_view feature, std::string_view why) {
-    return Status::Invalid("stream feature view '", view.name, "'",
-                           feature.empty() ? "" : ", feature '", feature,
+    return Status::Invalid(where, where.empty() ? "" : ": ", "stream feature view '", view.name,
+                           "'", feature.empty() ? "" : ", feature '", feature,
                            feature.empty() ? "" : "'", ": cannot run on Flink: ", why);
   };
   const registry::DataSource* events = definitions.EventSourceOf(view);
@@ -146,7 +147,8 @@ Result<ViewColumns> ReadColumns(const registry::RepoConfig& config,
   return columns;
 }
 
-std::string Settings(const registry::RepoConfig& config, const std::string& job_name) {
+void AddSettings(const registry::RepoConfig& config, const std::string& job_name,
+                 std::vector<std::string>* statements) {
   const registry::StreamEngineConfig& engine = config.stream_engine;
   std::vector<std::pair<std::string, std::string>> settings = {
       {"table.local-time-zone", "UTC"},
@@ -158,26 +160,28 @@ std::string Settings(const registry::RepoConfig& config, const std::string& job_
   };
   for (const auto& [key, value] : engine.table_config) settings.emplace_back(key, value);
   settings.emplace_back("pipeline.name", job_name);
-  std::string out;
-  for (const auto& [key, value] : settings)
-    out += fmt::format("SET {} = {};\n", Text(key), Text(value));
-  return out;
+  for (const auto& [key, value] : settings) {
+    statements->push_back(fmt::format("SET {} = {}", Text(key), Text(value)));
+  }
 }
 
-std::string JobSql(const registry::RepoConfig& config, const registry::FeatureView& view,
-                   const registry::DataSource& source, const ViewColumns& columns,
-                   const FlinkJob& job) {
+// The job's statements, each without its ';'.
+std::vector<std::string> JobStatements(const registry::RepoConfig& config,
+                                       const registry::FeatureView& view,
+                                       const registry::DataSource& source,
+                                       const ViewColumns& columns, const FlinkJob& job) {
   const std::string events = Name(view.name + "__events");
   const std::string tiles = Name(view.name + "__tiles");
   const int64_t trail_ms =
       (source.watermark_delay.micros + view.allowed_lateness.micros) / 1000 + 1;
   const int64_t skew_ms = config.max_event_time_skew.micros / 1000;
   const std::string time = Name(columns.time);
-  std::string sql = Settings(config, job.job_name);
-  sql +=
+  std::vector<std::string> statements;
+  AddSettings(config, job.job_name, &statements);
+  statements.push_back(
       "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS headwater_tile AS "
-      "'dev.headwater.flink.Tile' LANGUAGE JAVA;\n";
-  sql += fmt::format("CREATE TEMPORARY TABLE {} (\n", events);
+      "'dev.headwater.flink.Tile' LANGUAGE JAVA");
+  std::string sql = fmt::format("CREATE TEMPORARY TABLE {} (\n", events);
   for (const auto& [name, type] : columns.keys) sql += fmt::format("  {} {},\n", Name(name), type);
   for (const auto& [name, type] : columns.values) {
     sql += fmt::format("  {} {},\n", Name(name), type);
@@ -196,11 +200,15 @@ std::string JobSql(const registry::RepoConfig& config, const registry::FeatureVi
                      Interval(trail_ms));
   sql += fmt::format(
       ") WITH (\n  'connector' = 'kafka',\n  'topic' = {},\n  'properties.bootstrap.servers' = "
-      "{},\n  'properties.group.id' = {},\n  'scan.startup.mode' = 'earliest-offset',\n"
+      "{},\n  'properties.group.id' = {},\n"
+      // From the offsets the job's consumer group committed at its checkpoints (a job started
+      // afresh goes on where the old one was), at first from the earliest.
+      "  'scan.startup.mode' = 'group-offsets',\n  'properties.auto.offset.reset' = 'earliest',\n"
       "  'scan.watermark.emit.strategy' = 'on-event',\n  'format' = 'json',\n"
-      "  'json.ignore-parse-errors' = 'true'\n);\n",
+      "  'json.ignore-parse-errors' = 'true'\n)",
       Text(source.topic), Text(source.bootstrap_servers), Text(job.job_name));
-  sql += fmt::format("CREATE TEMPORARY TABLE {} (\n", tiles);
+  statements.push_back(std::move(sql));
+  sql = fmt::format("CREATE TEMPORARY TABLE {} (\n", tiles);
   for (const auto& [name, type] : columns.keys) sql += fmt::format("  {} {},\n", Name(name), type);
   sql += fmt::format("  {} BIGINT", Name(ingest::kTileTimeColumn));
   for (const auto& [name, type] : columns.values) {
@@ -211,11 +219,12 @@ std::string JobSql(const registry::RepoConfig& config, const registry::FeatureVi
       "\n) WITH (\n  'connector' = 'kafka',\n  'topic' = {},\n  'properties.bootstrap.servers' = "
       "{},\n  'format' = 'json',\n  'sink.partitioner' = 'fixed',\n"
       "  'sink.delivery-guarantee' = 'exactly-once',\n  'sink.transactional-id-prefix' = {},\n"
-      "  'properties.transaction.timeout.ms' = '900000'\n);\n",
+      "  'properties.transaction.timeout.ms' = '900000'\n)",
       Text(job.tile_topic), Text(source.bootstrap_servers), Text(job.job_name));
+  statements.push_back(std::move(sql));
   std::string keys;
   for (const auto& key : columns.keys) keys += Name(key.first) + ", ";
-  sql += fmt::format("INSERT INTO {}\nSELECT {}{}", tiles, keys, Name(ingest::kTileTimeColumn));
+  sql = fmt::format("INSERT INTO {}\nSELECT {}{}", tiles, keys, Name(ingest::kTileTimeColumn));
   for (const auto& value : columns.values) {
     for (const char* field : ingest::kTileFields) {
       sql += fmt::format(", {}.{}", Name(value.first + "__tile"), Name(field));
@@ -233,8 +242,9 @@ std::string JobSql(const registry::RepoConfig& config, const registry::FeatureVi
       fmt::format("\n  FROM TABLE(TUMBLE(TABLE {}, DESCRIPTOR(headwater_rowtime), {}))\n  WHERE ",
                   events, Interval(columns.grid_ms));
   for (const auto& key : columns.keys) sql += Name(key.first) + " IS NOT NULL AND ";
-  sql += fmt::format("headwater_ms IS NOT NULL\n  GROUP BY {}window_start, window_end\n);\n", keys);
-  return sql;
+  sql += fmt::format("headwater_ms IS NOT NULL\n  GROUP BY {}window_start, window_end\n)", keys);
+  statements.push_back(std::move(sql));
+  return statements;
 }
 
 }  // namespace
@@ -277,8 +287,14 @@ Result<FlinkPipeline> CompileFlink(const registry::RepoConfig& config,
     job.source = source->name;
     job.job_name = "headwater-" + config.project + "-" + view.name;
     job.tile_topic = ingest::TileTopic(config.project, view.name);
-    job.sql = JobSql(config, view, *source, columns, job);
+    job.statements = JobStatements(config, view, *source, columns, job);
+    for (const std::string& statement : job.statements) job.sql += statement + ";\n";
     job.fingerprint = Fingerprint(job.sql);
+    std::string state =
+        fmt::format("{}\n{}\n{}\n", source->bootstrap_servers, source->topic, columns.grid_ms);
+    for (const auto& [name, type] : columns.keys) state += "key " + name + " " + type + "\n";
+    for (const auto& [name, type] : columns.values) state += "value " + name + " " + type + "\n";
+    job.state_fingerprint = Fingerprint(state);
     pipeline.jobs.push_back(std::move(job));
   }
   return pipeline;

@@ -85,15 +85,17 @@ Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Open(
 
 Result<std::unique_ptr<SourcePipeline>> SourcePipeline::OpenTiles(
     const registry::RepoConfig& config, const registry::Definitions& definitions,
-    const registry::FeatureView& view, online::OnlineStore* store, const Clock& clock) {
+    const registry::FeatureView& view, online::OnlineStore* store, const Clock& clock,
+    bool per_event_watermark) {
   const registry::FeatureView* found = definitions.FindFeatureView(view.name);
   if (found == nullptr || !found->is_stream()) {
     return Status::Invalid("no stream feature view '", view.name, "'");
   }
-  // Tiles arrive once their pane is final in Flink, in pane order (one ordered input): a tile's
-  // time moves the watermark with no delay, and lateness was judged by Flink.
+  // Tiles arrive once their pane is final in Flink, in pane order per partition (one Flink
+  // subtask each): a tile's time moves its partition's watermark with no delay, and lateness
+  // was judged by Flink.
   return Make(config, definitions, "flink-" + view.name, {found}, Duration{0}, store, clock,
-              /*per_event_watermark=*/true, /*tiles=*/true);
+              per_event_watermark, /*tiles=*/true);
 }
 
 Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Make(
@@ -236,7 +238,7 @@ Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t p
     late.clear();
     ARROW_RETURN_NOT_OK(tiles_ ? view.job.ConsumeTiles(events, &late)
                                : view.job.Consume(events, &late));
-    newest = std::max(newest, view.job.op().max_event_time());
+    newest = std::max(newest, view.job.batch_max_time());
     for (int64_t row : late) {
       DeadLetter(fmt::format("late: its window was final (watermark {})",
                              FormatTimestamp(Timestamp{stats_.watermark})),

@@ -109,3 +109,32 @@ TEST_F(StreamPipelineTest, ACrashBeforeTheCheckpointReplaysToTheSameStores) {
 
 }  // namespace
 }  // namespace headwater::ingest
+
+namespace headwater::ingest {
+namespace {
+
+class PartitionWatermarkTest : public TradeRepositoryTest {};
+
+TEST_F(PartitionWatermarkTest, TheSlowestPartitionHoldsTheWatermark) {
+  const auto config = MakeRepository(root_ / "repo");
+  auto store = online::OpenOnlineStore(config, online::OpenMode::kReadWrite).ValueOrDie();
+  auto pipeline =
+      SourcePipeline::Open(config, definitions_, *definitions_.FindSource("trades_push"),
+                           store.get(), clock_, /*per_event_watermark=*/false)
+          .ValueOrDie();
+  // Partition 0 is 30 minutes ahead of partition 1 (the watermark never moves backwards: the
+  // slow partition reports first).
+  ASSERT_TRUE(pipeline->Process(*Trades(kStart, 2), 1, 1).ok());
+  ASSERT_TRUE(pipeline->Process(*Trades(kStart + 30 * kMinute, 2), 0, 1).ok());
+  const int64_t slowest = kStart + 2 * kMinute - 20'000'000;  // partition 1's newest trade
+  EXPECT_EQ(pipeline->stats().watermark, slowest);
+  // Partition 1 moves a minute on: so does the watermark, not to partition 0's time.
+  ASSERT_TRUE(pipeline->Process(*Trades(kStart + 2 * kMinute, 1), 1, 2).ok());
+  EXPECT_EQ(pipeline->stats().watermark, kStart + 3 * kMinute - 20'000'000);
+  // It catches up: the watermark moves to where both are.
+  ASSERT_TRUE(pipeline->Process(*Trades(kStart + 40 * kMinute, 1), 1, 3).ok());
+  EXPECT_EQ(pipeline->stats().watermark, kStart + 32 * kMinute - 20'000'000);
+}
+
+}  // namespace
+}  // namespace headwater::ingest

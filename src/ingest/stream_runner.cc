@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -36,7 +37,8 @@ struct TopicInput {
   std::string name;  // the pipeline's, in messages
   std::string bootstrap_servers;
   std::string topic;
-  bool tiles = false;  // read_committed, and created (one partition) when missing
+  bool tiles = false;  // read_committed, and created when missing
+  int partitions = 1;  // of a tile topic: one per Flink subtask, each an ordered input
   std::unique_ptr<JsonEventDecoder> decoder;
   // Opens the pipeline, given the topic's partition count.
   std::function<Result<std::unique_ptr<SourcePipeline>>(int partitions)> open_pipeline;
@@ -92,11 +94,13 @@ Result<TopicInput> TileInput(const registry::RepoConfig& config,
   input.bootstrap_servers = source->bootstrap_servers;
   input.topic = TileTopic(config.project, view.name);
   input.tiles = true;
+  input.partitions = static_cast<int>(config.stream_engine.parallelism);
   ARROW_ASSIGN_OR_RAISE(
       input.decoder,
       JsonEventDecoder::Make(tile_schema, tile_schema->field_names(), {kTileTimeColumn}));
-  input.open_pipeline = [&config, &definitions, &view, store, &clock](int) {
-    return SourcePipeline::OpenTiles(config, definitions, view, store, clock);
+  input.open_pipeline = [&config, &definitions, &view, store, &clock](int partitions) {
+    return SourcePipeline::OpenTiles(config, definitions, view, store, clock,
+                                     /*per_event_watermark=*/partitions == 1);
   };
   return input;
 }
@@ -129,7 +133,7 @@ class KafkaReader {
  private:
   void Run();
   Status Deliver(std::vector<rd_kafka_message_t*>& messages);
-  Status CreateTopic(const std::string& topic);
+  Status CreateTopic(const std::string& topic, int partitions);
 
   std::string source_;
   registry::RepoConfig config_;
@@ -142,10 +146,12 @@ class KafkaReader {
   std::thread thread_;
 };
 
-// Creates a one-partition topic (a tile topic: one ordered input), if it does not exist yet.
-Status KafkaReader::CreateTopic(const std::string& topic) {
+// Creates a tile topic of `partitions` partitions (Flink's subtask i writes partition i), if it
+// does not exist yet.
+Status KafkaReader::CreateTopic(const std::string& topic, int partitions) {
   char error[512];
-  rd_kafka_NewTopic_t* request = rd_kafka_NewTopic_new(topic.c_str(), 1, -1, error, sizeof(error));
+  rd_kafka_NewTopic_t* request =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, error, sizeof(error));
   if (request == nullptr) return Status::Invalid("topic '", topic, "': ", error);
   rd_kafka_queue_t* queue = rd_kafka_queue_new(consumer_);
   rd_kafka_CreateTopics(consumer_, &request, 1, nullptr, queue);
@@ -203,7 +209,7 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
   if (reader->consumer_ == nullptr) {
     return Status::IOError("source '", name, "': cannot create a Kafka consumer: ", error);
   }
-  if (input.tiles) ARROW_RETURN_NOT_OK(reader->CreateTopic(input.topic));
+  if (input.tiles) ARROW_RETURN_NOT_OK(reader->CreateTopic(input.topic, input.partitions));
   // The topic's partitions, from the brokers.
   rd_kafka_topic_t* topic = rd_kafka_topic_new(reader->consumer_, input.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* metadata = nullptr;
@@ -230,6 +236,13 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
                            input.bootstrap_servers, ": ", reason);
   }
   const int partitions = metadata->topics[0].partition_cnt;
+  if (input.tiles && partitions < input.partitions) {
+    rd_kafka_metadata_destroy(metadata);
+    return Status::Invalid("tile topic '", input.topic, "' has ", partitions,
+                           " partitions, fewer than stream_engine.parallelism (", input.partitions,
+                           "): Flink's subtasks would share one; delete the "
+                           "topic (and the view's flink- state) or add partitions");
+  }
   std::vector<int32_t> ids;
   for (int p = 0; p < partitions; ++p) ids.push_back(metadata->topics[0].partitions[p].id);
   rd_kafka_metadata_destroy(metadata);

@@ -101,6 +101,10 @@ Status WindowJob::Consume(const arrow::RecordBatch& events, std::vector<int64_t>
                         ToEpochMicros(arrow::ChunkedArray(time_array), "'" + time_column_ + "'"));
   if (times->null_count() > 0) return Status::Invalid("events have a null '", time_column_, "'");
 
+  batch_max_time_ = INT64_MIN;
+  for (int64_t i = 0; i < times->length(); ++i) {
+    batch_max_time_ = std::max(batch_max_time_, times->Value(i));
+  }
   engine::EventBatch batch;
   batch.keys = &keys;
   batch.times = times->raw_values();
@@ -176,6 +180,9 @@ Status WindowJob::ConsumeTiles(const arrow::RecordBatch& tiles, std::vector<int6
       fields.push_back(static_cast<const arrow::Int64Array*>(array)->raw_values());
     }
   }
+  batch_max_time_ = INT64_MIN;
+  for (int64_t i = 0; i < tiles.num_rows(); ++i)
+    batch_max_time_ = std::max(batch_max_time_, times[i]);
   auto as_double = [](int64_t bits) { return std::bit_cast<double>(bits); };
   std::vector<engine::Tile> row(value_columns_.size());
   for (int64_t i = 0; i < tiles.num_rows(); ++i) {

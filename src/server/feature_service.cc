@@ -297,9 +297,19 @@ HttpResponse FeatureService::Materialize(std::string_view body, bool incremental
 HttpResponse FeatureService::Health() {
   JsonWriter out;
   const std::string error = store_->registry_error();
-  out.BeginObject().Key("status").String(error.empty() ? "ok" : "degraded");
+  const std::optional<store::FlinkHealth> flink = store_->Flink();
+  const bool healthy = error.empty() && (!flink || !flink->checked || flink->ok());
+  out.BeginObject().Key("status").String(healthy ? "ok" : "degraded");
   out.Key("registry_version").Int(registry_version());
   if (!error.empty()) out.Key("registry_error").String(PrintableText(error));
+  if (flink && flink->checked) {
+    // The stream views' Flink jobs: whether Flink answers and each job runs.
+    out.Key("flink").BeginObject().Key("ok").Bool(flink->ok());
+    if (!flink->error.empty()) out.Key("error").String(PrintableText(flink->error));
+    out.Key("jobs").BeginObject();
+    for (const auto& [view, state] : flink->jobs) out.Key(view).String(state);
+    out.EndObject().EndObject();
+  }
   out.EndObject();
   return HttpResponse{200, out.Take()};
 }

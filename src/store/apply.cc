@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "headwater/flink/flink_jobs.h"
 #include "headwater/registry/loader.h"
 #include "headwater/registry/registry_diff.h"
 #include "headwater/registry/registry_lock.h"
@@ -91,6 +92,13 @@ Status UpdateOnlineStore(const WritableStore& writable, const registry::Registry
   return Status::OK();
 }
 
+// What apply does to the Flink jobs of stream views (stream_engine: flink).
+struct FlinkWork {
+  flink::FlinkPipeline pipeline;
+  flink::JobPlan plan;
+  flink::FlinkRest client;
+};
+
 }  // namespace
 
 Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
@@ -113,6 +121,20 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     for (const auto& [kind, name] : options.remove) ARROW_RETURN_NOT_OK(Remove(kind, name, &next));
     ARROW_RETURN_NOT_OK(registry::Validate(config, &next));
   }
+  // Stream views on Flink: compiled, and the cluster asked, before anything changes.
+  std::optional<FlinkWork> flink;
+  if (config.stream_engine.flink()) {
+    ARROW_ASSIGN_OR_RAISE(auto pipeline, flink::CompileFlink(config, next));
+    flink::FlinkRest client = flink::ClientFor(config);
+    ARROW_ASSIGN_OR_RAISE(auto plan, flink::PlanJobs(config, pipeline, client));
+    flink.emplace(FlinkWork{std::move(pipeline), std::move(plan), std::move(client)});
+  }
+  // The jobs' part of the report: planned, or carried out once the registry is written.
+  auto jobs = [&]() -> Result<std::string> {
+    if (!flink) return std::string();
+    if (dry_run) return flink->plan.Report();
+    return flink::ApplyJobs(config, flink->pipeline, flink->plan, flink->client);
+  };
   ApplyOutcome outcome;
   outcome.changes = registry::Diff(current.definitions, next);
   outcome.version = current.version;
@@ -120,10 +142,13 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     outcome.report = dry_run ? "No changes: the registry matches the definitions.\n"
                              : "No changes: registry version " + std::to_string(current.version) +
                                    " is up to date.\n";
+    ARROW_ASSIGN_OR_RAISE(auto report, jobs());
+    outcome.report += report;
     return outcome;
   }
   if (dry_run) {
-    outcome.report = Summary(outcome.changes, "Plan");
+    ARROW_ASSIGN_OR_RAISE(auto report, jobs());
+    outcome.report = Summary(outcome.changes, "Plan") + report;
     return outcome;
   }
   registry::Registry updated = current;
@@ -136,6 +161,8 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
   ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, updated));
   report << Summary(outcome.changes, "Applied") << "Registry version " << updated.version
          << " written to " << config.registry_path.string() << "\n";
+  ARROW_ASSIGN_OR_RAISE(auto job_report, jobs());
+  report << job_report;
   outcome.version = updated.version;
   outcome.report = report.str();
   return outcome;

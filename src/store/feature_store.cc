@@ -8,6 +8,7 @@
 #include <shared_mutex>
 
 #include "apply.h"
+#include "flink_watch.h"
 #include "headwater/core/text.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/registry/feature_reference.h"
@@ -42,7 +43,8 @@ struct FeatureStore::State {
   std::mutex materialize_mutex;     // one materialization at a time
   std::shared_mutex streams_mutex;  // shared: pushing through a pipeline; exclusive: start, stop
   std::unique_ptr<ingest::StreamRunner> streams;
-  std::shared_mutex online_mutex;  // shared: using `online`; exclusive: opening, closing it
+  std::unique_ptr<FlinkWatch> flink;  // with `streams`, when stream views run on Flink
+  std::shared_mutex online_mutex;     // shared: using `online`; exclusive: opening, closing it
   std::unique_ptr<online::OnlineStore> online;
   bool online_writable = false;
 };
@@ -210,14 +212,29 @@ Status FeatureStore::StartStreamsLocked(const registry::Definitions& definitions
                                                     [this](std::string_view line) {
                                                       options_.log("stream: " + std::string(line));
                                                     }));
+  if (config_.stream_engine.flink()) {
+    ARROW_ASSIGN_OR_RAISE(auto pipeline, flink::CompileFlink(config_, definitions));
+    std::vector<std::pair<std::string, std::string>> jobs;
+    for (const flink::FlinkJob& job : pipeline.jobs) jobs.emplace_back(job.view, job.job_name);
+    if (!jobs.empty()) {
+      state_->flink = std::make_unique<FlinkWatch>(flink::ClientFor(config_), std::move(jobs));
+    }
+  }
   return Status::OK();
 }
 
 Status FeatureStore::StopStreamsLocked() {
+  state_->flink.reset();
   if (state_->streams == nullptr) return Status::OK();
   Status stopped = state_->streams->Stop();
   state_->streams.reset();
   return stopped;
+}
+
+std::optional<FlinkHealth> FeatureStore::Flink() {
+  std::shared_lock lock(state_->streams_mutex);
+  if (state_->flink == nullptr) return std::nullopt;
+  return state_->flink->health();
 }
 
 std::vector<StreamStatus> FeatureStore::StreamStatuses() {

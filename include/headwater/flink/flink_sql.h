@@ -26,11 +26,16 @@ namespace headwater::flink {
 /// One stream view's Flink job.
 struct FlinkJob {
   std::string view;
-  std::string source;       // the Kafka source it reads
-  std::string job_name;     // pipeline.name: headwater-<project>-<view>
-  std::string tile_topic;   // headwater-<project>-<view>-tiles
-  std::string sql;          // self-contained: SETs, function, tables, INSERT
+  std::string source;      // the Kafka source it reads
+  std::string job_name;    // pipeline.name: headwater-<project>-<view>
+  std::string tile_topic;  // headwater-<project>-<view>-tiles
+  /// Self-contained, in order: SETs, the function, the tables, the INSERT (without ';').
+  std::vector<std::string> statements;
+  std::string sql;          // the statements as a script
   std::string fingerprint;  // of `sql`: a different one means the job must be resubmitted
+  /// Of what gives the job's window state its meaning (the source topic, keys, aggregated
+  /// columns, the grid): a different one means a savepoint cannot be reused.
+  std::string state_fingerprint;
 };
 
 struct FlinkPipeline {

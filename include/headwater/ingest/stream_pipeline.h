@@ -67,11 +67,13 @@ class SourcePipeline {
   /// The pipeline of a stream view computed on Flink (stream_engine: flink): its input is the
   /// view's tile topic (flink/flink_sql.h), each message one key's tiles of one pane, merged
   /// with WindowAggregator::ConsumeTiles. Named, and its state kept, as "flink-<view>".
+  /// `per_event_watermark`: the topic has one partition (one Flink subtask).
   static Result<std::unique_ptr<SourcePipeline>> OpenTiles(const registry::RepoConfig& config,
                                                            const registry::Definitions& definitions,
                                                            const registry::FeatureView& view,
                                                            online::OnlineStore* store,
-                                                           const Clock& clock);
+                                                           const Clock& clock,
+                                                           bool per_event_watermark = true);
 
   /// The source's name, or "flink-<view>" for a tile pipeline.
   const std::string& source_name() const { return source_name_; }

@@ -71,6 +71,10 @@ class WindowJob {
   /// `event_schema`, the event time, the tile fields as int64.
   Result<std::shared_ptr<arrow::Schema>> TileSchema(const arrow::Schema& event_schema) const;
 
+  /// The greatest event time of the batch last consumed (INT64_MIN when it was empty): what that
+  /// batch tells its partition's watermark.
+  int64_t batch_max_time() const { return batch_max_time_; }
+
   /// Finalises rows up to `until` (see WindowAggregator::FinalizeUntil).
   Result<WindowOutput> Finalize(int64_t until);
 
@@ -89,6 +93,7 @@ class WindowJob {
   std::vector<registry::Field> features_;
   std::shared_ptr<arrow::Schema> output_schema_;
   engine::WindowAggregator op_;
+  int64_t batch_max_time_ = INT64_MIN;
 };
 
 }  // namespace headwater::ingest

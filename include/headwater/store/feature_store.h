@@ -131,6 +131,20 @@ struct StreamStatus {
   std::map<int32_t, int64_t> positions;
 };
 
+/// What the stream views' Flink jobs look like (stream_engine: flink), as last polled.
+struct FlinkHealth {
+  bool checked = false;                                   // polled at least once
+  std::string error;                                      // Flink unreachable or answering errors
+  std::vector<std::pair<std::string, std::string>> jobs;  // view, Flink job state
+  bool ok() const {
+    if (!error.empty()) return false;
+    for (const auto& job : jobs) {
+      if (job.second != "RUNNING") return false;
+    }
+    return true;
+  }
+};
+
 class FeatureStore {
  public:
   /// Opens the repository at `repo` (its feature_store.yaml) or with `config`. With kHeld, the
@@ -226,6 +240,9 @@ class FeatureStore {
 
   /// The running pipelines' counters and positions.
   std::vector<StreamStatus> StreamStatuses();
+  /// The Flink jobs, as a thread polls them while the pipelines run; nullopt when the stream
+  /// views do not run on Flink.
+  std::optional<FlinkHealth> Flink();
 
   /// Stops the stream pipelines with a last checkpoint and releases the online store.
   Status Close();
