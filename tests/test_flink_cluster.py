@@ -203,14 +203,20 @@ def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink,
     events = engine_events(seed=13, count=900)
     produce(broker, topic, [json.dumps(e).encode() for e in events])
     cli("-c", embedded, "apply")
+    # The deployment artifacts: Flink's own planner compiled the job (through the gateway).
+    cli("-c", on_flink, "compile", "flink", "-o", tmp_path / "compiled")
+    plan = json.loads((tmp_path / "compiled" / "ticker_windows.flink-plan.json").read_text())
+    assert plan["flinkVersion"].startswith("2.") and plan["nodes"]
     applied = cli("-c", on_flink, "apply").stdout  # submits the view's Flink job
     jobs = re.findall(r"flink: submitted job 'headwater-ticker-ticker_windows' \((\w+)\)", applied)
     assert len(jobs) == 1, applied
     try:
-        servers = [Server(embedded), Server(on_flink)]
         request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
                    "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
+        servers = []
         try:
+            servers.append(Server(embedded))
+            servers.append(Server(on_flink))
             # The embedded engine reads the topic in well under a second: its answer, once it
             # has stayed the same for 2 s, is final. Then Flink's path must reach it.
             final, steady = None, 0
@@ -440,3 +446,86 @@ def test_kill_9_of_headwater_and_of_a_taskmanager_leaves_the_stores_of_an_uninte
     assert dumps[0] == dumps[1]
     until = datetime.fromtimestamp((events[-3]["timestamp"] + 12 * 60_000) / 1000, timezone.utc)
     assert offline_rows(embedded, until) == offline_rows(on_flink, until)
+
+
+@pytest.mark.slow
+def test_a_lost_cluster_resumes_from_the_jobs_last_checkpoint(broker, tmp_path, cli):
+    """The JobManager and TaskManager killed -9 (a standalone cluster without HA forgets its
+    jobs): a new cluster, `apply` resumes the job from the last checkpoint it retained, and the
+    stores end as the embedded engine's on the same events — the windows in progress kept."""
+    import os
+    import signal
+    from test_kafka import create_topic, produce
+    from test_server import Server
+    from test_stream import FEATURES
+
+    def start(directory):
+        started = subprocess.run([ROOT / "scripts" / "start_flink", directory],
+                                 capture_output=True, text=True, timeout=1800)
+        assert started.returncode == 0, started.stderr
+        return directory, started.stdout.strip().splitlines()[-1]
+
+    topic = create_topic(broker)
+    embedded, on_flink = tmp_path / "embedded", tmp_path / "flink"
+    events = engine_events(seed=31, count=2000)
+    half = len(events) // 2
+    first = start(tmp_path / "cluster1")
+    second = None
+    try:
+        stream_repo(embedded, broker, topic)
+        flink_repo(on_flink, broker, topic, first)
+        produce(broker, topic, [json.dumps(e).encode() for e in events[:half]])
+        cli("-c", embedded, "apply")
+        job = re.findall(r"submitted job '[^']+' \((\w+)\)", cli("-c", on_flink, "apply").stdout)[0]
+        deadline = time.time() + 60
+        while rest(first[1], f"/jobs/{job}/checkpoints")["counts"]["completed"] < 3:
+            assert time.time() < deadline
+            time.sleep(0.5)
+        for pidfile in first[0].glob("flink-*.pid"):
+            for pid in pidfile.read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+        second = start(tmp_path / "cluster2")
+        flink_repo(on_flink, broker, topic, second)  # the new cluster's addresses
+        out = cli("-c", on_flink, "apply").stdout
+        assert "flink: resumed job 'headwater-ticker-ticker_windows' from its last checkpoint" \
+            in out, out
+        produce(broker, topic, [json.dumps(e).encode() for e in events[half:]])
+        request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
+                   "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
+        servers = []
+        try:
+            servers.append(Server(embedded))
+            servers.append(Server(on_flink))
+            final, steady = None, 0
+            while steady < 4:
+                answer = servers[0].post("/get-online-features", request)[1]["results"]
+                steady = steady + 1 if answer == final else 0
+                final = answer
+                time.sleep(0.5)
+            deadline = time.time() + 90
+            while servers[1].post("/get-online-features", request)[1]["results"] != final:
+                if time.time() > deadline:
+                    tiles = "headwater-ticker-ticker_windows-tiles"
+                    offsets = {}
+                    for level in ("read_committed", "read_uncommitted"):
+                        c = confluent_kafka.Consumer({"bootstrap.servers": broker, "group.id": level,
+                                                      "isolation.level": level})
+                        offsets[level] = c.get_watermark_offsets(
+                            confluent_kafka.TopicPartition(tiles, 0), timeout=10)
+                        c.close()
+                    metrics_text = servers[1].get("/metrics")[1]
+                    raise AssertionError(
+                        "the resumed job never reached the embedded values: "
+                        f"{offsets} {cli('-c', on_flink, 'flink', 'status').stdout} "
+                        + "\n".join(l for l in metrics_text.splitlines() if "flink-" in l))
+                time.sleep(1)
+        finally:
+            for server in servers:
+                server.stop()
+        until = datetime.fromtimestamp((events[-3]["timestamp"] + 12 * 60_000) / 1000,
+                                       timezone.utc)
+        assert offline_rows(embedded, until) == offline_rows(on_flink, until)
+    finally:
+        for cluster in (first, second):
+            if cluster is not None:
+                subprocess.run([ROOT / "scripts" / "stop_flink", cluster[0]], timeout=120)

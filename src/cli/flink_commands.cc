@@ -37,6 +37,15 @@ Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path&
   }
   std::cout << fmt::format("wrote {}, {}\n", (directory / "pipeline.sql").string(),
                            (directory / "jars.txt").string());
+  // Flink's own compiled plans, when a SQL Gateway is configured (it writes the files).
+  if (config.stream_engine.sql_gateway.empty()) {
+    std::cout << "no flink-plan.json: stream_engine.sql_gateway is not set (Flink's planner "
+                 "compiles the plans)\n";
+    return Status::OK();
+  }
+  ARROW_ASSIGN_OR_RAISE(
+      auto plans, flink::CompilePlans(pipeline, flink::ClientFor(config), directory.string()));
+  for (const std::string& plan : plans) std::cout << "wrote " << plan << "\n";
   return Status::OK();
 }
 

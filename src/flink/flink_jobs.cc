@@ -11,6 +11,7 @@
 #include "headwater/core/file.h"
 #include "headwater/core/json_reader.h"
 #include "headwater/core/json_writer.h"
+#include "headwater/ingest/stream_runner.h"
 
 namespace headwater::flink {
 namespace {
@@ -114,6 +115,26 @@ Status WaitGone(const FlinkRest& flink, const std::string& job_id) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return Status::IOError("job ", job_id, " did not stop within 60 s of being cancelled");
+}
+
+// The newest completed checkpoint a job left (`<dir>/<job id>/chk-N` with its `_metadata`), when
+// its checkpoint directory is on this machine; "" when none.
+std::string LastCheckpoint(const registry::RepoConfig& config, const std::string& job_id) {
+  const std::string directory = CheckpointDirectory(config);
+  if (directory.rfind("file://", 0) != 0) return "";
+  std::error_code error;
+  const fs::path root = fs::path(directory.substr(7)) / job_id;
+  int64_t newest = -1;
+  std::string found;
+  for (const auto& entry : fs::directory_iterator(root, error)) {
+    const std::string name = entry.path().filename().string();
+    auto number = NumberInFileName(name, "chk-", name.size() > 4 ? name.size() - 4 : 0, "");
+    if (number && *number > newest && fs::exists(entry.path() / "_metadata", error)) {
+      newest = *number;
+      found = entry.path().string();
+    }
+  }
+  return found;
 }
 
 const FlinkJob* Find(const FlinkPipeline& pipeline, const std::string& view) {
@@ -268,6 +289,33 @@ Result<std::string> ApplyJobs(const registry::RepoConfig& config, const FlinkPip
           job.job_name, change.job_id);
     }
     std::string job_id;
+    // A job the cluster lost (a JobManager without HA restarted, the job failed for good):
+    // resumed from the last checkpoint it retained, when its state still means the same.
+    auto record = records.find(job.view);
+    if (change.kind == JobChange::kSubmit && record != records.end() &&
+        record->second.state_fingerprint == job.state_fingerprint) {
+      const std::string checkpoint = LastCheckpoint(config, record->second.job_id);
+      if (!checkpoint.empty()) {
+        std::vector<std::string> statements = {
+            fmt::format("SET 'execution.state-recovery.path' = '{}'", checkpoint),
+            "SET 'execution.state-recovery.ignore-unclaimed-state' = 'true'"};
+        statements.insert(statements.end(), job.statements.begin(), job.statements.end());
+        auto resumed = flink.Execute(statements);
+        Status running = resumed.ok() ? WaitRunning(flink, *resumed) : resumed.status();
+        if (running.ok()) {
+          job_id = *resumed;
+          report += fmt::format("flink: resumed job '{}' from its last checkpoint {} ({})\n",
+                                job.job_name, checkpoint, job_id);
+        } else {
+          if (resumed.ok()) {
+            (void)flink.Cancel(*resumed);
+            ARROW_RETURN_NOT_OK(WaitGone(flink, *resumed));
+          }
+          report += fmt::format("flink: job '{}' cannot resume from {} ({}): started afresh\n",
+                                job.job_name, checkpoint, running.message());
+        }
+      }
+    }
     if (change.kind == JobChange::kResubmit) {
       auto savepoint = flink.StopWithSavepoint(change.job_id, savepoints);
       if (!savepoint.ok()) {
@@ -302,6 +350,10 @@ Result<std::string> ApplyJobs(const registry::RepoConfig& config, const FlinkPip
       }
     }
     if (job_id.empty()) {
+      // The tile topic first, one partition per subtask: Flink's producer would otherwise
+      // create it with the broker's default.
+      ARROW_RETURN_NOT_OK(ingest::EnsureTopic(job.bootstrap_servers, job.tile_topic,
+                                              static_cast<int>(config.stream_engine.parallelism)));
       ARROW_ASSIGN_OR_RAISE(job_id, flink.Execute(job.statements));
       if (job_id.empty()) {
         return Status::IOError("the SQL Gateway started no job for view '", job.view, "'");
@@ -320,6 +372,24 @@ Result<std::string> ApplyJobs(const registry::RepoConfig& config, const FlinkPip
   }
   ARROW_RETURN_NOT_OK(WriteRecords(config, records));
   return report;
+}
+
+Result<std::vector<std::string>> CompilePlans(const FlinkPipeline& pipeline, const FlinkRest& flink,
+                                              const std::string& directory) {
+  std::vector<std::string> written;
+  for (const FlinkJob& job : pipeline.jobs) {
+    const std::string path = directory + "/" + job.view + ".flink-plan.json";
+    std::vector<std::string> statements(job.statements.begin(), job.statements.end() - 1);
+    statements.push_back("SET 'table.plan.force-recompile' = 'true'");
+    statements.push_back(fmt::format("COMPILE PLAN '{}' FOR {}", path, job.statements.back()));
+    auto compiled = flink.Execute(statements);
+    if (!compiled.ok()) {
+      return Status::IOError("view '", job.view,
+                             "': Flink could not compile its plan: ", compiled.status().message());
+    }
+    written.push_back(path);
+  }
+  return written;
 }
 
 Result<std::vector<JobStatus>> JobStatuses(const registry::RepoConfig& config,

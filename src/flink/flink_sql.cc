@@ -157,8 +157,19 @@ void AddSettings(const registry::RepoConfig& config, const std::string& job_name
       {"execution.checkpointing.interval",
        fmt::format("{} ms", engine.checkpoint_interval.micros / 1000)},
       {"parallelism.default", std::to_string(engine.parallelism)},
+      // Checkpoints outlive the job, so that apply can resume a job the cluster lost.
+      {"execution.checkpointing.dir", CheckpointDirectory(config)},
+      {"execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"},
   };
-  for (const auto& [key, value] : engine.table_config) settings.emplace_back(key, value);
+  for (const auto& option : engine.table_config) {
+    auto same = std::find_if(settings.begin(), settings.end(),
+                             [&](const auto& setting) { return setting.first == option.first; });
+    if (same != settings.end()) {
+      same->second = option.second;  // the user's choice wins, in place
+    } else {
+      settings.push_back(option);
+    }
+  }
   settings.emplace_back("pipeline.name", job_name);
   for (const auto& [key, value] : settings) {
     statements->push_back(fmt::format("SET {} = {}", Text(key), Text(value)));
@@ -249,6 +260,12 @@ std::vector<std::string> JobStatements(const registry::RepoConfig& config,
 
 }  // namespace
 
+std::string CheckpointDirectory(const registry::RepoConfig& config) {
+  auto set = config.stream_engine.table_config.find("execution.checkpointing.dir");
+  if (set != config.stream_engine.table_config.end()) return set->second;
+  return "file://" + (config.Resolve(config.stream.path) / "flink-checkpoints").string();
+}
+
 std::vector<std::string> RequiredJars() { return {kConnectorJar, kFunctionJar}; }
 
 std::string FlinkPipeline::Script() const {
@@ -285,6 +302,7 @@ Result<FlinkPipeline> CompileFlink(const registry::RepoConfig& config,
     FlinkJob job;
     job.view = view.name;
     job.source = source->name;
+    job.bootstrap_servers = source->bootstrap_servers;
     job.job_name = "headwater-" + config.project + "-" + view.name;
     job.tile_topic = ingest::TileTopic(config.project, view.name);
     job.statements = JobStatements(config, view, *source, columns, job);

@@ -133,7 +133,6 @@ class KafkaReader {
  private:
   void Run();
   Status Deliver(std::vector<rd_kafka_message_t*>& messages);
-  Status CreateTopic(const std::string& topic, int partitions);
 
   std::string source_;
   registry::RepoConfig config_;
@@ -145,35 +144,6 @@ class KafkaReader {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
-
-// Creates a tile topic of `partitions` partitions (Flink's subtask i writes partition i), if it
-// does not exist yet.
-Status KafkaReader::CreateTopic(const std::string& topic, int partitions) {
-  char error[512];
-  rd_kafka_NewTopic_t* request =
-      rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, error, sizeof(error));
-  if (request == nullptr) return Status::Invalid("topic '", topic, "': ", error);
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(consumer_);
-  rd_kafka_CreateTopics(consumer_, &request, 1, nullptr, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
-  Status status = Status::OK();
-  if (event == nullptr) {
-    status = Status::IOError("topic '", topic, "': no answer from the brokers");
-  } else {
-    size_t count = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-    rd_kafka_resp_err_t err =
-        count == 1 ? rd_kafka_topic_result_error(results[0]) : rd_kafka_event_error(event);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-      status = Status::IOError("cannot create topic '", topic, "': ", rd_kafka_err2str(err));
-    }
-    rd_kafka_event_destroy(event);
-  }
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_NewTopic_destroy(request);
-  return status;
-}
 
 Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfig& config,
                                                        TopicInput input, const Clock& clock,
@@ -209,7 +179,9 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
   if (reader->consumer_ == nullptr) {
     return Status::IOError("source '", name, "': cannot create a Kafka consumer: ", error);
   }
-  if (input.tiles) ARROW_RETURN_NOT_OK(reader->CreateTopic(input.topic, input.partitions));
+  if (input.tiles) {
+    ARROW_RETURN_NOT_OK(EnsureTopic(input.bootstrap_servers, input.topic, input.partitions));
+  }
   // The topic's partitions, from the brokers.
   rd_kafka_topic_t* topic = rd_kafka_topic_new(reader->consumer_, input.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* metadata = nullptr;
@@ -398,6 +370,57 @@ Status StreamRunner::Stop() {
     if (!status.ok() && result.ok()) result = status;
   }
   return result;
+}
+
+Status EnsureTopic(const std::string& brokers, const std::string& topic, int partitions) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), error, sizeof(error)) !=
+      RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    return Status::Invalid("topic '", topic, "': ", error);
+  }
+  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (client == nullptr) return Status::IOError("topic '", topic, "': ", error);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
+  // Waits for one admin result: the error of its one topic, or of the request.
+  auto outcome = [&](auto topics_of) -> rd_kafka_resp_err_t {
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
+    if (event == nullptr) return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results = topics_of(event, &count);
+    rd_kafka_resp_err_t err =
+        count == 1 ? rd_kafka_topic_result_error(results[0]) : rd_kafka_event_error(event);
+    rd_kafka_event_destroy(event);
+    return err;
+  };
+  rd_kafka_NewTopic_t* create =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, error, sizeof(error));
+  rd_kafka_CreateTopics(client, &create, 1, nullptr, queue);
+  rd_kafka_resp_err_t err = outcome([](rd_kafka_event_t* event, size_t* count) {
+    return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), count);
+  });
+  rd_kafka_NewTopic_destroy(create);
+  if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+    // It exists (perhaps made by Flink's producer with the broker's default): grow it.
+    rd_kafka_NewPartitions_t* grow = rd_kafka_NewPartitions_new(
+        topic.c_str(), static_cast<size_t>(partitions), error, sizeof(error));
+    rd_kafka_CreatePartitions(client, &grow, 1, nullptr, queue);
+    err = outcome([](rd_kafka_event_t* event, size_t* count) {
+      return rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(event),
+                                                     count);
+    });
+    rd_kafka_NewPartitions_destroy(grow);
+    // Already as many or more partitions: nothing to do.
+    if (err == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS) err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_destroy(client);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::IOError("cannot create topic '", topic, "' with ", partitions, " partitions on ",
+                           brokers, ": ", rd_kafka_err2str(err));
+  }
+  return Status::OK();
 }
 
 bool SameStreams(const registry::Definitions& a, const registry::Definitions& b) {

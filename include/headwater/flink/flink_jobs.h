@@ -51,6 +51,13 @@ Result<JobPlan> PlanJobs(const registry::RepoConfig& config, const FlinkPipeline
 Result<std::string> ApplyJobs(const registry::RepoConfig& config, const FlinkPipeline& pipeline,
                               const JobPlan& plan, const FlinkRest& flink);
 
+/// Has Flink's own planner compile each job (`COMPILE PLAN`, through the SQL Gateway) into
+/// `<directory>/<view>.flink-plan.json`, runnable with `EXECUTE PLAN`. The gateway writes the
+/// files itself, so `directory` must be a path it can write (it runs on this machine). Returns
+/// the files written.
+Result<std::vector<std::string>> CompilePlans(const FlinkPipeline& pipeline, const FlinkRest& flink,
+                                              const std::string& directory);
+
 /// One job's status for `headwater flink status`.
 struct JobStatus {
   std::string view;

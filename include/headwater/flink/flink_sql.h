@@ -26,9 +26,10 @@ namespace headwater::flink {
 /// One stream view's Flink job.
 struct FlinkJob {
   std::string view;
-  std::string source;      // the Kafka source it reads
-  std::string job_name;    // pipeline.name: headwater-<project>-<view>
-  std::string tile_topic;  // headwater-<project>-<view>-tiles
+  std::string source;             // the Kafka source it reads
+  std::string bootstrap_servers;  // of the source, and of the tile topic
+  std::string job_name;           // pipeline.name: headwater-<project>-<view>
+  std::string tile_topic;         // headwater-<project>-<view>-tiles
   /// Self-contained, in order: SETs, the function, the tables, the INSERT (without ';').
   std::vector<std::string> statements;
   std::string sql;          // the statements as a script
@@ -45,6 +46,10 @@ struct FlinkPipeline {
   /// pipeline.sql: every job, commented with the view and where it is defined.
   std::string Script() const;
 };
+
+/// Where the jobs keep their checkpoints (`execution.checkpointing.dir`, retained when a job
+/// ends): table_config's, or `file://<stream.path>/flink-checkpoints`.
+std::string CheckpointDirectory(const registry::RepoConfig& config);
 
 /// The jars a cluster needs in lib/ (Maven coordinates, or the function jar's file name).
 std::vector<std::string> RequiredJars();

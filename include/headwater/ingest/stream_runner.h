@@ -45,6 +45,10 @@ class StreamRunner {
   bool stopped_ = false;
 };
 
+/// Creates `topic` with `partitions` partitions, or grows it to that many (a Flink job's tile
+/// topic: one partition per subtask). OK when it already has as many or more.
+Status EnsureTopic(const std::string& brokers, const std::string& topic, int partitions);
+
 /// Whether two definitions run the same stream pipelines (same stream views, same sources):
 /// a registry reload keeps the running pipelines when they do.
 bool SameStreams(const registry::Definitions& a, const registry::Definitions& b);
