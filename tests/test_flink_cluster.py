@@ -163,11 +163,55 @@ def engine_events(seed, count):
     return out
 
 
+REQUEST = {"features": [f"ticker_windows:{f}" for f in
+                        ["min_price_5m", "max_price_5m", "mean_price_10m", "count_price_10m",
+                         "stddev_price_10m", "last_price_5m", "sum_size_2m"]],
+           "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
+
+
+def steady_answer(server):
+    """The embedded engine reads a topic in well under a second: its answer, once it has stayed
+    the same for 2 s, is final."""
+    final, steady = None, 0
+    while steady < 4:
+        answer = server.post("/get-online-features", REQUEST)[1]["results"]
+        steady = steady + 1 if answer == final else 0
+        final = answer
+        time.sleep(0.5)
+    assert all(t is not None for r in final[1:] for t in r["event_timestamps"])
+    return final
+
+
+def reach_embedded(embedded, on_flink, timeout, diagnose=lambda server: ""):
+    """Serves both repositories until the Flink path answers what the embedded engine's final
+    answer is (or fails after `timeout` s, with `diagnose`'s account)."""
+    from test_server import Server
+    servers = []
+    try:
+        servers.append(Server(embedded))
+        servers.append(Server(on_flink))
+        final = steady_answer(servers[0])
+        deadline = time.time() + timeout
+        while (got := servers[1].post("/get-online-features", REQUEST)[1]["results"]) != final:
+            assert time.time() < deadline, "online values differ:\n" + json.dumps(
+                [final, got]) + "\n" + diagnose(servers[1])
+            time.sleep(1)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def project_of(topic):
+    """Each test's own project (from its own topic): Flink job names and tile topics are per
+    project and view, and the tests share one broker and one cluster."""
+    return "ticker_" + topic.rsplit("-", 1)[-1]
+
+
 def stream_repo(root, broker, topic, engine=""):
     from test_stream import write_repo, DEFINITIONS
     write_repo(root)
     (root / "feature_store.yaml").write_text(
-        "project: ticker\nstream: {checkpoint_interval: 100ms}\n" + engine)
+        f"project: {project_of(topic)}\nstream: {{checkpoint_interval: 100ms}}\n" + engine)
     (root / "defs.yaml").write_text(DEFINITIONS.replace(
         "  - {name: trades_push, type: push, batch_source: trades, watermark_delay: 10s}",
         f"  - {{name: trades_push, type: kafka, bootstrap_servers: '{broker}', topic: {topic},\n"
@@ -190,8 +234,6 @@ def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink,
     to the cluster) give the same online values and offline rows, bit for bit: every function,
     windows of several sizes and two slides, nulls, late events, a quiet gap, equal times."""
     from test_kafka import create_topic, produce
-    from test_server import Server
-    from test_stream import FEATURES
     directory, address = flink
     gateway = (directory / "sql_gateway_address").read_text().strip()
     topic = create_topic(broker)
@@ -208,32 +250,11 @@ def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink,
     plan = json.loads((tmp_path / "compiled" / "ticker_windows.flink-plan.json").read_text())
     assert plan["flinkVersion"].startswith("2.") and plan["nodes"]
     applied = cli("-c", on_flink, "apply").stdout  # submits the view's Flink job
-    jobs = re.findall(r"flink: submitted job 'headwater-ticker-ticker_windows' \((\w+)\)", applied)
+    jobs = re.findall(rf"flink: submitted job 'headwater-{project_of(topic)}-ticker_windows' "
+                      r"\((\w+)\)", applied)
     assert len(jobs) == 1, applied
     try:
-        request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
-                   "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
-        servers = []
-        try:
-            servers.append(Server(embedded))
-            servers.append(Server(on_flink))
-            # The embedded engine reads the topic in well under a second: its answer, once it
-            # has stayed the same for 2 s, is final. Then Flink's path must reach it.
-            final, steady = None, 0
-            while steady < 4:
-                answer = servers[0].post("/get-online-features", request)[1]["results"]
-                steady = steady + 1 if answer == final else 0
-                final = answer
-                time.sleep(0.5)
-            assert all(t is not None for r in final[1:] for t in r["event_timestamps"])
-            deadline = time.time() + 120
-            while servers[1].post("/get-online-features", request)[1]["results"] != final:
-                assert time.time() < deadline, "online values differ:\n" + json.dumps(
-                    [final, servers[1].post("/get-online-features", request)[1]["results"]])
-                time.sleep(1)
-        finally:
-            for server in servers:
-                server.stop()
+        reach_embedded(embedded, on_flink, timeout=120)
     finally:
         cancel(address, jobs[0])
     dumps = [compared(cli("-c", r, "online-dump", "--view", "ticker_windows").stdout)
@@ -268,7 +289,8 @@ def test_apply_keeps_the_flink_jobs_in_step_with_the_views(flink, broker, tmp_pa
     _, address = flink
     topic = create_topic(broker)
     flink_repo(tmp_path, broker, topic, flink)
-    assert "flink: submit job 'headwater-ticker-ticker_windows' of view ticker_windows " \
+    assert f"flink: submit job 'headwater-{project_of(topic)}-ticker_windows' of view " \
+           "ticker_windows " \
            "(new stream view)" in cli("plan").stdout
     first = re.findall(r"submitted job '[^']+' \((\w+)\)", cli("apply").stdout)[0]
     assert job_states(address)[first] == "RUNNING"
@@ -300,7 +322,8 @@ def test_apply_keeps_the_flink_jobs_in_step_with_the_views(flink, broker, tmp_pa
     text = defs.read_text()
     defs.write_text(text[:text.index("feature_views:")])
     out = cli("apply").stdout
-    assert f"flink: cancelled job 'headwater-ticker-ticker_windows' ({third})" in out, out
+    assert f"flink: cancelled job 'headwater-{project_of(topic)}-ticker_windows' ({third})" \
+        in out, out
     deadline = time.time() + 30
     while job_states(address)[third] != "CANCELED":
         assert time.time() < deadline
@@ -371,7 +394,7 @@ def test_the_compiled_pipeline_runs_by_hand(flink, broker, tmp_path, cli):
         consumer = confluent_kafka.Consumer({
             "bootstrap.servers": broker, "group.id": "by-hand", "auto.offset.reset": "earliest",
             "isolation.level": "read_committed"})
-        consumer.subscribe(["headwater-ticker-ticker_windows-tiles"])
+        consumer.subscribe([f"headwater-{project_of(topic)}-ticker_windows-tiles"])
         tiles = []
         deadline = time.time() + 60
         while not tiles and time.time() < deadline:
@@ -395,7 +418,6 @@ def test_kill_9_of_headwater_and_of_a_taskmanager_leaves_the_stores_of_an_uninte
     import signal
     from test_kafka import create_topic, produce
     from test_server import Server
-    from test_stream import FEATURES
     directory, address = flink
     topic = create_topic(broker)
     embedded, on_flink = tmp_path / "embedded", tmp_path / "flink"
@@ -405,16 +427,9 @@ def test_kill_9_of_headwater_and_of_a_taskmanager_leaves_the_stores_of_an_uninte
     produce(broker, topic, [json.dumps(e).encode() for e in events])
     cli("-c", embedded, "apply")
     cli("-c", on_flink, "apply")
-    request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
-               "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
     reference = Server(embedded)
     try:
-        final, steady = None, 0
-        while steady < 4:
-            answer = reference.post("/get-online-features", request)[1]["results"]
-            steady = steady + 1 if answer == final else 0
-            final = answer
-            time.sleep(0.5)
+        final = steady_answer(reference)
     finally:
         reference.stop()
     # Headwater dies twice while tiles arrive.
@@ -433,7 +448,7 @@ def test_kill_9_of_headwater_and_of_a_taskmanager_leaves_the_stores_of_an_uninte
     server = Server(on_flink)
     try:
         deadline = time.time() + 180
-        while server.post("/get-online-features", request)[1]["results"] != final:
+        while server.post("/get-online-features", REQUEST)[1]["results"] != final:
             assert time.time() < deadline, "the Flink path never reached the embedded values"
             time.sleep(1)
     finally:
@@ -456,8 +471,6 @@ def test_a_lost_cluster_resumes_from_the_jobs_last_checkpoint(broker, tmp_path, 
     import os
     import signal
     from test_kafka import create_topic, produce
-    from test_server import Server
-    from test_stream import FEATURES
 
     def start(directory):
         started = subprocess.run([ROOT / "scripts" / "start_flink", directory],
@@ -487,41 +500,24 @@ def test_a_lost_cluster_resumes_from_the_jobs_last_checkpoint(broker, tmp_path, 
         second = start(tmp_path / "cluster2")
         flink_repo(on_flink, broker, topic, second)  # the new cluster's addresses
         out = cli("-c", on_flink, "apply").stdout
-        assert "flink: resumed job 'headwater-ticker-ticker_windows' from its last checkpoint" \
+        assert f"flink: resumed job 'headwater-{project_of(topic)}-ticker_windows' from its " \
+            "last checkpoint" \
             in out, out
         produce(broker, topic, [json.dumps(e).encode() for e in events[half:]])
-        request = {"features": [f"ticker_windows:{f}" for f in FEATURES],
-                   "entities": {"ticker": ["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]}}
-        servers = []
-        try:
-            servers.append(Server(embedded))
-            servers.append(Server(on_flink))
-            final, steady = None, 0
-            while steady < 4:
-                answer = servers[0].post("/get-online-features", request)[1]["results"]
-                steady = steady + 1 if answer == final else 0
-                final = answer
-                time.sleep(0.5)
-            deadline = time.time() + 90
-            while servers[1].post("/get-online-features", request)[1]["results"] != final:
-                if time.time() > deadline:
-                    tiles = "headwater-ticker-ticker_windows-tiles"
-                    offsets = {}
-                    for level in ("read_committed", "read_uncommitted"):
-                        c = confluent_kafka.Consumer({"bootstrap.servers": broker, "group.id": level,
-                                                      "isolation.level": level})
-                        offsets[level] = c.get_watermark_offsets(
-                            confluent_kafka.TopicPartition(tiles, 0), timeout=10)
-                        c.close()
-                    metrics_text = servers[1].get("/metrics")[1]
-                    raise AssertionError(
-                        "the resumed job never reached the embedded values: "
-                        f"{offsets} {cli('-c', on_flink, 'flink', 'status').stdout} "
-                        + "\n".join(l for l in metrics_text.splitlines() if "flink-" in l))
-                time.sleep(1)
-        finally:
-            for server in servers:
-                server.stop()
+
+        def diagnose(server):
+            tiles = f"headwater-{project_of(topic)}-ticker_windows-tiles"
+            offsets = {}
+            for level in ("read_committed", "read_uncommitted"):
+                c = confluent_kafka.Consumer({"bootstrap.servers": broker, "group.id": level,
+                                              "isolation.level": level})
+                offsets[level] = c.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(tiles, 0), timeout=10)
+                c.close()
+            return (f"{offsets} {cli('-c', on_flink, 'flink', 'status').stdout}" + "\n".join(
+                line for line in server.get("/metrics")[1].splitlines() if "flink-" in line))
+
+        reach_embedded(embedded, on_flink, timeout=180, diagnose=diagnose)
         until = datetime.fromtimestamp((events[-3]["timestamp"] + 12 * 60_000) / 1000,
                                        timezone.utc)
         assert offline_rows(embedded, until) == offline_rows(on_flink, until)
