@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from historical_retrieval import ROOT, common_arguments, write_results
-from stream import cpu_seconds, events, metrics, percentile, post
+from stream import cpu_seconds, metrics, percentile, post, produce
 
 sys.path.insert(0, str(ROOT / "tests"))
 from test_server import free_port  # noqa: E402
@@ -63,21 +63,6 @@ def write_repo(root, broker, topic, project, engine="", aggregations=TICKER, vie
         f"project: {project}\nstream: {{checkpoint_interval: 1s}}\n{engine}")
     (root / "defs.yaml").write_text(DEFINITIONS.format(broker=broker, topic=topic, view=view,
                                                        aggregations=aggregations))
-
-
-def produce(broker, topic, count, keys):
-    from confluent_kafka import Producer
-    producer = Producer({"bootstrap.servers": broker, "linger.ms": 20,
-                         "batch.num.messages": 10000, "queue.buffering.max.messages": 1000000})
-    for ticker, price, millis in events(count, keys):
-        payload = f'{{"ticker":"{ticker}","price":{price},"timestamp":{millis}}}'
-        while True:
-            try:
-                producer.produce(topic, payload)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
 
 
 def group_lag(broker, topic, group):

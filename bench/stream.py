@@ -45,6 +45,22 @@ def events(count, keys, seed=42):
                START_MILLIS + int(i * step) - rng.randrange(2000))
 
 
+def produce(broker, topic, count, keys):
+    """`count` events as JSON messages (event times in epoch milliseconds)."""
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 20,
+                         "batch.num.messages": 10000, "queue.buffering.max.messages": 1000000})
+    for ticker, price, millis in events(count, keys):
+        payload = f'{{"ticker":"{ticker}","price":{price},"timestamp":{millis}}}'
+        while True:
+            try:
+                producer.produce(topic, payload)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
 DEFINITIONS = """
 entities: [{{name: ticker, join_keys: [ticker], value_type: STRING}}]
 sources:
@@ -149,19 +165,8 @@ def main():
         for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
             future.result(timeout=30)
         print(f"== producing {args.events:,} JSON messages to Kafka", flush=True)
-        producer = Producer({"bootstrap.servers": broker, "linger.ms": 20,
-                             "batch.num.messages": 10000, "queue.buffering.max.messages": 1000000})
         t = time.perf_counter()
-        for ticker, price, millis in events(args.events, args.keys):
-            payload = f'{{"ticker":"{ticker}","price":{price},"timestamp":{millis}}}'
-            while True:
-                try:
-                    producer.produce(topic, payload)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-        producer.flush(120)
-        del producer  # no reconnect noise once the broker stops
+        produce(broker, topic, args.events, args.keys)
         print(f"  produced in {time.perf_counter() - t:.1f} s", flush=True)
 
         repo = work / "repo"
