@@ -41,15 +41,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def started_service(tmp_path_factory, name, timeout):
+    """Runs scripts/start_<name> in a fresh directory and yields (directory, the address it
+    printed); scripts/stop_<name> stops it."""
+    directory = tmp_path_factory.mktemp(name)
+    started = subprocess.run([ROOT / "scripts" / f"start_{name}", directory], capture_output=True,
+                             text=True, timeout=timeout)
+    assert started.returncode == 0, started.stderr
+    yield directory, started.stdout.strip().splitlines()[-1]
+    subprocess.run([ROOT / "scripts" / f"stop_{name}", directory], timeout=120)
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     """A throwaway Kafka broker (scripts/start_kafka) for a test module: its host:port."""
-    directory = tmp_path_factory.mktemp("kafka")
-    started = subprocess.run([ROOT / "scripts" / "start_kafka", directory], capture_output=True,
-                             text=True, timeout=600)
-    assert started.returncode == 0, started.stderr
-    yield started.stdout.strip().splitlines()[-1]
-    subprocess.run([ROOT / "scripts" / "stop_kafka", directory], timeout=60)
+    for _, address in started_service(tmp_path_factory, "kafka", 600):
+        yield address
+
+
+@pytest.fixture(scope="module")
+def flink(tmp_path_factory):
+    """A throwaway Flink cluster (scripts/start_flink) for a test module: (its directory, the
+    JobManager's REST address)."""
+    yield from started_service(tmp_path_factory, "flink", 1800)
 
 
 @pytest.fixture

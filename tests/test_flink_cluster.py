@@ -19,14 +19,6 @@ from conftest import ROOT
 confluent_kafka = pytest.importorskip("confluent_kafka")
 
 
-@pytest.fixture(scope="module")
-def flink(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("flink")
-    started = subprocess.run([ROOT / "scripts" / "start_flink", directory], capture_output=True,
-                             text=True, timeout=1800)
-    assert started.returncode == 0, started.stderr
-    yield directory, started.stdout.strip().splitlines()[-1]
-    subprocess.run([ROOT / "scripts" / "stop_flink", directory], timeout=120)
 
 
 def rest(address, path):
