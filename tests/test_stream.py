@@ -154,6 +154,22 @@ def repo(tmp_path, cli):
     return tmp_path
 
 
+def test_integers_beyond_doubles_are_summed_as_the_nearest_double(repo):
+    """An int64 beyond 2^53 is a valid event: its window sums the nearest double (a checked
+    cast used to refuse it after it was logged, so the source could not replay)."""
+    big = 2 ** 53 + 1
+    server = Server(repo)
+    try:
+        t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        events = [{"ticker": "A", "price": 1.0, "size": big, "timestamp": t},
+                  {"ticker": "A", "price": 1.0, "size": 1, "timestamp": t + timedelta(minutes=10)}]
+        push_all(server, events)
+    finally:
+        server.stop()
+    rows = window_rows(repo)
+    assert float(big) in [r["sum_size_2m"] for r in rows]
+
+
 def test_pushed_events_become_windows_online_and_offline(repo, cli, tmp_path):
     events = trades(800)
     server = Server(repo)

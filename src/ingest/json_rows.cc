@@ -20,8 +20,11 @@ Status ReadInteger(const rapidjson::Value& value, const arrow::DataType& type, J
   const int bits = static_cast<const arrow::FixedWidthType&>(type).bit_width();
   const bool is_signed = arrow::is_signed_integer(type.id());
   if (is_signed ? !value.IsInt64() : !value.IsUint64()) {
-    if (value.IsNumber() && (value.IsInt64() || value.IsUint64())) {
-      return Status::Invalid(DescribeJson(value), " is out of range for ", type.ToString());
+    if (value.IsInt64()) {
+      return Status::Invalid(value.GetInt64(), " is out of range for ", type.ToString());
+    }
+    if (value.IsUint64()) {
+      return Status::Invalid(value.GetUint64(), " is out of range for ", type.ToString());
     }
     return Expected("an integer", value);
   }

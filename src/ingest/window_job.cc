@@ -114,7 +114,10 @@ Status WindowJob::Consume(const arrow::RecordBatch& events, std::vector<int64_t>
   for (size_t c = 0; c < value_columns_.size(); ++c) {
     ARROW_ASSIGN_OR_RAISE(auto array, column(value_columns_[c]));
     if (array->type_id() != arrow::Type::DOUBLE) {
-      ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*array, arrow::float64()));
+      // Aggregates are doubles: an integer beyond 2^53 rounds to the nearest one, as C++ and
+      // Java convert (the checked cast would refuse it after the event was accepted).
+      ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*array, arrow::float64(),
+                                                            arrow::compute::CastOptions::Unsafe()));
       array = std::move(cast);
     }
     const auto& values = static_cast<const arrow::DoubleArray&>(*array);
