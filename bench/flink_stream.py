@@ -19,6 +19,7 @@ window end + watermark delay (the earliest any engine can finalise it).
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,9 +101,9 @@ def serve(build, repo):
     raise RuntimeError("the server did not start")
 
 
-def run_embedded(args, broker, topic, work):
-    repo = work / "embedded"
-    write_repo(repo, broker, topic, "embedded")
+def run_embedded(args, broker, topic, work, rep):
+    repo = work / f"embedded{rep}"
+    write_repo(repo, broker, topic, f"embedded{rep}")
     subprocess.run([args.build / "headwater", "-c", repo, "apply"], check=True, capture_output=True)
     server, url = serve(args.build, repo)
     try:
@@ -134,8 +135,8 @@ def wait_drained(broker, topic, group, timeout=900):
         time.sleep(0.2)
 
 
-def run_flink(args, broker, topic, work, flink_dir, address, gateway, parallelism):
-    project = f"flink{parallelism}"
+def run_flink(args, broker, topic, work, flink_dir, address, gateway, parallelism, rep):
+    project = f"flink{parallelism}r{rep}"
     repo = work / project
     engine = (f"stream_engine: {{type: flink, rest_address: '{address}', sql_gateway: "
               f"'{gateway}', parallelism: {parallelism}, checkpoint_interval: 1s}}\n")
@@ -170,9 +171,9 @@ def run_flink(args, broker, topic, work, flink_dir, address, gateway, parallelis
             "cpu_seconds_per_million_events": (hw + tmcpu) / args.events * 1e6}
 
 
-def run_flink_sql(args, broker, topic, work, flink_dir, address, parallelism):
+def run_flink_sql(args, broker, topic, work, flink_dir, address, parallelism, rep):
     """Flink's own SQL for the same windows, final rows to Kafka, no Headwater."""
-    name = f"flink-sql-{parallelism}"
+    name = f"flink-sql-{parallelism}-{rep}"
     hops = [f"""INSERT INTO windows_{m}
 SELECT ticker, window_end, MIN(price), MAX(price), AVG(price)
 FROM TABLE(HOP(TABLE trades, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE, INTERVAL '{m}' MINUTE))
@@ -289,18 +290,33 @@ def main():
             future.result(timeout=30)
         print(f"== producing {args.events:,} JSON messages to a 2-partition topic", flush=True)
         produce(broker, topic, args.events, args.keys)
-        runs = [("embedded", lambda: run_embedded(args, broker, topic, work))]
+        runs = [("embedded", lambda r: run_embedded(args, broker, topic, work, r))]
         for p in (1, 2):
-            runs.append((f"flink_p{p}", lambda p=p: run_flink(args, broker, topic, work, flink_dir,
-                                                              address, gateway, p)))
-            runs.append((f"flink_sql_p{p}", lambda p=p: run_flink_sql(
-                args, broker, topic, work, flink_dir, address, p)))
-        for name, run in runs:
-            result = run()
-            results[name] = result
-            share = result.get("headwater_cpu_share")
-            print(f"== {name}: {result['events_per_second'] / 1e3:.0f}k events/s, "
-                  f"{result['cpu_seconds_per_million_events']:.1f} CPU-s per M events"
+            runs.append((f"flink_p{p}", lambda r, p=p: run_flink(
+                args, broker, topic, work, flink_dir, address, gateway, p, r)))
+            runs.append((f"flink_sql_p{p}", lambda r, p=p: run_flink_sql(
+                args, broker, topic, work, flink_dir, address, p, r)))
+        # Round robin, so that the JVM's warm-up and the machine's noise fall on every
+        # configuration alike; each figure is the median of the repetitions.
+        measured = {name: [] for name, _ in runs}
+        for rep in range(args.repeat):
+            for name, run in runs:
+                result = run(rep)
+                measured[name].append(result)
+                share = result.get("headwater_cpu_share")
+                print(f"== {name} (run {rep + 1}): {result['events_per_second'] / 1e3:.0f}k "
+                      f"events/s, {result['cpu_seconds_per_million_events']:.1f} CPU-s per M "
+                      "events" + (f", Headwater's share of the CPU {share:.1%}"
+                                  if share is not None else ""), flush=True)
+        for name, _ in runs:
+            results[name] = {key: statistics.median(r[key] for r in measured[name])
+                             for key in measured[name][0]}
+            results[name]["runs_events_per_second"] = [
+                r["events_per_second"] for r in measured[name]]
+            share = results[name].get("headwater_cpu_share")
+            print(f"== {name} (median of {args.repeat}): "
+                  f"{results[name]['events_per_second'] / 1e3:.0f}k events/s, "
+                  f"{results[name]['cpu_seconds_per_million_events']:.1f} CPU-s per M events"
                   + (f", Headwater's share of the CPU {share:.1%}" if share is not None else ""),
                   flush=True)
         for name, on_flink in (("freshness_embedded", False), ("freshness_flink", True)):

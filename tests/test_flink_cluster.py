@@ -134,7 +134,7 @@ def cancel(address, job):
 
 def engine_events(seed, count):
     """Trades with nulls, late events (30 s behind, past the 10 s delay), a quiet gap, and
-    equal times; event times in epoch milliseconds (Kafka's unit)."""
+    equal times; event times in epoch milliseconds (Kafka's unit) or ISO 8601 text."""
     rng = random.Random(seed)
     t = START
     out = []
@@ -145,14 +145,41 @@ def engine_events(seed, count):
         when = t - (30_000 if rng.random() < 0.03 else rng.randrange(0, 8000)
                     if rng.random() < 0.2 else 0)
         out.append({"ticker": rng.choice(["ETH-USD", "BTC-USD", "SOL-USD", "ADA-USD"]),
-                    "price": None if rng.random() < 0.05 else round(rng.uniform(90, 110), 2),
+                    "price": None if rng.random() < 0.05 else rng.uniform(90, 110)
+                    if rng.random() < 0.1 else round(rng.uniform(90, 110), 2),  # 17 digits
                     "size": rng.randrange(1, 100), "timestamp": when})
+        if rng.random() < 0.05:  # ISO 8601 text, as the embedded engine also reads times
+            out[-1]["timestamp"] = datetime.fromtimestamp(when / 1000, timezone.utc).isoformat()
     # Two far later events of a key not compared: the second fires Flink's pane of the first,
     # whose tile moves Headwater past every compared key's last row (their decay rows too).
     flush = t + 60 * 60_000
     out += [{"ticker": "ZZZ", "price": 1.0, "size": 1, "timestamp": flush},
             {"ticker": "ZZZ", "price": 1.0, "size": 1, "timestamp": flush + 60 * 60_000}]
     return out
+
+
+def malformed(at):
+    """Messages either engine must refuse whole (a dead letter each), at event time `at`."""
+    good = {"ticker": "ETH-USD", "price": 100.0, "size": 1, "timestamp": at}
+    bad = [{**good, "price": "100.5"}, {**good, "price": True}, {**good, "size": 1.5},
+           {**good, "size": 2 ** 63}, {**good, "ticker": 5}, {**good, "ticker": None},
+           {k: v for k, v in good.items() if k != "timestamp"}, {**good, "timestamp": "yesterday"},
+           {**good, "timestamp": at + 400 * 86_400_000}, {**good, "timestamp": -2_300_000_000_000},
+           {**good, "timestamp": "2026-02-30T00:00:00"}, {**good, "price": [1]}]
+    raw = [json.dumps(m).encode() for m in bad]
+    text = json.dumps(good)
+    return raw + [b"not json", b"[1, 2]", b"", b"\xff\xfe", text.encode()[:-1],
+                  text.replace('100.0', '1e400').encode(),
+                  text.replace('"ETH-USD"', '"\\udc00"').encode(),
+                  (text[:-1] + ', "deep": ' + "[" * 70 + "]" * 70 + "}").encode(),
+                  # Duplicate members: the first counts, and it is wrong.
+                  text.replace('"price": 100.0', '"price": "x", "price": 1.0').encode()]
+
+
+def dead_letters(root, pipeline):
+    directory = root / "data" / "stream" / pipeline / "dead_letters"
+    return [json.loads(line) for f in sorted(directory.iterdir())
+            for line in f.read_text().splitlines()]
 
 
 REQUEST = {"features": [f"ticker_windows:{f}" for f in
@@ -235,7 +262,10 @@ def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink,
                 f"stream_engine: {{type: flink, rest_address: '{address}', sql_gateway: "
                 f"'{gateway}', checkpoint_interval: 1s}}\n")
     events = engine_events(seed=13, count=900)
-    produce(broker, topic, [json.dumps(e).encode() for e in events])
+    payloads = [json.dumps(e).encode() for e in events]
+    # Refused messages in the middle, each of which would move a watermark if it were read.
+    payloads[450:450] = malformed(events[449]["timestamp"] + 3_600_000)
+    produce(broker, topic, payloads)
     cli("-c", embedded, "apply")
     # The deployment artifacts: Flink's own planner compiled the job (through the gateway).
     cli("-c", on_flink, "compile", "flink", "-o", tmp_path / "compiled")
@@ -256,9 +286,18 @@ def test_flink_tiles_give_the_embedded_engines_windows_online_and_offline(flink,
     until = datetime.fromtimestamp((events[-3]["timestamp"] + 12 * 60_000) / 1000, timezone.utc)
     rows = offline_rows(embedded, until)
     assert len(rows) > 100 and rows == offline_rows(on_flink, until)
-    dead = [json.loads(line) for f in (embedded / "data" / "stream" / "trades_push" /
-                                       "dead_letters").iterdir() for line in f.read_text().splitlines()]
-    assert any(d["reason"].startswith("late") for d in dead), "the events had no late one"
+    # The same messages refused, for the same reasons, and as many late events.
+    dead = dead_letters(embedded, "trades_push")
+    flink_dead = dead_letters(on_flink, "flink-ticker_windows")
+    late = [d for d in dead if d["reason"].startswith("late")]
+    assert late and len(late) == sum(d["reason"].startswith("late") for d in flink_dead)
+    refused = {d["offset"]: d for d in dead if "offset" in d}
+    flink_refused = {d["offset"]: d for d in flink_dead if not d["reason"].startswith("late")}
+    assert len(refused) == len(malformed(0)) and refused.keys() == flink_refused.keys()
+    for offset, d in refused.items():
+        if "valid JSON" not in d["reason"]:  # the parsers' own words differ
+            assert flink_refused[offset]["reason"] == d["reason"]
+        assert flink_refused[offset].get("payload") == d.get("payload")
 
 
 def flink_repo(root, broker, topic, flink, **engine):
@@ -387,13 +426,19 @@ def test_the_compiled_pipeline_runs_by_hand(flink, broker, tmp_path, cli):
             "bootstrap.servers": broker, "group.id": "by-hand", "auto.offset.reset": "earliest",
             "isolation.level": "read_committed"})
         consumer.subscribe([f"headwater-{project_of(topic)}-ticker_windows-tiles"])
-        tiles = []
+        messages = []
         deadline = time.time() + 60
-        while not tiles and time.time() < deadline:
-            tiles = [json.loads(m.value()) for m in consumer.consume(100, 1) if m.error() is None]
+        while not any("ticker" in m for m in messages) and time.time() < deadline:
+            messages += [json.loads(m.value()) for m in consumer.consume(100, 1)
+                         if m.error() is None]
         consumer.close()
+        tiles = [m for m in messages if "headwater_reject" not in m]
         assert tiles and {"ticker", "event_time", "price__n", "price__m2_bits",
                           "size__last_bits"} <= set(tiles[0])
+        # Late events come back as rejects, in the same topic, with the source message.
+        rejects = [m for m in messages if "headwater_reject" in m]
+        assert all(list(m) == ["headwater_reject", "headwater_partition", "headwater_offset",
+                               "headwater_payload"] for m in rejects)
     finally:
         for job in jobs:
             cancel(address, job)
@@ -458,11 +503,14 @@ def test_kill_9_of_headwater_and_of_a_taskmanager_leaves_the_stores_of_an_uninte
 @pytest.mark.slow
 def test_a_lost_cluster_resumes_from_the_jobs_last_checkpoint(broker, tmp_path, cli):
     """The JobManager and TaskManager killed -9 (a standalone cluster without HA forgets its
-    jobs): a new cluster, `apply` resumes the job from the last checkpoint it retained, and the
-    stores end as the embedded engine's on the same events — the windows in progress kept."""
+    jobs) while Headwater serves and events keep coming: /health says Flink is down; a new
+    cluster, `apply` resumes the job from the last checkpoint it retained, and the stores end
+    as the embedded engine's on the same events — the windows in progress kept, nothing that
+    arrived during the outage lost."""
     import os
     import signal
     from test_kafka import create_topic, produce
+    from test_server import Server
 
     def start(directory):
         started = subprocess.run([ROOT / "scripts" / "start_flink", directory],
@@ -489,13 +537,24 @@ def test_a_lost_cluster_resumes_from_the_jobs_last_checkpoint(broker, tmp_path, 
         for pidfile in first[0].glob("flink-*.pid"):
             for pid in pidfile.read_text().split():
                 os.kill(int(pid), signal.SIGKILL)
+        server = Server(on_flink)
+        try:
+            deadline = time.time() + 30
+            while "flink" not in (health := server.get("/health")[1]):
+                assert time.time() < deadline, health
+                time.sleep(0.2)
+            health = json.loads(health) if isinstance(health, str) else health
+            assert health["status"] == "degraded" and "unreachable" in health["flink"]["error"]
+            # The rest of the events arrive while Flink is down.
+            produce(broker, topic, [json.dumps(e).encode() for e in events[half:]])
+        finally:
+            server.stop()
         second = start(tmp_path / "cluster2")
         flink_repo(on_flink, broker, topic, second)  # the new cluster's addresses
         out = cli("-c", on_flink, "apply").stdout
         assert f"flink: resumed job 'headwater-{project_of(topic)}-ticker_windows' from its " \
             "last checkpoint" \
             in out, out
-        produce(broker, topic, [json.dumps(e).encode() for e in events[half:]])
 
         def diagnose(server):
             tiles = f"headwater-{project_of(topic)}-ticker_windows-tiles"

@@ -51,18 +51,11 @@ Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path&
 
 Status RunFlinkStatus(const GlobalOptions& global) {
   ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(global.repo));
-  const registry::RepoConfig& config = store->config();
-  if (!config.stream_engine.flink()) {
-    return Status::Invalid("stream_engine in feature_store.yaml is not flink: no Flink jobs");
-  }
-  ARROW_ASSIGN_OR_RAISE(auto applied, store->Applied());
-  ARROW_ASSIGN_OR_RAISE(auto pipeline, flink::CompileFlink(config, applied->registry.definitions));
-  ARROW_ASSIGN_OR_RAISE(auto statuses, flink::JobStatuses(config, applied->registry.definitions,
-                                                          pipeline, flink::ClientFor(config)));
+  ARROW_ASSIGN_OR_RAISE(auto flink, store->FlinkJobStatuses());
   const int64_t now_ms = store->clock().Now().micros / 1000;
   std::cout << fmt::format("{:<24} {:<12} {:<34} {:>11} {:>9} {}\n", "VIEW", "STATE", "JOB",
                            "CHECKPOINTS", "LAST (s)", "SOURCE LAG");
-  for (const flink::JobStatus& status : statuses) {
+  for (const flink::JobStatus& status : flink.jobs) {
     std::string age = status.checkpoints.latest_time == 0
                           ? "-"
                           : fmt::format("{:.1f}", (now_ms - status.checkpoints.latest_time) / 1e3);
@@ -71,7 +64,7 @@ Status RunFlinkStatus(const GlobalOptions& global) {
                              status.job_id.empty() ? "-" : status.job_id,
                              status.checkpoints.completed, age, lag);
   }
-  for (const auto& [view, reason] : pipeline.embedded) {
+  for (const auto& [view, reason] : flink.embedded) {
     std::cout << fmt::format("{:<24} {:<12} {}\n", view, "EMBEDDED", reason);
   }
   return Status::OK();

@@ -381,7 +381,10 @@ Result<std::vector<std::string>> CompilePlans(const FlinkPipeline& pipeline, con
     const std::string path = directory + "/" + job.view + ".flink-plan.json";
     std::vector<std::string> statements(job.statements.begin(), job.statements.end() - 1);
     statements.push_back("SET 'table.plan.force-recompile' = 'true'");
-    statements.push_back(fmt::format("COMPILE PLAN '{}' FOR {}", path, job.statements.back()));
+    // The job's last statement is `EXECUTE STATEMENT SET ...`; COMPILE PLAN takes the set.
+    std::string_view set = job.statements.back();
+    if (set.starts_with("EXECUTE ")) set.remove_prefix(8);
+    statements.push_back(fmt::format("COMPILE PLAN '{}' FOR {}", path, set));
     auto compiled = flink.Execute(statements);
     if (!compiled.ok()) {
       return Status::IOError("view '", job.view,

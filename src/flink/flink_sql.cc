@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "headwater/ingest/event_time_bounds.h"
+#include "headwater/ingest/stream_pipeline.h"
 #include "headwater/registry/source_schema.h"
 
 namespace headwater::flink {
@@ -47,30 +47,77 @@ std::string Fingerprint(std::string_view text) {
   return fmt::format("{:016x}", hash);
 }
 
-Result<std::string> FlinkType(const arrow::DataType& type) {
+// How headwater_event (flink/udf: Event.java) checks a column of a JSON message, as
+// ingest/json_rows.cc ReadJsonValue does.
+std::string JsonTypeCode(const arrow::DataType& type) {
   switch (type.id()) {
     case arrow::Type::INT8:
-      return "TINYINT";
+      return "i8";
     case arrow::Type::INT16:
-      return "SMALLINT";
+      return "i16";
     case arrow::Type::INT32:
-      return "INT";
+      return "i32";
     case arrow::Type::INT64:
-      return "BIGINT";
+      return "i64";
+    case arrow::Type::UINT8:
+      return "u8";
+    case arrow::Type::UINT16:
+      return "u16";
+    case arrow::Type::UINT32:
+      return "u32";
+    case arrow::Type::UINT64:
+      return "u64";
     case arrow::Type::FLOAT:
-      return "FLOAT";
+      return "f32";
     case arrow::Type::DOUBLE:
-      return "DOUBLE";
+      return "f64";
+    case arrow::Type::BOOL:
+      return "bool";
+    case arrow::Type::STRING:
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::BINARY:
+    case arrow::Type::LARGE_BINARY:
+      return "str";
+    case arrow::Type::TIMESTAMP:
+      switch (static_cast<const arrow::TimestampType&>(type).unit()) {
+        case arrow::TimeUnit::SECOND:
+          return "ts_s";
+        case arrow::TimeUnit::MILLI:
+          return "ts_ms";
+        case arrow::TimeUnit::MICRO:
+          return "ts_us";
+        case arrow::TimeUnit::NANO:
+          return "ts_ns";
+      }
+      return "x";
+    case arrow::Type::LIST:
+    case arrow::Type::LARGE_LIST:
+      return "list<" + JsonTypeCode(*type.field(0)->type()) + ">";
+    case arrow::Type::NA:
+      return "na";
     default:
-      return Status::Invalid(type.ToString());
+      return "x";  // no JSON value reads as it: any non-null member is refused
   }
+}
+
+std::string KeyType(const std::string& code) {
+  if (code == "str") return "STRING";
+  if (code == "i8") return "TINYINT";
+  if (code == "i16") return "SMALLINT";
+  if (code == "i32") return "INT";
+  if (code == "i64") return "BIGINT";
+  return "";
+}
+
+bool IsNumeric(const std::string& code) {
+  return code.size() <= 3 && (code[0] == 'i' || code[0] == 'u' || code[0] == 'f');
 }
 
 // One view's columns, as the compiler needs them.
 struct ViewColumns {
-  std::vector<std::pair<std::string, std::string>> keys;    // event column, Flink type
-  std::vector<std::pair<std::string, std::string>> values;  // distinct aggregated columns
-  std::string time;
+  std::vector<std::pair<std::string, std::string>> keys;  // event column, Flink type
+  std::vector<std::string> values;                        // distinct aggregated columns
+  std::string spec;  // headwater_event's columns: every column of the events, checked
   int64_t grid_ms = 0;
 };
 
@@ -87,20 +134,29 @@ Result<ViewColumns> ReadColumns(const registry::RepoConfig& config,
   if (events == nullptr) return refuse("", "its source has no batch_source");
   ARROW_ASSIGN_OR_RAISE(auto schema, registry::ReadSourceSchema(config.Resolve(events->path)));
   ViewColumns columns;
-  columns.time = events->timestamp_field;
+  // What the embedded engine requires of every message of the source: the event time and the
+  // join keys of all its stream views (ingest/stream_runner.cc).
+  std::vector<std::string> required = {events->timestamp_field};
+  for (const registry::FeatureView* other : ingest::StreamViewsOf(definitions, view.source)) {
+    for (const std::string& name : other->entities) {
+      const registry::Entity* entity = definitions.FindEntity(name);
+      if (entity != nullptr) required.push_back(events->ColumnFor(entity->join_key));
+    }
+  }
+  auto code_of = [&](const std::string& column) -> std::string {
+    auto field = schema->GetFieldByName(column);
+    return field == nullptr ? "" : JsonTypeCode(*field->type());
+  };
   for (const std::string& name : view.entities) {
     const registry::Entity* entity = definitions.FindEntity(name);
     if (entity == nullptr) return refuse("", "unknown entity '" + name + "'");
-    std::string type = entity->value_type == ScalarKind::kString  ? "STRING"
-                       : entity->value_type == ScalarKind::kInt32 ? "INT"
-                       : entity->value_type == ScalarKind::kInt64 ? "BIGINT"
-                                                                  : "";
+    const std::string column = events->ColumnFor(entity->join_key);
+    const std::string type = KeyType(code_of(column));
     if (type.empty()) {
-      return refuse("", "entity '" + name + "' has " +
-                            FormatFeatureType(FeatureType{entity->value_type}) +
-                            " keys; Flink jobs take STRING, INT32 and INT64 keys");
+      return refuse("", "join key column '" + column +
+                            "' is not a string or signed integer column of the events");
     }
-    columns.keys.emplace_back(events->ColumnFor(entity->join_key), type);
+    columns.keys.emplace_back(column, type);
   }
   int64_t grid = 0;
   int64_t smallest_slide = INT64_MAX;
@@ -117,18 +173,16 @@ Result<ViewColumns> ReadColumns(const registry::RepoConfig& config,
     grid = std::gcd(grid, aggregation.slide_interval.micros);
     smallest_slide = std::min(smallest_slide, aggregation.slide_interval.micros);
     const std::string column = events->ColumnFor(aggregation.column);
-    if (std::any_of(columns.values.begin(), columns.values.end(),
-                    [&](const auto& value) { return value.first == column; })) {
+    if (std::find(columns.values.begin(), columns.values.end(), column) != columns.values.end()) {
       continue;
     }
     auto field = schema->GetFieldByName(column);
     if (field == nullptr) return refuse(aggregation.name, "no column '" + column + "'");
-    auto type = FlinkType(*field->type());
-    if (!type.ok()) {
+    if (!IsNumeric(code_of(column))) {
       return refuse(aggregation.name, "column '" + column + "' is " + field->type()->ToString() +
                                           "; Flink jobs aggregate integer and floating columns");
     }
-    columns.values.emplace_back(column, *type);
+    columns.values.push_back(column);
   }
   if (grid != smallest_slide) {
     // Flink judges lateness per pane of the grid; the embedded engine per event's first
@@ -143,6 +197,33 @@ Result<ViewColumns> ReadColumns(const registry::RepoConfig& config,
     if (d.micros % 1000 != 0) {
       return refuse("", "watermark_delay and allowed_lateness must be whole milliseconds");
     }
+  }
+  if (!code_of(events->timestamp_field).starts_with("ts_")) {
+    return refuse("", "its event time column '" + events->timestamp_field + "' is not a timestamp");
+  }
+  // Every column, in the schema's order: `flags:type:name` (flink/udf: Event.java).
+  for (const auto& field : schema->fields()) {
+    const std::string& name = field->name();
+    if (name.find(';') != std::string::npos) {
+      return refuse("", "column name '" + name + "' has a ';'");
+    }
+    const bool bounded =
+        name == events->timestamp_field ||
+        (name == events->created_timestamp_column && field->type()->id() == arrow::Type::TIMESTAMP);
+    std::string flags;
+    if (std::find(required.begin(), required.end(), name) != required.end()) flags += 'r';
+    if (bounded) flags += 'b';
+    if (name == events->timestamp_field) flags += 't';
+    if (std::any_of(columns.keys.begin(), columns.keys.end(),
+                    [&](const auto& key) { return key.first == name; })) {
+      flags += 'k';
+    }
+    if (std::find(columns.values.begin(), columns.values.end(), name) != columns.values.end()) {
+      flags += 'v';
+    }
+    if (flags.empty()) flags = "-";
+    if (!columns.spec.empty()) columns.spec += ';';
+    columns.spec += flags + ":" + JsonTypeCode(*field->type()) + ":" + name;
   }
   return columns;
 }
@@ -176,84 +257,110 @@ void AddSettings(const registry::RepoConfig& config, const std::string& job_name
   }
 }
 
+// The Kafka table options shared by the job's sinks (both to the tile topic).
+std::string SinkOptions(const FlinkJob& job, std::string_view transactional_id) {
+  return fmt::format(
+      "'connector' = 'kafka',\n  'topic' = {},\n  'properties.bootstrap.servers' = {},\n"
+      "  'format' = 'json',\n  'sink.partitioner' = 'fixed',\n"
+      "  'sink.delivery-guarantee' = 'exactly-once',\n  'sink.transactional-id-prefix' = {},\n"
+      "  'properties.transaction.timeout.ms' = '900000'",
+      Text(job.tile_topic), Text(job.bootstrap_servers), Text(transactional_id));
+}
+
 // The job's statements, each without its ';'.
 std::vector<std::string> JobStatements(const registry::RepoConfig& config,
                                        const registry::FeatureView& view,
                                        const registry::DataSource& source,
                                        const ViewColumns& columns, const FlinkJob& job) {
   const std::string events = Name(view.name + "__events");
+  const std::string valid = Name(view.name + "__valid");
   const std::string tiles = Name(view.name + "__tiles");
+  const std::string rejects = Name(view.name + "__rejects");
   const int64_t trail_ms =
       (source.watermark_delay.micros + view.allowed_lateness.micros) / 1000 + 1;
-  const int64_t skew_ms = config.max_event_time_skew.micros / 1000;
-  const std::string time = Name(columns.time);
   std::vector<std::string> statements;
   AddSettings(config, job.job_name, &statements);
-  statements.push_back(
-      "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS headwater_tile AS "
-      "'dev.headwater.flink.Tile' LANGUAGE JAVA");
-  std::string sql = fmt::format("CREATE TEMPORARY TABLE {} (\n", events);
-  for (const auto& [name, type] : columns.keys) sql += fmt::format("  {} {},\n", Name(name), type);
-  for (const auto& [name, type] : columns.values) {
-    sql += fmt::format("  {} {},\n", Name(name), type);
+  for (const char* function : {"headwater_event", "headwater_tile"}) {
+    statements.push_back(
+        fmt::format("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {} AS 'dev.headwater.flink.{}' "
+                    "LANGUAGE JAVA",
+                    function, function == std::string_view("headwater_event") ? "Event" : "Tile"));
   }
-  // Event times are epoch milliseconds; one outside the accepted range (as on every write
-  // path: ingest/event_time_bounds.h) has no rowtime, moves no watermark and is dropped.
-  sql += fmt::format("  {} STRING,\n", time);
-  sql += "  headwater_offset BIGINT METADATA FROM 'offset' VIRTUAL,\n";
-  const std::string millis = fmt::format(
-      "CASE WHEN TRY_CAST({0} AS BIGINT) BETWEEN {1} AND UNIX_TIMESTAMP() * 1000 + {2} THEN "
-      "TRY_CAST({0} AS BIGINT) END",
-      time, ingest::kEarliestEventTime.micros / 1000, skew_ms);
-  sql += fmt::format("  headwater_ms AS {},\n", millis);
-  sql += fmt::format("  headwater_rowtime AS TO_TIMESTAMP_LTZ({}, 3),\n", millis);
-  sql += fmt::format("  WATERMARK FOR headwater_rowtime AS headwater_rowtime - {}\n",
-                     Interval(trail_ms));
-  sql += fmt::format(
+  // Each message is read as the embedded engine reads it (headwater_event); one it refuses has
+  // no rowtime, so moves no watermark, and becomes a dead letter.
+  const std::string event =
+      fmt::format("headwater_event(headwater_payload, {}, {})", Text(columns.spec),
+                  config.max_event_time_skew.micros / 1000);
+  statements.push_back(fmt::format(
+      "CREATE TEMPORARY TABLE {} (\n  headwater_payload BYTES,\n"
+      "  headwater_partition INT METADATA FROM 'partition' VIRTUAL,\n"
+      "  headwater_offset BIGINT METADATA FROM 'offset' VIRTUAL,\n"
+      "  headwater_event AS {},\n"
+      "  headwater_rowtime AS TO_TIMESTAMP_LTZ(({}).headwater_ms, 3),\n"
+      "  WATERMARK FOR headwater_rowtime AS headwater_rowtime - {}\n"
       ") WITH (\n  'connector' = 'kafka',\n  'topic' = {},\n  'properties.bootstrap.servers' = "
       "{},\n  'properties.group.id' = {},\n"
       // From the offsets the job's consumer group committed at its checkpoints (a job started
       // afresh goes on where the old one was), at first from the earliest.
       "  'scan.startup.mode' = 'group-offsets',\n  'properties.auto.offset.reset' = 'earliest',\n"
-      "  'scan.watermark.emit.strategy' = 'on-event',\n  'format' = 'json',\n"
-      "  'json.ignore-parse-errors' = 'true'\n)",
-      Text(source.topic), Text(source.bootstrap_servers), Text(job.job_name));
+      "  'scan.watermark.emit.strategy' = 'on-event',\n  'format' = 'raw'\n)",
+      events, event, event, Interval(trail_ms), Text(source.topic), Text(source.bootstrap_servers),
+      Text(job.job_name)));
+  std::string sql = fmt::format("CREATE TEMPORARY VIEW {} AS\nSELECT ", valid);
+  for (const auto& key : columns.keys) {
+    sql += fmt::format("headwater_event.{0} AS {0}, ", Name(key.first));
+  }
+  for (const std::string& value : columns.values) {
+    sql +=
+        fmt::format("headwater_event.{} AS {}, ", Name(value + "__value"), Name(value + "__value"));
+  }
+  sql += fmt::format(
+      "headwater_event.headwater_us AS headwater_us,\n  headwater_event.headwater_ms AS "
+      "headwater_ms, headwater_offset, headwater_rowtime\nFROM {}\nWHERE "
+      "headwater_event.headwater_reason IS NULL",
+      events);
   statements.push_back(std::move(sql));
   sql = fmt::format("CREATE TEMPORARY TABLE {} (\n", tiles);
   for (const auto& [name, type] : columns.keys) sql += fmt::format("  {} {},\n", Name(name), type);
   sql += fmt::format("  {} BIGINT", Name(ingest::kTileTimeColumn));
-  for (const auto& [name, type] : columns.values) {
+  for (const std::string& value : columns.values) {
     for (const char* field : ingest::kTileFields)
-      sql += fmt::format(",\n  {} BIGINT", Name(name + "__" + field));
+      sql += fmt::format(",\n  {} BIGINT", Name(value + "__" + field));
   }
-  sql += fmt::format(
-      "\n) WITH (\n  'connector' = 'kafka',\n  'topic' = {},\n  'properties.bootstrap.servers' = "
-      "{},\n  'format' = 'json',\n  'sink.partitioner' = 'fixed',\n"
-      "  'sink.delivery-guarantee' = 'exactly-once',\n  'sink.transactional-id-prefix' = {},\n"
-      "  'properties.transaction.timeout.ms' = '900000'\n)",
-      Text(job.tile_topic), Text(source.bootstrap_servers), Text(job.job_name));
+  sql += fmt::format("\n) WITH (\n  {}\n)", SinkOptions(job, job.job_name));
   statements.push_back(std::move(sql));
+  // Refused messages and late events, for Headwater's dead letters. Flink drops an event whose
+  // pane fired (end - 1 ms <= the watermark); at parallelism 1 this watermark is the window
+  // operator's, event for event.
+  statements.push_back(fmt::format(
+      "CREATE TEMPORARY TABLE {} (\n  headwater_reject STRING,\n  headwater_partition INT,\n"
+      "  headwater_offset BIGINT,\n  headwater_payload BYTES\n) WITH (\n  {}\n)",
+      rejects, SinkOptions(job, job.job_name + "-rejects")));
   std::string keys;
   for (const auto& key : columns.keys) keys += Name(key.first) + ", ";
-  sql = fmt::format("INSERT INTO {}\nSELECT {}{}", tiles, keys, Name(ingest::kTileTimeColumn));
-  for (const auto& value : columns.values) {
+  sql = fmt::format("EXECUTE STATEMENT SET\nBEGIN\nINSERT INTO {}\nSELECT {}{}", tiles, keys,
+                    Name(ingest::kTileTimeColumn));
+  for (const std::string& value : columns.values) {
     for (const char* field : ingest::kTileFields) {
-      sql += fmt::format(", {}.{}", Name(value.first + "__tile"), Name(field));
+      sql += fmt::format(", {}.{}", Name(value + "__tile"), Name(field));
     }
   }
   sql += fmt::format("\nFROM (\n  SELECT {}MAX(headwater_ms) AS {}", keys,
                      Name(ingest::kTileTimeColumn));
-  for (const auto& value : columns.values) {
-    sql += fmt::format(
-        ",\n    headwater_tile(CAST({} AS DOUBLE), headwater_ms * 1000, "
-        "headwater_offset) AS {}",
-        Name(value.first), Name(value.first + "__tile"));
+  for (const std::string& value : columns.values) {
+    sql += fmt::format(",\n    headwater_tile({}, headwater_us, headwater_offset) AS {}",
+                       Name(value + "__value"), Name(value + "__tile"));
   }
-  sql +=
-      fmt::format("\n  FROM TABLE(TUMBLE(TABLE {}, DESCRIPTOR(headwater_rowtime), {}))\n  WHERE ",
-                  events, Interval(columns.grid_ms));
-  for (const auto& key : columns.keys) sql += Name(key.first) + " IS NOT NULL AND ";
-  sql += fmt::format("headwater_ms IS NOT NULL\n  GROUP BY {}window_start, window_end\n)", keys);
+  sql += fmt::format(
+      "\n  FROM TABLE(TUMBLE(TABLE {}, DESCRIPTOR(headwater_rowtime), {}))\n  GROUP BY "
+      "{}window_start, window_end\n);\n",
+      valid, Interval(columns.grid_ms), keys);
+  sql += fmt::format(
+      "INSERT INTO {0}\nSELECT COALESCE(headwater_event.headwater_reason, 'late: its window was "
+      "final'),\n  headwater_partition, headwater_offset, headwater_payload\nFROM {1}\n"
+      "WHERE headwater_event.headwater_reason IS NOT NULL\n  OR TO_TIMESTAMP_LTZ({2} - "
+      "MOD(MOD({2}, {3}) + {3}, {3}) + {4}, 3) <= CURRENT_WATERMARK(headwater_rowtime);\nEND",
+      rejects, events, "headwater_event.headwater_ms", columns.grid_ms, columns.grid_ms - 1);
   statements.push_back(std::move(sql));
   return statements;
 }
@@ -308,10 +415,11 @@ Result<FlinkPipeline> CompileFlink(const registry::RepoConfig& config,
     job.statements = JobStatements(config, view, *source, columns, job);
     for (const std::string& statement : job.statements) job.sql += statement + ";\n";
     job.fingerprint = Fingerprint(job.sql);
-    std::string state =
-        fmt::format("{}\n{}\n{}\n", source->bootstrap_servers, source->topic, columns.grid_ms);
+    // "layout 2": the jobs read raw messages with headwater_event and write rejects.
+    std::string state = fmt::format("layout 2\n{}\n{}\n{}\n", source->bootstrap_servers,
+                                    source->topic, columns.grid_ms);
     for (const auto& [name, type] : columns.keys) state += "key " + name + " " + type + "\n";
-    for (const auto& [name, type] : columns.values) state += "value " + name + " " + type + "\n";
+    for (const std::string& name : columns.values) state += "value " + name + "\n";
     job.state_fingerprint = Fingerprint(state);
     pipeline.jobs.push_back(std::move(job));
   }

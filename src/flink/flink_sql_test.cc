@@ -81,13 +81,22 @@ TEST_F(FlinkSqlTest, OneTileJobPerKafkaStreamView) {
   has("headwater_rowtime - INTERVAL '0 00:00:07.001' DAY TO SECOND(3)");
   has("'scan.watermark.emit.strategy' = 'on-event'");
   // Tiles of one grid step (gcd of 1m and 2m), one tile per distinct column.
-  has("TUMBLE(TABLE `windows__events`, DESCRIPTOR(headwater_rowtime), "
+  has("TUMBLE(TABLE `windows__valid`, DESCRIPTOR(headwater_rowtime), "
       "INTERVAL '0 00:01:00.000' DAY TO SECOND(3))");
-  has("headwater_tile(CAST(`price` AS DOUBLE), headwater_ms * 1000, headwater_offset)");
-  has("headwater_tile(CAST(`size` AS DOUBLE)");
+  has("headwater_tile(`price__value`, headwater_us, headwater_offset)");
+  has("headwater_tile(`size__value`, headwater_us, headwater_offset)");
   has("`size__last_bits` BIGINT");
   has("'sink.delivery-guarantee' = 'exactly-once'");
-  EXPECT_EQ(sql.find("`venue`"), std::string::npos) << "unused columns are not read";
+  // Messages are read as the embedded engine reads them: every column checked (venue too),
+  // the keys and the time required, the time bounded; the aggregated ones kept.
+  has("'format' = 'raw'");
+  has("headwater_event(headwater_payload, "
+      "'rk:str:ticker;v:f64:price;v:i64:size;-:str:venue;rbt:ts_us:timestamp', 86400000)");
+  // Refused and late messages go, in the same statement set, to the tile topic as rejects.
+  has("EXECUTE STATEMENT SET\nBEGIN\nINSERT INTO `windows__tiles`");
+  has("INSERT INTO `windows__rejects`");
+  has("<= CURRENT_WATERMARK(headwater_rowtime);\nEND;");
+  has("'sink.transactional-id-prefix' = 'headwater-ticker-windows-rejects'");
 }
 
 TEST_F(FlinkSqlTest, CompilingIsDeterministic) {

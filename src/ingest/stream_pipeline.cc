@@ -289,12 +289,13 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
 }
 
 void SourcePipeline::DeadLetter(std::string_view reason,
-                                const std::function<void(JsonWriter&)>& describe) {
+                                const std::function<void(JsonWriter&)>& describe, bool late) {
   JsonWriter line;
   line.BeginObject().Key("source").String(source_name_).Key("reason").String(reason);
   describe(line);
   dead_letters_.push_back(line.EndObject().Take() + "\n");
   ++stats_.dead_letters;
+  if (late) ++stats_.late_events;
   dirty_ = true;
 }
 

@@ -1,9 +1,11 @@
 #include "headwater/ingest/stream_runner.h"
 
 #include <arrow/api.h>
+#include <arrow/util/base64.h>
 #include <arrow/util/utf8.h>
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
+#include <rapidjson/document.h>
 
 #include <algorithm>
 #include <chrono>
@@ -134,7 +136,10 @@ class KafkaReader {
   void Run();
   Status Deliver(std::vector<rd_kafka_message_t*>& messages);
 
+  void Reject(const rd_kafka_message_t& message, std::string_view payload);
+
   std::string source_;
+  bool tiles_ = false;
   registry::RepoConfig config_;
   const Clock* clock_ = nullptr;
   rd_kafka_t* consumer_ = nullptr;
@@ -151,6 +156,7 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
   arrow::util::InitializeUTF8();  // ValidateUTF8's tables, for dead letters
   auto reader = std::make_unique<KafkaReader>();
   reader->source_ = input.name;
+  reader->tiles_ = input.tiles;
   reader->decoder_ = std::move(input.decoder);
   reader->config_ = config;
   reader->clock_ = &clock;
@@ -271,6 +277,10 @@ Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
   for (auto& [partition, list] : by_partition) {
     for (rd_kafka_message_t* m : list) {
       std::string_view payload(static_cast<const char*>(m->payload), m->len);
+      if (tiles_ && payload.starts_with(kRejectPrefix)) {
+        Reject(*m, payload);
+        continue;
+      }
       Status appended = decoder_->Append(payload, bounds);
       if (!appended.ok()) {
         pipeline_->DeadLetter(appended.message(), [&](JsonWriter& record) {
@@ -294,6 +304,47 @@ Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
     }
   }
   return Status::OK();
+}
+
+void KafkaReader::Reject(const rd_kafka_message_t& message, std::string_view payload) {
+  rapidjson::Document reject;
+  reject.Parse(payload.data(), payload.size());
+  const rapidjson::Value& object = reject;  // const: clang's C++20 operator== ambiguity
+  auto member = [&](const char* name) -> const rapidjson::Value* {
+    if (!object.IsObject()) return nullptr;
+    auto found = object.FindMember(name);
+    return found == object.MemberEnd() ? nullptr : &found->value;
+  };
+  const rapidjson::Value* reason = member("headwater_reject");
+  const rapidjson::Value* partition = member("headwater_partition");
+  const rapidjson::Value* offset = member("headwater_offset");
+  const rapidjson::Value* event = member("headwater_payload");
+  Result<std::string> original = Status::Invalid("no payload");
+  if (event != nullptr && event->IsString()) {
+    original =
+        arrow::util::base64_decode(std::string_view(event->GetString(), event->GetStringLength()));
+  }
+  if (reason == nullptr || !reason->IsString() || partition == nullptr || !partition->IsInt() ||
+      offset == nullptr || !offset->IsInt64() || !original.ok()) {
+    pipeline_->DeadLetter("a reject from Flink that Headwater cannot read",
+                          [&](JsonWriter& record) {
+                            record.Key("tile_partition").Int(message.partition);
+                            record.Key("tile_offset").Int(message.offset);
+                          });
+    return;
+  }
+  const std::string_view why(reason->GetString(), reason->GetStringLength());
+  pipeline_->DeadLetter(
+      why,
+      [&](JsonWriter& record) {
+        record.Key("partition").Int(partition->GetInt()).Key("offset").Int(offset->GetInt64());
+        if (arrow::util::ValidateUTF8(*original)) {
+          record.Key("payload").String(*original);
+        } else {
+          record.Key("payload_base64").String(event->GetString());
+        }
+      },
+      /*late=*/why.starts_with("late"));
 }
 
 Result<std::unique_ptr<StreamRunner>> StreamRunner::Start(

@@ -237,6 +237,20 @@ std::optional<FlinkHealth> FeatureStore::Flink() {
   return state_->flink->health();
 }
 
+Result<FlinkJobs> FeatureStore::FlinkJobStatuses() {
+  if (!config_.stream_engine.flink()) {
+    return Status::Invalid("stream_engine in feature_store.yaml is not flink: no Flink jobs");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto applied, Applied());
+  const registry::Definitions& definitions = applied->registry.definitions;
+  ARROW_ASSIGN_OR_RAISE(auto pipeline, flink::CompileFlink(config_, definitions));
+  FlinkJobs out;
+  ARROW_ASSIGN_OR_RAISE(
+      out.jobs, flink::JobStatuses(config_, definitions, pipeline, flink::ClientFor(config_)));
+  out.embedded = std::move(pipeline.embedded);
+  return out;
+}
+
 std::vector<StreamStatus> FeatureStore::StreamStatuses() {
   std::vector<StreamStatus> statuses;
   std::shared_lock lock(state_->streams_mutex);

@@ -8,7 +8,9 @@
 // windows, decay rows and `last` ties are the embedded engine's by construction. Lateness is
 // judged by Flink as the embedded engine judges it: the watermark is emitted after every event
 // and trails it by watermark_delay + allowed_lateness + 1 ms (Flink fires a window at
-// `end - 1 ms`).
+// `end - 1 ms`). Messages are read by `headwater_event` (flink/udf: Event.java) by the embedded
+// engine's rules; what it refuses, and late events, go to the tile topic as rejects, which
+// Headwater dead-letters.
 //
 // What Flink cannot compute as the embedded engine does is refused with the view, the feature
 // and the reason. Compiling is deterministic: the same definitions give the same text.
@@ -30,7 +32,8 @@ struct FlinkJob {
   std::string bootstrap_servers;  // of the source, and of the tile topic
   std::string job_name;           // pipeline.name: headwater-<project>-<view>
   std::string tile_topic;         // headwater-<project>-<view>-tiles
-  /// Self-contained, in order: SETs, the function, the tables, the INSERT (without ';').
+  /// Self-contained, in order: SETs, the functions, the tables and view, then the statement
+  /// set of the tiles' and the rejects' INSERTs (each without its ';').
   std::vector<std::string> statements;
   std::string sql;          // the statements as a script
   std::string fingerprint;  // of `sql`: a different one means the job must be resubmitted

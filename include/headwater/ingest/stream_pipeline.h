@@ -101,8 +101,9 @@ class SourcePipeline {
 
   /// Keeps input that cannot be processed, with the reason, for the next checkpoint's
   /// dead-letter file: one JSON object of `source`, `reason` and what `describe` adds (Key and
-  /// value calls on the writer, inside the object).
-  void DeadLetter(std::string_view reason, const std::function<void(JsonWriter&)>& describe);
+  /// value calls on the writer, inside the object). `late`: it is a late event (counted so).
+  void DeadLetter(std::string_view reason, const std::function<void(JsonWriter&)>& describe,
+                  bool late = false);
 
   /// Commits (see the file comment). Safe to call at any time; cheap when nothing changed.
   Status Checkpoint();

@@ -27,6 +27,12 @@ inline constexpr const char* kTileFields[] = {"n",         "sum_bits",      "min
                                               "max_bits",  "mean_bits",     "m2_bits",
                                               "last_time", "last_sequence", "last_bits"};
 
+/// The tile topic also carries the job's rejects: a message it refused or found late, as
+/// `{"headwater_reject": reason, "headwater_partition", "headwater_offset": where in the
+/// source topic, "headwater_payload": the message, base64}` — members in that order (Flink's
+/// JSON writer keeps the declared order), so this prefix tells them from tiles.
+inline constexpr std::string_view kRejectPrefix = R"({"headwater_reject":)";
+
 /// The Kafka topic of a view's tiles: headwater-<project>-<view>-tiles.
 inline std::string TileTopic(std::string_view project, std::string_view view) {
   return "headwater-" + std::string(project) + "-" + std::string(view) + "-tiles";

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "headwater/core/clock.h"
+#include "headwater/flink/flink_jobs.h"
 #include "headwater/ingest/materializer.h"
 #include "headwater/ingest/stream_runner.h"
 #include "headwater/ingest/writes.h"
@@ -129,6 +130,13 @@ struct StreamStatus {
   std::string source;
   ingest::StreamStats stats;
   std::map<int32_t, int64_t> positions;
+};
+
+/// The applied stream views' Flink jobs as the cluster reports them now, and the views that
+/// stay on the embedded engine, with why.
+struct FlinkJobs {
+  std::vector<flink::JobStatus> jobs;
+  std::vector<std::pair<std::string, std::string>> embedded;  // view, reason
 };
 
 /// What the stream views' Flink jobs look like (stream_engine: flink), as last polled.
@@ -243,6 +251,9 @@ class FeatureStore {
   /// The Flink jobs, as a thread polls them while the pipelines run; nullopt when the stream
   /// views do not run on Flink.
   std::optional<FlinkHealth> Flink();
+  /// The Flink jobs of the applied stream views, asked of the cluster now (flink status).
+  /// Fails when stream_engine is not flink or the cluster does not answer.
+  Result<FlinkJobs> FlinkJobStatuses();
 
   /// Stops the stream pipelines with a last checkpoint and releases the online store.
   Status Close();
