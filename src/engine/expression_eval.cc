@@ -1,0 +1,534 @@
+// Expression::Evaluate: each node computes a whole column from its children's columns, in flat
+// loops — as cheap for one online row as it is fast for a training set.
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "expression_node.h"
+#include "headwater/core/time.h"
+
+namespace headwater::engine {
+namespace {
+
+using Node = Expression::Node;
+
+struct Context {
+  const std::vector<const ExprColumn*>& inputs;
+  int64_t length;
+  int64_t now;
+};
+
+ExprColumn Empty(ExprType type, int64_t length) {
+  ExprColumn out;
+  out.type = type;
+  out.length = length;
+  out.valid.assign(static_cast<size_t>(length), 1);
+  const auto n = static_cast<size_t>(length);
+  switch (type) {
+    case ExprType::kFloat64:
+      out.doubles.assign(n, 0.0);
+      break;
+    case ExprType::kString:
+      out.strings.assign(n, std::string());
+      break;
+    default:
+      out.ints.assign(n, 0);
+      break;
+  }
+  return out;
+}
+
+void SetNull(ExprColumn& column, int64_t row) { column.valid[static_cast<size_t>(row)] = 0; }
+
+// A floating result that is not finite is null.
+void SetReal(ExprColumn& column, int64_t row, double value) {
+  if (std::isfinite(value)) {
+    column.doubles[static_cast<size_t>(row)] = value;
+  } else {
+    SetNull(column, row);
+  }
+}
+
+bool BothValid(const ExprColumn& a, const ExprColumn& b, int64_t row) {
+  return a.IsValid(row) && b.IsValid(row);
+}
+
+// Python's %: the result takes the divisor's sign.
+int64_t FloorModulo(int64_t a, int64_t b) {
+  if (b == -1) return 0;  // INT64_MIN % -1 overflows in C++
+  int64_t r = a % b;
+  if (r != 0 && ((r < 0) != (b < 0))) r += b;
+  return r;
+}
+
+double FloorModulo(double a, double b) {
+  double r = std::fmod(a, b);
+  if (r != 0 && ((r < 0) != (b < 0))) r += b;
+  return r;
+}
+
+template <typename T>
+int Compare(const T& a, const T& b) {
+  return a < b ? -1 : (b < a ? 1 : 0);
+}
+
+bool Holds(ExprOp op, int order) {
+  switch (op) {
+    case ExprOp::kEqual:
+      return order == 0;
+    case ExprOp::kNotEqual:
+      return order != 0;
+    case ExprOp::kLess:
+      return order < 0;
+    case ExprOp::kLessEqual:
+      return order <= 0;
+    case ExprOp::kGreater:
+      return order > 0;
+    default:
+      return order >= 0;
+  }
+}
+
+ExprColumn Binary(ExprOp op, ExprType type, const ExprColumn& a, const ExprColumn& b, int64_t n) {
+  ExprColumn out = Empty(type, n);
+  if (op == ExprOp::kAnd || op == ExprOp::kOr) {
+    // Three-valued: a false (and) or a true (or) decides whatever the other side is.
+    const int64_t decisive = op == ExprOp::kOr ? 1 : 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const bool av = a.IsValid(i), bv = b.IsValid(i);
+      const int64_t x = a.ints[static_cast<size_t>(i)], y = b.ints[static_cast<size_t>(i)];
+      if ((av && x == decisive) || (bv && y == decisive)) {
+        out.ints[static_cast<size_t>(i)] = decisive;
+      } else if (av && bv) {
+        out.ints[static_cast<size_t>(i)] = 1 - decisive;
+      } else {
+        SetNull(out, i);
+      }
+    }
+    return out;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (!BothValid(a, b, i)) {
+      SetNull(out, i);
+      continue;
+    }
+    const auto r = static_cast<size_t>(i);
+    switch (op) {
+      case ExprOp::kConcat:
+        out.strings[r] = a.strings[r] + b.strings[r];
+        continue;
+      case ExprOp::kEqual:
+      case ExprOp::kNotEqual:
+      case ExprOp::kLess:
+      case ExprOp::kLessEqual:
+      case ExprOp::kGreater:
+      case ExprOp::kGreaterEqual: {
+        int order;
+        if (a.type == ExprType::kFloat64) {
+          order = Compare(a.doubles[r], b.doubles[r]);
+        } else if (a.type == ExprType::kString) {
+          order = Compare(a.strings[r], b.strings[r]);
+        } else {
+          order = Compare(a.ints[r], b.ints[r]);
+        }
+        out.ints[r] = Holds(op, order) ? 1 : 0;
+        continue;
+      }
+      default:
+        break;
+    }
+    if (a.type == ExprType::kTimestamp) {  // subtract: seconds between them
+      int64_t micros;
+      if (__builtin_sub_overflow(a.ints[r], b.ints[r], &micros)) {
+        SetNull(out, i);
+      } else {
+        out.doubles[r] = static_cast<double>(micros) / 1e6;
+      }
+      continue;
+    }
+    if (type == ExprType::kInt64) {
+      const int64_t x = a.ints[r], y = b.ints[r];
+      int64_t z = 0;
+      bool overflow = false;
+      switch (op) {
+        case ExprOp::kAdd:
+          overflow = __builtin_add_overflow(x, y, &z);
+          break;
+        case ExprOp::kSubtract:
+          overflow = __builtin_sub_overflow(x, y, &z);
+          break;
+        case ExprOp::kMultiply:
+          overflow = __builtin_mul_overflow(x, y, &z);
+          break;
+        default:  // modulo
+          overflow = y == 0;
+          if (!overflow) z = FloorModulo(x, y);
+          break;
+      }
+      if (overflow) {
+        SetNull(out, i);
+      } else {
+        out.ints[r] = z;
+      }
+      continue;
+    }
+    const double x = a.doubles[r], y = b.doubles[r];
+    switch (op) {
+      case ExprOp::kAdd:
+        SetReal(out, i, x + y);
+        break;
+      case ExprOp::kSubtract:
+        SetReal(out, i, x - y);
+        break;
+      case ExprOp::kMultiply:
+        SetReal(out, i, x * y);
+        break;
+      case ExprOp::kDivide:
+        if (y == 0) {
+          SetNull(out, i);
+        } else {
+          SetReal(out, i, x / y);
+        }
+        break;
+      default:  // modulo
+        if (y == 0) {
+          SetNull(out, i);
+        } else {
+          SetReal(out, i, FloorModulo(x, y));
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+std::string FormatReal(double value) { return fmt::format("{}", value); }
+
+ExprColumn Cast(const ExprColumn& in, ExprType to, int64_t n) {
+  ExprColumn out = Empty(to, n);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!in.IsValid(i)) {
+      SetNull(out, i);
+      continue;
+    }
+    const auto r = static_cast<size_t>(i);
+    switch (to) {
+      case ExprType::kBool:
+        if (in.type == ExprType::kFloat64) {
+          out.ints[r] = in.doubles[r] != 0;
+        } else if (in.type == ExprType::kString) {
+          const std::string& s = in.strings[r];
+          if (s == "true" || s == "True" || s == "TRUE") {
+            out.ints[r] = 1;
+          } else if (s == "false" || s == "False" || s == "FALSE") {
+            out.ints[r] = 0;
+          } else {
+            SetNull(out, i);
+          }
+        } else {
+          out.ints[r] = in.ints[r] != 0;
+        }
+        break;
+      case ExprType::kInt64:
+        if (in.type == ExprType::kFloat64) {
+          const double v = std::trunc(in.doubles[r]);  // toward zero, as Python's int()
+          if (std::isfinite(v) && v >= -9.223372036854775808e18 && v < 9.223372036854775808e18) {
+            out.ints[r] = static_cast<int64_t>(v);
+          } else {
+            SetNull(out, i);
+          }
+        } else if (in.type == ExprType::kString) {
+          const std::string& s = in.strings[r];
+          auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), out.ints[r]);
+          if (error != std::errc() || end != s.data() + s.size()) SetNull(out, i);
+        } else if (in.type == ExprType::kTimestamp) {  // Unix seconds
+          out.ints[r] = in.ints[r] / 1'000'000 - (in.ints[r] % 1'000'000 < 0 ? 1 : 0);
+        } else {
+          out.ints[r] = in.ints[r];
+        }
+        break;
+      case ExprType::kFloat64:
+        if (in.type == ExprType::kString) {
+          const std::string& s = in.strings[r];
+          double v = 0;
+          auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), v);
+          if (error != std::errc() || end != s.data() + s.size()) {
+            SetNull(out, i);
+          } else {
+            SetReal(out, i, v);
+          }
+        } else {
+          SetReal(out, i, static_cast<double>(in.ints[r]));
+        }
+        break;
+      case ExprType::kString:
+        switch (in.type) {
+          case ExprType::kBool:
+            out.strings[r] = in.ints[r] ? "true" : "false";
+            break;
+          case ExprType::kInt64:
+            out.strings[r] = std::to_string(in.ints[r]);
+            break;
+          case ExprType::kFloat64:
+            out.strings[r] = FormatReal(in.doubles[r]);
+            break;
+          case ExprType::kTimestamp:
+            out.strings[r] = FormatTimestamp(Timestamp{in.ints[r]});
+            break;
+          case ExprType::kString:
+            out.strings[r] = in.strings[r];
+            break;
+        }
+        break;
+      case ExprType::kTimestamp:
+        if (in.type == ExprType::kString) {
+          auto parsed = ParseTimestamp(in.strings[r]);
+          if (parsed.ok()) {
+            out.ints[r] = parsed->micros;
+          } else {
+            SetNull(out, i);
+          }
+        } else {  // Unix seconds
+          int64_t micros;
+          if (__builtin_mul_overflow(in.ints[r], int64_t{1'000'000}, &micros)) {
+            SetNull(out, i);
+          } else {
+            out.ints[r] = micros;
+          }
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+double RoundHalfEven(double value, int64_t digits) {
+  if (digits == 0) return std::nearbyint(value);
+  const double scale = std::pow(10.0, static_cast<double>(digits));
+  return std::nearbyint(value * scale) / scale;  // as NumPy rounds
+}
+
+Result<ExprColumn> Evaluate(const Node& node, const Context& context);
+
+Result<ExprColumn> Call(const Node& node, const Context& context) {
+  const int64_t n = context.length;
+  std::vector<ExprColumn> args;
+  for (const auto& child : node.children) {
+    ARROW_ASSIGN_OR_RAISE(auto column, Evaluate(*child, context));
+    args.push_back(std::move(column));
+  }
+  ExprColumn out = Empty(node.type, n);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto r = static_cast<size_t>(i);
+    switch (node.function) {
+      case ExprFunction::kCoalesce:
+      case ExprFunction::kLeast:
+      case ExprFunction::kGreatest: {
+        // coalesce: the first value; least/greatest: the extreme of the values, nulls skipped.
+        const ExprColumn* best = nullptr;
+        for (const ExprColumn& arg : args) {
+          if (!arg.IsValid(i)) continue;
+          if (best == nullptr) {
+            best = &arg;
+            if (node.function == ExprFunction::kCoalesce) break;
+            continue;
+          }
+          int order = node.type == ExprType::kFloat64  ? Compare(arg.doubles[r], best->doubles[r])
+                      : node.type == ExprType::kString ? Compare(arg.strings[r], best->strings[r])
+                                                       : Compare(arg.ints[r], best->ints[r]);
+          if ((node.function == ExprFunction::kLeast && order < 0) ||
+              (node.function == ExprFunction::kGreatest && order > 0)) {
+            best = &arg;
+          }
+        }
+        if (best == nullptr) {
+          SetNull(out, i);
+        } else if (node.type == ExprType::kFloat64) {
+          out.doubles[r] = best->doubles[r];
+        } else if (node.type == ExprType::kString) {
+          out.strings[r] = best->strings[r];
+        } else {
+          out.ints[r] = best->ints[r];
+        }
+        continue;
+      }
+      case ExprFunction::kConcat:  // nulls skipped, as SQL's concat()
+        for (const ExprColumn& arg : args) {
+          if (arg.IsValid(i)) out.strings[r] += arg.strings[r];
+        }
+        continue;
+      case ExprFunction::kNow:
+        out.ints[r] = context.now;
+        continue;
+      default:
+        break;
+    }
+    bool valid = true;
+    for (const ExprColumn& arg : args) valid = valid && arg.IsValid(i);
+    if (!valid) {
+      SetNull(out, i);
+      continue;
+    }
+    const ExprColumn& x = args[0];
+    switch (node.function) {
+      case ExprFunction::kAbs:
+        if (node.type == ExprType::kInt64) {
+          if (x.ints[r] == std::numeric_limits<int64_t>::min()) {
+            SetNull(out, i);
+          } else {
+            out.ints[r] = x.ints[r] < 0 ? -x.ints[r] : x.ints[r];
+          }
+        } else {
+          SetReal(out, i, std::fabs(x.doubles[r]));
+        }
+        break;
+      case ExprFunction::kFloor:
+      case ExprFunction::kCeil:
+        if (node.type == ExprType::kInt64) {
+          out.ints[r] = x.ints[r];
+        } else {
+          SetReal(out, i,
+                  node.function == ExprFunction::kFloor ? std::floor(x.doubles[r])
+                                                        : std::ceil(x.doubles[r]));
+        }
+        break;
+      case ExprFunction::kLog:
+        SetReal(out, i, x.doubles[r] > 0 ? std::log(x.doubles[r]) : NAN);
+        break;
+      case ExprFunction::kExp:
+        SetReal(out, i, std::exp(x.doubles[r]));
+        break;
+      case ExprFunction::kSqrt:
+        SetReal(out, i, x.doubles[r] >= 0 ? std::sqrt(x.doubles[r]) : NAN);
+        break;
+      case ExprFunction::kPow:
+        SetReal(out, i, std::pow(x.doubles[r], args[1].doubles[r]));
+        break;
+      case ExprFunction::kRound:
+        SetReal(out, i, RoundHalfEven(x.doubles[r], args.size() == 2 ? args[1].ints[r] : 0));
+        break;
+      case ExprFunction::kLength: {
+        int64_t characters = 0;  // UTF-8 code points
+        for (unsigned char c : x.strings[r]) characters += (c & 0xC0) != 0x80;
+        out.ints[r] = characters;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
+  const int64_t n = context.length;
+  switch (node.kind) {
+    case Node::Kind::kLiteral: {
+      ExprColumn out = Empty(node.type, n);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto r = static_cast<size_t>(i);
+        if (node.null) {
+          SetNull(out, i);
+        } else if (node.type == ExprType::kFloat64) {
+          out.doubles[r] = node.real;
+        } else if (node.type == ExprType::kString) {
+          out.strings[r] = node.text;
+        } else {
+          out.ints[r] = node.integer;
+        }
+      }
+      return out;
+    }
+    case Node::Kind::kInput: {
+      const ExprColumn* input = context.inputs[static_cast<size_t>(node.input)];
+      if (input == nullptr || input->length != n || input->type != node.type) {
+        return Status::Invalid("expression input ", node.input, " is missing or not ", n, " ",
+                               ExprTypeName(node.type), " values");
+      }
+      ExprColumn out = *input;
+      if (out.valid.empty()) out.valid.assign(static_cast<size_t>(n), 1);
+      return out;
+    }
+    case Node::Kind::kNegate: {
+      ARROW_ASSIGN_OR_RAISE(auto x, Evaluate(*node.children[0], context));
+      for (int64_t i = 0; i < n; ++i) {
+        const auto r = static_cast<size_t>(i);
+        if (x.type == ExprType::kFloat64) {
+          x.doubles[r] = -x.doubles[r];
+        } else if (x.ints[r] == std::numeric_limits<int64_t>::min()) {
+          SetNull(x, i);
+        } else {
+          x.ints[r] = -x.ints[r];
+        }
+      }
+      return x;
+    }
+    case Node::Kind::kNot: {
+      ARROW_ASSIGN_OR_RAISE(auto x, Evaluate(*node.children[0], context));
+      for (int64_t& v : x.ints) v = 1 - v;
+      return x;
+    }
+    case Node::Kind::kIsNull:
+    case Node::Kind::kIsNotNull: {
+      ARROW_ASSIGN_OR_RAISE(auto x, Evaluate(*node.children[0], context));
+      ExprColumn out = Empty(ExprType::kBool, n);
+      for (int64_t i = 0; i < n; ++i) {
+        out.ints[static_cast<size_t>(i)] = x.IsValid(i) == (node.kind == Node::Kind::kIsNotNull);
+      }
+      return out;
+    }
+    case Node::Kind::kBinary: {
+      ARROW_ASSIGN_OR_RAISE(auto a, Evaluate(*node.children[0], context));
+      ARROW_ASSIGN_OR_RAISE(auto b, Evaluate(*node.children[1], context));
+      return Binary(node.op, node.type, a, b, n);
+    }
+    case Node::Kind::kCall:
+      return Call(node, context);
+    case Node::Kind::kCase: {
+      std::vector<ExprColumn> parts;
+      for (const auto& child : node.children) {
+        ARROW_ASSIGN_OR_RAISE(auto column, Evaluate(*child, context));
+        parts.push_back(std::move(column));
+      }
+      ExprColumn out = Empty(node.type, n);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto r = static_cast<size_t>(i);
+        const ExprColumn* chosen = &parts.back();
+        for (size_t w = 0; w + 1 < parts.size(); w += 2) {
+          if (parts[w].IsValid(i) && parts[w].ints[r] != 0) {  // a null condition is false
+            chosen = &parts[w + 1];
+            break;
+          }
+        }
+        if (!chosen->IsValid(i)) {
+          SetNull(out, i);
+        } else if (node.type == ExprType::kFloat64) {
+          out.doubles[r] = chosen->doubles[r];
+        } else if (node.type == ExprType::kString) {
+          out.strings[r] = chosen->strings[r];
+        } else {
+          out.ints[r] = chosen->ints[r];
+        }
+      }
+      return out;
+    }
+    case Node::Kind::kCast: {
+      ARROW_ASSIGN_OR_RAISE(auto x, Evaluate(*node.children[0], context));
+      if (x.type == node.type) return x;
+      return Cast(x, node.type, n);
+    }
+  }
+  return Status::Invalid("unknown expression node");
+}
+
+}  // namespace
+
+Result<ExprColumn> Expression::Evaluate(const std::vector<const ExprColumn*>& inputs,
+                                        int64_t length, int64_t now_micros) const {
+  return engine::Evaluate(*root_, Context{inputs, length, now_micros});
+}
+
+}  // namespace headwater::engine
