@@ -110,8 +110,8 @@ def test_kafka_json_messages_become_windows_and_bad_ones_dead_letters(tmp_path, 
         assert metric(server, 'headwater_stream_dead_letters_total{source="trades_push"}') == 9
     finally:
         server.stop()
-    dead = [json.loads(line) for f in (tmp_path / "data" / "stream" / "trades_push" /
-                                       "dead_letters").iterdir()
+    dead = [json.loads(line) for f in sorted((tmp_path / "data" / "stream" / "trades_push" /
+                                              "dead_letters").iterdir())
             for line in f.read_text().splitlines()]
     reasons = [d["reason"] for d in dead]
     assert reasons[0].startswith("the message is not valid JSON") and "not an object" in reasons[1]

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "expression_node.h"
 #include "headwater/core/time.h"
@@ -41,7 +42,30 @@ ExprColumn Empty(ExprType type, int64_t length) {
   return out;
 }
 
-void SetNull(ExprColumn& column, int64_t row) { column.valid[static_cast<size_t>(row)] = 0; }
+void SetNull(ExprColumn& column, int64_t row) {
+  if (column.valid.empty()) column.valid.assign(static_cast<size_t>(column.length), 1);
+  column.valid[static_cast<size_t>(row)] = 0;
+}
+
+// Rows valid in both (empty: all of them).
+std::vector<uint8_t> BothValid(const ExprColumn& a, const ExprColumn& b) {
+  if (a.valid.empty()) return b.valid;
+  if (b.valid.empty()) return a.valid;
+  std::vector<uint8_t> valid(a.valid.size());
+  for (size_t i = 0; i < valid.size(); ++i) valid[i] = a.valid[i] & b.valid[i];
+  return valid;
+}
+
+// Non-finite results are null.
+void NullNonFinite(ExprColumn& column) {
+  const double* values = column.doubles.data();
+  bool all_finite = true;
+  for (int64_t i = 0; i < column.length; ++i) all_finite &= std::isfinite(values[i]);
+  if (all_finite) return;
+  for (int64_t i = 0; i < column.length; ++i) {
+    if (!std::isfinite(values[i])) SetNull(column, i);
+  }
+}
 
 // A floating result that is not finite is null.
 void SetReal(ExprColumn& column, int64_t row, double value) {
@@ -92,7 +116,60 @@ bool Holds(ExprOp op, int order) {
   }
 }
 
+// One side of a Float64 operation: a column, or a literal's value for every row.
+struct RealOperand {
+  const ExprColumn* column = nullptr;
+  double scalar = 0;
+};
+
+// Float64 arithmetic, one tight loop per operator: what the training-set sizes run.
+template <typename Op>
+ExprColumn RealArithmetic(const RealOperand& a, const RealOperand& b, int64_t n, Op op) {
+  ExprColumn out;
+  out.type = ExprType::kFloat64;
+  out.length = n;
+  static const ExprColumn kAllValid;
+  out.valid = BothValid(a.column ? *a.column : kAllValid, b.column ? *b.column : kAllValid);
+  out.doubles.resize(static_cast<size_t>(n));
+  double* z = out.doubles.data();
+  if (a.column && b.column) {
+    const double* x = a.column->doubles.data();
+    const double* y = b.column->doubles.data();
+    for (int64_t i = 0; i < n; ++i) z[i] = op(x[i], y[i]);
+  } else if (a.column) {
+    const double* x = a.column->doubles.data();
+    for (int64_t i = 0; i < n; ++i) z[i] = op(x[i], b.scalar);
+  } else {
+    const double* y = b.column->doubles.data();
+    for (int64_t i = 0; i < n; ++i) z[i] = op(a.scalar, y[i]);
+  }
+  NullNonFinite(out);  // also x / 0 and fmod(x, 0)
+  return out;
+}
+
+std::optional<ExprColumn> RealBinary(ExprOp op, const RealOperand& a, const RealOperand& b,
+                                     int64_t n) {
+  switch (op) {
+    case ExprOp::kAdd:
+      return RealArithmetic(a, b, n, [](double x, double y) { return x + y; });
+    case ExprOp::kSubtract:
+      return RealArithmetic(a, b, n, [](double x, double y) { return x - y; });
+    case ExprOp::kMultiply:
+      return RealArithmetic(a, b, n, [](double x, double y) { return x * y; });
+    case ExprOp::kDivide:
+      return RealArithmetic(a, b, n, [](double x, double y) { return x / y; });
+    case ExprOp::kModulo:
+      return RealArithmetic(a, b, n, [](double x, double y) { return FloorModulo(x, y); });
+    default:
+      return std::nullopt;
+  }
+}
+
 ExprColumn Binary(ExprOp op, ExprType type, const ExprColumn& a, const ExprColumn& b, int64_t n) {
+  if (type == ExprType::kFloat64 && a.type == ExprType::kFloat64) {
+    auto out = RealBinary(op, RealOperand{&a}, RealOperand{&b}, n);
+    if (out) return std::move(*out);
+  }
   ExprColumn out = Empty(type, n);
   if (op == ExprOp::kAnd || op == ExprOp::kOr) {
     // Three-valued: a false (and) or a true (or) decides whatever the other side is.
@@ -208,6 +285,17 @@ ExprColumn Binary(ExprOp op, ExprType type, const ExprColumn& a, const ExprColum
 std::string FormatReal(double value) { return fmt::format("{}", value); }
 
 ExprColumn Cast(const ExprColumn& in, ExprType to, int64_t n) {
+  if (to == ExprType::kFloat64 && in.type == ExprType::kInt64) {
+    ExprColumn out;
+    out.type = to;
+    out.length = n;
+    out.valid = in.valid;
+    out.doubles.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      out.doubles[static_cast<size_t>(i)] = static_cast<double>(in.ints[static_cast<size_t>(i)]);
+    }
+    return out;
+  }
   ExprColumn out = Empty(to, n);
   for (int64_t i = 0; i < n; ++i) {
     if (!in.IsValid(i)) {
@@ -423,6 +511,30 @@ Result<ExprColumn> Call(const Node& node, const Context& context) {
   return out;
 }
 
+const ExprColumn* InputOf(const Node& node, const Context& context) {
+  const ExprColumn* input = context.inputs[static_cast<size_t>(node.input)];
+  if (input == nullptr || input->length != context.length || input->type != node.type) {
+    return nullptr;
+  }
+  return input;
+}
+
+Status BadInput(const Node& node, const Context& context) {
+  return Status::Invalid("expression input ", node.input, " is missing or not ", context.length,
+                         " ", ExprTypeName(node.type), " values");
+}
+
+// A child's column: an input as it is (not copied), anything else computed into `storage`.
+Result<const ExprColumn*> Operand(const Node& node, const Context& context, ExprColumn* storage) {
+  if (node.kind == Node::Kind::kInput) {
+    const ExprColumn* input = InputOf(node, context);
+    if (input == nullptr) return BadInput(node, context);
+    return input;
+  }
+  ARROW_ASSIGN_OR_RAISE(*storage, Evaluate(node, context));
+  return storage;
+}
+
 Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
   const int64_t n = context.length;
   switch (node.kind) {
@@ -443,14 +555,9 @@ Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
       return out;
     }
     case Node::Kind::kInput: {
-      const ExprColumn* input = context.inputs[static_cast<size_t>(node.input)];
-      if (input == nullptr || input->length != n || input->type != node.type) {
-        return Status::Invalid("expression input ", node.input, " is missing or not ", n, " ",
-                               ExprTypeName(node.type), " values");
-      }
-      ExprColumn out = *input;
-      if (out.valid.empty()) out.valid.assign(static_cast<size_t>(n), 1);
-      return out;
+      const ExprColumn* input = InputOf(node, context);
+      if (input == nullptr) return BadInput(node, context);
+      return *input;
     }
     case Node::Kind::kNegate: {
       ARROW_ASSIGN_OR_RAISE(auto x, Evaluate(*node.children[0], context));
@@ -481,9 +588,32 @@ Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
       return out;
     }
     case Node::Kind::kBinary: {
-      ARROW_ASSIGN_OR_RAISE(auto a, Evaluate(*node.children[0], context));
-      ARROW_ASSIGN_OR_RAISE(auto b, Evaluate(*node.children[1], context));
-      return Binary(node.op, node.type, a, b, n);
+      ExprColumn storage[2];
+      const ExprColumn* operands[2];
+      RealOperand reals[2];
+      for (int side = 0; side < 2; ++side) {
+        const Node& child = *node.children[static_cast<size_t>(side)];
+        if (child.kind == Node::Kind::kLiteral && !child.null && child.type == ExprType::kFloat64) {
+          reals[side].scalar = child.real;  // no column of n copies
+          operands[side] = nullptr;
+          continue;
+        }
+        ARROW_ASSIGN_OR_RAISE(operands[side], Operand(child, context, &storage[side]));
+        reals[side].column = operands[side];
+      }
+      if (node.type == ExprType::kFloat64 && node.children[0]->type == ExprType::kFloat64 &&
+          (operands[0] != nullptr || operands[1] != nullptr)) {
+        auto out = RealBinary(node.op, reals[0], reals[1], n);
+        if (out) return std::move(*out);
+      }
+      for (int side = 0; side < 2; ++side) {
+        if (operands[side] == nullptr) {
+          ARROW_ASSIGN_OR_RAISE(storage[side],
+                                Evaluate(*node.children[static_cast<size_t>(side)], context));
+          operands[side] = &storage[side];
+        }
+      }
+      return Binary(node.op, node.type, *operands[0], *operands[1], n);
     }
     case Node::Kind::kCall:
       return Call(node, context);
@@ -516,9 +646,10 @@ Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
       return out;
     }
     case Node::Kind::kCast: {
-      ARROW_ASSIGN_OR_RAISE(auto x, Evaluate(*node.children[0], context));
-      if (x.type == node.type) return x;
-      return Cast(x, node.type, n);
+      ExprColumn storage;
+      ARROW_ASSIGN_OR_RAISE(const ExprColumn* x, Operand(*node.children[0], context, &storage));
+      if (x->type == node.type) return *x;
+      return Cast(*x, node.type, n);
     }
   }
   return Status::Invalid("unknown expression node");

@@ -150,6 +150,13 @@ class Parser {
 
   static NodePtr Cast(NodePtr node, ExprType type) {
     if (node->type == type) return node;
+    if (node->kind == Node::Kind::kLiteral && !node->null && node->type == ExprType::kInt64 &&
+        type == ExprType::kFloat64) {  // folded: 2 in `x * 2` is 2.0
+      auto literal = std::make_shared<Node>(*node);
+      literal->type = type;
+      literal->real = static_cast<double>(node->integer);
+      return literal;
+    }
     auto cast = std::make_shared<Node>();
     cast->kind = Node::Kind::kCast;
     cast->type = type;

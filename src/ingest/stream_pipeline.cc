@@ -217,14 +217,24 @@ Status SourcePipeline::Push(const arrow::RecordBatch& events) {
 }
 
 Status SourcePipeline::Process(const arrow::RecordBatch& events, int32_t partition,
-                               int64_t next_position) {
+                               int64_t next_position, DeadLetters dead_letters) {
   std::lock_guard lock(mutex_);
+  KeepDeadLettersLocked(std::move(dead_letters));
   return ProcessLocked(events, partition, next_position);
 }
 
-void SourcePipeline::Advance(int32_t partition, int64_t next_position) {
+void SourcePipeline::Advance(int32_t partition, int64_t next_position, DeadLetters dead_letters) {
   std::lock_guard lock(mutex_);
+  KeepDeadLettersLocked(std::move(dead_letters));
   positions_[partition] = next_position;
+  dirty_ = true;
+}
+
+void SourcePipeline::KeepDeadLettersLocked(DeadLetters dead_letters) {
+  if (dead_letters.lines.empty()) return;
+  stats_.dead_letters += static_cast<int64_t>(dead_letters.lines.size());
+  stats_.late_events += dead_letters.late;
+  for (std::string& line : dead_letters.lines) dead_letters_.push_back(std::move(line));
   dirty_ = true;
 }
 
@@ -239,15 +249,18 @@ Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t p
     ARROW_RETURN_NOT_OK(tiles_ ? view.job.ConsumeTiles(events, &late)
                                : view.job.Consume(events, &late));
     newest = std::max(newest, view.job.batch_max_time());
+    DeadLetters letters;
     for (int64_t row : late) {
-      DeadLetter(fmt::format("late: its window was final (watermark {})",
-                             FormatTimestamp(Timestamp{stats_.watermark})),
-                 [&](JsonWriter& record) {
-                   record.Key("view").String(view.view->name);
-                   record.Key("event").Raw(EventJson(events, row));
-                 });
+      letters.lines.push_back(
+          DeadLetterLine(fmt::format("late: its window was final (watermark {})",
+                                     FormatTimestamp(Timestamp{stats_.watermark})),
+                         [&](JsonWriter& record) {
+                           record.Key("view").String(view.view->name);
+                           record.Key("event").Raw(EventJson(events, row));
+                         }));
     }
-    stats_.late_events += static_cast<int64_t>(late.size());
+    letters.late = static_cast<int64_t>(late.size());
+    KeepDeadLettersLocked(std::move(letters));
   }
   stats_.events += events.num_rows();
   if (events.num_rows() > 0) watermark_->Observe(partition, newest, now);
@@ -288,15 +301,12 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
   return Status::OK();
 }
 
-void SourcePipeline::DeadLetter(std::string_view reason,
-                                const std::function<void(JsonWriter&)>& describe, bool late) {
+std::string SourcePipeline::DeadLetterLine(std::string_view reason,
+                                           const std::function<void(JsonWriter&)>& describe) const {
   JsonWriter line;
   line.BeginObject().Key("source").String(source_name_).Key("reason").String(reason);
   describe(line);
-  dead_letters_.push_back(line.EndObject().Take() + "\n");
-  ++stats_.dead_letters;
-  if (late) ++stats_.late_events;
-  dirty_ = true;
+  return line.EndObject().Take() + "\n";
 }
 
 bool SourcePipeline::CheckpointDue() const {

@@ -136,7 +136,8 @@ class KafkaReader {
   void Run();
   Status Deliver(std::vector<rd_kafka_message_t*>& messages);
 
-  void Reject(const rd_kafka_message_t& message, std::string_view payload);
+  void Reject(const rd_kafka_message_t& message, std::string_view payload,
+              DeadLetters* dead_letters);
 
   std::string source_;
   bool tiles_ = false;
@@ -275,38 +276,41 @@ Status KafkaReader::Deliver(std::vector<rd_kafka_message_t*>& messages) {
   for (rd_kafka_message_t* m : messages) by_partition[m->partition].push_back(m);
   const EventTimeBounds bounds = EventTimeBounds::At(config_, clock_->Now());
   for (auto& [partition, list] : by_partition) {
+    DeadLetters dead_letters;
     for (rd_kafka_message_t* m : list) {
       std::string_view payload(static_cast<const char*>(m->payload), m->len);
       if (tiles_ && payload.starts_with(kRejectPrefix)) {
-        Reject(*m, payload);
+        Reject(*m, payload, &dead_letters);
         continue;
       }
       Status appended = decoder_->Append(payload, bounds);
       if (!appended.ok()) {
-        pipeline_->DeadLetter(appended.message(), [&](JsonWriter& record) {
-          record.Key("partition").Int(m->partition).Key("offset").Int(m->offset);
-          if (arrow::util::ValidateUTF8(payload)) {
-            record.Key("payload").String(payload);
-          } else {  // kept exactly, as base64, so the dead-letter file stays valid JSON
-            std::string encoded;
-            AppendBase64(payload, &encoded);
-            record.Key("payload_base64").String(encoded);
-          }
-        });
+        dead_letters.lines.push_back(
+            pipeline_->DeadLetterLine(appended.message(), [&](JsonWriter& record) {
+              record.Key("partition").Int(m->partition).Key("offset").Int(m->offset);
+              if (arrow::util::ValidateUTF8(payload)) {
+                record.Key("payload").String(payload);
+              } else {  // kept exactly, as base64, so the dead-letter file stays valid JSON
+                std::string encoded;
+                AppendBase64(payload, &encoded);
+                record.Key("payload_base64").String(encoded);
+              }
+            }));
       }
     }
     ARROW_ASSIGN_OR_RAISE(auto batch, decoder_->Flush());
     const int64_t next = list.back()->offset + 1;
     if (batch->num_rows() > 0) {
-      ARROW_RETURN_NOT_OK(pipeline_->Process(*batch, partition, next));
+      ARROW_RETURN_NOT_OK(pipeline_->Process(*batch, partition, next, std::move(dead_letters)));
     } else {
-      pipeline_->Advance(partition, next);
+      pipeline_->Advance(partition, next, std::move(dead_letters));
     }
   }
   return Status::OK();
 }
 
-void KafkaReader::Reject(const rd_kafka_message_t& message, std::string_view payload) {
+void KafkaReader::Reject(const rd_kafka_message_t& message, std::string_view payload,
+                         DeadLetters* dead_letters) {
   rapidjson::Document reject;
   reject.Parse(payload.data(), payload.size());
   const rapidjson::Value& object = reject;  // const: clang's C++20 operator== ambiguity
@@ -326,25 +330,23 @@ void KafkaReader::Reject(const rd_kafka_message_t& message, std::string_view pay
   }
   if (reason == nullptr || !reason->IsString() || partition == nullptr || !partition->IsInt() ||
       offset == nullptr || !offset->IsInt64() || !original.ok()) {
-    pipeline_->DeadLetter("a reject from Flink that Headwater cannot read",
-                          [&](JsonWriter& record) {
-                            record.Key("tile_partition").Int(message.partition);
-                            record.Key("tile_offset").Int(message.offset);
-                          });
+    dead_letters->lines.push_back(pipeline_->DeadLetterLine(
+        "a reject from Flink that Headwater cannot read", [&](JsonWriter& record) {
+          record.Key("tile_partition").Int(message.partition);
+          record.Key("tile_offset").Int(message.offset);
+        }));
     return;
   }
   const std::string_view why(reason->GetString(), reason->GetStringLength());
-  pipeline_->DeadLetter(
-      why,
-      [&](JsonWriter& record) {
-        record.Key("partition").Int(partition->GetInt()).Key("offset").Int(offset->GetInt64());
-        if (arrow::util::ValidateUTF8(*original)) {
-          record.Key("payload").String(*original);
-        } else {
-          record.Key("payload_base64").String(event->GetString());
-        }
-      },
-      /*late=*/why.starts_with("late"));
+  dead_letters->lines.push_back(pipeline_->DeadLetterLine(why, [&](JsonWriter& record) {
+    record.Key("partition").Int(partition->GetInt()).Key("offset").Int(offset->GetInt64());
+    if (arrow::util::ValidateUTF8(*original)) {
+      record.Key("payload").String(*original);
+    } else {
+      record.Key("payload_base64").String(event->GetString());
+    }
+  }));
+  if (why.starts_with("late")) ++dead_letters->late;
 }
 
 Result<std::unique_ptr<StreamRunner>> StreamRunner::Start(

@@ -51,6 +51,13 @@ struct StreamStats {
   std::vector<double> publish_seconds;
 };
 
+/// Dead letters of input read with the events (malformed messages, Flink's rejects): lines made
+/// by SourcePipeline::DeadLetterLine, and how many of them are late events.
+struct DeadLetters {
+  std::vector<std::string> lines;
+  int64_t late = 0;
+};
+
 class SourcePipeline {
  public:
   /// Opens the pipeline of `source` (push or Kafka) over the stream views it feeds; restores
@@ -91,19 +98,21 @@ class SourcePipeline {
   Status Push(const arrow::RecordBatch& events);
 
   /// Processes events (for a tile pipeline: tile messages) read from `partition`, after which
-  /// it is at `next_position`.
-  Status Process(const arrow::RecordBatch& events, int32_t partition, int64_t next_position);
+  /// it is at `next_position`; `dead_letters` are kept in the same step, so that a checkpoint
+  /// has them exactly when it has the position past them.
+  Status Process(const arrow::RecordBatch& events, int32_t partition, int64_t next_position,
+                 DeadLetters dead_letters = {});
   /// Moves a partition's position without events (e.g. past malformed messages).
-  void Advance(int32_t partition, int64_t next_position);
+  void Advance(int32_t partition, int64_t next_position, DeadLetters dead_letters = {});
   /// Recomputes the watermark at the current processing time (so idle partitions stop holding
   /// it back) and finalises what it passed.
   Status Tick();
 
-  /// Keeps input that cannot be processed, with the reason, for the next checkpoint's
-  /// dead-letter file: one JSON object of `source`, `reason` and what `describe` adds (Key and
-  /// value calls on the writer, inside the object). `late`: it is a late event (counted so).
-  void DeadLetter(std::string_view reason, const std::function<void(JsonWriter&)>& describe,
-                  bool late = false);
+  /// A dead-letter line for input that cannot be processed: one JSON object of `source`,
+  /// `reason` and what `describe` adds (Key and value calls on the writer, inside the object).
+  /// Hand it to Process or Advance with the position past that input.
+  std::string DeadLetterLine(std::string_view reason,
+                             const std::function<void(JsonWriter&)>& describe) const;
 
   /// Commits (see the file comment). Safe to call at any time; cheap when nothing changed.
   Status Checkpoint();
@@ -121,6 +130,7 @@ class SourcePipeline {
       bool per_event_watermark, bool tiles = false);
   Status Restore();
   Status ProcessLocked(const arrow::RecordBatch& events, int32_t partition, int64_t position);
+  void KeepDeadLettersLocked(DeadLetters dead_letters);
   Status FinalizeLocked(
       int64_t now, std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now());
 
