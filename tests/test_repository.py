@@ -126,3 +126,46 @@ def test_usage_errors_exit_2(cli):
     assert cli(ok=False).returncode == 2
     result = cli("get-historical-features", "--entities", "e.csv", "--output", "o.csv", ok=False)
     assert result.returncode == 2 and "--features or --feature-service" in result.stderr
+
+
+ON_DEMAND = """
+sources:
+  - name: vals_to_add
+    type: request
+    schema: [{name: val_to_add, dtype: Int64}, {name: val_to_add_2, dtype: Int64}]
+on_demand_feature_views:
+  - name: transformed_conv_rate
+    sources: [driver_hourly_stats, vals_to_add]
+    schema:
+      - {name: conv_rate_plus_val1, dtype: Float64}
+      - {name: conv_rate_plus_val2, dtype: Float64}
+    expressions:
+      conv_rate_plus_val1: conv_rate + val_to_add
+      conv_rate_plus_val2: conv_rate + {second}
+"""
+
+
+def test_on_demand_views_apply_and_bad_expressions_name_file_line_view_feature_token(
+        driver_repo, cli):
+    """Feast's quickstart on-demand view (issue 14): its expressions are compiled at plan and
+    apply; one that does not compile stops apply before anything changes."""
+    (driver_repo / "on_demand.yaml").write_text(ON_DEMAND.replace("{second}", "val_to_ad"))
+    err = cli("apply", cwd=driver_repo, ok=False).stderr
+    assert err.startswith(
+        "error: on_demand.yaml:14: on_demand_feature_view 'transformed_conv_rate', feature "
+        "'conv_rate_plus_val2': at column 13 ('val_to_ad'): unknown input 'val_to_ad'"), err
+    dump = json.loads(cli("registry-dump", cwd=driver_repo).stdout)
+    assert "on_demand_feature_views" not in dump or not dump["on_demand_feature_views"]
+    (driver_repo / "on_demand.yaml").write_text(ON_DEMAND.replace("{second}", "val_to_add_2"))
+    assert "+ on_demand_feature_view transformed_conv_rate" in cli("plan", cwd=driver_repo).stdout
+    cli("apply", cwd=driver_repo)
+    dump = json.loads(cli("registry-dump", cwd=driver_repo).stdout)
+    [view] = dump["on_demand_feature_views"]
+    assert view["expressions"]["conv_rate_plus_val1"] == "conv_rate + val_to_add"
+    assert [s["view"] for s in view["sources"]] == ["driver_hourly_stats", "vals_to_add"]
+    # A feature view cannot read a request source; an on-demand view cannot read another.
+    (driver_repo / "more.yaml").write_text(
+        "on_demand_feature_views:\n  - name: twice\n    sources: [transformed_conv_rate]\n"
+        "    schema: [{name: f, dtype: Float64}]\n    expressions: {f: conv_rate_plus_val1}\n")
+    assert "on-demand views read feature views and request sources" in cli(
+        "apply", cwd=driver_repo, ok=False).stderr

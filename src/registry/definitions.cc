@@ -54,6 +54,17 @@ const FeatureService* Definitions::FindFeatureService(std::string_view name) con
   return FindByName(feature_services, name);
 }
 
+const OnDemandFeatureView* Definitions::FindOnDemandFeatureView(std::string_view name) const {
+  return FindByName(on_demand_feature_views, name);
+}
+
+const Field* OnDemandFeatureView::FindFeature(std::string_view feature) const {
+  for (const Field& field : features) {
+    if (field.name == feature) return &field;
+  }
+  return nullptr;
+}
+
 namespace {
 
 template <typename T>
@@ -76,6 +87,7 @@ void Definitions::Merge(Definitions other) {
   MergeByName(std::move(other.sources), &sources);
   MergeByName(std::move(other.feature_views), &feature_views);
   MergeByName(std::move(other.feature_services), &feature_services);
+  MergeByName(std::move(other.on_demand_feature_views), &on_demand_feature_views);
 }
 
 const DataSource* Definitions::BatchSourceOf(const FeatureView& view) const {
@@ -85,7 +97,8 @@ const DataSource* Definitions::BatchSourceOf(const FeatureView& view) const {
 
 const DataSource* Definitions::EventSourceOf(const FeatureView& view) const {
   const DataSource* source = FindSource(view.source);
-  if (source != nullptr && source->type != SourceType::kFile)
+  if (source != nullptr &&
+      (source->type == SourceType::kPush || source->type == SourceType::kKafka))
     source = FindSource(source->batch_source);
   return source != nullptr && source->type == SourceType::kFile ? source : nullptr;
 }
@@ -98,6 +111,8 @@ std::string_view SourceTypeName(SourceType type) {
       return "push";
     case SourceType::kKafka:
       return "kafka";
+    case SourceType::kRequest:
+      return "request";
   }
   return "file";
 }

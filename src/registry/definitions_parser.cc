@@ -77,17 +77,87 @@ Status ParseDurationField(YamlReader& reader, const YAML::Node& node, const char
   return Status::OK();
 }
 
+// A `schema` list of {name, dtype}.
+Status ParseSchema(YamlReader& reader, const YAML::Node& node, std::vector<Field>* out) {
+  return reader.ForEach(node, "schema", [&](const YAML::Node& field_node) {
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(field_node, {"name", "dtype", "description", "tags"}));
+    Field field;
+    std::string dtype;
+    ARROW_RETURN_NOT_OK(reader.RequiredString(field_node, "name", &field.name));
+    ARROW_RETURN_NOT_OK(reader.RequiredString(field_node, "dtype", &dtype));
+    auto type = ParseFeatureType(dtype);
+    if (!type.ok()) {
+      return reader.Error(field_node["dtype"],
+                          "field '" + field.name + "': " + type.status().message());
+    }
+    field.dtype = *type;
+    out->push_back(std::move(field));
+    return Status::OK();
+  });
+}
+
+// Views, or {view: [features]}, as feature services and on-demand views list them.
+Status ParseProjections(YamlReader& reader, const YAML::Node& node, const char* key,
+                        std::vector<FeatureViewProjection>* out) {
+  YAML::Node list = node[key];
+  if (!list || !list.IsSequence() || list.size() == 0) {
+    return reader.Error(
+        node, std::string("'") + key + "' must be a non-empty list of views or {view: [features]}");
+  }
+  for (const auto& element : list) {
+    FeatureViewProjection projection;
+    if (element.IsScalar()) {
+      projection.view = element.Scalar();
+    } else if (element.IsMap() && element.size() == 1) {
+      auto entry = *element.begin();
+      projection.view = entry.first.Scalar();
+      if (entry.second.IsScalar()) {
+        projection.features.push_back(entry.second.Scalar());
+      } else if (entry.second.IsSequence()) {
+        for (const auto& name : entry.second) {
+          if (!name.IsScalar()) return reader.Error(name, "a feature name must be a string");
+          projection.features.push_back(name.Scalar());
+        }
+      } else {
+        return reader.Error(entry.second, "expected a list of feature names");
+      }
+    } else {
+      return reader.Error(
+          element, std::string("each entry of '") + key + "' is a view name or {view: [features]}");
+    }
+    out->push_back(std::move(projection));
+  }
+  return Status::OK();
+}
+
 Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   DataSource source;
   ARROW_RETURN_NOT_OK(
       BeginObject(reader, node, "source",
                   {"name", "type", "path", "timestamp_field", "created_timestamp_column",
                    "field_mapping", "batch_source", "watermark_delay", "bootstrap_servers", "topic",
-                   "format", "description", "tags", "owner"},
+                   "format", "schema", "description", "tags", "owner"},
                   &source.name));
   std::string type = "file";
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "type", &type));
-  if (type == "push" || type == "kafka") {
+  if (node["schema"] && type != "request") {
+    return reader.Error(node["schema"], "'schema' belongs to request sources");
+  }
+  if (type == "request") {
+    source.type = SourceType::kRequest;
+    for (const char* key :
+         {"path", "timestamp_field", "created_timestamp_column", "field_mapping", "batch_source",
+          "watermark_delay", "bootstrap_servers", "topic", "format"}) {
+      if (node[key]) {
+        return reader.Error(node[key],
+                            std::string("a request source has only a schema, not '") + key + "'");
+      }
+    }
+    ARROW_RETURN_NOT_OK(ParseSchema(reader, node, &source.schema));
+    if (source.schema.empty()) {
+      return reader.Error(node, "a request source needs a 'schema' of the values requests send");
+    }
+  } else if (type == "push" || type == "kafka") {
     source.type = type == "push" ? SourceType::kPush : SourceType::kKafka;
     ARROW_RETURN_NOT_OK(reader.RequiredString(node, "batch_source", &source.batch_source));
     for (const char* key :
@@ -123,8 +193,8 @@ Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out)
       }
     }
   } else {
-    return reader.Error(node["type"],
-                        "unknown source type '" + type + "' (supported: file, push, kafka)");
+    return reader.Error(
+        node["type"], "unknown source type '" + type + "' (supported: file, push, kafka, request)");
   }
   ARROW_RETURN_NOT_OK(EndObject(reader, node, &source));
   out->sources.push_back(std::move(source));
@@ -184,21 +254,7 @@ Status ParseFeatureView(YamlReader& reader, const YAML::Node& node, Definitions*
   ARROW_RETURN_NOT_OK(reader.RequiredString(node, "source", &view.source));
   ARROW_RETURN_NOT_OK(reader.OptionalBool(node, "online", &view.online));
   ARROW_RETURN_NOT_OK(reader.OptionalBool(node, "offline", &view.offline));
-  ARROW_RETURN_NOT_OK(reader.ForEach(node, "schema", [&](const YAML::Node& field_node) {
-    ARROW_RETURN_NOT_OK(reader.CheckKeys(field_node, {"name", "dtype", "description", "tags"}));
-    Field field;
-    std::string dtype;
-    ARROW_RETURN_NOT_OK(reader.RequiredString(field_node, "name", &field.name));
-    ARROW_RETURN_NOT_OK(reader.RequiredString(field_node, "dtype", &dtype));
-    auto type = ParseFeatureType(dtype);
-    if (!type.ok()) {
-      return reader.Error(field_node["dtype"],
-                          "field '" + field.name + "': " + type.status().message());
-    }
-    field.dtype = *type;
-    view.features.push_back(std::move(field));
-    return Status::OK();
-  }));
+  ARROW_RETURN_NOT_OK(ParseSchema(reader, node, &view.features));
   view.schema_inferred = view.features.empty();
   ARROW_RETURN_NOT_OK(ParseAggregations(reader, node, &view));
   ARROW_RETURN_NOT_OK(ParseDurationField(reader, node, "allowed_lateness", &view.allowed_lateness));
@@ -220,34 +276,50 @@ Status ParseFeatureService(YamlReader& reader, const YAML::Node& node, Definitio
   ARROW_RETURN_NOT_OK(BeginObject(reader, node, "feature_service",
                                   {"name", "features", "tags", "owner", "description"},
                                   &service.name));
-  YAML::Node features = node["features"];
-  if (!features || !features.IsSequence() || features.size() == 0) {
-    return reader.Error(node, "'features' must be a non-empty list of views or {view: [features]}");
-  }
-  for (const auto& element : features) {
-    FeatureViewProjection projection;
-    if (element.IsScalar()) {
-      projection.view = element.Scalar();
-    } else if (element.IsMap() && element.size() == 1) {
-      auto entry = *element.begin();
-      projection.view = entry.first.Scalar();
-      if (entry.second.IsScalar()) {
-        projection.features.push_back(entry.second.Scalar());
-      } else if (entry.second.IsSequence()) {
-        for (const auto& name : entry.second) {
-          if (!name.IsScalar()) return reader.Error(name, "a feature name must be a string");
-          projection.features.push_back(name.Scalar());
-        }
-      } else {
-        return reader.Error(entry.second, "expected a list of feature names");
-      }
-    } else {
-      return reader.Error(element, "each entry of 'features' is a view name or {view: [features]}");
-    }
-    service.features.push_back(std::move(projection));
-  }
+  ARROW_RETURN_NOT_OK(ParseProjections(reader, node, "features", &service.features));
   ARROW_RETURN_NOT_OK(EndObject(reader, node, &service));
   out->feature_services.push_back(std::move(service));
+  return Status::OK();
+}
+
+Status ParseOnDemandFeatureView(YamlReader& reader, const YAML::Node& node, Definitions* out) {
+  OnDemandFeatureView view;
+  ARROW_RETURN_NOT_OK(BeginObject(reader, node, "on_demand_feature_view",
+                                  {"name", "sources", "schema", "mode", "expressions",
+                                   "write_to_online_store", "tags", "owner", "description"},
+                                  &view.name));
+  ARROW_RETURN_NOT_OK(ParseProjections(reader, node, "sources", &view.sources));
+  ARROW_RETURN_NOT_OK(ParseSchema(reader, node, &view.features));
+  if (view.features.empty()) {
+    return reader.Error(node,
+                        "an on-demand feature view needs a 'schema' of the features it "
+                        "computes");
+  }
+  ARROW_RETURN_NOT_OK(reader.OptionalString(node, "mode", &view.mode));
+  if (view.mode != "expression") {
+    return reader.Error(node["mode"],
+                        "mode '" + view.mode + "' is not supported yet (supported: expression)");
+  }
+  ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "expressions", &view.expressions));
+  for (const auto& entry : node["expressions"]) {
+    view.expression_locations[entry.first.Scalar()] = reader.Location(entry.second);
+  }
+  for (const Field& field : view.features) {
+    if (!view.expressions.count(field.name)) {
+      return reader.Error(node["expressions"] ? node["expressions"] : node,
+                          "no expression for feature '" + field.name + "'");
+    }
+  }
+  for (const auto& [name, text] : view.expressions) {
+    if (view.FindFeature(name) == nullptr) {
+      return reader.Error(node["expressions"],
+                          "expression '" + name + "' is not a feature of the schema");
+    }
+  }
+  ARROW_RETURN_NOT_OK(
+      reader.OptionalBool(node, "write_to_online_store", &view.write_to_online_store));
+  ARROW_RETURN_NOT_OK(EndObject(reader, node, &view));
+  out->on_demand_feature_views.push_back(std::move(view));
   return Status::OK();
 }
 
@@ -258,13 +330,15 @@ Status ParseDefinitions(const std::string& text, const std::string& file_name, D
   if (root.IsNull()) return Status::OK();  // an empty file defines nothing
   YamlReader reader(file_name);
   try {
-    ARROW_RETURN_NOT_OK(
-        reader.CheckKeys(root, {"entities", "sources", "feature_views", "feature_services"}));
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(root, {"entities", "sources", "feature_views",
+                                                "feature_services", "on_demand_feature_views"}));
     using Parser = Status (*)(YamlReader&, const YAML::Node&, Definitions*);
-    const std::pair<const char*, Parser> sections[] = {{"entities", ParseEntity},
-                                                       {"sources", ParseSource},
-                                                       {"feature_views", ParseFeatureView},
-                                                       {"feature_services", ParseFeatureService}};
+    const std::pair<const char*, Parser> sections[] = {
+        {"entities", ParseEntity},
+        {"sources", ParseSource},
+        {"feature_views", ParseFeatureView},
+        {"feature_services", ParseFeatureService},
+        {"on_demand_feature_views", ParseOnDemandFeatureView}};
     for (const auto& section : sections) {
       Parser parse = section.second;  // a plain variable: lambdas may not capture bindings
       reader.SetContext("");
@@ -285,6 +359,7 @@ void ForEachLocation(Definitions* definitions, Visit visit) {
   for (auto& source : definitions->sources) visit(source.location);
   for (auto& view : definitions->feature_views) visit(view.location);
   for (auto& service : definitions->feature_services) visit(service.location);
+  for (auto& view : definitions->on_demand_feature_views) visit(view.location);
 }
 
 }  // namespace
@@ -320,6 +395,7 @@ Status ParsePythonDefinitions(const PythonDefinitions& python, const std::string
   append(parsed.sources, out->sources);
   append(parsed.feature_views, out->feature_views);
   append(parsed.feature_services, out->feature_services);
+  append(parsed.on_demand_feature_views, out->on_demand_feature_views);
   return Status::OK();
 }
 

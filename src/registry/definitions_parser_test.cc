@@ -116,6 +116,53 @@ TEST(ParseDefinitionsTest, RejectsMalformedValues) {
   EXPECT_NE(ParseError("entities: [{name: [a, b]}]").find("single value"), std::string::npos);
 }
 
+TEST(ParseDefinitionsTest, RequestSourcesAndOnDemandViews) {
+  Definitions d;
+  ASSERT_TRUE(ParseDefinitions(
+                  "sources:\n"
+                  "  - {name: vals, type: request, schema: [{name: val_to_add, dtype: Int64}]}\n"
+                  "on_demand_feature_views:\n"
+                  "  - name: transformed\n"
+                  "    sources: [stats, {vals: [val_to_add]}]\n"
+                  "    schema: [{name: plus, dtype: Float64}]\n"
+                  "    expressions: {plus: conv_rate + val_to_add}\n"
+                  "    write_to_online_store: true\n",
+                  "defs.yaml", &d)
+                  .ok());
+  ASSERT_EQ(d.sources.size(), 1u);
+  EXPECT_EQ(d.sources[0].type, SourceType::kRequest);
+  EXPECT_EQ(d.sources[0].schema[0].name, "val_to_add");
+  ASSERT_EQ(d.on_demand_feature_views.size(), 1u);
+  const OnDemandFeatureView& view = d.on_demand_feature_views[0];
+  EXPECT_EQ(view.sources[1].view, "vals");
+  EXPECT_EQ(view.sources[1].features, std::vector<std::string>{"val_to_add"});
+  EXPECT_EQ(view.expressions.at("plus"), "conv_rate + val_to_add");
+  EXPECT_EQ(view.expression_locations.at("plus").line, 7);
+  EXPECT_TRUE(view.write_to_online_store);
+  const std::string odfv =
+      "on_demand_feature_views: [{name: o, sources: [v], schema: [{name: f, dtype: Float64}]";
+  EXPECT_NE(ParseError(odfv + ", expressions: {g: 1}}]").find("no expression for feature 'f'"),
+            std::string::npos);
+  EXPECT_NE(ParseError(odfv + ", expressions: {f: 1, g: 2}}]")
+                .find("expression 'g' is not a feature of the schema"),
+            std::string::npos);
+  EXPECT_NE(ParseError(odfv + ", mode: pandas, expressions: {f: 1}}]")
+                .find("mode 'pandas' is not supported yet"),
+            std::string::npos);
+  EXPECT_NE(ParseError("on_demand_feature_views: [{name: o, sources: [v], expressions: {}}]")
+                .find("needs a 'schema'"),
+            std::string::npos);
+  EXPECT_NE(ParseError("sources: [{name: r, type: request}]").find("needs a 'schema'"),
+            std::string::npos);
+  EXPECT_NE(ParseError("sources: [{name: r, type: request, path: p, schema: [{name: a, dtype: "
+                       "Int64}]}]")
+                .find("a request source has only a schema, not 'path'"),
+            std::string::npos);
+  EXPECT_NE(ParseError("sources: [{name: s, path: p, timestamp_field: t, schema: []}]")
+                .find("'schema' belongs to request sources"),
+            std::string::npos);
+}
+
 TEST(ParseDefinitionsTest, InvalidYamlReportsPosition) {
   std::string error = ParseError("entities:\n  - {name: e\n");
   EXPECT_NE(error.find("defs.yaml:"), std::string::npos) << error;

@@ -28,6 +28,28 @@ std::string JsonStrings(const std::vector<std::string>& values) {
   return writer.Take();
 }
 
+std::string JsonFields(const std::vector<Field>& fields) {
+  JsonWriter writer;
+  writer.BeginArray();
+  for (const Field& field : fields) {
+    writer.BeginObject().Key("name").String(field.name);
+    writer.Key("dtype").String(FormatFeatureType(field.dtype)).EndObject();
+  }
+  writer.EndArray();
+  return writer.Take();
+}
+
+std::string JsonProjections(const std::vector<FeatureViewProjection>& projections) {
+  JsonWriter writer;
+  writer.BeginArray();
+  for (const FeatureViewProjection& projection : projections) {
+    writer.BeginObject().Key("view").String(projection.view);
+    writer.Key("features").Raw(JsonStrings(projection.features)).EndObject();
+  }
+  writer.EndArray();
+  return writer.Take();
+}
+
 }  // namespace
 
 Members EntityMembers(const Entity& entity) {
@@ -51,6 +73,7 @@ Members SourceMembers(const DataSource& source) {
           {"timestamp_field", JsonText(source.timestamp_field)},
           {"created_timestamp_column", JsonText(source.created_timestamp_column)},
           {"field_mapping", JsonTags(source.field_mapping)},
+          {"schema", JsonFields(source.schema)},
           {"owner", JsonText(source.owner)},
           {"description", JsonText(source.description)},
           {"tags", JsonTags(source.tags)}};
@@ -91,18 +114,23 @@ Members FeatureViewMembers(const FeatureView& view) {
 }
 
 Members FeatureServiceMembers(const FeatureService& service) {
-  JsonWriter features;
-  features.BeginArray();
-  for (const FeatureViewProjection& projection : service.features) {
-    features.BeginObject().Key("view").String(projection.view);
-    features.Key("features").Raw(JsonStrings(projection.features)).EndObject();
-  }
-  features.EndArray();
   return {{"name", JsonText(service.name)},
-          {"features", features.Take()},
+          {"features", JsonProjections(service.features)},
           {"owner", JsonText(service.owner)},
           {"description", JsonText(service.description)},
           {"tags", JsonTags(service.tags)}};
+}
+
+Members OnDemandFeatureViewMembers(const OnDemandFeatureView& view) {
+  return {{"name", JsonText(view.name)},
+          {"sources", JsonProjections(view.sources)},
+          {"features", JsonFields(view.features)},
+          {"mode", JsonText(view.mode)},
+          {"expressions", JsonTags(view.expressions)},
+          {"write_to_online_store", view.write_to_online_store ? "true" : "false"},
+          {"owner", JsonText(view.owner)},
+          {"description", JsonText(view.description)},
+          {"tags", JsonTags(view.tags)}};
 }
 
 }  // namespace headwater::registry

@@ -17,5 +17,6 @@ Members EntityMembers(const Entity& entity);
 Members SourceMembers(const DataSource& source);
 Members FeatureViewMembers(const FeatureView& view);
 Members FeatureServiceMembers(const FeatureService& service);
+Members OnDemandFeatureViewMembers(const OnDemandFeatureView& view);
 
 }  // namespace headwater::registry

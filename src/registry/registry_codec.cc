@@ -132,6 +132,37 @@ Result<Duration> OptionalDuration(const JsonObject& object, const char* key) {
   return *duration;
 }
 
+Status ReadProjections(const JsonObject& object, const char* key,
+                       std::vector<FeatureViewProjection>* out) {
+  ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* list, object.Array(key));
+  for (const auto& element : list->GetArray()) {
+    if (!element.IsObject()) {
+      return Status::Invalid(object.what(), ": ", key, " holds a non-object");
+    }
+    JsonObject projection_json(element, object.what() + " projection");
+    FeatureViewProjection projection;
+    ARROW_RETURN_NOT_OK(projection_json.String("view", &projection.view));
+    ARROW_RETURN_NOT_OK(projection_json.Strings("features", &projection.features));
+    out->push_back(std::move(projection));
+  }
+  return Status::OK();
+}
+
+Status ReadFields(const JsonObject& object, const char* key, std::vector<Field>* out) {
+  ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* list, object.Array(key));
+  for (const auto& element : list->GetArray()) {
+    if (!element.IsObject()) {
+      return Status::Invalid(object.what(), ": ", key, " holds a non-object");
+    }
+    JsonObject field_json(element, object.what() + " field");
+    Field field;
+    ARROW_RETURN_NOT_OK(field_json.String("name", &field.name));
+    ARROW_ASSIGN_OR_RAISE(field.dtype, ReadType(field_json, "dtype"));
+    out->push_back(std::move(field));
+  }
+  return Status::OK();
+}
+
 Status ReadEntity(const JsonObject& object, Entity* entity) {
   ARROW_RETURN_NOT_OK(object.String("name", &entity->name));
   ARROW_RETURN_NOT_OK(object.String("join_key", &entity->join_key));
@@ -146,9 +177,11 @@ Status ReadSource(const JsonObject& object, DataSource* source) {
   ARROW_RETURN_NOT_OK(object.String("name", &source->name));
   std::string type = "file";
   ARROW_RETURN_NOT_OK(object.OptionalString("type", &type));
-  source->type = type == "push"    ? SourceType::kPush
-                 : type == "kafka" ? SourceType::kKafka
-                                   : SourceType::kFile;
+  source->type = type == "push"      ? SourceType::kPush
+                 : type == "kafka"   ? SourceType::kKafka
+                 : type == "request" ? SourceType::kRequest
+                                     : SourceType::kFile;
+  if (object.Has("schema")) ARROW_RETURN_NOT_OK(ReadFields(object, "schema", &source->schema));
   ARROW_RETURN_NOT_OK(object.OptionalString("batch_source", &source->batch_source));
   ARROW_ASSIGN_OR_RAISE(source->watermark_delay, OptionalDuration(object, "watermark_delay"));
   ARROW_RETURN_NOT_OK(object.OptionalString("bootstrap_servers", &source->bootstrap_servers));
@@ -211,17 +244,21 @@ Status ReadFeatureView(const JsonObject& object, FeatureView* view) {
   return object.StringMap("tags", &view->tags);
 }
 
+Status ReadOnDemandFeatureView(const JsonObject& object, OnDemandFeatureView* view) {
+  ARROW_RETURN_NOT_OK(object.String("name", &view->name));
+  ARROW_RETURN_NOT_OK(ReadProjections(object, "sources", &view->sources));
+  ARROW_RETURN_NOT_OK(ReadFields(object, "features", &view->features));
+  ARROW_RETURN_NOT_OK(object.String("mode", &view->mode));
+  ARROW_RETURN_NOT_OK(object.StringMap("expressions", &view->expressions));
+  ARROW_RETURN_NOT_OK(object.Bool("write_to_online_store", &view->write_to_online_store));
+  ARROW_RETURN_NOT_OK(object.String("owner", &view->owner));
+  ARROW_RETURN_NOT_OK(object.String("description", &view->description));
+  return object.StringMap("tags", &view->tags);
+}
+
 Status ReadFeatureService(const JsonObject& object, FeatureService* service) {
   ARROW_RETURN_NOT_OK(object.String("name", &service->name));
-  ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* features, object.Array("features"));
-  for (const auto& element : features->GetArray()) {
-    if (!element.IsObject()) return Status::Invalid(object.what(), ": features holds a non-object");
-    JsonObject projection_json(element, object.what() + " projection");
-    FeatureViewProjection projection;
-    ARROW_RETURN_NOT_OK(projection_json.String("view", &projection.view));
-    ARROW_RETURN_NOT_OK(projection_json.Strings("features", &projection.features));
-    service->features.push_back(std::move(projection));
-  }
+  ARROW_RETURN_NOT_OK(ReadProjections(object, "features", &service->features));
   ARROW_RETURN_NOT_OK(object.String("owner", &service->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &service->description));
   return object.StringMap("tags", &service->tags);
@@ -241,6 +278,8 @@ std::string RegistryToJson(const Registry& registry, int indent) {
   WriteObjects(writer, "sources", d.sources, SourceMembers);
   WriteObjects(writer, "feature_views", d.feature_views, FeatureViewMembers);
   WriteObjects(writer, "feature_services", d.feature_services, FeatureServiceMembers);
+  WriteObjects(writer, "on_demand_feature_views", d.on_demand_feature_views,
+               OnDemandFeatureViewMembers);
   writer.Key("materializations").BeginObject();
   for (const auto& [view, intervals] : registry.materializations) {
     writer.Key(view).BeginArray();
@@ -280,6 +319,10 @@ Result<Registry> RegistryFromJson(const std::string& text, const std::string& wh
   ARROW_RETURN_NOT_OK(ReadObjects(root, "feature_views", &d.feature_views, ReadFeatureView));
   ARROW_RETURN_NOT_OK(
       ReadObjects(root, "feature_services", &d.feature_services, ReadFeatureService));
+  if (root.Has("on_demand_feature_views")) {  // added within format version 1
+    ARROW_RETURN_NOT_OK(ReadObjects(root, "on_demand_feature_views", &d.on_demand_feature_views,
+                                    ReadOnDemandFeatureView));
+  }
   if (!root.Has("materializations")) return registry;
   ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* materializations, root.Object("materializations"));
   for (const auto& view : materializations->GetObject()) {

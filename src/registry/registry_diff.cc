@@ -42,6 +42,8 @@ std::vector<Change> Diff(const Definitions& before, const Definitions& after) {
               &changes, &deletions);
   DiffObjects(before.feature_services, after.feature_services, "feature_service",
               FeatureServiceMembers, &changes, &deletions);
+  DiffObjects(before.on_demand_feature_views, after.on_demand_feature_views,
+              "on_demand_feature_view", OnDemandFeatureViewMembers, &changes, &deletions);
   changes.insert(changes.end(), deletions.begin(), deletions.end());
   return changes;
 }

@@ -1,3 +1,5 @@
+#include "headwater/registry/registry_store.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -5,7 +7,6 @@
 
 #include "headwater/registry/loader.h"
 #include "headwater/registry/registry_diff.h"
-#include "headwater/registry/registry_store.h"
 
 namespace headwater::registry {
 namespace {
@@ -32,6 +33,18 @@ Registry Example() {
   view.features = {{"f", {ScalarKind::kFloat32, false}}, {"g", {ScalarKind::kInt64, true}}};
   d.feature_views.push_back(view);
   d.feature_services.push_back({"svc", {{"v", {}}, {"v", {"f"}}}, "", "", {}, {}});
+  DataSource request;
+  request.name = "vals";
+  request.type = SourceType::kRequest;
+  request.schema = {{"val_to_add", {ScalarKind::kInt64, false}}};
+  d.sources.push_back(request);
+  OnDemandFeatureView on_demand;
+  on_demand.name = "plus";
+  on_demand.sources = {{"v", {"f"}}, {"vals", {}}};
+  on_demand.features = {{"f_plus", {ScalarKind::kFloat64, false}}};
+  on_demand.expressions = {{"f_plus", "f + val_to_add"}};
+  on_demand.write_to_online_store = true;
+  d.on_demand_feature_views.push_back(on_demand);
   registry.materializations["v"] = {{Timestamp{0}, Timestamp{5}}, {Timestamp{5}, Timestamp{9}}};
   return registry;
 }
@@ -44,6 +57,16 @@ TEST(RegistryStoreTest, JsonRoundTrips) {
   EXPECT_EQ(RegistryToJson(*parsed), json);
   EXPECT_EQ(parsed->definitions.feature_views[0].features[1].dtype,
             (FeatureType{ScalarKind::kInt64, true}));
+  EXPECT_EQ(parsed->definitions.sources[1].type, SourceType::kRequest);
+  EXPECT_EQ(parsed->definitions.on_demand_feature_views[0].expressions.at("f_plus"),
+            "f + val_to_add");
+  // A registry written before on-demand views reads as having none.
+  std::string old = json;
+  old.erase(old.find(",\n  \"on_demand_feature_views\""),
+            old.find(",\n  \"materializations\"") - old.find(",\n  \"on_demand_feature_views\""));
+  auto before = RegistryFromJson(old, "old.json");
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  EXPECT_TRUE(before->definitions.on_demand_feature_views.empty());
 }
 
 TEST(RegistryStoreTest, DamagedFilesAreErrors) {

@@ -2,6 +2,7 @@
 
 #include <arrow/type.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <unordered_map>
@@ -228,6 +229,53 @@ Status ValidateFeatureView(const Definitions& definitions, const DataSource& sou
   return Status::OK();
 }
 
+// An on-demand view reads feature views (their features exist) and request sources (their
+// values exist); its expressions are compiled against them by engine/on_demand.h at apply.
+Status ValidateOnDemandView(const Definitions& definitions, const OnDemandFeatureView& view) {
+  std::string object = "on_demand_feature_view '" + view.name + "'";
+  std::set<std::string> seen;
+  for (const FeatureViewProjection& projection : view.sources) {
+    if (!seen.insert(projection.view).second) {
+      return Fail(view.location, object, "lists source '" + projection.view + "' twice");
+    }
+    if (const FeatureView* source = definitions.FindFeatureView(projection.view)) {
+      for (const std::string& feature : projection.features) {
+        if (source->FindFeature(feature) == nullptr) {
+          return Fail(view.location, object,
+                      "feature view '" + source->name + "' has no feature '" + feature + "'");
+        }
+      }
+      continue;
+    }
+    const DataSource* request = definitions.FindSource(projection.view);
+    if (request != nullptr && request->type == SourceType::kRequest) {
+      for (const std::string& field : projection.features) {
+        if (std::none_of(request->schema.begin(), request->schema.end(),
+                         [&](const Field& f) { return f.name == field; })) {
+          return Fail(view.location, object,
+                      "request source '" + request->name + "' has no field '" + field + "'");
+        }
+      }
+      continue;
+    }
+    if (definitions.FindOnDemandFeatureView(projection.view) != nullptr) {
+      return Fail(view.location, object,
+                  "source '" + projection.view +
+                      "' is an on-demand feature view; on-demand views read feature views and "
+                      "request sources");
+    }
+    return Fail(view.location, object,
+                "unknown source '" + projection.view + "' (a feature view or a request source)");
+  }
+  std::set<std::string> names;
+  for (const Field& feature : view.features) {
+    if (!names.insert(feature.name).second) {
+      return Fail(view.location, object, "feature '" + feature.name + "' is declared twice");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<DataSource> WindowsSource(const RepoConfig& config, const FeatureView& view) {
@@ -245,9 +293,18 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
   ARROW_RETURN_NOT_OK(CheckUnique(definitions->sources, "source"));
   ARROW_RETURN_NOT_OK(CheckUnique(definitions->feature_views, "feature_view"));
   ARROW_RETURN_NOT_OK(CheckUnique(definitions->feature_services, "feature_service"));
+  ARROW_RETURN_NOT_OK(CheckUnique(definitions->on_demand_feature_views, "on_demand_feature_view"));
+  for (const OnDemandFeatureView& view : definitions->on_demand_feature_views) {
+    if (const FeatureView* same = definitions->FindFeatureView(view.name)) {
+      return Fail(view.location, "on_demand_feature_view '" + view.name + "'",
+                  "a feature view has its name (at " + same->location.ToString() +
+                      "); features are named view:feature, so views need distinct names");
+    }
+  }
 
   std::map<std::string, ResolvedSource> resolved;
   for (const DataSource& source : definitions->sources) {
+    if (source.type == SourceType::kRequest) continue;  // its schema is all it has
     if (source.type != SourceType::kFile) {
       const DataSource* batch = definitions->FindSource(source.batch_source);
       std::string object = "source '" + source.name + "'";
@@ -267,9 +324,15 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
     ARROW_ASSIGN_OR_RAISE(resolved[source.name], ResolveSource(config, source));
   }
   for (FeatureView& view : definitions->feature_views) {
-    if (definitions->FindSource(view.source) == nullptr) {
+    const DataSource* named = definitions->FindSource(view.source);
+    if (named == nullptr) {
       return Fail(view.location, "feature_view '" + view.name + "'",
                   "unknown source '" + view.source + "'");
+    }
+    if (named->type == SourceType::kRequest) {
+      return Fail(view.location, "feature_view '" + view.name + "'",
+                  "source '" + view.source +
+                      "' is a request source; request values feed on-demand feature views");
     }
     const DataSource* source = definitions->EventSourceOf(view);
     if (view.is_stream()) {
@@ -280,17 +343,22 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
           ValidateFeatureView(*definitions, *source, resolved[source->name], &view));
     }
   }
+  for (const OnDemandFeatureView& view : definitions->on_demand_feature_views) {
+    ARROW_RETURN_NOT_OK(ValidateOnDemandView(*definitions, view));
+  }
   for (const FeatureService& service : definitions->feature_services) {
     std::string object = "feature_service '" + service.name + "'";
     for (const FeatureViewProjection& projection : service.features) {
       const FeatureView* view = definitions->FindFeatureView(projection.view);
-      if (view == nullptr) {
+      const OnDemandFeatureView* on_demand = definitions->FindOnDemandFeatureView(projection.view);
+      if (view == nullptr && on_demand == nullptr) {
         return Fail(service.location, object, "unknown feature view '" + projection.view + "'");
       }
       for (const std::string& feature : projection.features) {
-        if (view->FindFeature(feature) == nullptr) {
+        if (view ? view->FindFeature(feature) == nullptr
+                 : on_demand->FindFeature(feature) == nullptr) {
           return Fail(service.location, object,
-                      "feature view '" + view->name + "' has no feature '" + feature + "'");
+                      "feature view '" + projection.view + "' has no feature '" + feature + "'");
         }
       }
     }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "headwater/engine/on_demand.h"
 #include "headwater/flink/flink_jobs.h"
 #include "headwater/registry/loader.h"
 #include "headwater/registry/registry_diff.h"
@@ -121,6 +122,8 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     for (const auto& [kind, name] : options.remove) ARROW_RETURN_NOT_OK(Remove(kind, name, &next));
     ARROW_RETURN_NOT_OK(registry::Validate(config, &next));
   }
+  // On-demand views' expressions: compiled (and their errors reported) before anything changes.
+  ARROW_RETURN_NOT_OK(engine::CompileOnDemandViews(next).status());
   // Stream views on Flink: compiled, and the cluster asked, before anything changes.
   std::optional<FlinkWork> flink;
   if (config.stream_engine.flink()) {

@@ -47,10 +47,19 @@ struct Entity {
 };
 
 /// Kinds of data source: Parquet files; a push source (rows pushed over HTTP) or a Kafka topic
-/// (JSON messages), both of whose history lives in a file source (their `batch_source`).
-enum class SourceType { kFile, kPush, kKafka };
+/// (JSON messages), both of whose history lives in a file source (their `batch_source`); a
+/// request source (Feast's RequestSource): values the caller sends with an online request (in
+/// training data, columns of the entity rows), input to on-demand feature views only.
+enum class SourceType { kFile, kPush, kKafka, kRequest };
 
 std::string_view SourceTypeName(SourceType type);
+
+/// A named, typed column.
+struct Field {
+  std::string name;
+  FeatureType dtype;
+  bool operator==(const Field&) const = default;
+};
 
 /// A batch source of feature rows.
 struct DataSource {
@@ -76,6 +85,8 @@ struct DataSource {
   std::string bootstrap_servers;
   std::string topic;
   std::string format = "json";
+  /// For request sources: the values a request carries, by name and type.
+  std::vector<Field> schema;
   std::string owner;
   std::string description;
   Tags tags;
@@ -83,13 +94,6 @@ struct DataSource {
 
   /// The source column holding a (mapped) feature or join-key name.
   std::string ColumnFor(const std::string& name) const;
-};
-
-/// A named, typed column.
-struct Field {
-  std::string name;
-  FeatureType dtype;
-  bool operator==(const Field&) const = default;
 };
 
 /// One windowed aggregate of a stream feature view (Feast's Aggregation): `function` over
@@ -164,17 +168,44 @@ struct FeatureService {
   SourceLocation location;
 };
 
+/// An on-demand feature view (Feast's): features computed when they are read, from features of
+/// other views and values sent with the request, the same way online and in training data.
+struct OnDemandFeatureView {
+  std::string name;
+  /// Feature views (all their features, or those listed) and request sources it reads.
+  std::vector<FeatureViewProjection> sources;
+  /// Its features, in order.
+  std::vector<Field> features;
+  /// How they are computed. "expression" (Headwater's native form): one expression per feature
+  /// (engine/expression.h) in `expressions`, feature name -> text.
+  std::string mode = "expression";
+  std::map<std::string, std::string> expressions;
+  /// Where each expression was written (from definition files; not kept in the registry).
+  std::map<std::string, SourceLocation> expression_locations;
+  /// Computed when the sources' rows are written and stored like features (Feast's option),
+  /// rather than when read. Default false.
+  bool write_to_online_store = false;
+  std::string owner;
+  std::string description;
+  Tags tags;
+  SourceLocation location;
+
+  const Field* FindFeature(std::string_view feature) const;
+};
+
 /// All definitions of a repository.
 struct Definitions {
   std::vector<Entity> entities;
   std::vector<DataSource> sources;
   std::vector<FeatureView> feature_views;
   std::vector<FeatureService> feature_services;
+  std::vector<OnDemandFeatureView> on_demand_feature_views;
 
   const Entity* FindEntity(std::string_view name) const;
   const DataSource* FindSource(std::string_view name) const;
   const FeatureView* FindFeatureView(std::string_view name) const;
   const FeatureService* FindFeatureService(std::string_view name) const;
+  const OnDemandFeatureView* FindOnDemandFeatureView(std::string_view name) const;
   /// The file source a view's rows are read from: its source, or a push source's batch source;
   /// for a stream view, its window rows (`windows`). Null when a source is missing.
   const DataSource* BatchSourceOf(const FeatureView& view) const;

@@ -1,0 +1,49 @@
+#pragma once
+// On-demand feature views compiled: each feature's expression (engine/expression.h) checked
+// against the view's inputs and its declared type. Apply and plan compile every view before
+// anything changes, so a bad expression is an error naming the file, line, view, feature and
+// token; reads (online and training data) evaluate what was compiled.
+//
+// A view's inputs, by the names its expressions use:
+// - each feature of a source feature view (all, or those listed): `view.feature`, and `feature`
+//   alone when no other source has a feature of that name;
+// - each source feature view's event time: `view.event_timestamp`;
+// - each field of a request source: `field`, and `source.field`.
+// Features of types expressions do not compute with (Bytes, arrays) are not inputs.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "headwater/engine/expression.h"
+#include "headwater/registry/definitions.h"
+
+namespace headwater::engine {
+
+/// Where an input's values come from.
+struct OnDemandInput {
+  enum class Kind { kFeature, kEventTimestamp, kRequestField };
+  Kind kind = Kind::kFeature;
+  std::string source;  // feature view or request source
+  std::string field;   // feature or request field ("" for an event time)
+  ExprType type = ExprType::kFloat64;
+};
+
+/// One on-demand view, compiled.
+struct CompiledOnDemandView {
+  std::string name;
+  ExprInputs inputs;                   // names as the expressions use them
+  std::vector<OnDemandInput> origins;  // per input
+  std::vector<registry::Field> features;
+  std::vector<Expression> expressions;  // per feature
+};
+
+/// Compiles every on-demand view of `definitions` (validated by registry::Validate).
+Result<std::vector<CompiledOnDemandView>> CompileOnDemandViews(
+    const registry::Definitions& definitions);
+
+/// The expression type a feature of `type` is read as, or nullopt when expressions do not
+/// compute with it.
+std::optional<ExprType> ExprTypeOf(const FeatureType& type);
+
+}  // namespace headwater::engine
