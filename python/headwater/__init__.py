@@ -15,8 +15,10 @@ from .definitions import (
     Field,
     FileSource,
     KafkaSource,
+    OnDemandFeatureView,
     PushMode,
     PushSource,
+    RequestSource,
 )
 from .errors import HeadwaterError, InvalidInputError, NotFoundError, StoreError
 from .feature_store import FeatureStore, OnlineResponse, RetrievalJob
@@ -38,9 +40,11 @@ __all__ = [
     "InvalidInputError",
     "KafkaSource",
     "NotFoundError",
+    "OnDemandFeatureView",
     "OnlineResponse",
     "PushMode",
     "PushSource",
+    "RequestSource",
     "RetrievalJob",
     "StoreError",
     "ValueType",

@@ -19,9 +19,10 @@ import sys
 import traceback
 from typing import Any, Dict, List
 
-from .definitions import DataSource, Entity, FeatureService, FeatureView, _referenced, to_yaml
+from .definitions import (DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView,
+                          _referenced, to_yaml)
 
-_KINDS = (Entity, DataSource, FeatureView, FeatureService)
+_KINDS = (Entity, DataSource, FeatureView, FeatureService, OnDemandFeatureView)
 
 
 def _repo_root(path: str) -> str:

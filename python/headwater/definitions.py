@@ -276,6 +276,24 @@ class KafkaSource(DataSource):
         return out
 
 
+class RequestSource(DataSource):
+    """Values a caller sends with an online request, as Feast's RequestSource:
+    ``RequestSource(name="vals_to_add", schema=[Field(name="val_to_add", dtype=Int64)])``.
+    On-demand feature views read them; in training data they are columns of the entity rows."""
+
+    def __init__(self, *, name: str, schema: List[Field], description: str = "",
+                 tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
+        super().__init__(name, description, tags, owner)
+        if not schema or not all(isinstance(f, Field) for f in schema):
+            raise TypeError(f"RequestSource '{name}': schema must be a non-empty list of Field")
+        self.schema = list(schema)
+
+    def to_definition(self) -> Dict[str, Any]:
+        return {"name": self.name, "type": "request",
+                "schema": [{"name": f.name, "dtype": str(f.dtype)} for f in self.schema],
+                **self._common()}
+
+
 class Aggregation:
     """One windowed aggregate of a stream feature view: ``function`` (count, sum, min, max,
     mean, last, stddev) of ``column`` over HOP windows of ``time_window`` sliding by
@@ -400,6 +418,49 @@ class FeatureService(_Definition):
         return {"name": self.name, "features": items, **self._common()}
 
 
+class OnDemandFeatureView(_Definition):
+    """Features computed when they are read, from features of other views and request values,
+    the same way online and in training data (docs/definitions.md, on_demand_feature_views):
+    ``OnDemandFeatureView(name="transformed_conv_rate", sources=[driver_stats, vals_to_add],
+    schema=[Field(name="conv_rate_plus_val1", dtype=Float64)],
+    expressions={"conv_rate_plus_val1": "conv_rate + val_to_add"})``. Headwater's native
+    ``mode="expression"``; Feast's pandas and python modes are not supported yet."""
+
+    def __init__(self, *, name: str,
+                 sources: List[Union["FeatureView", FeatureViewProjection, RequestSource]],
+                 schema: List[Field], expressions: Dict[str, str], mode: str = "expression",
+                 write_to_online_store: bool = False, description: str = "",
+                 tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
+        super().__init__(name, description, tags, owner)
+        if mode != "expression":
+            raise ValueError(f"OnDemandFeatureView '{name}': mode '{mode}' is not supported yet "
+                             "(supported: expression)")
+        for source in sources:
+            if not isinstance(source, (FeatureView, FeatureViewProjection, RequestSource)):
+                raise TypeError(f"OnDemandFeatureView '{name}': sources must be feature views, "
+                                f"projections or request sources, not {source!r}")
+        self.sources = list(sources)
+        self.schema = list(schema)
+        self.expressions = dict(expressions)
+        self.mode = mode
+        self.write_to_online_store = write_to_online_store
+
+    @property
+    def features(self) -> List[Field]:
+        return self.schema
+
+    def to_definition(self) -> Dict[str, Any]:
+        sources: List[Any] = [s.to_definition() if isinstance(s, FeatureViewProjection) else s.name
+                              for s in self.sources]
+        out: Dict[str, Any] = {"name": self.name, "sources": sources,
+                               "schema": [{"name": f.name, "dtype": str(f.dtype)} for f in self.schema],
+                               "mode": self.mode, "expressions": self.expressions}
+        if self.write_to_online_store:
+            out["write_to_online_store"] = True
+        out.update(self._common())
+        return out
+
+
 class PushMode(enum.Enum):
     """Where ``FeatureStore.push`` writes: the online store, the offline store, or both."""
 
@@ -409,7 +470,7 @@ class PushMode(enum.Enum):
 
 
 _SECTIONS = (("entities", Entity), ("sources", DataSource), ("feature_views", FeatureView),
-             ("feature_services", FeatureService))
+             ("feature_services", FeatureService), ("on_demand_feature_views", OnDemandFeatureView))
 
 
 def _referenced(objects: Iterable[Any]) -> List[Any]:
@@ -430,6 +491,10 @@ def _referenced(objects: Iterable[Any]) -> List[Any]:
                 add(obj.source)
         if isinstance(obj, (PushSource, KafkaSource)) and isinstance(obj.batch_source, DataSource):
             add(obj.batch_source)
+        if isinstance(obj, OnDemandFeatureView):
+            for source in obj.sources:
+                if isinstance(source, (FeatureView, RequestSource)):
+                    add(source)
         out.append(obj)
 
     for obj in objects:
@@ -443,9 +508,10 @@ def to_yaml(objects: Sequence[Any], file_name: str = "") -> Tuple[str, List[int]
     import json
 
     for obj in objects:
-        if not isinstance(obj, (Entity, DataSource, FeatureView, FeatureService)):
+        if not isinstance(obj, (Entity, DataSource, FeatureView, FeatureService, OnDemandFeatureView)):
             raise TypeError(f"cannot apply {obj!r}: expected Entity, FileSource, PushSource, "
-                            "KafkaSource, FeatureView or FeatureService")
+                            "KafkaSource, RequestSource, FeatureView, FeatureService or "
+                            "OnDemandFeatureView")
     objects = _referenced(objects)
     lines: List[str] = []
     python_lines: List[int] = []
@@ -470,6 +536,9 @@ def from_registry(kind: str, data: Dict[str, Any]) -> Any:
         return Entity(name=data["name"], join_keys=[data["join_key"]],
                       value_type=ValueType[_VALUE_TYPES.get(data["value_type"], data["value_type"])], **common)
     if kind == "sources":
+        if data["type"] == "request":
+            return RequestSource(name=data["name"], schema=[Field(name=f["name"], dtype=from_name(f["dtype"]))
+                                                            for f in data["schema"]], **common)
         if data["type"] == "push":
             return PushSource(name=data["name"], batch_source=data["batch_source"],
                               watermark_delay=_parse_duration(data.get("watermark_delay", "0")), **common)
@@ -494,6 +563,15 @@ def from_registry(kind: str, data: Dict[str, Any]) -> Any:
         service = FeatureService(name=data["name"], features=[], **common)
         service.features = [_StoredProjection(p["view"], p.get("features", [])) for p in data["features"]]
         return service
+    if kind == "on_demand_feature_views":
+        view = OnDemandFeatureView(name=data["name"], sources=[],
+                                   schema=[Field(name=f["name"], dtype=from_name(f["dtype"]))
+                                           for f in data["features"]],
+                                   expressions=dict(data["expressions"]), mode=data["mode"],
+                                   write_to_online_store=data.get("write_to_online_store", False),
+                                   **common)
+        view.sources = [_StoredProjection(p["view"], p.get("features", [])) for p in data["sources"]]
+        return view
     raise ValueError(f"unknown registry section {kind}")
 
 

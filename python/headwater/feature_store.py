@@ -16,6 +16,7 @@ from .definitions import (
     Entity,
     FeatureService,
     FeatureView,
+    OnDemandFeatureView,
     PushMode,
     from_registry,
     to_yaml,
@@ -125,11 +126,12 @@ class OnlineResponse:
 def _kind_of(obj: Any) -> str:
     """The registry's name for an object's kind."""
     for cls, kind in ((Entity, "entity"), (DataSource, "data_source"),
-                      (FeatureView, "feature_view"), (FeatureService, "feature_service")):
+                      (FeatureView, "feature_view"), (FeatureService, "feature_service"),
+                      (OnDemandFeatureView, "on_demand_feature_view")):
         if isinstance(obj, cls):
             return kind
-    raise InvalidInputError(f"cannot delete {obj!r}: not an Entity, data source, FeatureView "
-                            "or FeatureService")
+    raise InvalidInputError(f"cannot delete {obj!r}: not an Entity, data source, FeatureView, "
+                            "FeatureService or OnDemandFeatureView")
 
 
 class FeatureStore:
@@ -207,6 +209,12 @@ class FeatureStore:
 
     def get_feature_service(self, name: str) -> FeatureService:
         return self._get("feature_services", name, "feature service")
+
+    def list_on_demand_feature_views(self) -> List[OnDemandFeatureView]:
+        return self._list("on_demand_feature_views")
+
+    def get_on_demand_feature_view(self, name: str) -> OnDemandFeatureView:
+        return self._get("on_demand_feature_views", name, "on-demand feature view")
 
     def teardown(self) -> None:
         """Removes the online store's data and the registry."""

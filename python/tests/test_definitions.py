@@ -252,3 +252,37 @@ def test_apply_removes_objects_to_delete_and_refuses_dangling_ones(driver_repo):
     assert len(store.list_entities()) == 1
     with pytest.raises(headwater.NotFoundError, match="not applied"):
         store.apply([], objects_to_delete=[windows])
+
+
+def test_request_sources_and_on_demand_views_apply_from_python(driver_repo):
+    """Feast's quickstart on-demand view, written with Headwater's expression mode (issue 14):
+    applied with the feature view it reads, stored, and its errors raised before anything
+    changes."""
+    from headwater import OnDemandFeatureView, RequestSource
+    from headwater.types import Float64
+    store = headwater.FeatureStore(driver_repo)
+    run([HEADWATER, "apply"], cwd=driver_repo)
+    stats = store.get_feature_view("driver_hourly_stats")
+    vals = RequestSource(name="vals_to_add", schema=[Field(name="val_to_add", dtype=Int64)])
+
+    def view(expression):
+        return OnDemandFeatureView(name="transformed_conv_rate", sources=[stats, vals],
+                                   schema=[Field(name="conv_rate_plus_val1", dtype=Float64)],
+                                   expressions={"conv_rate_plus_val1": expression})
+
+    with pytest.raises(headwater.InvalidInputError,
+                       match=r"feature 'conv_rate_plus_val1': at column 11 \('\+'\): '\+' takes "
+                             r"numbers, not String"):
+        store.apply([vals, view("conv_rate + 'x'")])
+    store.apply([vals, view("conv_rate + val_to_add")])
+    dump = json.loads(run([HEADWATER, "registry-dump"], cwd=driver_repo).stdout)
+    [stored] = dump["on_demand_feature_views"]
+    assert stored["expressions"] == {"conv_rate_plus_val1": "conv_rate + val_to_add"}
+    assert [s for s in dump["sources"] if s["name"] == "vals_to_add"][0]["type"] == "request"
+    [listed] = store.list_on_demand_feature_views()
+    assert listed.name == "transformed_conv_rate" and listed.sources[1].name == "vals_to_add"
+    assert store.get_data_source("vals_to_add").schema == [Field(name="val_to_add", dtype=Int64)]
+    store.apply([], objects_to_delete=[listed])
+    assert store.list_on_demand_feature_views() == []
+    with pytest.raises(ValueError, match="mode 'pandas' is not supported yet"):
+        OnDemandFeatureView(name="p", sources=[stats], schema=[], expressions={}, mode="pandas")

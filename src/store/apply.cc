@@ -33,8 +33,10 @@ Status Remove(const std::string& kind, const std::string& name,
   if (kind == "data_source") return erase(definitions->sources);
   if (kind == "feature_view") return erase(definitions->feature_views);
   if (kind == "feature_service") return erase(definitions->feature_services);
+  if (kind == "on_demand_feature_view") return erase(definitions->on_demand_feature_views);
   return Status::Invalid("cannot delete a '", kind,
-                         "': objects are entity, data_source, feature_view or feature_service");
+                         "': objects are entity, data_source, feature_view, feature_service or "
+                         "on_demand_feature_view");
 }
 
 std::string Summary(const std::vector<registry::Change>& changes, const char* verb) {
