@@ -401,13 +401,29 @@ double RoundHalfEven(double value, int64_t digits) {
 
 Result<ExprColumn> Evaluate(const Node& node, const Context& context);
 
-Result<ExprColumn> Call(const Node& node, const Context& context) {
-  const int64_t n = context.length;
-  std::vector<ExprColumn> args;
+Result<std::vector<ExprColumn>> EvaluateChildren(const Node& node, const Context& context) {
+  std::vector<ExprColumn> columns;
   for (const auto& child : node.children) {
     ARROW_ASSIGN_OR_RAISE(auto column, Evaluate(*child, context));
-    args.push_back(std::move(column));
+    columns.push_back(std::move(column));
   }
+  return columns;
+}
+
+// Row `r` of `from` (valid, of out's type) into `out`.
+void CopyValue(const ExprColumn& from, size_t r, ExprColumn& out) {
+  if (out.type == ExprType::kFloat64) {
+    out.doubles[r] = from.doubles[r];
+  } else if (out.type == ExprType::kString) {
+    out.strings[r] = from.strings[r];
+  } else {
+    out.ints[r] = from.ints[r];
+  }
+}
+
+Result<ExprColumn> Call(const Node& node, const Context& context) {
+  const int64_t n = context.length;
+  ARROW_ASSIGN_OR_RAISE(auto args, EvaluateChildren(node, context));
   ExprColumn out = Empty(node.type, n);
   for (int64_t i = 0; i < n; ++i) {
     const auto r = static_cast<size_t>(i);
@@ -434,12 +450,8 @@ Result<ExprColumn> Call(const Node& node, const Context& context) {
         }
         if (best == nullptr) {
           SetNull(out, i);
-        } else if (node.type == ExprType::kFloat64) {
-          out.doubles[r] = best->doubles[r];
-        } else if (node.type == ExprType::kString) {
-          out.strings[r] = best->strings[r];
         } else {
-          out.ints[r] = best->ints[r];
+          CopyValue(*best, r, out);
         }
         continue;
       }
@@ -618,11 +630,7 @@ Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
     case Node::Kind::kCall:
       return Call(node, context);
     case Node::Kind::kCase: {
-      std::vector<ExprColumn> parts;
-      for (const auto& child : node.children) {
-        ARROW_ASSIGN_OR_RAISE(auto column, Evaluate(*child, context));
-        parts.push_back(std::move(column));
-      }
+      ARROW_ASSIGN_OR_RAISE(auto parts, EvaluateChildren(node, context));
       ExprColumn out = Empty(node.type, n);
       for (int64_t i = 0; i < n; ++i) {
         const auto r = static_cast<size_t>(i);
@@ -635,12 +643,8 @@ Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
         }
         if (!chosen->IsValid(i)) {
           SetNull(out, i);
-        } else if (node.type == ExprType::kFloat64) {
-          out.doubles[r] = chosen->doubles[r];
-        } else if (node.type == ExprType::kString) {
-          out.strings[r] = chosen->strings[r];
         } else {
-          out.ints[r] = chosen->ints[r];
+          CopyValue(*chosen, r, out);
         }
       }
       return out;

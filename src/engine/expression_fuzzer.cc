@@ -29,7 +29,8 @@ ExprColumn Column(ExprType type) {
       column.ints = {0, 1, 1, 0};
       break;
     default:
-      column.ints = {0, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), 0};
+      column.ints = {0, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
+                     0};
       break;
   }
   return column;
@@ -52,8 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (compiled.status().message().empty()) std::abort();
     return 0;
   }
-  auto result = compiled->Evaluate({&columns[0], &columns[1], &columns[2], &columns[3], &columns[4]},
-                                   4, 1'700'000'000'000'000);
+  auto result = compiled->Evaluate(
+      {&columns[0], &columns[1], &columns[2], &columns[3], &columns[4]}, 4, 1'700'000'000'000'000);
   if (!result.ok() || result->length != 4 || result->type != compiled->type()) std::abort();
   const size_t expected = result->type == ExprType::kFloat64  ? result->doubles.size()
                           : result->type == ExprType::kString ? result->strings.size()

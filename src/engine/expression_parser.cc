@@ -32,6 +32,15 @@ std::string Lower(std::string_view text) {
 
 bool IsNumeric(ExprType type) { return type == ExprType::kInt64 || type == ExprType::kFloat64; }
 
+bool IsNullLiteral(const Expression::Node& node) {
+  return node.kind == Expression::Node::Kind::kLiteral && node.null;
+}
+
+// A value of `type`, or a bare null (which takes any type).
+bool Takes(const Expression::Node& node, ExprType type) {
+  return node.type == type || IsNullLiteral(node);
+}
+
 class Parser {
  public:
   Parser(std::string_view text, const ExprInputs& inputs) : text_(text), inputs_(inputs) {}
@@ -181,7 +190,7 @@ class Parser {
   Result<ExprType> Common(const Token& at, std::vector<NodePtr>* nodes, std::string_view what) {
     std::optional<ExprType> common;
     for (const NodePtr& node : *nodes) {
-      if (node->kind == Node::Kind::kLiteral && node->null) continue;
+      if (IsNullLiteral(*node)) continue;
       if (!common) {
         common = node->type;
       } else if (*common != node->type) {
@@ -207,8 +216,7 @@ class Parser {
       case ExprOp::kAnd:
       case ExprOp::kOr:
         for (const NodePtr& operand : operands) {
-          if (operand->type != ExprType::kBool &&
-              !(operand->kind == Node::Kind::kLiteral && operand->null)) {
+          if (!Takes(*operand, ExprType::kBool)) {
             return Fail(at, fmt::format("'{}' takes Bool operands, not {}", at.text,
                                         ExprTypeName(operand->type)));
           }
@@ -218,8 +226,7 @@ class Parser {
         break;
       case ExprOp::kConcat: {
         for (const NodePtr& operand : operands) {
-          if (operand->type != ExprType::kString &&
-              !(operand->kind == Node::Kind::kLiteral && operand->null)) {
+          if (!Takes(*operand, ExprType::kString)) {
             return Fail(at, fmt::format("'||' joins String values, not {} (cast it)",
                                         ExprTypeName(operand->type)));
           }
@@ -263,25 +270,23 @@ class Parser {
     return Made(at, node);
   }
 
-  Result<NodePtr> ParseOr() {
-    ARROW_ASSIGN_OR_RAISE(NodePtr left, ParseAnd());
-    while (IsKeyword(Peek(), "or")) {
+  // Left-associative operators of one precedence over `next`'s operands.
+  Result<NodePtr> ParseChain(Result<NodePtr> (Parser::*next)(),
+                             std::initializer_list<std::pair<std::string_view, ExprOp>> ops) {
+    ARROW_ASSIGN_OR_RAISE(NodePtr left, (this->*next)());
+    for (;;) {
+      auto op = std::find_if(ops.begin(), ops.end(), [&](const auto& candidate) {
+        return IsSymbol(Peek(), candidate.first) || IsKeyword(Peek(), candidate.first);
+      });
+      if (op == ops.end()) return left;
       const Token at = Next();
-      ARROW_ASSIGN_OR_RAISE(NodePtr right, ParseAnd());
-      ARROW_ASSIGN_OR_RAISE(left, Binary(at, ExprOp::kOr, left, right));
+      ARROW_ASSIGN_OR_RAISE(NodePtr right, (this->*next)());
+      ARROW_ASSIGN_OR_RAISE(left, Binary(at, op->second, left, right));
     }
-    return left;
   }
 
-  Result<NodePtr> ParseAnd() {
-    ARROW_ASSIGN_OR_RAISE(NodePtr left, ParseNot());
-    while (IsKeyword(Peek(), "and")) {
-      const Token at = Next();
-      ARROW_ASSIGN_OR_RAISE(NodePtr right, ParseNot());
-      ARROW_ASSIGN_OR_RAISE(left, Binary(at, ExprOp::kAnd, left, right));
-    }
-    return left;
-  }
+  Result<NodePtr> ParseOr() { return ParseChain(&Parser::ParseAnd, {{"or", ExprOp::kOr}}); }
+  Result<NodePtr> ParseAnd() { return ParseChain(&Parser::ParseNot, {{"and", ExprOp::kAnd}}); }
 
   Result<NodePtr> ParseNot() {
     if (!IsKeyword(Peek(), "not")) return ParseCompare();
@@ -289,8 +294,7 @@ class Parser {
     if (++depth_ > kMaxDepth) return Fail(at, "nested too deep");
     ARROW_ASSIGN_OR_RAISE(NodePtr operand, ParseNot());
     --depth_;
-    if (operand->type != ExprType::kBool &&
-        !(operand->kind == Node::Kind::kLiteral && operand->null)) {
+    if (!Takes(*operand, ExprType::kBool)) {
       return Fail(at, fmt::format("'not' takes a Bool, not {}", ExprTypeName(operand->type)));
     }
     auto node = std::make_shared<Node>();
@@ -325,29 +329,13 @@ class Parser {
   }
 
   Result<NodePtr> ParseSum() {
-    ARROW_ASSIGN_OR_RAISE(NodePtr left, ParseProduct());
-    while (IsSymbol(Peek(), "+") || IsSymbol(Peek(), "-") || IsSymbol(Peek(), "||")) {
-      const Token at = Next();
-      ARROW_ASSIGN_OR_RAISE(NodePtr right, ParseProduct());
-      const ExprOp op = at.text == "+"   ? ExprOp::kAdd
-                        : at.text == "-" ? ExprOp::kSubtract
-                                         : ExprOp::kConcat;
-      ARROW_ASSIGN_OR_RAISE(left, Binary(at, op, left, right));
-    }
-    return left;
+    return ParseChain(&Parser::ParseProduct,
+                      {{"+", ExprOp::kAdd}, {"-", ExprOp::kSubtract}, {"||", ExprOp::kConcat}});
   }
 
   Result<NodePtr> ParseProduct() {
-    ARROW_ASSIGN_OR_RAISE(NodePtr left, ParseUnary());
-    while (IsSymbol(Peek(), "*") || IsSymbol(Peek(), "/") || IsSymbol(Peek(), "%")) {
-      const Token at = Next();
-      ARROW_ASSIGN_OR_RAISE(NodePtr right, ParseUnary());
-      const ExprOp op = at.text == "*"   ? ExprOp::kMultiply
-                        : at.text == "/" ? ExprOp::kDivide
-                                         : ExprOp::kModulo;
-      ARROW_ASSIGN_OR_RAISE(left, Binary(at, op, left, right));
-    }
-    return left;
+    return ParseChain(&Parser::ParseUnary,
+                      {{"*", ExprOp::kMultiply}, {"/", ExprOp::kDivide}, {"%", ExprOp::kModulo}});
   }
 
   Result<NodePtr> ParseUnary() {
@@ -445,8 +433,7 @@ class Parser {
     while (IsKeyword(Peek(), "when")) {
       const Token when = Next();
       ARROW_ASSIGN_OR_RAISE(NodePtr condition, ParseOr());
-      if (condition->type != ExprType::kBool &&
-          !(condition->kind == Node::Kind::kLiteral && condition->null)) {
+      if (!Takes(*condition, ExprType::kBool)) {
         return Fail(when,
                     fmt::format("a condition must be Bool, not {}", ExprTypeName(condition->type)));
       }
@@ -512,7 +499,7 @@ class Parser {
     ARROW_RETURN_NOT_OK(Expect(")"));
     const bool to_time = type->second == ExprType::kTimestamp;
     const bool from_time = operand->type == ExprType::kTimestamp;
-    const bool null = operand->kind == Node::Kind::kLiteral && operand->null;
+    const bool null = IsNullLiteral(*operand);
     if ((to_time && !from_time && !null && operand->type != ExprType::kInt64 &&
          operand->type != ExprType::kString) ||
         (from_time && !to_time && type->second != ExprType::kInt64 &&
@@ -558,8 +545,7 @@ class Parser {
     node->kind = Node::Kind::kCall;
     if (name == "if") {
       ARROW_RETURN_NOT_OK(count(3, 3));
-      if (arguments[0]->type != ExprType::kBool &&
-          !(arguments[0]->kind == Node::Kind::kLiteral && arguments[0]->null)) {
+      if (!Takes(*arguments[0], ExprType::kBool)) {
         return Fail(at, fmt::format("if()'s condition must be Bool, not {}",
                                     ExprTypeName(arguments[0]->type)));
       }
@@ -631,8 +617,7 @@ class Parser {
       case ExprFunction::kConcat:
         ARROW_RETURN_NOT_OK(count(1, 1000));
         for (NodePtr& argument : arguments) {
-          if (argument->type != ExprType::kString &&
-              !(argument->kind == Node::Kind::kLiteral && argument->null)) {
+          if (!Takes(*argument, ExprType::kString)) {
             return Fail(at, fmt::format("concat() joins String values, not {} (cast it)",
                                         ExprTypeName(argument->type)));
           }
