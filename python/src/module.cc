@@ -90,10 +90,12 @@ Result<std::shared_ptr<arrow::RecordBatch>> EntityRowsToArrow(nb::list rows) {
   arrow::ArrayVector columns;
   for (const std::string& name : names) {
     nb::str key(name.c_str(), name.size());
-    enum class Kind { kUnknown, kInt, kString, kBytes } kind = Kind::kUnknown;
+    enum class Kind { kUnknown, kInt, kString, kBytes, kFloat, kBool } kind = Kind::kUnknown;
     arrow::Int64Builder ints;
     arrow::StringBuilder strings;
     arrow::BinaryBuilder bytes;
+    arrow::DoubleBuilder doubles;
+    arrow::BooleanBuilder bools;
     for (size_t i = 0; i < n; ++i) {
       nb::handle row = rows[i];
       if (!nb::isinstance<nb::dict>(row)) {
@@ -108,22 +110,34 @@ Result<std::shared_ptr<arrow::RecordBatch>> EntityRowsToArrow(nb::list rows) {
         ARROW_RETURN_NOT_OK(ints.AppendNull());
         ARROW_RETURN_NOT_OK(strings.AppendNull());
         ARROW_RETURN_NOT_OK(bytes.AppendNull());
+        ARROW_RETURN_NOT_OK(doubles.AppendNull());
+        ARROW_RETURN_NOT_OK(bools.AppendNull());
         continue;
       }
-      Kind is = PyLong_Check(value) && !PyBool_Check(value) ? Kind::kInt
-                : PyUnicode_Check(value)                    ? Kind::kString
-                : PyBytes_Check(value)                      ? Kind::kBytes
-                                                            : Kind::kUnknown;
+      Kind is = PyBool_Check(value)      ? Kind::kBool
+                : PyLong_Check(value)    ? Kind::kInt
+                : PyUnicode_Check(value) ? Kind::kString
+                : PyBytes_Check(value)   ? Kind::kBytes
+                : PyFloat_Check(value)   ? Kind::kFloat
+                                         : Kind::kUnknown;
+      // An int among floats (a request value such as 1000 for a Float64 field) is a float.
+      if (kind == Kind::kFloat && is == Kind::kInt) is = Kind::kFloat;
       if (is == Kind::kUnknown || (kind != Kind::kUnknown && is != kind)) {
         return Status::Invalid("entity_rows[", i, "].", name, ": expected ",
-                               kind == Kind::kUnknown  ? "an int, str or bytes"
+                               kind == Kind::kUnknown  ? "an int, float, bool, str or bytes"
                                : kind == Kind::kInt    ? "an int"
                                : kind == Kind::kString ? "a str"
+                               : kind == Kind::kFloat  ? "a float"
+                               : kind == Kind::kBool   ? "a bool"
                                                        : "bytes",
                                ", got ", nb::type_name(Py_TYPE(value)).c_str());
       }
       kind = is;
-      if (is == Kind::kInt) {
+      if (is == Kind::kFloat) {
+        ARROW_RETURN_NOT_OK(doubles.Append(PyFloat_AsDouble(value)));
+      } else if (is == Kind::kBool) {
+        ARROW_RETURN_NOT_OK(bools.Append(value == Py_True));
+      } else if (is == Kind::kInt) {
         long long v = PyLong_AsLongLong(value);
         if (v == -1 && PyErr_Occurred()) {
           PyErr_Clear();
@@ -148,6 +162,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> EntityRowsToArrow(nb::list rows) {
       ARROW_RETURN_NOT_OK(strings.Finish(&column));
     } else if (kind == Kind::kBytes) {
       ARROW_RETURN_NOT_OK(bytes.Finish(&column));
+    } else if (kind == Kind::kFloat) {
+      ARROW_RETURN_NOT_OK(doubles.Finish(&column));
+    } else if (kind == Kind::kBool) {
+      ARROW_RETURN_NOT_OK(bools.Finish(&column));
     } else {
       ARROW_RETURN_NOT_OK(ints.Finish(&column));
     }

@@ -4,7 +4,9 @@ import json
 import shutil
 import sys
 import textwrap
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
 
 import pytest
 
@@ -56,7 +58,9 @@ feature_services:
 """
 
 PYTHON = """\
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
 
 from headwater import (Aggregation, Entity, FeatureService, FeatureView, Field, FileSource,
                        KafkaSource, PushSource, ValueType)
@@ -284,5 +288,27 @@ def test_request_sources_and_on_demand_views_apply_from_python(driver_repo):
     assert store.get_data_source("vals_to_add").schema == [Field(name="val_to_add", dtype=Int64)]
     store.apply([], objects_to_delete=[listed])
     assert store.list_on_demand_feature_views() == []
+    # Read online (request values with the entity rows, as Feast's quickstart) and in
+    # training data (request values as entity columns): the same values.
+    store.apply([vals, view("conv_rate + val_to_add")])
+    store.materialize_incremental(end_date=datetime.now(timezone.utc))
+    refs = ["transformed_conv_rate:conv_rate_plus_val1", "driver_hourly_stats:conv_rate"]
+    rows = [{"driver_id": 1001, "val_to_add": 1000}, {"driver_id": 1002, "val_to_add": 1001},
+            {"driver_id": 1003, "val_to_add": None}]
+    got = store.get_online_features(refs, rows).to_dict()
+    assert got["val_to_add"] == [1000, 1001, None]
+    assert got["conv_rate_plus_val1"][:2] == [pytest.approx(got["conv_rate"][0] + 1000, abs=0),
+                                              pytest.approx(got["conv_rate"][1] + 1001, abs=0)]
+    assert got["conv_rate_plus_val1"][2] is None
+    frame = store.get_online_features(refs, {"driver_id": [1001], "val_to_add": [1000]}).to_df()
+    assert frame["conv_rate_plus_val1"][0] == got["conv_rate_plus_val1"][0]
+    with pytest.raises(headwater.InvalidInputError, match="needs the request value 'val_to_add'"):
+        store.get_online_features(refs, [{"driver_id": 1001}])
+    entity_df = pd.DataFrame({"driver_id": [1001, 1002],
+                              "event_timestamp": [datetime.now(timezone.utc)] * 2,
+                              "val_to_add": [1000, 1001]})
+    training = store.get_historical_features(entity_df, refs).to_df()
+    assert training["conv_rate_plus_val1"].tolist() == got["conv_rate_plus_val1"][:2]
+    store.apply([], objects_to_delete=[store.get_on_demand_feature_view("transformed_conv_rate")])
     with pytest.raises(ValueError, match="mode 'pandas' is not supported yet"):
         OnDemandFeatureView(name="p", sources=[stats], schema=[], expressions={}, mode="pandas")

@@ -102,7 +102,7 @@ Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& 
   rapidjson::Document entities;
   ARROW_RETURN_NOT_OK(ParseJson(arguments.entities, "--entities", &entities));
   ARROW_ASSIGN_OR_RAISE(auto online, store->SelectOnline(selection));
-  ARROW_ASSIGN_OR_RAISE(auto rows, server::EntitiesFromJson(entities, online.key_types));
+  ARROW_ASSIGN_OR_RAISE(auto rows, server::EntitiesFromJson(entities, online.column_types));
   ARROW_ASSIGN_OR_RAISE(
       auto read, store->GetOnlineFeatures(rows, std::move(online), arguments.full_feature_names));
   std::cout << server::OnlineFeaturesJson(rows, read) << "\n";

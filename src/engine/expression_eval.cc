@@ -20,6 +20,7 @@ struct Context {
   const std::vector<const ExprColumn*>& inputs;
   int64_t length;
   int64_t now;
+  const int64_t* nows = nullptr;  // per row, when given
 };
 
 ExprColumn Empty(ExprType type, int64_t length) {
@@ -461,7 +462,7 @@ Result<ExprColumn> Call(const Node& node, const Context& context) {
         }
         continue;
       case ExprFunction::kNow:
-        out.ints[r] = context.now;
+        out.ints[r] = context.nows != nullptr ? context.nows[r] : context.now;
         continue;
       default:
         break;
@@ -664,6 +665,12 @@ Result<ExprColumn> Evaluate(const Node& node, const Context& context) {
 Result<ExprColumn> Expression::Evaluate(const std::vector<const ExprColumn*>& inputs,
                                         int64_t length, int64_t now_micros) const {
   return engine::Evaluate(*root_, Context{inputs, length, now_micros});
+}
+
+Result<ExprColumn> Expression::Evaluate(const std::vector<const ExprColumn*>& inputs,
+                                        const std::vector<int64_t>& now_micros) const {
+  const auto length = static_cast<int64_t>(now_micros.size());
+  return engine::Evaluate(*root_, Context{inputs, length, 0, now_micros.data()});
 }
 
 }  // namespace headwater::engine

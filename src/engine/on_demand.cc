@@ -1,7 +1,14 @@
 #include "headwater/engine/on_demand.h"
 
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
+
+#include "headwater/core/time.h"
 
 namespace headwater::engine {
 
@@ -24,6 +31,157 @@ std::optional<ExprType> ExprTypeOf(const FeatureType& type) {
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+Result<ExprColumn> ExprColumnFromArrow(const arrow::ChunkedArray& values, ExprType type,
+                                       std::string_view what) {
+  ExprColumn column;
+  column.type = type;
+  column.length = values.length();
+  const auto rows = static_cast<size_t>(values.length());
+  if (type == ExprType::kTimestamp) {
+    ARROW_ASSIGN_OR_RAISE(auto micros, ToEpochMicros(values, std::string(what)));
+    column.ints.assign(micros->raw_values(), micros->raw_values() + rows);
+    if (micros->null_count() > 0) {
+      column.valid.resize(rows);
+      for (size_t row = 0; row < rows; ++row) column.valid[row] = micros->IsValid(row) ? 1 : 0;
+    }
+    return column;
+  }
+  const std::shared_ptr<arrow::DataType> target = type == ExprType::kFloat64  ? arrow::float64()
+                                                  : type == ExprType::kString ? arrow::utf8()
+                                                  : type == ExprType::kBool   ? arrow::boolean()
+                                                                              : arrow::int64();
+  const bool fits = values.type()->Equals(*target) ||
+                    (type == ExprType::kInt64 && arrow::is_integer(values.type()->id())) ||
+                    (type == ExprType::kFloat64 && (arrow::is_integer(values.type()->id()) ||
+                                                    arrow::is_floating(values.type()->id()))) ||
+                    (type == ExprType::kString && values.type()->id() == arrow::Type::LARGE_STRING);
+  if (!fits) {
+    return Status::Invalid(what, " has type ", values.type()->ToString(), "; expected ",
+                           ExprTypeName(type));
+  }
+  arrow::compute::CastOptions options = arrow::compute::CastOptions::Safe(target);
+  ARROW_ASSIGN_OR_RAISE(arrow::Datum cast,
+                        arrow::compute::Cast(arrow::Datum(std::make_shared<arrow::ChunkedArray>(
+                                                 values.chunks(), values.type())),
+                                             options));
+  const auto& chunks = cast.chunked_array()->chunks();
+  ARROW_ASSIGN_OR_RAISE(
+      auto array, chunks.empty() ? arrow::MakeEmptyArray(target) : arrow::Concatenate(chunks));
+  if (array->null_count() > 0) {
+    column.valid.resize(rows);
+    for (size_t row = 0; row < rows; ++row) column.valid[row] = array->IsValid(row) ? 1 : 0;
+  }
+  switch (type) {
+    case ExprType::kFloat64: {
+      const double* raw = static_cast<const arrow::DoubleArray&>(*array).raw_values();
+      column.doubles.assign(raw, raw + rows);
+      break;
+    }
+    case ExprType::kString: {
+      const auto& strings = static_cast<const arrow::StringArray&>(*array);
+      column.strings.resize(rows);
+      for (size_t row = 0; row < rows; ++row) {
+        if (strings.IsValid(row)) column.strings[row] = strings.GetString(row);
+      }
+      break;
+    }
+    case ExprType::kBool: {
+      const auto& bools = static_cast<const arrow::BooleanArray&>(*array);
+      column.ints.resize(rows);
+      for (size_t row = 0; row < rows; ++row) column.ints[row] = bools.Value(row) ? 1 : 0;
+      break;
+    }
+    default: {
+      const int64_t* raw = static_cast<const arrow::Int64Array&>(*array).raw_values();
+      column.ints.assign(raw, raw + rows);
+      break;
+    }
+  }
+  return column;
+}
+
+void FitToDeclared(const FeatureType& declared, ExprColumn* column) {
+  auto fits = [&](size_t row) {
+    if (declared.kind == ScalarKind::kInt32) {
+      return column->ints[row] >= std::numeric_limits<int32_t>::min() &&
+             column->ints[row] <= std::numeric_limits<int32_t>::max();
+    }
+    const double value = column->type == ExprType::kInt64 ? static_cast<double>(column->ints[row])
+                                                          : column->doubles[row];
+    return std::abs(value) <= std::numeric_limits<float>::max();
+  };
+  if (declared.kind != ScalarKind::kInt32 && declared.kind != ScalarKind::kFloat32) return;
+  const auto rows = static_cast<size_t>(column->length);
+  for (size_t row = 0; row < rows; ++row) {
+    if (!column->IsValid(static_cast<int64_t>(row)) || fits(row)) continue;
+    if (column->valid.empty()) column->valid.assign(rows, 1);
+    column->valid[row] = 0;
+  }
+}
+
+Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column,
+                                                        const FeatureType& declared) {
+  const auto rows = static_cast<size_t>(column.length);
+  std::shared_ptr<arrow::Buffer> validity;
+  int64_t nulls = 0;
+  if (!column.valid.empty()) {
+    ARROW_ASSIGN_OR_RAISE(validity, arrow::AllocateBitmap(column.length));
+    uint8_t* bits = validity->mutable_data();
+    for (size_t row = 0; row < rows; ++row) {
+      arrow::bit_util::SetBitTo(bits, static_cast<int64_t>(row), column.valid[row] != 0);
+      nulls += column.valid[row] == 0 ? 1 : 0;
+    }
+    if (nulls == 0) validity.reset();
+  }
+  std::shared_ptr<arrow::Array> array;
+  switch (column.type) {
+    case ExprType::kFloat64:
+      array = std::make_shared<arrow::DoubleArray>(
+          column.length, arrow::Buffer::FromVector(column.doubles), validity, nulls);
+      break;
+    case ExprType::kInt64:
+      array = std::make_shared<arrow::Int64Array>(
+          column.length, arrow::Buffer::FromVector(column.ints), validity, nulls);
+      break;
+    case ExprType::kTimestamp:
+      array = std::make_shared<arrow::TimestampArray>(
+          arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), column.length,
+          arrow::Buffer::FromVector(column.ints), validity, nulls);
+      break;
+    case ExprType::kBool: {
+      arrow::BooleanBuilder builder;
+      ARROW_RETURN_NOT_OK(builder.Reserve(column.length));
+      for (size_t row = 0; row < rows; ++row) {
+        if (column.IsValid(static_cast<int64_t>(row))) {
+          builder.UnsafeAppend(column.ints[row] != 0);
+        } else {
+          builder.UnsafeAppendNull();
+        }
+      }
+      ARROW_ASSIGN_OR_RAISE(array, builder.Finish());
+      break;
+    }
+    case ExprType::kString: {
+      arrow::StringBuilder builder;
+      ARROW_RETURN_NOT_OK(builder.Reserve(column.length));
+      for (size_t row = 0; row < rows; ++row) {
+        if (column.IsValid(static_cast<int64_t>(row))) {
+          ARROW_RETURN_NOT_OK(builder.Append(column.strings[row]));
+        } else {
+          ARROW_RETURN_NOT_OK(builder.AppendNull());
+        }
+      }
+      ARROW_ASSIGN_OR_RAISE(array, builder.Finish());
+      break;
+    }
+  }
+  const auto type = ToArrowType(declared);
+  if (array->type()->Equals(*type)) return array;
+  ARROW_ASSIGN_OR_RAISE(arrow::Datum cast,
+                        arrow::compute::Cast(array, arrow::compute::CastOptions::Unsafe(type)));
+  return cast.make_array();
 }
 
 namespace {

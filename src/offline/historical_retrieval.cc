@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "headwater/core/time.h"
+#include "headwater/engine/on_demand.h"
 #include "headwater/engine/parallel_for.h"
 #include "headwater/engine/point_in_time_join.h"
 #include "headwater/offline/parquet_dataset.h"
@@ -238,12 +239,14 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
   return out;
 }
 
-// Joins one view's features onto the entity rows.
+// Joins one view's features onto the entity rows; with `event_time`, the event time of the row
+// each came from follows them (an on-demand view's input).
 Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitions& definitions,
                              const FeatureViewProjection& projection,
                              const arrow::Table& entity_rows,
                              const std::vector<int64_t>& entity_times,
-                             const HistoricalRetrievalOptions& options, RetrievalStats* stats) {
+                             const HistoricalRetrievalOptions& options, RetrievalStats* stats,
+                             bool event_time = false) {
   const FeatureView* view = definitions.FindFeatureView(projection.view);
   const DataSource* source = definitions.BatchSourceOf(*view);
   if (source == nullptr) {
@@ -268,7 +271,14 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   for (const std::string& entity_name : view->entities) {
     scan.key_columns.push_back(source->ColumnFor(definitions.FindEntity(entity_name)->join_key));
   }
+  auto add_event_time = [&] {
+    if (!event_time) return;
+    out.names.push_back("event_timestamp");
+    scan.feature_columns.push_back(source->timestamp_field);
+    scan.feature_types.push_back({ScalarKind::kUnixTimestamp, false});
+  };
   if (entity_rows.num_rows() == 0) {
+    add_event_time();
     for (FeatureType type : scan.feature_types) {
       ARROW_ASSIGN_OR_RAISE(auto empty, arrow::MakeEmptyArray(ToArrowType(type)));
       out.arrays.push_back(empty);
@@ -281,9 +291,105 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(source->path)));
   ARROW_ASSIGN_OR_RAISE(auto dataset, ParquetDataset::Open(std::move(files)));
   ARROW_RETURN_NOT_OK(CheckSourceColumns(scan, projection, dataset));
+  add_event_time();
   const std::vector<RowGroup> row_groups = RowGroupsInReach(scan, dataset, *join, stats);
   ARROW_ASSIGN_OR_RAISE(auto matches, FindMatches(scan, dataset, row_groups, *join, stats));
   ARROW_ASSIGN_OR_RAISE(out.arrays, TakeMatchedRows(scan, dataset, matches, stats));
+  return out;
+}
+
+// Evaluates an on-demand view's requested features over its inputs joined onto the entity rows:
+// each source view's features and event times by the point-in-time rule, request values from
+// the entity columns of their names.
+Result<ViewColumns> JoinOnDemandView(
+    const registry::RepoConfig& config, const Definitions& definitions,
+    const engine::CompiledOnDemandView& view, const FeatureViewProjection& projection,
+    const arrow::Table& entity_rows, const std::vector<int64_t>& entity_times,
+    const HistoricalRetrievalOptions& options, RetrievalStats* stats) {
+  std::vector<size_t> wanted;  // indexes into view.features
+  std::vector<uint8_t> needed(view.origins.size(), 0);
+  for (const std::string& feature : projection.features) {
+    auto it = std::find_if(view.features.begin(), view.features.end(),
+                           [&](const registry::Field& f) { return f.name == feature; });
+    const auto f = static_cast<size_t>(it - view.features.begin());
+    wanted.push_back(f);
+    for (int i : view.expressions[f].reads()) needed[static_cast<size_t>(i)] = 1;
+  }
+  // The source views' needed features (and event times), one join per view.
+  std::vector<FeatureViewProjection> sources;
+  std::vector<uint8_t> source_times;
+  std::vector<std::pair<size_t, size_t>> at(view.origins.size());  // input -> (source, column)
+  for (size_t i = 0; i < view.origins.size(); ++i) {
+    const engine::OnDemandInput& origin = view.origins[i];
+    if (!needed[i] || origin.kind == engine::OnDemandInput::Kind::kRequestField) continue;
+    auto it = std::find_if(sources.begin(), sources.end(),
+                           [&](const FeatureViewProjection& p) { return p.view == origin.source; });
+    if (it == sources.end()) {
+      sources.push_back({origin.source, {}});
+      source_times.push_back(0);
+      it = sources.end() - 1;
+    }
+    const auto s = static_cast<size_t>(it - sources.begin());
+    if (origin.kind == engine::OnDemandInput::Kind::kEventTimestamp) {
+      source_times[s] = 1;
+    } else if (std::find(it->features.begin(), it->features.end(), origin.field) ==
+               it->features.end()) {
+      it->features.push_back(origin.field);
+    }
+  }
+  std::vector<ViewColumns> joined;
+  for (size_t s = 0; s < sources.size(); ++s) {
+    ARROW_ASSIGN_OR_RAISE(
+        auto columns, JoinView(config, definitions, sources[s], entity_rows, entity_times, options,
+                               stats, source_times[s] != 0));
+    joined.push_back(std::move(columns));
+  }
+  std::vector<engine::ExprColumn> inputs(view.origins.size());
+  std::vector<const engine::ExprColumn*> pointers(view.origins.size(), nullptr);
+  for (size_t i = 0; i < view.origins.size(); ++i) {
+    if (!needed[i]) continue;
+    const engine::OnDemandInput& origin = view.origins[i];
+    std::shared_ptr<arrow::ChunkedArray> values;
+    std::string what;
+    if (origin.kind == engine::OnDemandInput::Kind::kRequestField) {
+      values = entity_rows.GetColumnByName(origin.field);
+      if (values == nullptr) {
+        return Status::Invalid("on-demand feature view '", view.name, "' needs the request value '",
+                               origin.field, "' (request source '", origin.source,
+                               "'): add a column '", origin.field, "' to the entity rows");
+      }
+      what = "entity column '" + origin.field + "'";
+    } else {
+      auto source = std::find_if(sources.begin(), sources.end(),
+                                 [&](const auto& p) { return p.view == origin.source; });
+      const ViewColumns& columns = joined[static_cast<size_t>(source - sources.begin())];
+      const std::string name = origin.kind == engine::OnDemandInput::Kind::kEventTimestamp
+                                   ? std::string("event_timestamp")
+                                   : registry::FeatureColumnName(origin.source, origin.field,
+                                                                 options.full_feature_names);
+      const auto c = static_cast<size_t>(
+          std::find(columns.names.begin(), columns.names.end(), name) - columns.names.begin());
+      values = std::make_shared<arrow::ChunkedArray>(columns.arrays[c]);
+      what = "feature '" + origin.source + ":" + origin.field + "'";
+    }
+    ARROW_ASSIGN_OR_RAISE(inputs[i], engine::ExprColumnFromArrow(*values, origin.type, what));
+    pointers[i] = &inputs[i];
+  }
+  ViewColumns out;
+  for (size_t f : wanted) {
+    const registry::Field& feature = view.features[f];
+    // now() is each entity row's time: when its features are wanted, as a request's time online.
+    auto values = view.expressions[f].Evaluate(pointers, entity_times);
+    if (!values.ok()) {
+      return Status::Invalid("on-demand feature view '", view.name, "', feature '", feature.name,
+                             "': ", values.status().message());
+    }
+    engine::FitToDeclared(feature.dtype, &*values);
+    out.names.push_back(
+        registry::FeatureColumnName(view.name, feature.name, options.full_feature_names));
+    ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(*values, feature.dtype));
+    out.arrays.push_back(std::move(array));
+  }
   return out;
 }
 
@@ -294,16 +400,30 @@ std::map<std::string, std::shared_ptr<arrow::DataType>> EntityColumnTypes(
     const HistoricalRetrievalOptions& options) {
   std::map<std::string, std::shared_ptr<arrow::DataType>> types;
   types[options.timestamp_column] = arrow::utf8();
-  for (const FeatureViewProjection& projection : features) {
-    const FeatureView* view = definitions.FindFeatureView(projection.view);
-    if (view == nullptr) continue;
-    for (const std::string& entity_name : view->entities) {
+  auto add_keys = [&](const FeatureView& view) {
+    for (const std::string& entity_name : view.entities) {
       const registry::Entity* entity = definitions.FindEntity(entity_name);
       if (entity == nullptr) continue;
       bool is_integer =
           entity->value_type == ScalarKind::kInt32 || entity->value_type == ScalarKind::kInt64;
       types[entity->join_key] =
           is_integer ? arrow::int64() : ToArrowType({entity->value_type, false});
+    }
+  };
+  for (const FeatureViewProjection& projection : features) {
+    if (const FeatureView* view = definitions.FindFeatureView(projection.view)) add_keys(*view);
+    const registry::OnDemandFeatureView* on_demand =
+        definitions.FindOnDemandFeatureView(projection.view);
+    if (on_demand == nullptr) continue;
+    for (const FeatureViewProjection& source : on_demand->sources) {
+      if (const FeatureView* view = definitions.FindFeatureView(source.view)) add_keys(*view);
+      const DataSource* request = definitions.FindSource(source.view);
+      if (request == nullptr) continue;
+      // Request values as their types; times as text, parsed as entity times are.
+      for (const registry::Field& field : request->schema) {
+        const bool time = field.dtype.kind == ScalarKind::kUnixTimestamp;
+        types[field.name] = time ? arrow::utf8() : ToArrowType(field.dtype);
+      }
     }
   }
   return types;
@@ -361,9 +481,19 @@ Result<std::shared_ptr<arrow::Table>> GetHistoricalFeatures(
       }
     }
   }
+  std::vector<engine::CompiledOnDemandView> on_demand;
+  if (!definitions.on_demand_feature_views.empty()) {
+    ARROW_ASSIGN_OR_RAISE(on_demand, engine::CompileOnDemandViews(definitions));
+  }
   for (const FeatureViewProjection& projection : features) {
-    ARROW_ASSIGN_OR_RAISE(auto view_columns, JoinView(config, definitions, projection, *entity_rows,
-                                                      entity_times, options, stats));
+    auto compiled = std::find_if(on_demand.begin(), on_demand.end(),
+                                 [&](const auto& view) { return view.name == projection.view; });
+    ARROW_ASSIGN_OR_RAISE(auto view_columns,
+                          compiled != on_demand.end()
+                              ? JoinOnDemandView(config, definitions, *compiled, projection,
+                                                 *entity_rows, entity_times, options, stats)
+                              : JoinView(config, definitions, projection, *entity_rows,
+                                         entity_times, options, stats));
     for (size_t f = 0; f < view_columns.names.size(); ++f) {
       fields.push_back(arrow::field(view_columns.names[f], view_columns.arrays[f]->type()));
       columns.push_back(std::make_shared<arrow::ChunkedArray>(view_columns.arrays[f]));

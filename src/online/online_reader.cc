@@ -34,7 +34,7 @@ bool KeyFits(const EntityColumn& column, ScalarKind key) {
       return key == ScalarKind::kString;
     case EntityColumn::Kind::kBytes:
       return key == ScalarKind::kBytes;
-    case EntityColumn::Kind::kOther:
+    default:
       break;
   }
   return false;
@@ -48,6 +48,12 @@ std::string KindName(const EntityColumn& column) {
       return "string";
     case EntityColumn::Kind::kBytes:
       return "binary";
+    case EntityColumn::Kind::kDouble:
+      return "double";
+    case EntityColumn::Kind::kBool:
+      return "bool";
+    case EntityColumn::Kind::kTime:
+      return "timestamp";
     case EntityColumn::Kind::kOther:
       break;
   }
@@ -67,15 +73,157 @@ void WidenIntegers(const arrow::Array& array, EntityColumn* column) {
   column->ints.assign(values, values + array.length());
 }
 
-// The distinct views of `features`, in first-requested order.
+template <typename ArrayType>
+void WidenFloats(const arrow::Array& array, EntityColumn* column) {
+  const auto* values = static_cast<const ArrayType&>(array).raw_values();
+  column->doubles.assign(values, values + array.length());
+}
+
+// Arrow timestamps of any unit as microseconds.
+void TimesInMicros(const arrow::Array& array, EntityColumn* column) {
+  const auto& type = static_cast<const arrow::TimestampType&>(*array.type());
+  const int64_t* values = static_cast<const arrow::TimestampArray&>(array).raw_values();
+  column->ints.resize(static_cast<size_t>(array.length()));
+  for (int64_t row = 0; row < array.length(); ++row) {
+    const int64_t v = values[row];
+    int64_t& micros = column->ints[static_cast<size_t>(row)];
+    switch (type.unit()) {
+      case arrow::TimeUnit::SECOND:
+        micros = v * 1'000'000;
+        break;
+      case arrow::TimeUnit::MILLI:
+        micros = v * 1'000;
+        break;
+      case arrow::TimeUnit::MICRO:
+        micros = v;
+        break;
+      case arrow::TimeUnit::NANO:
+        micros = v / 1'000 - (v % 1'000 < 0 ? 1 : 0);  // floor
+        break;
+    }
+  }
+}
+
+void AddView(const OnlineCatalog::View* view, std::vector<const OnlineCatalog::View*>* views) {
+  if (std::find(views->begin(), views->end(), view) == views->end()) views->push_back(view);
+}
+
+// The distinct views the features are read from — their own, and the sources of on-demand
+// ones — in first-requested order.
 std::vector<const OnlineCatalog::View*> ViewsOf(
     const std::vector<OnlineCatalog::Feature>& features) {
   std::vector<const OnlineCatalog::View*> views;
   for (const auto& feature : features) {
-    if (std::find(views.begin(), views.end(), feature.view) == views.end())
-      views.push_back(feature.view);
+    if (feature.on_demand == nullptr) {
+      AddView(feature.view, &views);
+      continue;
+    }
+    for (const auto& input : feature.on_demand->inputs) {
+      if (input.view != nullptr) AddView(input.view, &views);
+    }
   }
   return views;
+}
+
+// A stored feature's status.
+FeatureStatus StoredStatus(const FeatureRowReader& row, bool found, const OnlineCatalog::View& view,
+                           size_t index, Timestamp now) {
+  if (!found) return FeatureStatus::kNotFound;
+  const int64_t ttl = view.ttl.micros;
+  if (ttl > 0 && row.event_time().micros < now.micros - ttl) return FeatureStatus::kOutsideMaxAge;
+  return row.IsNull(index) ? FeatureStatus::kNullValue : FeatureStatus::kPresent;
+}
+
+// Stored values into one row of an expression input.
+class InputCell final : public ValueVisitor {
+ public:
+  InputCell(engine::ExprColumn* column, size_t row) : column_(column), row_(row) {}
+  void Null() override {}
+  void Int(int64_t value) override { Set(&column_->ints, value); }
+  void Float(float value) override { Set(&column_->doubles, static_cast<double>(value)); }
+  void Double(double value) override { Set(&column_->doubles, value); }
+  void Bool(bool value) override { Set(&column_->ints, value ? 1 : 0); }
+  void Time(Timestamp value) override { Set(&column_->ints, value.micros); }
+  void String(std::string_view value) override { Set(&column_->strings, std::string(value)); }
+  void Bytes(std::string_view) override {}  // never an input
+  void BeginList(uint32_t) override {}
+  void EndList() override {}
+
+ private:
+  template <typename T, typename V>
+  void Set(std::vector<T>* values, V value) {
+    (*values)[row_] = std::move(value);
+    column_->valid[row_] = 1;
+  }
+  engine::ExprColumn* column_;
+  size_t row_;
+};
+
+// An empty input column of `rows` nulls.
+engine::ExprColumn NullColumn(engine::ExprType type, size_t rows) {
+  engine::ExprColumn column;
+  column.type = type;
+  column.length = static_cast<int64_t>(rows);
+  column.valid.assign(rows, 0);
+  switch (type) {
+    case engine::ExprType::kFloat64:
+      column.doubles.resize(rows);
+      break;
+    case engine::ExprType::kString:
+      column.strings.resize(rows);
+      break;
+    default:
+      column.ints.resize(rows);
+      break;
+  }
+  return column;
+}
+
+// A request value as an expression input of `type`: Invalid when the entities lack it or send
+// it as another kind.
+Result<engine::ExprColumn> RequestInput(const EntityRows& entities,
+                                        const OnlineCatalog::OnDemandView& view,
+                                        const engine::OnDemandInput& origin) {
+  const EntityColumn* given = entities.Find(origin.field);
+  if (given == nullptr) {
+    return Status::Invalid("on-demand feature view '", view.compiled.name,
+                           "' needs the request value '", origin.field, "' (request source '",
+                           origin.source, "'): send it with the entities");
+  }
+  const auto rows = static_cast<size_t>(entities.num_rows);
+  engine::ExprColumn column = NullColumn(origin.type, rows);
+  using Kind = EntityColumn::Kind;
+  bool fits = false;
+  switch (origin.type) {
+    case engine::ExprType::kInt64:
+      fits = given->kind == Kind::kInt;
+      if (fits) column.ints = given->ints;
+      break;
+    case engine::ExprType::kFloat64:
+      fits = given->kind == Kind::kDouble || given->kind == Kind::kInt;
+      if (given->kind == Kind::kDouble) column.doubles = given->doubles;
+      if (given->kind == Kind::kInt) column.doubles.assign(given->ints.begin(), given->ints.end());
+      break;
+    case engine::ExprType::kString:
+      fits = given->kind == Kind::kString;
+      if (fits) column.strings.assign(given->strings.begin(), given->strings.end());
+      break;
+    case engine::ExprType::kBool:
+      fits = given->kind == Kind::kBool;
+      if (fits) column.ints = given->ints;
+      break;
+    case engine::ExprType::kTimestamp:
+      fits = given->kind == Kind::kTime;
+      if (fits) column.ints = given->ints;
+      break;
+  }
+  if (!fits) {
+    return Status::Invalid("entities.", origin.field, " has type ", KindName(*given),
+                           "; request source '", origin.source, "' declares it ",
+                           engine::ExprTypeName(origin.type));
+  }
+  for (size_t row = 0; row < rows; ++row) column.valid[row] = given->IsValid(row) ? 1 : 0;
+  return column;
 }
 
 }  // namespace
@@ -119,6 +267,27 @@ EntityRows EntityRowsFromArrow(const arrow::RecordBatch& batch) {
         column.kind = EntityColumn::Kind::kBytes;
         ViewStrings<arrow::LargeBinaryArray>(array, &column);
         break;
+      case arrow::Type::DOUBLE:
+        column.kind = EntityColumn::Kind::kDouble;
+        WidenFloats<arrow::DoubleArray>(array, &column);
+        break;
+      case arrow::Type::FLOAT:
+        column.kind = EntityColumn::Kind::kDouble;
+        WidenFloats<arrow::FloatArray>(array, &column);
+        break;
+      case arrow::Type::BOOL: {
+        column.kind = EntityColumn::Kind::kBool;
+        const auto& typed = static_cast<const arrow::BooleanArray&>(array);
+        column.ints.resize(static_cast<size_t>(array.length()));
+        for (int64_t row = 0; row < array.length(); ++row) {
+          column.ints[static_cast<size_t>(row)] = typed.Value(row) ? 1 : 0;
+        }
+        break;
+      }
+      case arrow::Type::TIMESTAMP:
+        column.kind = EntityColumn::Kind::kTime;
+        TimesInMicros(array, &column);
+        break;
       default:
         column.other_type = array.type()->ToString();
         break;
@@ -152,6 +321,30 @@ Result<std::shared_ptr<const OnlineCatalog>> OnlineCatalog::Make(
     }
     catalog->views_[view.name] = std::move(view);
   }
+  ARROW_ASSIGN_OR_RAISE(auto compiled, engine::CompileOnDemandViews(definitions));
+  for (engine::CompiledOnDemandView& view : compiled) {
+    OnDemandView on_demand;
+    for (const engine::OnDemandInput& origin : view.origins) {
+      OnDemandView::Input& input = on_demand.inputs.emplace_back();
+      input.kind = origin.kind;
+      if (origin.kind == engine::OnDemandInput::Kind::kRequestField) {
+        input.field = origin.field;
+        continue;
+      }
+      input.view = catalog->FindView(origin.source);
+      if (input.view == nullptr)
+        return Status::Invalid("unknown feature view '", origin.source, "'");
+      if (origin.kind == engine::OnDemandInput::Kind::kFeature) {
+        input.index = input.view->feature_index.at(origin.field);
+      }
+    }
+    for (size_t f = 0; f < view.features.size(); ++f) {
+      on_demand.feature_index[view.features[f].name] = f;
+    }
+    on_demand.compiled = std::move(view);
+    std::string name = on_demand.compiled.name;
+    catalog->on_demand_views_[name] = std::move(on_demand);
+  }
   for (const registry::FeatureService& service : definitions.feature_services) {
     ARROW_ASSIGN_OR_RAISE(auto projections,
                           registry::ResolveFeatureService(definitions, service.name));
@@ -169,6 +362,11 @@ const OnlineCatalog::View* OnlineCatalog::FindView(std::string_view name) const 
   return it == views_.end() ? nullptr : &it->second;
 }
 
+const OnlineCatalog::OnDemandView* OnlineCatalog::FindOnDemandView(std::string_view name) const {
+  auto it = on_demand_views_.find(name);
+  return it == on_demand_views_.end() ? nullptr : &it->second;
+}
+
 Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
     const std::vector<std::string>& references) const {
   if (references.empty()) return Status::Invalid("no features requested");
@@ -178,8 +376,18 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
     ARROW_ASSIGN_OR_RAISE(auto parts, registry::SplitFeatureReference(reference));
     const View* view = FindView(parts.view);
     if (view == nullptr) {
-      return Status::KeyError("feature reference '", reference, "': unknown feature view '",
-                              parts.view, "'");
+      const OnDemandView* on_demand = FindOnDemandView(parts.view);
+      if (on_demand == nullptr) {
+        return Status::KeyError("feature reference '", reference, "': unknown feature view '",
+                                parts.view, "'");
+      }
+      auto index = on_demand->feature_index.find(parts.feature);
+      if (index == on_demand->feature_index.end()) {
+        return Status::KeyError("feature reference '", reference, "': on-demand feature view '",
+                                on_demand->compiled.name, "' has no feature '", parts.feature, "'");
+      }
+      features.push_back({nullptr, index->second, index->first, on_demand});
+      continue;
     }
     auto index = view->feature_index.find(parts.feature);
     if (index == view->feature_index.end()) {
@@ -199,17 +407,18 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveService(
 }
 
 FeatureStatus OnlineFeatures::status(size_t feature, int64_t row) const {
-  const size_t i = Slot(feature, row);
-  if (!found_[i]) return FeatureStatus::kNotFound;
-  const int64_t ttl = features_[feature].view->ttl.micros;
-  if (ttl > 0 && rows_[i].event_time().micros < now_.micros - ttl) {
-    return FeatureStatus::kOutsideMaxAge;
+  if (features_[feature].on_demand != nullptr) {
+    return computed_[feature].IsValid(row) ? FeatureStatus::kPresent : FeatureStatus::kNullValue;
   }
-  return rows_[i].IsNull(features_[feature].index) ? FeatureStatus::kNullValue
-                                                   : FeatureStatus::kPresent;
+  const size_t i = Slot(feature, row);
+  return StoredStatus(rows_[i], found_[i] != 0, *features_[feature].view, features_[feature].index,
+                      now_);
 }
 
 Timestamp OnlineFeatures::event_time(size_t feature, int64_t row) const {
+  if (features_[feature].on_demand != nullptr) {
+    return Timestamp{computed_times_[feature][static_cast<size_t>(row)]};
+  }
   const size_t i = Slot(feature, row);
   return found_[i] ? rows_[i].event_time() : Timestamp{0};
 }
@@ -219,7 +428,119 @@ void OnlineFeatures::Visit(size_t feature, int64_t row, ValueVisitor* visitor) c
     visitor->Null();
     return;
   }
-  rows_[Slot(feature, row)].Visit(features_[feature].index, visitor);
+  if (features_[feature].on_demand == nullptr) {
+    rows_[Slot(feature, row)].Visit(features_[feature].index, visitor);
+    return;
+  }
+  const engine::ExprColumn& column = computed_[feature];
+  const auto r = static_cast<size_t>(row);
+  switch (features_[feature].type().kind) {
+    case ScalarKind::kFloat32:
+    case ScalarKind::kFloat64: {
+      // A declared Float of an integer expression: its value as a double.
+      const double value = column.type == engine::ExprType::kInt64
+                               ? static_cast<double>(column.ints[r])
+                               : column.doubles[r];
+      if (features_[feature].type().kind == ScalarKind::kFloat32) {
+        visitor->Float(static_cast<float>(value));
+      } else {
+        visitor->Double(value);
+      }
+      return;
+    }
+    case ScalarKind::kInt32:
+    case ScalarKind::kInt64:
+      visitor->Int(column.ints[r]);
+      return;
+    case ScalarKind::kBool:
+      visitor->Bool(column.ints[r] != 0);
+      return;
+    case ScalarKind::kUnixTimestamp:
+      visitor->Time(Timestamp{column.ints[r]});
+      return;
+    case ScalarKind::kString:
+      visitor->String(column.strings[r]);
+      return;
+    case ScalarKind::kBytes:
+      break;
+  }
+  visitor->Null();
+}
+
+Status OnlineFeatures::EvaluateOnDemand(const std::vector<const OnlineCatalog::View*>& views,
+                                        const EntityRows& entities) {
+  computed_.resize(features_.size());
+  computed_times_.resize(features_.size());
+  const auto rows = static_cast<size_t>(num_rows_);
+  for (size_t first = 0; first < features_.size(); ++first) {
+    const OnlineCatalog::OnDemandView* view = features_[first].on_demand;
+    if (view == nullptr) continue;
+    bool evaluated = false;
+    for (size_t f = 0; f < first; ++f) evaluated = evaluated || features_[f].on_demand == view;
+    if (evaluated) continue;
+    // The inputs this view's requested features read, from the rows read and the request.
+    std::vector<uint8_t> needed(view->inputs.size(), 0);
+    for (size_t f = first; f < features_.size(); ++f) {
+      if (features_[f].on_demand != view) continue;
+      for (int i : view->compiled.expressions[features_[f].index].reads()) {
+        needed[static_cast<size_t>(i)] = 1;
+      }
+    }
+    std::vector<engine::ExprColumn> inputs(view->inputs.size());
+    std::vector<const engine::ExprColumn*> pointers(view->inputs.size(), nullptr);
+    std::vector<int64_t> times(rows, 0);
+    for (size_t i = 0; i < view->inputs.size(); ++i) {
+      const OnlineCatalog::OnDemandView::Input& input = view->inputs[i];
+      const engine::OnDemandInput& origin = view->compiled.origins[i];
+      if (input.kind == engine::OnDemandInput::Kind::kRequestField) {
+        if (!needed[i]) continue;
+        ARROW_ASSIGN_OR_RAISE(inputs[i], RequestInput(entities, *view, origin));
+        pointers[i] = &inputs[i];
+        continue;
+      }
+      // A source row counts while it is within its view's TTL, as in training data.
+      const size_t base =
+          static_cast<size_t>(std::find(views.begin(), views.end(), input.view) - views.begin()) *
+          rows;
+      const int64_t ttl = input.view->ttl.micros;
+      auto fresh = [&](size_t slot) {
+        return found_[slot] != 0 &&
+               (ttl <= 0 || rows_[slot].event_time().micros >= now_.micros - ttl);
+      };
+      for (size_t row = 0; row < rows; ++row) {
+        if (fresh(base + row)) {
+          times[row] = std::max(times[row], rows_[base + row].event_time().micros);
+        }
+      }
+      if (!needed[i]) continue;
+      inputs[i] = NullColumn(origin.type, rows);
+      for (size_t row = 0; row < rows; ++row) {
+        const size_t slot = base + row;
+        if (!fresh(slot)) continue;
+        if (input.kind == engine::OnDemandInput::Kind::kEventTimestamp) {
+          inputs[i].ints[row] = rows_[slot].event_time().micros;
+          inputs[i].valid[row] = 1;
+        } else if (!rows_[slot].IsNull(input.index)) {
+          InputCell cell(&inputs[i], row);
+          rows_[slot].Visit(input.index, &cell);
+        }
+      }
+      pointers[i] = &inputs[i];
+    }
+    for (size_t f = first; f < features_.size(); ++f) {
+      if (features_[f].on_demand != view) continue;
+      auto values =
+          view->compiled.expressions[features_[f].index].Evaluate(pointers, num_rows_, now_.micros);
+      if (!values.ok()) {
+        return Status::Invalid("on-demand feature view '", view->compiled.name, "', feature '",
+                               features_[f].name, "': ", values.status().message());
+      }
+      engine::FitToDeclared(features_[f].type(), &*values);
+      computed_[f] = std::move(*values);
+      computed_times_[f] = times;
+    }
+  }
+  return Status::OK();
 }
 
 Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
@@ -228,7 +549,13 @@ Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
   arrow::ArrayVector arrays = entities.columns();
   for (size_t f = 0; f < features_.size(); ++f) {
     const OnlineCatalog::Feature& feature = features_[f];
-    auto type = ToArrowType(feature.view->schema[feature.index]);
+    auto type = ToArrowType(feature.type());
+    fields.push_back(arrow::field(names_[f], type));
+    if (feature.on_demand != nullptr) {
+      ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(computed_[f], feature.type()));
+      arrays.push_back(std::move(array));
+      continue;
+    }
     std::unique_ptr<arrow::ArrayBuilder> builder;
     ARROW_RETURN_NOT_OK(arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder));
     ARROW_RETURN_NOT_OK(builder->Reserve(num_rows_));
@@ -240,7 +567,6 @@ Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
       }
     }
     ARROW_ASSIGN_OR_RAISE(auto array, builder->Finish());
-    fields.push_back(arrow::field(names_[f], type));
     arrays.push_back(std::move(array));
   }
   return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), num_rows_, std::move(arrays));
@@ -303,7 +629,7 @@ Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,
   out.now_ = now;
   for (const auto& feature : features) {
     out.names_.push_back(
-        registry::FeatureColumnName(feature.view->name, feature.name, full_feature_names));
+        registry::FeatureColumnName(feature.view_name(), feature.name, full_feature_names));
     out.view_of_.push_back(
         static_cast<size_t>(std::find(views.begin(), views.end(), feature.view) - views.begin()));
   }
@@ -322,6 +648,7 @@ Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,
                              "); run `headwater materialize` for it again");
     }
   }
+  ARROW_RETURN_NOT_OK(out.EvaluateOnDemand(views, entities));
   return out;
 }
 

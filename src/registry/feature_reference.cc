@@ -21,11 +21,14 @@ Result<std::vector<FeatureViewProjection>> ResolveFeatureReferences(
     const std::string view_name(parts.view);
     const std::string feature(parts.feature);
     const FeatureView* view = definitions.FindFeatureView(view_name);
-    if (view == nullptr) {
+    const OnDemandFeatureView* on_demand =
+        view == nullptr ? definitions.FindOnDemandFeatureView(view_name) : nullptr;
+    if (view == nullptr && on_demand == nullptr) {
       return Status::KeyError("feature reference '", reference, "': unknown feature view '",
                               view_name, "'");
     }
-    if (view->FindFeature(feature) == nullptr) {
+    if (view != nullptr ? view->FindFeature(feature) == nullptr
+                        : on_demand->FindFeature(feature) == nullptr) {
       return Status::KeyError("feature reference '", reference, "': feature view '", view_name,
                               "' has no feature '", feature, "'");
     }
@@ -49,15 +52,18 @@ Result<std::vector<FeatureViewProjection>> ResolveFeatureService(const Definitio
   std::vector<std::string> references;
   for (const FeatureViewProjection& projection : service->features) {
     const FeatureView* view = definitions.FindFeatureView(projection.view);
-    if (view == nullptr) {
+    const OnDemandFeatureView* on_demand = definitions.FindOnDemandFeatureView(projection.view);
+    if (view == nullptr && on_demand == nullptr) {
       return Status::Invalid("feature service '", name, "' names unknown view '", projection.view,
                              "'; run `headwater apply`");
     }
     if (projection.features.empty()) {
-      for (const Field& field : view->features) references.push_back(view->name + ":" + field.name);
+      for (const Field& field : view != nullptr ? view->features : on_demand->features) {
+        references.push_back(projection.view + ":" + field.name);
+      }
     } else {
       for (const std::string& feature : projection.features) {
-        references.push_back(view->name + ":" + feature);
+        references.push_back(projection.view + ":" + feature);
       }
     }
   }

@@ -191,7 +191,7 @@ HttpResponse FeatureService::GetOnlineFeatures(std::string_view body) {
       return Status::Invalid("\"full_feature_names\" must be true or false");
     }
     ARROW_ASSIGN_OR_RAISE(auto online, store_->SelectOnline(selection));
-    ARROW_ASSIGN_OR_RAISE(auto rows, EntitiesFromJson(*entities, online.key_types));
+    ARROW_ASSIGN_OR_RAISE(auto rows, EntitiesFromJson(*entities, online.column_types));
     ARROW_ASSIGN_OR_RAISE(
         auto read, store_->GetOnlineFeatures(rows, std::move(online),
                                              full_names != nullptr && full_names->GetBool()));

@@ -35,23 +35,54 @@ class JsonValues final : public online::ValueVisitor {
   JsonWriter* out_;
 };
 
-// An entity column as it was sent: integers and strings (bytes keys too) as they were, anything
-// else as null.
+// An entity column as it was sent: integers, strings (bytes keys too), numbers, booleans and
+// times (request values) as they were, anything else as null.
 void WriteEntityValues(const online::EntityColumn& column, int64_t num_rows, JsonWriter* out) {
+  using Kind = online::EntityColumn::Kind;
   for (size_t row = 0; row < static_cast<size_t>(num_rows); ++row) {
     if (!column.IsValid(row)) {
       out->Null();
-    } else if (column.kind == online::EntityColumn::Kind::kInt) {
-      out->Int(column.ints[row]);
-    } else {
-      out->String(column.strings[row]);
+      continue;
+    }
+    switch (column.kind) {
+      case Kind::kInt:
+        out->Int(column.ints[row]);
+        break;
+      case Kind::kDouble:
+        out->Double(column.doubles[row]);
+        break;
+      case Kind::kBool:
+        out->Bool(column.ints[row] != 0);
+        break;
+      case Kind::kTime:
+        out->String(FormatTimestamp(Timestamp{column.ints[row]}));
+        break;
+      default:
+        out->String(column.strings[row]);
+        break;
     }
   }
 }
 
-const std::shared_ptr<arrow::DataType>& JsonKeyType(ScalarKind kind) {
-  static const auto kInt = arrow::int64(), kString = arrow::utf8(), kBytes = arrow::binary();
-  return kind == ScalarKind::kString ? kString : kind == ScalarKind::kBytes ? kBytes : kInt;
+// The type a join key or request value is read as, and the entity column kind it becomes.
+std::pair<std::shared_ptr<arrow::DataType>, online::EntityColumn::Kind> JsonColumnType(
+    ScalarKind kind) {
+  using Kind = online::EntityColumn::Kind;
+  switch (kind) {
+    case ScalarKind::kString:
+      return {arrow::utf8(), Kind::kString};
+    case ScalarKind::kBytes:
+      return {arrow::binary(), Kind::kBytes};
+    case ScalarKind::kFloat32:
+    case ScalarKind::kFloat64:
+      return {arrow::float64(), Kind::kDouble};
+    case ScalarKind::kBool:
+      return {arrow::boolean(), Kind::kBool};
+    case ScalarKind::kUnixTimestamp:
+      return {arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), Kind::kTime};
+    default:
+      return {arrow::int64(), Kind::kInt};
+  }
 }
 
 // A member no requested view reads is only echoed: kept when it is plainly integers or plainly
@@ -80,8 +111,8 @@ void ReadEchoColumn(const rapidjson::Value& values, online::EntityColumn* column
 
 }  // namespace
 
-Result<online::EntityRows> EntitiesFromJson(const rapidjson::Value& entities,
-                                            const std::map<std::string, FeatureType>& key_types) {
+Result<online::EntityRows> EntitiesFromJson(
+    const rapidjson::Value& entities, const std::map<std::string, FeatureType>& column_types) {
   if (!entities.IsObject() || entities.MemberCount() == 0) {
     return Status::Invalid(
         "entities must be a JSON object of join key -> list of values, "
@@ -97,27 +128,37 @@ Result<online::EntityRows> EntitiesFromJson(const rapidjson::Value& entities,
     if (rows.Find(name) != nullptr) continue;  // a repeated name: the first one counts
     online::EntityColumn& column = rows.columns.emplace_back();
     column.name = name;
-    auto key = key_types.find(std::string(name));
-    if (key == key_types.end()) {
+    auto known = column_types.find(std::string(name));
+    if (known == column_types.end()) {
       ReadEchoColumn(member.value, &column);
       continue;
     }
-    const ScalarKind kind = key->second.kind;
-    column.kind = kind == ScalarKind::kString  ? online::EntityColumn::Kind::kString
-                  : kind == ScalarKind::kBytes ? online::EntityColumn::Kind::kBytes
-                                               : online::EntityColumn::Kind::kInt;
-    const arrow::DataType& type = *JsonKeyType(kind);
+    const auto [type, kind] = JsonColumnType(known->second.kind);
+    column.kind = kind;
     for (size_t row = 0; row < num_rows; ++row) {
-      ARROW_RETURN_NOT_OK(ingest::ReadJsonColumnValue(
-          member.value[static_cast<rapidjson::SizeType>(row)], type, "entities", name, row, &cell));
+      ARROW_RETURN_NOT_OK(
+          ingest::ReadJsonColumnValue(member.value[static_cast<rapidjson::SizeType>(row)], *type,
+                                      "entities", name, row, &cell));
       if (cell.kind == ingest::JsonCell::Kind::kNull) {
         if (column.valid.empty()) column.valid.assign(num_rows, 1);
         column.valid[row] = 0;
       }
-      if (column.kind == online::EntityColumn::Kind::kInt) {
-        column.ints.push_back(cell.integer);
-      } else {
-        column.strings.push_back(cell.bytes);
+      switch (kind) {
+        case online::EntityColumn::Kind::kString:
+        case online::EntityColumn::Kind::kBytes:
+          column.strings.push_back(cell.bytes);
+          break;
+        case online::EntityColumn::Kind::kDouble:
+          column.doubles.push_back(cell.kind == ingest::JsonCell::Kind::kInteger
+                                       ? static_cast<double>(cell.integer)
+                                       : cell.real);
+          break;
+        case online::EntityColumn::Kind::kBool:
+          column.ints.push_back(cell.boolean ? 1 : 0);
+          break;
+        default:
+          column.ints.push_back(cell.integer);
+          break;
       }
     }
   }

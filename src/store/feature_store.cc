@@ -362,12 +362,31 @@ Result<OnlineSelection> FeatureStore::SelectOnline(const FeatureSelection& featu
   OnlineSelection selection;
   ARROW_ASSIGN_OR_RAISE(selection.snapshot, Applied());
   ARROW_ASSIGN_OR_RAISE(selection.features, Resolve(*selection.snapshot, features));
-  for (const auto& feature : selection.features) {
-    for (size_t k = 0; k < feature.view->join_keys.size(); ++k) {
+  auto add_keys = [&](const online::OnlineCatalog::View& view) {
+    for (size_t k = 0; k < view.join_keys.size(); ++k) {
       // Integer keys of either width compare alike: read them as Int64.
-      ScalarKind kind = feature.view->key_kinds[k];
+      ScalarKind kind = view.key_kinds[k];
       if (kind == ScalarKind::kInt32) kind = ScalarKind::kInt64;
-      selection.key_types.emplace(feature.view->join_keys[k], FeatureType{kind, false});
+      selection.column_types.emplace(view.join_keys[k], FeatureType{kind, false});
+    }
+  };
+  for (const auto& feature : selection.features) {
+    if (feature.on_demand == nullptr) {
+      add_keys(*feature.view);
+      continue;
+    }
+    const auto& inputs = feature.on_demand->inputs;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].view != nullptr) {
+        add_keys(*inputs[i].view);
+        continue;
+      }
+      static constexpr ScalarKind kKinds[] = {ScalarKind::kBool, ScalarKind::kInt64,
+                                              ScalarKind::kFloat64, ScalarKind::kString,
+                                              ScalarKind::kUnixTimestamp};
+      const auto type = feature.on_demand->compiled.origins[i].type;
+      selection.column_types.emplace(inputs[i].field,
+                                     FeatureType{kKinds[static_cast<int>(type)], false});
     }
   }
   return selection;

@@ -74,6 +74,9 @@ class Expression {
   /// null), each `length` rows long. `now_micros` is the request time `now()` returns.
   Result<ExprColumn> Evaluate(const std::vector<const ExprColumn*>& inputs, int64_t length,
                               int64_t now_micros) const;
+  /// The same with a time per row (training data: each entity row's time), as many rows.
+  Result<ExprColumn> Evaluate(const std::vector<const ExprColumn*>& inputs,
+                              const std::vector<int64_t>& now_micros) const;
 
   struct Node;
 

@@ -11,6 +11,9 @@
 // - each field of a request source: `field`, and `source.field`.
 // Features of types expressions do not compute with (Bytes, arrays) are not inputs.
 
+#include <arrow/type_fwd.h>
+
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,5 +48,19 @@ Result<std::vector<CompiledOnDemandView>> CompileOnDemandViews(
 /// The expression type a feature of `type` is read as, or nullopt when expressions do not
 /// compute with it.
 std::optional<ExprType> ExprTypeOf(const FeatureType& type);
+
+/// A column of values (any Arrow type that casts to `type`'s: integers, floats, strings,
+/// booleans; timestamps of any unit, dates, or ISO 8601 text for kTimestamp) as an expression
+/// input. Invalid, naming `what`, when it does not convert.
+Result<ExprColumn> ExprColumnFromArrow(const arrow::ChunkedArray& values, ExprType type,
+                                       std::string_view what);
+
+/// Nulls the values of `column` that a feature of `declared` cannot hold (an Int32 out of range,
+/// a Float32 beyond its largest finite value), online and offline alike.
+void FitToDeclared(const FeatureType& declared, ExprColumn* column);
+
+/// A computed column as an Arrow array of the feature type it was declared with.
+Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column,
+                                                        const FeatureType& declared);
 
 }  // namespace headwater::engine

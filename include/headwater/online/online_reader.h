@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "headwater/engine/on_demand.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/online/online_store.h"
 #include "headwater/registry/definitions.h"
@@ -36,17 +37,37 @@ class OnlineCatalog {
     std::vector<ScalarKind> key_kinds;
     Duration ttl;
   };
-  /// A requested feature: a view and the index of one of its features.
+  /// An on-demand view, compiled, with where each of its inputs is read from.
+  struct OnDemandView {
+    struct Input {
+      engine::OnDemandInput::Kind kind;
+      const View* view = nullptr;  // kFeature, kEventTimestamp
+      size_t index = 0;            // kFeature: the feature in `view`
+      std::string field;           // kRequestField: the request value's name
+    };
+    engine::CompiledOnDemandView compiled;
+    std::vector<Input> inputs;  // per compiled input
+    ByName<size_t> feature_index;
+  };
+  /// A requested feature: a view and the index of one of its features, or (with `on_demand`
+  /// set and `view` null) an on-demand view and the index of one of its features.
   struct Feature {
     const View* view;
     size_t index;
     std::string_view name;  // the feature's own name (the catalog's)
+    const OnDemandView* on_demand = nullptr;
+
+    std::string_view view_name() const { return on_demand ? on_demand->compiled.name : view->name; }
+    const FeatureType& type() const {
+      return on_demand ? on_demand->compiled.features[index].dtype : view->schema[index];
+    }
   };
 
   static Result<std::shared_ptr<const OnlineCatalog>> Make(
       const registry::Definitions& definitions);
 
   const View* FindView(std::string_view name) const;
+  const OnDemandView* FindOnDemandView(std::string_view name) const;
   /// Resolves "view:feature" references; errors name the reference.
   Result<std::vector<Feature>> ResolveReferences(const std::vector<std::string>& references) const;
   /// A feature service's features, resolved when the catalog was made.
@@ -54,19 +75,22 @@ class OnlineCatalog {
 
  private:
   ByName<View> views_;
+  ByName<OnDemandView> on_demand_views_;
   ByName<std::vector<std::string>> services_;  // name -> references
 };
 
 /// One column of the entity rows of an online read, as given: integers (of any width), strings
-/// or bytes, each row valid or null. Strings point into the caller's memory (a parsed JSON body,
-/// Arrow arrays), which must outlive the read. Columns of other types (kOther) are carried for
-/// the caller to echo and are never a key.
+/// or bytes — join keys — and doubles, booleans and times — request values of on-demand views —
+/// each row valid or null. Strings point into the caller's memory (a parsed JSON body, Arrow
+/// arrays), which must outlive the read. Columns of other types (kOther) are carried for the
+/// caller to echo and are never read.
 struct EntityColumn {
-  enum class Kind : uint8_t { kInt, kString, kBytes, kOther };
+  enum class Kind : uint8_t { kInt, kString, kBytes, kDouble, kBool, kTime, kOther };
   std::string_view name;
   Kind kind = Kind::kOther;
   std::string other_type;                 // kOther: the type's name, for messages
-  std::vector<int64_t> ints;              // kInt
+  std::vector<int64_t> ints;              // kInt, kBool (0 or 1), kTime (UTC microseconds)
+  std::vector<double> doubles;            // kDouble
   std::vector<std::string_view> strings;  // kString, kBytes
   std::vector<uint8_t> valid;             // per row; empty when no row is null
 
@@ -81,8 +105,9 @@ struct EntityRows {
   const EntityColumn* Find(std::string_view name) const;
 };
 
-/// Arrow columns as entity rows: integers widened, strings and bytes viewed in place, other
-/// types kOther. `batch` must outlive the rows.
+/// Arrow columns as entity rows: integers widened, floats as doubles, strings and bytes viewed
+/// in place, booleans, timestamps as UTC microseconds, other types kOther. `batch` must outlive
+/// the rows.
 EntityRows EntityRowsFromArrow(const arrow::RecordBatch& batch);
 
 /// Feast's statuses of an online value.
@@ -99,6 +124,9 @@ std::string_view FeatureStatusName(FeatureStatus status);
 /// event time of the stored row it came from, and its value — by type (Visit), or all of it as
 /// Arrow (ToArrow). Renderings (the server's JSON, Python lists) are the adapters'; reading
 /// values by type lets the server render a small answer without building Arrow arrays first.
+/// An on-demand feature is PRESENT when its expression gives a value and NULL_VALUE when it
+/// gives null; its event time is the newest of the stored rows its inputs came from (0 when it
+/// read none).
 class OnlineFeatures {
  public:
   int64_t num_rows() const { return num_rows_; }
@@ -122,6 +150,10 @@ class OnlineFeatures {
   friend Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore*,
                                                    const std::vector<OnlineCatalog::Feature>&,
                                                    const EntityRows&, bool, Timestamp);
+  // Evaluates the requested on-demand features over the rows read from `views` and the
+  // request values in `entities`.
+  Status EvaluateOnDemand(const std::vector<const OnlineCatalog::View*>& views,
+                          const EntityRows& entities);
   // The stored row of feature `feature` at `row`: views are read view-major.
   size_t Slot(size_t feature, int64_t row) const {
     return view_of_[feature] * static_cast<size_t>(num_rows_) + static_cast<size_t>(row);
@@ -136,12 +168,18 @@ class OnlineFeatures {
   std::vector<std::string> values_;  // per (view, row), the stored bytes
   std::vector<uint8_t> found_;
   std::vector<FeatureRowReader> rows_;
+  // Per feature: an on-demand feature's values and its rows' event times (empty for stored
+  // features).
+  std::vector<engine::ExprColumn> computed_;
+  std::vector<std::vector<int64_t>> computed_times_;
   double store_read_seconds_ = 0;
 };
 
-/// Reads `features` for `entities` (a column per join key; other columns are ignored) with one
-/// store call. Invalid for a missing join key a requested view needs (never a partial match) or
-/// a key column of the wrong kind. Rows with a null key part are NOT_FOUND.
+/// Reads `features` for `entities` (a column per join key and per request value; other columns
+/// are ignored) with one store call, and evaluates the on-demand ones over what it read. Invalid
+/// for a missing join key a requested view needs (never a partial match), a missing request
+/// value an on-demand view needs, or a column of the wrong kind. Rows with a null key part are
+/// NOT_FOUND; a null request value is a null input.
 Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,
                                           const std::vector<OnlineCatalog::Feature>& features,
                                           const EntityRows& entities, bool full_feature_names,

@@ -23,13 +23,13 @@
 namespace headwater::server {
 
 /// The `entities` object ({"driver_id": [1001, 1002], ...}) as entity rows, a column per member
-/// in order (a repeated name counts once): the join keys in `key_types` read as their types by
-/// the rules of ingest/json_rows.h, other members kept when every value is an integer or every
-/// value a string, and null otherwise (they are only echoed). Invalid, naming the member and
-/// row, for anything else ("entities.driver_id[1]: expected an integer, got the string \"7\"").
-/// The rows point into `entities`, which must outlive them.
+/// in order (a repeated name counts once): the join keys and request values in `column_types`
+/// read as their types by the rules of ingest/json_rows.h, other members kept when every value is
+/// an integer or every value a string, and null otherwise (they are only echoed). Invalid, naming
+/// the member and row, for anything else ("entities.driver_id[1]: expected an integer, got the
+/// string \"7\""). The rows point into `entities`, which must outlive them.
 Result<online::EntityRows> EntitiesFromJson(const rapidjson::Value& entities,
-                                            const std::map<std::string, FeatureType>& key_types);
+                                            const std::map<std::string, FeatureType>& column_types);
 
 /// The response text of an online read of `entities`.
 std::string OnlineFeaturesJson(const online::EntityRows& entities,

@@ -120,9 +120,10 @@ struct OnlineSelection {
   /// Keeps the catalog the features point into alive.
   std::shared_ptr<const Snapshot> snapshot;
   std::vector<online::OnlineCatalog::Feature> features;
-  /// The join keys the features' views need, with the types to read them as (integer keys as
-  /// Int64): what an adapter decoding entity rows from text needs to know.
-  std::map<std::string, FeatureType> key_types;
+  /// The join keys the features' views need and the request values their on-demand views need,
+  /// with the types to read them as (integers as Int64): what an adapter decoding entity rows
+  /// from text needs to know.
+  std::map<std::string, FeatureType> column_types;
 };
 
 /// A stream pipeline's state, for metrics.
