@@ -1,5 +1,5 @@
 # Feast's quickstart workflow (feature_repo/test_workflow.py), ported to Headwater by changing
-# the imports and the command name. The on-demand features of Feast's version are left out.
+# the imports and the command name.
 import subprocess
 from datetime import datetime
 
@@ -65,6 +65,9 @@ def fetch_historical_features_entity_df(store: FeatureStore, for_batch_scoring: 
                 datetime(2021, 4, 12, 16, 40, 26),
             ],
             "label_driver_reported_satisfaction": [1, 5, 3],
+            # values we're using for an on-demand transformation
+            "val_to_add": [1, 2, 3],
+            "val_to_add_2": [10, 20, 30],
         }
     )
     # For batch scoring, the latest values: every row at "now".
@@ -77,13 +80,27 @@ def fetch_historical_features_entity_df(store: FeatureStore, for_batch_scoring: 
             "driver_hourly_stats:conv_rate",
             "driver_hourly_stats:acc_rate",
             "driver_hourly_stats:avg_daily_trips",
+            "transformed_conv_rate:conv_rate_plus_val1",
+            "transformed_conv_rate:conv_rate_plus_val2",
         ],
     ).to_df()
     print(training_df.head())
 
 
 def fetch_online_features(store, source: str = ""):
-    entity_rows = [{"driver_id": 1001}, {"driver_id": 1002}]
+    entity_rows = [
+        # {join_key: entity_value}
+        {
+            "driver_id": 1001,
+            "val_to_add": 1000,
+            "val_to_add_2": 2000,
+        },
+        {
+            "driver_id": 1002,
+            "val_to_add": 1001,
+            "val_to_add_2": 2002,
+        },
+    ]
     if source == "feature_service":
         features_to_fetch = store.get_feature_service("driver_activity_v1")
     elif source == "push":
@@ -91,7 +108,8 @@ def fetch_online_features(store, source: str = ""):
     else:
         features_to_fetch = [
             "driver_hourly_stats:acc_rate",
-            "driver_hourly_stats:conv_rate",
+            "transformed_conv_rate:conv_rate_plus_val1",
+            "transformed_conv_rate:conv_rate_plus_val2",
         ]
     returned_features = store.get_online_features(
         features=features_to_fetch,

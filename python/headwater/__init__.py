@@ -19,6 +19,7 @@ from .definitions import (
     PushMode,
     PushSource,
     RequestSource,
+    on_demand_feature_view,
 )
 from .errors import HeadwaterError, InvalidInputError, NotFoundError, StoreError
 from .feature_store import FeatureStore, OnlineResponse, RetrievalJob
@@ -48,5 +49,6 @@ __all__ = [
     "RetrievalJob",
     "StoreError",
     "ValueType",
+    "on_demand_feature_view",
     "types",
 ]

@@ -8,7 +8,7 @@ import enum
 import os
 import sys
 from datetime import timedelta
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .types import FeastType, from_name
 from .value_type import ValueType
@@ -404,61 +404,153 @@ class FeatureService(_Definition):
     """A named set of features for one model: ``FeatureService(name, features=[view,
     view[["a", "b"]]])``."""
 
-    def __init__(self, *, name: str, features: List[Union[FeatureView, FeatureViewProjection]],
+    def __init__(self, *, name: str,
+                 features: List[Union[FeatureView, FeatureViewProjection, "OnDemandFeatureView"]],
                  description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
         super().__init__(name, description, tags, owner)
         self.features = list(features)
         for feature in self.features:
-            if not isinstance(feature, (FeatureView, FeatureViewProjection)):
-                raise TypeError(f"FeatureService '{name}': features must be feature views or "
-                                f"projections such as view[['a']], not {feature!r}")
+            if not isinstance(feature, (FeatureView, FeatureViewProjection, OnDemandFeatureView)):
+                raise TypeError(f"FeatureService '{name}': features must be feature views, "
+                                f"on-demand views or projections such as view[['a']], not "
+                                f"{feature!r}")
 
     def to_definition(self) -> Dict[str, Any]:
-        items: List[Any] = [f.name if isinstance(f, FeatureView) else f.to_definition() for f in self.features]
+        items: List[Any] = [f.to_definition() if isinstance(f, FeatureViewProjection) else f.name
+                            for f in self.features]
         return {"name": self.name, "features": items, **self._common()}
 
 
 class OnDemandFeatureView(_Definition):
     """Features computed when they are read, from features of other views and request values,
-    the same way online and in training data (docs/definitions.md, on_demand_feature_views):
+    the same way online and in training data (docs/on_demand.md). Headwater's native
+    ``mode="expression"`` runs in C++ everywhere (server, CLI, SDK):
     ``OnDemandFeatureView(name="transformed_conv_rate", sources=[driver_stats, vals_to_add],
     schema=[Field(name="conv_rate_plus_val1", dtype=Float64)],
-    expressions={"conv_rate_plus_val1": "conv_rate + val_to_add"})``. Headwater's native
-    ``mode="expression"``; Feast's pandas and python modes are not supported yet."""
+    expressions={"conv_rate_plus_val1": "conv_rate + val_to_add"})``.
+    Feast's ``mode="pandas"`` (a function of a DataFrame) and ``mode="python"`` (a function of a
+    dict of lists) take ``udf``, usually through the ``@on_demand_feature_view`` decorator; the
+    SDK runs the function in the caller's process."""
 
     def __init__(self, *, name: str,
                  sources: List[Union["FeatureView", FeatureViewProjection, RequestSource]],
-                 schema: List[Field], expressions: Dict[str, str], mode: str = "expression",
-                 write_to_online_store: bool = False, description: str = "",
-                 tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
+                 schema: List[Field], expressions: Optional[Dict[str, str]] = None,
+                 mode: str = "expression", udf: Optional[Callable[[Any], Any]] = None,
+                 udf_string: str = "", write_to_online_store: bool = False,
+                 description: str = "", tags: Optional[Dict[str, str]] = None,
+                 owner: str = "") -> None:
         super().__init__(name, description, tags, owner)
-        if mode != "expression":
-            raise ValueError(f"OnDemandFeatureView '{name}': mode '{mode}' is not supported yet "
-                             "(supported: expression)")
+        if mode not in ("expression", "pandas", "python"):
+            raise ValueError(f"OnDemandFeatureView '{name}': mode '{mode}' is not supported "
+                             "(supported: expression, pandas, python)")
+        if mode == "expression" and (udf is not None or expressions is None):
+            raise ValueError(f"OnDemandFeatureView '{name}': mode 'expression' takes "
+                             "expressions (one per feature) and no udf")
+        if mode != "expression" and (expressions or (udf is None and not udf_string)):
+            raise ValueError(f"OnDemandFeatureView '{name}': mode '{mode}' takes a udf (a "
+                             "function) and no expressions")
         for source in sources:
             if not isinstance(source, (FeatureView, FeatureViewProjection, RequestSource)):
                 raise TypeError(f"OnDemandFeatureView '{name}': sources must be feature views, "
                                 f"projections or request sources, not {source!r}")
         self.sources = list(sources)
         self.schema = list(schema)
-        self.expressions = dict(expressions)
+        self.expressions = dict(expressions or {})
         self.mode = mode
+        self.udf_string = udf_string or (_udf_source(udf, name) if udf is not None else "")
+        self._udf = udf
         self.write_to_online_store = write_to_online_store
 
     @property
     def features(self) -> List[Field]:
         return self.schema
 
+    def __getitem__(self, features: List[str]) -> FeatureViewProjection:
+        """Some of its features, for a FeatureService: ``view[["conv_rate_plus_val1"]]``."""
+        return FeatureViewProjection(self, features)  # type: ignore[arg-type]
+
+    @property
+    def udf(self) -> Optional[Callable[[Any], Any]]:
+        """The function of a pandas or python view (loaded from its text when first used)."""
+        if self._udf is None and self.udf_string:
+            self._udf = _load_udf(self.udf_string, self.name)
+        return self._udf
+
     def to_definition(self) -> Dict[str, Any]:
         sources: List[Any] = [s.to_definition() if isinstance(s, FeatureViewProjection) else s.name
                               for s in self.sources]
         out: Dict[str, Any] = {"name": self.name, "sources": sources,
                                "schema": [{"name": f.name, "dtype": str(f.dtype)} for f in self.schema],
-                               "mode": self.mode, "expressions": self.expressions}
+                               "mode": self.mode}
+        if self.mode == "expression":
+            out["expressions"] = self.expressions
+        else:
+            out["udf"] = self.udf_string
         if self.write_to_online_store:
             out["write_to_online_store"] = True
         out.update(self._common())
         return out
+
+
+def on_demand_feature_view(*, sources: List[Any], schema: List[Field], mode: str = "pandas",
+                           name: str = "", write_to_online_store: bool = False,
+                           description: str = "", tags: Optional[Dict[str, str]] = None,
+                           owner: str = "", **_feast_only: Any) -> Callable[[Callable[[Any], Any]], OnDemandFeatureView]:
+    """Feast's decorator: the function becomes an on-demand view of its name, run by the SDK.
+    ``mode="pandas"``: ``f(inputs: pd.DataFrame) -> pd.DataFrame``; ``mode="python"``:
+    ``f(inputs: dict of lists) -> dict of lists``. The inputs hold each source feature as
+    ``feature`` and ``view__feature``, the request values, and the entity columns."""
+    def decorator(udf: Callable[[Any], Any]) -> OnDemandFeatureView:
+        view = OnDemandFeatureView(name=name or udf.__name__, sources=sources, schema=schema,
+                                   mode=mode, udf=udf, write_to_online_store=write_to_online_store,
+                                   description=description, tags=tags, owner=owner)
+        view._location = _caller_location()
+        return view
+    return decorator
+
+
+# The functions of on-demand views defined in this process, by their source text: a view read
+# back from the registry runs the very function (with its module's imports) when it can.
+_UDFS: Dict[str, Callable[[Any], Any]] = {}
+
+
+def _udf_source(udf: Callable[[Any], Any], view: str) -> str:
+    """A function's source without its decorators, as kept in the registry."""
+    import inspect
+    import textwrap
+    try:
+        source = textwrap.dedent(inspect.getsource(udf))
+    except (OSError, TypeError) as error:
+        raise ValueError(f"OnDemandFeatureView '{view}': the source of its udf cannot be read "
+                         f"({error}); define it in a file") from error
+    lines = source.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(("def ", "async def "))), 0)
+    text = "\n".join(lines[start:]) + "\n"
+    _UDFS[text] = udf
+    return text
+
+
+def _load_udf(source: str, view: str) -> Callable[[Any], Any]:
+    """The function a registry's udf text defines: the one defined in this process, or the text
+    run with pandas (``pd``), numpy (``np``) and math imported."""
+    if source in _UDFS:
+        return _UDFS[source]
+    import math
+    import numpy as np
+    import pandas as pd
+    namespace: Dict[str, Any] = {"pd": pd, "pandas": pd, "np": np, "numpy": np, "math": math,
+                                 "Any": Any, "Dict": Dict, "List": List}
+    try:
+        exec(compile(source, f"<udf of on-demand view '{view}'>", "exec"), namespace)
+    except Exception as error:  # noqa: BLE001 - the user's text; say which view it came from
+        raise ValueError(f"on-demand feature view '{view}': its udf does not load: "
+                         f"{type(error).__name__}: {error}") from error
+    functions = [v for k, v in namespace.items() if callable(v) and getattr(v, "__code__", None)
+                 and v.__code__.co_filename.startswith("<udf")]
+    if len(functions) != 1:
+        raise ValueError(f"on-demand feature view '{view}': its udf must define one function")
+    _UDFS[source] = functions[0]
+    return functions[0]
 
 
 class PushMode(enum.Enum):
@@ -567,7 +659,8 @@ def from_registry(kind: str, data: Dict[str, Any]) -> Any:
         view = OnDemandFeatureView(name=data["name"], sources=[],
                                    schema=[Field(name=f["name"], dtype=from_name(f["dtype"]))
                                            for f in data["features"]],
-                                   expressions=dict(data["expressions"]), mode=data["mode"],
+                                   expressions=dict(data["expressions"]) if data["mode"] == "expression" else None,
+                                   mode=data["mode"], udf_string=data.get("udf", ""),
                                    write_to_online_store=data.get("write_to_online_store", False),
                                    **common)
         view.sources = [_StoredProjection(p["view"], p.get("features", [])) for p in data["sources"]]

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import pyarrow as pa
 
-from . import _headwater
+from . import _headwater, _udf_views
 from .definitions import (
     DataSource,
     Entity,
@@ -81,8 +81,10 @@ class RetrievalJob:
     """Point-in-time-correct training data; computed on the first ``to_df`` or ``to_arrow``."""
 
     def __init__(self, store: "_headwater.Store", entity_df: Any, references: List[str],
-                 service: str, full_feature_names: bool) -> None:
+                 service: str, full_feature_names: bool,
+                 udf_plan: Optional[_udf_views.UdfPlan] = None) -> None:
         self._store = store
+        self._udf_plan = udf_plan
         self._entity_df = entity_df
         self._references = references
         self._service = service
@@ -90,6 +92,12 @@ class RetrievalJob:
         self._result: Optional[pa.Table] = None
 
     def to_arrow(self) -> pa.Table:
+        if self._result is None and self._udf_plan is not None:
+            plan = self._udf_plan
+            entities = pa.table(self._entity_df)
+            table = (_table(self._store.historical(entities, plan.references, "", True))
+                     if plan.references else entities)
+            self._result = plan.run(table, entities.column_names, self._full_feature_names)
         if self._result is None:
             self._result = _table(self._store.historical(
                 self._entity_df, self._references, self._service, self._full_feature_names))
@@ -104,10 +112,12 @@ class OnlineResponse:
     """Online feature values: the entity columns, then one column per feature; values that
     are missing, null or older than the view's ttl are None."""
 
-    def __init__(self, result: "_headwater.OnlineResult") -> None:
-        self._result = result
+    def __init__(self, result: Any) -> None:
+        self._result = result  # an _headwater.OnlineResult, or a pyarrow Table
 
     def to_dict(self) -> Dict[str, List[Any]]:
+        if isinstance(self._result, pa.Table):
+            return self._result.to_pydict()
         values = self._result.to_dict()
         slow = self._result.pyarrow_columns
         if slow:  # timestamps and lists, which pyarrow turns into Python objects
@@ -174,6 +184,11 @@ class FeatureStore:
         report, _ = self._store.apply(yaml, True)
         return report
 
+    def _udf_plan(self, references: List[str], service: str) -> Optional[_udf_views.UdfPlan]:
+        if not self._store.has_udf_views():
+            return None
+        return _udf_views.plan(self._registry(), references, service)
+
     def _registry(self) -> Dict[str, Any]:
         return json.loads(self._store.registry_json())
 
@@ -229,13 +244,22 @@ class FeatureStore:
         columns, such as labels) with Feast's point-in-time rule."""
         references, service = _features(features, "get_historical_features")
         return RetrievalJob(self._store, _arrow_input(entity_df, "entity_df"), references,
-                            service, full_feature_names)
+                            service, full_feature_names,
+                            self._udf_plan(references, service))
 
     def get_online_features(self, features: Union[Sequence[str], FeatureService],
                             entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """The latest values of ``features`` for ``entity_rows``: a list of dicts
         (``[{"driver_id": 1001}]``), a dict of lists, a DataFrame or an Arrow table."""
         references, service = _features(features, "get_online_features")
+        plan = self._udf_plan(references, service)
+        if plan is not None:  # views of a Python function: run here, around the C++ read
+            entities = (pa.Table.from_pylist(entity_rows) if isinstance(entity_rows, list)
+                        else pa.table(entity_rows if isinstance(entity_rows, dict)
+                                      else _arrow_input(entity_rows, "entity_rows")))
+            table = (pa.table(self._store.online(entities, plan.references, "", True))
+                     if plan.references else entities)
+            return OnlineResponse(plan.run(table, entities.column_names, full_feature_names))
         if isinstance(entity_rows, list):
             return OnlineResponse(self._store.online_rows(entity_rows, references, service,
                                                           full_feature_names))

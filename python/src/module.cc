@@ -11,6 +11,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
+
 #include "arrow_bridge.h"
 #include "headwater/cli/main.h"
 #include "headwater/core/text.h"
@@ -287,6 +289,7 @@ class PyStore {
         .def("apply", &PyStore::Apply, nb::arg("yaml"), nb::arg("dry_run"),
              nb::arg("remove") = std::vector<std::pair<std::string, std::string>>())
         .def("registry_json", &PyStore::RegistryJson)
+        .def("has_udf_views", &PyStore::HasUdfViews)
         .def("historical", &PyStore::Historical, nb::arg("entities"), nb::arg("features"),
              nb::arg("feature_service"), nb::arg("full_feature_names"))
         .def("online", &PyStore::Online, nb::arg("entities"), nb::arg("features"),
@@ -318,6 +321,14 @@ class PyStore {
       return store_->Apply(std::move(next), options);
     }));
     return nb::make_tuple(outcome.report, outcome.version);
+  }
+
+  // Whether any on-demand view runs a Python function (then reads go through _udf_views).
+  bool HasUdfViews() {
+    auto applied = store_->Applied();
+    if (!applied.ok()) return false;  // the read itself says what is wrong
+    const auto& views = (*applied)->registry.definitions.on_demand_feature_views;
+    return std::any_of(views.begin(), views.end(), [](const auto& v) { return v.is_udf(); });
   }
 
   std::string RegistryJson() {

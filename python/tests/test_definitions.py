@@ -1,6 +1,7 @@
 """Python definition files: `headwater apply` loads them, and they make the same registry as
 the YAML that says the same thing; errors name the Python file and line."""
 import json
+import re
 import shutil
 import sys
 import textwrap
@@ -233,7 +234,10 @@ def test_registry_round_trip_of_objects(driver_repo):
     assert store.get_entity("driver").value_type == ValueType.INT64
     assert isinstance(store.get_data_source("driver_stats_push_source"), PushSource)
     service = store.get_feature_service("driver_activity_v1")
-    assert [(p.name, p.features) for p in service.features] == [("driver_hourly_stats", ["conv_rate"])]
+    assert [(p.name, p.features) for p in service.features] == [("driver_hourly_stats", ["conv_rate"]),
+                                                                ("transformed_conv_rate", [])]
+    odfv = store.get_on_demand_feature_view("transformed_conv_rate")
+    assert odfv.mode == "pandas" and odfv.udf_string.startswith("def transformed_conv_rate(")
     with pytest.raises(headwater.NotFoundError, match="unknown feature view 'nope'"):
         store.get_feature_view("nope")
 
@@ -267,10 +271,10 @@ def test_request_sources_and_on_demand_views_apply_from_python(driver_repo):
     store = headwater.FeatureStore(driver_repo)
     run([HEADWATER, "apply"], cwd=driver_repo)
     stats = store.get_feature_view("driver_hourly_stats")
-    vals = RequestSource(name="vals_to_add", schema=[Field(name="val_to_add", dtype=Int64)])
+    vals = RequestSource(name="expr_vals", schema=[Field(name="val_to_add", dtype=Int64)])
 
     def view(expression):
-        return OnDemandFeatureView(name="transformed_conv_rate", sources=[stats, vals],
+        return OnDemandFeatureView(name="expr_view", sources=[stats, vals],
                                    schema=[Field(name="conv_rate_plus_val1", dtype=Float64)],
                                    expressions={"conv_rate_plus_val1": expression})
 
@@ -280,19 +284,19 @@ def test_request_sources_and_on_demand_views_apply_from_python(driver_repo):
         store.apply([vals, view("conv_rate + 'x'")])
     store.apply([vals, view("conv_rate + val_to_add")])
     dump = json.loads(run([HEADWATER, "registry-dump"], cwd=driver_repo).stdout)
-    [stored] = dump["on_demand_feature_views"]
+    [stored] = [v for v in dump["on_demand_feature_views"] if v["name"] == "expr_view"]
     assert stored["expressions"] == {"conv_rate_plus_val1": "conv_rate + val_to_add"}
-    assert [s for s in dump["sources"] if s["name"] == "vals_to_add"][0]["type"] == "request"
-    [listed] = store.list_on_demand_feature_views()
-    assert listed.name == "transformed_conv_rate" and listed.sources[1].name == "vals_to_add"
-    assert store.get_data_source("vals_to_add").schema == [Field(name="val_to_add", dtype=Int64)]
+    assert [s for s in dump["sources"] if s["name"] == "expr_vals"][0]["type"] == "request"
+    [listed] = [v for v in store.list_on_demand_feature_views() if v.name == "expr_view"]
+    assert listed.sources[1].name == "expr_vals"
+    assert store.get_data_source("expr_vals").schema == [Field(name="val_to_add", dtype=Int64)]
     store.apply([], objects_to_delete=[listed])
-    assert store.list_on_demand_feature_views() == []
+    assert "expr_view" not in [v.name for v in store.list_on_demand_feature_views()]
     # Read online (request values with the entity rows, as Feast's quickstart) and in
     # training data (request values as entity columns): the same values.
     store.apply([vals, view("conv_rate + val_to_add")])
     store.materialize_incremental(end_date=datetime.now(timezone.utc))
-    refs = ["transformed_conv_rate:conv_rate_plus_val1", "driver_hourly_stats:conv_rate"]
+    refs = ["expr_view:conv_rate_plus_val1", "driver_hourly_stats:conv_rate"]
     rows = [{"driver_id": 1001, "val_to_add": 1000}, {"driver_id": 1002, "val_to_add": 1001},
             {"driver_id": 1003, "val_to_add": None}]
     got = store.get_online_features(refs, rows).to_dict()
@@ -309,6 +313,83 @@ def test_request_sources_and_on_demand_views_apply_from_python(driver_repo):
                               "val_to_add": [1000, 1001]})
     training = store.get_historical_features(entity_df, refs).to_df()
     assert training["conv_rate_plus_val1"].tolist() == got["conv_rate_plus_val1"][:2]
-    store.apply([], objects_to_delete=[store.get_on_demand_feature_view("transformed_conv_rate")])
-    with pytest.raises(ValueError, match="mode 'pandas' is not supported yet"):
+    store.apply([], objects_to_delete=[store.get_on_demand_feature_view("expr_view")])
+    with pytest.raises(ValueError, match="mode 'pandas' takes a udf"):
         OnDemandFeatureView(name="p", sources=[stats], schema=[], expressions={}, mode="pandas")
+    with pytest.raises(ValueError, match="mode 'sql' is not supported"):
+        OnDemandFeatureView(name="p", sources=[stats], schema=[], expressions={}, mode="sql")
+
+
+UDF_VIEWS = """
+on_demand_feature_views:
+  - name: by_udf
+    sources: [driver_hourly_stats, {vals_to_add: [val_to_add]}]
+    schema: [{name: plus, dtype: Float64}, {name: label, dtype: String}]
+    mode: {mode}
+    udf: |
+{udf}
+"""
+
+
+def udf_repo(driver_repo, mode, body):
+    """The driver repository with a Python-function view written in YAML (the text as the
+    registry keeps it: run with pandas as pd and numpy as np)."""
+    (driver_repo / "udf.yaml").write_text(  # vals_to_add: the quickstart's request source
+        UDF_VIEWS.replace("{mode}", mode).replace("{udf}", textwrap.indent(textwrap.dedent(body), "      ")))
+    run([HEADWATER, "apply"], cwd=driver_repo)
+    run([HEADWATER, "materialize-incremental", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")],
+        cwd=driver_repo)
+    return headwater.FeatureStore(driver_repo)
+
+
+@pytest.mark.parametrize("mode,body", [
+    ("pandas", """
+        def f(inputs):
+            out = pd.DataFrame()
+            out["plus"] = inputs["conv_rate"] + inputs["val_to_add"]
+            out["label"] = "d" + inputs["driver_id"].astype(str)
+            return out
+        """),
+    ("python", """
+        def f(inputs):
+            return {"plus": [None if c is None else c + v
+                             for c, v in zip(inputs["driver_hourly_stats__conv_rate"], inputs["val_to_add"])],
+                    "label": ["d" + str(d) for d in inputs["driver_id"]]}
+        """)])
+def test_python_function_views_online_and_offline(driver_repo, mode, body):
+    """Feast's pandas and python modes, stored as text and run by the SDK: online and training
+    data agree with the stored inputs; the CLI says where they run."""
+    store = udf_repo(driver_repo, mode, body)
+    refs = ["by_udf:plus", "by_udf:label", "driver_hourly_stats:conv_rate"]
+    got = store.get_online_features(refs, [{"driver_id": 1001, "val_to_add": 10},
+                                           {"driver_id": 9, "val_to_add": 1}]).to_dict()
+    assert got["plus"] == [got["conv_rate"][0] + 10, None]
+    assert got["label"] == ["d1001", "d9"]
+    named = store.get_online_features(refs, {"driver_id": [1001], "val_to_add": [10]},
+                                      full_feature_names=True).to_dict()
+    assert named["by_udf__plus"] == got["plus"][:1]
+    entity_df = pd.DataFrame({"driver_id": [1001], "val_to_add": [10],
+                              "event_timestamp": [datetime.now(timezone.utc)]})
+    training = store.get_historical_features(entity_df, refs).to_df()
+    assert training["plus"].tolist() == got["plus"][:1]
+    err = run([HEADWATER, "get-online-features", "--features", "by_udf:plus", "--entities",
+               '{"driver_id": [1001], "val_to_add": [1]}'], cwd=driver_repo, ok=False).stderr
+    assert "runs a Python function (mode " + mode + "): read it through the Python SDK" in err
+    with pytest.raises(headwater.InvalidInputError, match="needs the request value 'val_to_add'"):
+        store.get_online_features(refs, [{"driver_id": 1001}])
+
+
+@pytest.mark.parametrize("body,message", [
+    ("def f(inputs):\n    raise KeyError('boom')\n", "its udf raised KeyError: 'boom'"),
+    ("def f(inputs):\n    return pd.DataFrame({'plus': [1.0]})\n", "its udf returned no 'label'"),
+    ("def f(inputs):\n    return pd.DataFrame({'plus': ['x'], 'label': ['y']})\n",
+     "its udf's 'plus' is not Float64"),
+    ("def f(inputs):\n    return pd.DataFrame({'plus': [1.0, 2.0], 'label': ['a', 'b']})\n",
+     "returned 2 values of 'plus' for 1 rows"),
+    ("def f(inputs):\n    return 7\n", "returned int, not a pandas DataFrame"),
+    ("def f(inputs) oops\n", "its udf does not load: SyntaxError"),
+])
+def test_python_functions_that_fail_give_errors_naming_the_view(driver_repo, body, message):
+    store = udf_repo(driver_repo, "pandas", body)
+    with pytest.raises(headwater.InvalidInputError, match=r"on-demand feature view 'by_udf'.*" + re.escape(message)):
+        store.get_online_features(["by_udf:plus"], [{"driver_id": 1001, "val_to_add": 1}])

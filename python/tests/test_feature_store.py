@@ -64,8 +64,11 @@ def test_historical_features_match_the_cli_and_keep_labels(store, driver_repo):
 
     assert store.get_historical_features(table, FEATURES).to_arrow().equals(expected)
     assert store.get_historical_features(Stream(), FEATURES).to_arrow().equals(expected)
-    service = store.get_historical_features(entity_df, store.get_feature_service("driver_activity_v1"))
-    assert list(service.to_df().columns)[-1] == "conv_rate"
+    service = store.get_historical_features(entity_df.assign(val_to_add=1, val_to_add_2=2),
+                                            store.get_feature_service("driver_activity_v1"))
+    served = service.to_df()
+    assert list(served.columns)[-3:] == ["conv_rate", "conv_rate_plus_val1", "conv_rate_plus_val2"]
+    assert (served["conv_rate_plus_val2"] - served["conv_rate"]).dropna().round(6).eq(2).all()
     full = store.get_historical_features(entity_df, FEATURES, full_feature_names=True).to_df()
     assert "driver_hourly_stats__conv_rate" in full.columns
 
@@ -118,9 +121,12 @@ def test_online_reads_after_materialize_push_and_write(store, driver_repo):
 def test_materialize_incremental_and_feature_service_reads(store):
     store.materialize_incremental(datetime.now(timezone.utc))
     service = store.get_feature_service("driver_activity_v2")
-    got = store.get_online_features(service, [{"driver_id": 1005}], full_feature_names=True).to_dict()
-    assert set(got) == {"driver_id", "driver_hourly_stats__conv_rate",
-                        "driver_hourly_stats__acc_rate", "driver_hourly_stats__avg_daily_trips"}
+    got = store.get_online_features(service, [{"driver_id": 1005, "val_to_add": 1, "val_to_add_2": 2}],
+                                    full_feature_names=True).to_dict()
+    assert set(got) == {"driver_id", "val_to_add", "val_to_add_2", "driver_hourly_stats__conv_rate",
+                        "driver_hourly_stats__acc_rate", "driver_hourly_stats__avg_daily_trips",
+                        "transformed_conv_rate__conv_rate_plus_val1",
+                        "transformed_conv_rate__conv_rate_plus_val2"}
     assert got["driver_hourly_stats__avg_daily_trips"][0] is not None
     with pytest.raises(headwater.InvalidInputError, match="in the future"):
         store.materialize_incremental(datetime.now(timezone.utc) + timedelta(days=1))
@@ -259,4 +265,6 @@ def test_quickstart_workflow_runs(driver_repo):
     assert "--- Online features again with updated values from a stream push---" in out
     after_push = out.split("updated values from a stream push---")[1]
     assert "avg_daily_trips  :  [1000," in after_push
+    # Feast's pandas on-demand view over the pushed values: conv_rate 1.0 + val_to_add 1000.
+    assert "conv_rate_plus_val1  :  [1001.0," in after_push
     assert "Removed registry" in out

@@ -199,6 +199,7 @@ Result<CompiledOnDemandView> Compile(const registry::Definitions& definitions,
                                      const registry::OnDemandFeatureView& view) {
   CompiledOnDemandView compiled;
   compiled.name = view.name;
+  compiled.mode = view.mode;
   compiled.features = view.features;
   std::map<std::string, int> feature_names;  // short name -> how many sources have it
   std::vector<std::pair<std::string, OnDemandInput>> qualified, short_names;
@@ -242,6 +243,7 @@ Result<CompiledOnDemandView> Compile(const registry::Definitions& definitions,
     compiled.inputs.emplace_back(name, input.type);
     compiled.origins.push_back(input);
   }
+  if (view.is_udf()) return compiled;
   for (const registry::Field& feature : view.features) {
     auto text = view.expressions.find(feature.name);
     auto located = view.expression_locations.find(feature.name);
@@ -265,6 +267,15 @@ Result<CompiledOnDemandView> Compile(const registry::Definitions& definitions,
 }
 
 }  // namespace
+
+Status CheckEvaluable(const CompiledOnDemandView& view) {
+  if (view.mode == "expression") return Status::OK();
+  return Status::Invalid("on-demand feature view '", view.name, "' runs a Python function (mode ",
+                         view.mode,
+                         "): read it through the Python SDK (FeatureStore.get_online_features, "
+                         "get_historical_features), which runs it in your process; the server "
+                         "and the CLI compute mode expression views");
+}
 
 Result<std::vector<CompiledOnDemandView>> CompileOnDemandViews(
     const registry::Definitions& definitions) {

@@ -381,6 +381,7 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
         return Status::KeyError("feature reference '", reference, "': unknown feature view '",
                                 parts.view, "'");
       }
+      ARROW_RETURN_NOT_OK(engine::CheckEvaluable(on_demand->compiled));
       auto index = on_demand->feature_index.find(parts.feature);
       if (index == on_demand->feature_index.end()) {
         return Status::KeyError("feature reference '", reference, "': on-demand feature view '",

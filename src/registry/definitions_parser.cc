@@ -285,7 +285,7 @@ Status ParseFeatureService(YamlReader& reader, const YAML::Node& node, Definitio
 Status ParseOnDemandFeatureView(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   OnDemandFeatureView view;
   ARROW_RETURN_NOT_OK(BeginObject(reader, node, "on_demand_feature_view",
-                                  {"name", "sources", "schema", "mode", "expressions",
+                                  {"name", "sources", "schema", "mode", "expressions", "udf",
                                    "write_to_online_store", "tags", "owner", "description"},
                                   &view.name));
   ARROW_RETURN_NOT_OK(ParseProjections(reader, node, "sources", &view.sources));
@@ -296,10 +296,25 @@ Status ParseOnDemandFeatureView(YamlReader& reader, const YAML::Node& node, Defi
                         "computes");
   }
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "mode", &view.mode));
-  if (view.mode != "expression") {
-    return reader.Error(node["mode"],
-                        "mode '" + view.mode + "' is not supported yet (supported: expression)");
+  if (view.mode != "expression" && !view.is_udf()) {
+    return reader.Error(node["mode"], "mode '" + view.mode +
+                                          "' is not supported (supported: expression, pandas, "
+                                          "python)");
   }
+  if (view.is_udf()) {
+    ARROW_RETURN_NOT_OK(reader.OptionalString(node, "udf", &view.udf));
+    if (view.udf.empty() || node["expressions"]) {
+      return reader.Error(node, "mode '" + view.mode +
+                                    "' takes a 'udf' (the source of a Python function) and no "
+                                    "'expressions'");
+    }
+    ARROW_RETURN_NOT_OK(
+        reader.OptionalBool(node, "write_to_online_store", &view.write_to_online_store));
+    ARROW_RETURN_NOT_OK(EndObject(reader, node, &view));
+    out->on_demand_feature_views.push_back(std::move(view));
+    return Status::OK();
+  }
+  if (node["udf"]) return reader.Error(node["udf"], "a 'udf' needs mode pandas or python");
   ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "expressions", &view.expressions));
   for (const auto& entry : node["expressions"]) {
     view.expression_locations[entry.first.Scalar()] = reader.Location(entry.second);

@@ -127,6 +127,7 @@ Members OnDemandFeatureViewMembers(const OnDemandFeatureView& view) {
           {"features", JsonFields(view.features)},
           {"mode", JsonText(view.mode)},
           {"expressions", JsonTags(view.expressions)},
+          {"udf", JsonText(view.udf)},
           {"write_to_online_store", view.write_to_online_store ? "true" : "false"},
           {"owner", JsonText(view.owner)},
           {"description", JsonText(view.description)},

@@ -35,15 +35,21 @@ struct OnDemandInput {
 /// One on-demand view, compiled.
 struct CompiledOnDemandView {
   std::string name;
-  ExprInputs inputs;                   // names as the expressions use them
+  std::string mode;   // "expression"; for "pandas" and "python" (a Python function), no expressions
+  ExprInputs inputs;  // names as the expressions use them
   std::vector<OnDemandInput> origins;  // per input
   std::vector<registry::Field> features;
   std::vector<Expression> expressions;  // per feature
 };
 
 /// Compiles every on-demand view of `definitions` (validated by registry::Validate).
+/// Views of a Python function get their inputs and no expressions.
 Result<std::vector<CompiledOnDemandView>> CompileOnDemandViews(
     const registry::Definitions& definitions);
+
+/// Invalid, explaining where it runs, for a view of a Python function: its features are read
+/// through the Python SDK, which runs the function in the caller's process.
+Status CheckEvaluable(const CompiledOnDemandView& view);
 
 /// The expression type a feature of `type` is read as, or nullopt when expressions do not
 /// compute with it.

@@ -177,9 +177,11 @@ struct OnDemandFeatureView {
   /// Its features, in order.
   std::vector<Field> features;
   /// How they are computed. "expression" (Headwater's native form): one expression per feature
-  /// (engine/expression.h) in `expressions`, feature name -> text.
+  /// (engine/expression.h) in `expressions`, feature name -> text. "pandas" and "python"
+  /// (Feast's): a Python function in `udf` (its source text), run by the Python SDK.
   std::string mode = "expression";
   std::map<std::string, std::string> expressions;
+  std::string udf;
   /// Where each expression was written (from definition files; not kept in the registry).
   std::map<std::string, SourceLocation> expression_locations;
   /// Computed when the sources' rows are written and stored like features (Feast's option),
@@ -191,6 +193,8 @@ struct OnDemandFeatureView {
   SourceLocation location;
 
   const Field* FindFeature(std::string_view feature) const;
+  /// Whether a Python function computes the features (modes pandas and python).
+  bool is_udf() const { return mode == "pandas" || mode == "python"; }
 };
 
 /// All definitions of a repository.
