@@ -35,6 +35,11 @@ on_demand_feature_views:
       tag: note || '-' || label
       small: rate < 1
       age: now() - stats.event_timestamp
+  - name: stored
+    sources: [stats]
+    write_to_online_store: true
+    schema: [{name: trips_x10, dtype: Int64}, {name: shout, dtype: String}]
+    expressions: {trips_x10: trips * 10, shout: "note || '!'"}
 feature_services:
   - {name: with_derived, features: [derived, {stats: [trips]}]}
 """
@@ -155,3 +160,44 @@ def test_training_data_has_the_online_values(repo, cli, tmp_path):
     err = cli("get-historical-features", "--entities", tmp_path / "no_bonus.csv", "--features",
               "derived:rate_plus", "--output", out, ok=False).stderr
     assert "needs the request value 'bonus'" in err and "add a column 'bonus'" in err
+
+
+def test_write_to_online_store_views_are_computed_when_their_source_is_written(repo, cli):
+    """write_to_online_store: the values are computed as the source's rows are materialized or
+    written, stored like features, and read without computing."""
+    def read(*drivers):
+        body = {"features": ["stored:trips_x10", "stored:shout"], "entities": {"driver_id": list(drivers)}}
+        return columns(online(cli, body))
+
+    got = read(1, 3, 99)
+    assert got["trips_x10"]["values"] == [30, 50, None]
+    assert got["shout"]["values"] == ["new!", "q!", None]
+    assert got["trips_x10"]["statuses"] == ["PRESENT", "PRESENT", "NOT_FOUND"]
+    assert got["trips_x10"]["event_timestamps"][0] == iso(NOW - 2 * HOUR)
+    assert len(cli("online-dump", "--view", "stored").stdout.splitlines()) >= 2
+    server = Server(repo)
+    try:
+        # Writing the source writes the stored values; writing the view takes its source's rows
+        # and stores only its values.
+        row = {"driver_id": [5], "ts": [iso(NOW - HOUR)], "rate": [0.5], "trips": [7],
+               "tags": [None], "note": ["w"]}
+        assert server.post("/write-to-online-store", {"feature_view_name": "stats", "df": row})[0] == 200
+        row = dict(row, driver_id=[6], trips=[8])
+        status, body = server.post("/write-to-online-store", {"feature_view_name": "stored", "df": row})
+        assert status == 200 and body["written"] == 1, body
+        status, body = server.post("/get-online-features", {
+            "features": ["stored:trips_x10", "stats:trips"], "entities": {"driver_id": [5, 6]}})
+        assert columns(body)["trips_x10"]["values"] == [70, 80]
+        assert columns(body)["trips"]["statuses"] == ["PRESENT", "NOT_FOUND"]
+    finally:
+        server.stop()
+    # Changing how it computes drops what was stored; materializing computes it again.
+    (repo / "on_demand.yaml").write_text(ON_DEMAND.replace("trips * 10", "trips * 100"))
+    assert "dropped the stored values of stored" in cli("apply").stdout
+    assert read(1)["trips_x10"]["statuses"] == ["NOT_FOUND"]
+    cli("materialize", iso(NOW - 60 * HOUR), iso(NOW))
+    assert read(1)["trips_x10"]["values"] == [300]
+    # What cannot be computed at write time is refused at apply.
+    (repo / "on_demand.yaml").write_text(ON_DEMAND.replace(
+        "    sources: [stats]\n    write_to_online_store", "    sources: [stats, req]\n    write_to_online_store"))
+    assert "write_to_online_store needs mode expression and one source" in cli("apply", ok=False).stderr

@@ -343,6 +343,20 @@ Result<std::shared_ptr<const OnlineCatalog>> OnlineCatalog::Make(
     }
     on_demand.compiled = std::move(view);
     std::string name = on_demand.compiled.name;
+    const registry::OnDemandFeatureView* definition = definitions.FindOnDemandFeatureView(name);
+    if (definition->write_to_online_store) {
+      const View& source = *on_demand.inputs.front().view;  // Validate: one feature view
+      View stored;
+      stored.name = name;
+      for (size_t f = 0; f < definition->features.size(); ++f) {
+        stored.schema.push_back(definition->features[f].dtype);
+        stored.feature_index[definition->features[f].name] = f;
+      }
+      stored.join_keys = source.join_keys;
+      stored.key_kinds = source.key_kinds;
+      stored.ttl = source.ttl;
+      catalog->views_[name] = std::move(stored);
+    }
     catalog->on_demand_views_[name] = std::move(on_demand);
   }
   for (const registry::FeatureService& service : definitions.feature_services) {
@@ -571,6 +585,53 @@ Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
     arrays.push_back(std::move(array));
   }
   return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), num_rows_, std::move(arrays));
+}
+
+Status ComputeStoredValues(const OnlineCatalog::OnDemandView& view,
+                           const std::vector<std::string_view>& source_values, Timestamp now,
+                           ByteRows* out) {
+  const size_t rows = source_values.size();
+  const OnlineCatalog::View& source = *view.inputs.front().view;
+  std::vector<FeatureRowReader> readers(rows);
+  std::vector<int64_t> event_times(rows), created_times(rows);
+  for (size_t row = 0; row < rows; ++row) {
+    ARROW_RETURN_NOT_OK(readers[row].Open(source_values[row], source.schema));
+    event_times[row] = readers[row].event_time().micros;
+    created_times[row] = readers[row].created_time().micros;
+  }
+  const auto& compiled = view.compiled;
+  std::vector<engine::ExprColumn> inputs(view.inputs.size());
+  std::vector<const engine::ExprColumn*> pointers(view.inputs.size());
+  for (size_t i = 0; i < view.inputs.size(); ++i) {
+    inputs[i] = NullColumn(compiled.origins[i].type, rows);
+    for (size_t row = 0; row < rows; ++row) {
+      if (view.inputs[i].kind == engine::OnDemandInput::Kind::kEventTimestamp) {
+        inputs[i].ints[row] = event_times[row];
+        inputs[i].valid[row] = 1;
+      } else if (!readers[row].IsNull(view.inputs[i].index)) {
+        InputCell cell(&inputs[i], row);
+        readers[row].Visit(view.inputs[i].index, &cell);
+      }
+    }
+    pointers[i] = &inputs[i];
+  }
+  std::vector<std::shared_ptr<arrow::Array>> arrays;
+  std::vector<FeatureType> schema;
+  for (size_t f = 0; f < compiled.features.size(); ++f) {
+    const FeatureType& type = compiled.features[f].dtype;
+    auto values =
+        compiled.expressions[f].Evaluate(pointers, static_cast<int64_t>(rows), now.micros);
+    if (!values.ok()) {
+      return Status::Invalid("on-demand feature view '", compiled.name, "', feature '",
+                             compiled.features[f].name, "': ", values.status().message());
+    }
+    engine::FitToDeclared(type, &*values);
+    ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(*values, type));
+    arrays.push_back(std::move(array));
+    schema.push_back(type);
+  }
+  return EncodeFeatureRows(arrays, schema, event_times.data(), created_times.data(),
+                           static_cast<int64_t>(rows), out);
 }
 
 Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,

@@ -147,7 +147,14 @@ TEST(ParseDefinitionsTest, RequestSourcesAndOnDemandViews) {
                 .find("expression 'g' is not a feature of the schema"),
             std::string::npos);
   EXPECT_NE(ParseError(odfv + ", mode: pandas, expressions: {f: 1}}]")
-                .find("mode 'pandas' is not supported yet"),
+                .find("mode 'pandas' takes a 'udf' (the source of a Python function) and no "
+                      "'expressions'"),
+            std::string::npos);
+  EXPECT_NE(ParseError(odfv + ", mode: sql, expressions: {f: 1}}]")
+                .find("mode 'sql' is not supported (supported: expression, pandas, python)"),
+            std::string::npos);
+  EXPECT_NE(ParseError(odfv + ", udf: 'def f(x): return x', expressions: {f: 1}}]")
+                .find("a 'udf' needs mode pandas or python"),
             std::string::npos);
   EXPECT_NE(ParseError("on_demand_feature_views: [{name: o, sources: [v], expressions: {}}]")
                 .find("needs a 'schema'"),

@@ -65,4 +65,35 @@ std::string FormatChanges(const std::vector<Change>& changes) {
   return out;
 }
 
+OnlineTableChanges ChangedOnlineTables(const Definitions& before, const Definitions& after) {
+  // How an on-demand view computes: everything but its free-text fields.
+  auto computation = [](const OnDemandFeatureView& view) {
+    Members members = OnDemandFeatureViewMembers(view);
+    std::erase_if(members, [](const auto& member) {
+      return member.first == "owner" || member.first == "description" || member.first == "tags";
+    });
+    return members;
+  };
+  OnlineTableChanges out;
+  for (const auto& view : after.feature_views) {
+    if (view.online) out.create.push_back(view.name);
+  }
+  for (const auto& view : after.on_demand_feature_views) {
+    if (view.write_to_online_store) out.create.push_back(view.name);
+  }
+  for (const auto& old : before.feature_views) {
+    const FeatureView* now = after.FindFeatureView(old.name);
+    if (old.online && (now == nullptr || !now->online || now->features != old.features)) {
+      out.drop.push_back(old.name);
+    }
+  }
+  for (const auto& old : before.on_demand_feature_views) {
+    const OnDemandFeatureView* now = after.FindOnDemandFeatureView(old.name);
+    if (old.write_to_online_store && (now == nullptr || computation(*now) != computation(old))) {
+      out.drop.push_back(old.name);
+    }
+  }
+  return out;
+}
+
 }  // namespace headwater::registry

@@ -273,6 +273,17 @@ Status ValidateOnDemandView(const Definitions& definitions, const OnDemandFeatur
       return Fail(view.location, object, "feature '" + feature.name + "' is declared twice");
     }
   }
+  if (view.write_to_online_store) {
+    // Stored values are computed from one view's rows as they are written, keyed like them.
+    const FeatureView* source =
+        view.sources.size() == 1 ? definitions.FindFeatureView(view.sources[0].view) : nullptr;
+    if (view.is_udf() || source == nullptr || !source->online || source->is_stream()) {
+      return Fail(view.location, object,
+                  "write_to_online_store needs mode expression and one source, an online batch "
+                  "feature view (the values are computed as its rows are written, when there is "
+                  "no request); leave it off and reads compute the features");
+    }
+  }
   return Status::OK();
 }
 

@@ -65,16 +65,7 @@ std::string Summary(const std::vector<registry::Change>& changes, const char* ve
 // follow the feature list) dropped, with their materialization markers.
 Status UpdateOnlineStore(const WritableStore& writable, const registry::Registry& current,
                          registry::Registry* next, std::ostringstream* report) {
-  std::vector<std::string> create, drop;
-  for (const auto& view : next->definitions.feature_views) {
-    if (view.online) create.push_back(view.name);
-  }
-  for (const auto& old : current.definitions.feature_views) {
-    const registry::FeatureView* now = next->definitions.FindFeatureView(old.name);
-    if (now == nullptr || !now->online || now->features != old.features) {
-      if (old.online) drop.push_back(old.name);
-    }
-  }
+  auto [create, drop] = registry::ChangedOnlineTables(current.definitions, next->definitions);
   auto store = writable();
   if (!store.ok() && store.status().message().find("/LOCK") != std::string::npos) {
     // A running `headwater serve` owns the embedded store; it applies these changes itself when
@@ -90,6 +81,9 @@ Status UpdateOnlineStore(const WritableStore& writable, const registry::Registry
     if (next->definitions.FindFeatureView(name) != nullptr) {
       *report << "online store: dropped the values of " << name
               << " (its features changed or it is no longer online); materialize it again\n";
+    } else if (next->definitions.FindOnDemandFeatureView(name) != nullptr) {
+      *report << "online store: dropped the stored values of " << name
+              << " (it changed); materialize or write its source again\n";
     }
   }
   return Status::OK();

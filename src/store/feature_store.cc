@@ -124,6 +124,43 @@ Result<bool> FeatureStore::Refresh() {
   return reloaded;
 }
 
+namespace {
+
+// The on-demand views with write_to_online_store computed from `view`'s rows.
+std::vector<const online::OnlineCatalog::OnDemandView*> StoredOnDemandViews(
+    const Snapshot& snapshot, std::string_view view) {
+  std::vector<const online::OnlineCatalog::OnDemandView*> out;
+  for (const auto& definition : snapshot.registry.definitions.on_demand_feature_views) {
+    if (definition.write_to_online_store && definition.sources.front().view == view) {
+      out.push_back(snapshot.catalog->FindOnDemandView(definition.name));
+    }
+  }
+  return out;
+}
+
+// Writes the stored values of `views` computed from rows of their source (keys[i] ->
+// values[i], in the source's stored layout).
+Status WriteStoredValues(const std::vector<const online::OnlineCatalog::OnDemandView*>& views,
+                         const ByteRows& keys, const std::vector<std::string_view>& values,
+                         Timestamp now, online::OnlineStore* store,
+                         online::WriteResult* result = nullptr) {
+  for (const auto* view : views) {
+    ByteRows computed;
+    ARROW_RETURN_NOT_OK(online::ComputeStoredValues(*view, values, now, &computed));
+    ARROW_ASSIGN_OR_RAISE(auto written, store->Write(view->compiled.name, keys, computed));
+    if (result != nullptr) *result = written;
+  }
+  return Status::OK();
+}
+
+std::vector<std::string_view> Rows(const ByteRows& rows) {
+  std::vector<std::string_view> out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) out[i] = rows[i];
+  return out;
+}
+
+}  // namespace
+
 Result<bool> FeatureStore::Reload() {
   std::string stamp = FileStamp(config_.registry_path);
   if (snapshot() != nullptr && stamp == state_->registry_stamp) return false;
@@ -137,15 +174,10 @@ Result<bool> FeatureStore::Reload() {
   if (held && previous != nullptr) {
     // This process holds the store, so `apply` could not: drop the values of views that are
     // gone, no longer online, or whose features changed, as apply would have.
-    std::vector<std::string> drop;
-    for (const auto& old : previous->registry.definitions.feature_views) {
-      const registry::FeatureView* now = registry.definitions.FindFeatureView(old.name);
-      if (old.online && (now == nullptr || !now->online || now->features != old.features)) {
-        drop.push_back(old.name);
-      }
-    }
+    auto changes =
+        registry::ChangedOnlineTables(previous->registry.definitions, registry.definitions);
     std::shared_lock online_lock(state_->online_mutex);
-    ARROW_RETURN_NOT_OK(state_->online->DropViews(drop));
+    ARROW_RETURN_NOT_OK(state_->online->DropViews(changes.drop));
   }
   // Running pipelines follow the stream views: restarted from their checkpoints when those
   // changed, kept running otherwise.
@@ -414,16 +446,53 @@ Result<std::shared_ptr<arrow::RecordBatch>> FeatureStore::GetOnlineFeatures(
 Result<online::WriteResult> FeatureStore::WriteToOnlineStore(const std::string& view,
                                                              const arrow::Table& df) {
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Definitions& definitions = current->registry.definitions;
+  const auto bounds = ingest::EventTimeBounds::At(config_, clock_->Now());
   ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/true));
-  return ingest::WriteToOnlineStore(current->registry.definitions, view, df,
-                                    ingest::EventTimeBounds::At(config_, clock_->Now()),
-                                    online.get());
+  const registry::OnDemandFeatureView* on_demand = definitions.FindOnDemandFeatureView(view);
+  if (on_demand != nullptr && on_demand->write_to_online_store) {
+    // Feast's write of an on-demand view: `df` holds its source's rows; only its values are
+    // stored.
+    const registry::FeatureView& source = *definitions.FindFeatureView(on_demand->sources[0].view);
+    ARROW_ASSIGN_OR_RAISE(auto rows, ingest::EncodeRows(definitions, source, df, bounds));
+    online::WriteResult result;
+    ARROW_RETURN_NOT_OK(WriteStoredValues({current->catalog->FindOnDemandView(view)}, rows.keys,
+                                          Rows(rows.values), clock_->Now(), online.get(), &result));
+    ARROW_RETURN_NOT_OK(online->Sync());
+    return result;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto result,
+                        ingest::WriteToOnlineStore(definitions, view, df, bounds, online.get()));
+  ARROW_RETURN_NOT_OK(WriteStoredFollowers(*current, {view}, df, online.get()));
+  return result;
+}
+
+Status FeatureStore::WriteStoredFollowers(const Snapshot& snapshot,
+                                          const std::vector<std::string>& views,
+                                          const arrow::Table& df, online::OnlineStore* store) {
+  bool wrote = false;
+  for (const std::string& view : views) {
+    auto stored = StoredOnDemandViews(snapshot, view);
+    if (stored.empty()) continue;
+    const registry::Definitions& definitions = snapshot.registry.definitions;
+    ARROW_ASSIGN_OR_RAISE(auto rows,
+                          ingest::EncodeRows(definitions, *definitions.FindFeatureView(view), df,
+                                             ingest::EventTimeBounds::At(config_, clock_->Now())));
+    ARROW_RETURN_NOT_OK(
+        WriteStoredValues(stored, rows.keys, Rows(rows.values), clock_->Now(), store));
+    wrote = true;
+  }
+  return wrote ? store->Sync() : Status::OK();
 }
 
 Result<std::map<std::string, FeatureType>> FeatureStore::WriteColumns(const std::string& view) {
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
   const registry::Definitions& definitions = current->registry.definitions;
   const registry::FeatureView* found = definitions.FindFeatureView(view);
+  const registry::OnDemandFeatureView* on_demand = definitions.FindOnDemandFeatureView(view);
+  if (found == nullptr && on_demand != nullptr && on_demand->write_to_online_store) {
+    found = definitions.FindFeatureView(on_demand->sources[0].view);  // its rows are written
+  }
   if (found == nullptr) return Status::KeyError("unknown feature view '", view, "'");
   std::map<std::string, FeatureType> columns;
   ingest::AddOnlineWriteColumns(definitions, *found, &columns);
@@ -471,8 +540,13 @@ Result<ingest::PushResult> FeatureStore::Push(const std::string& source, const a
   if (to.online) {
     ARROW_ASSIGN_OR_RAISE(online, UseOnline(/*write=*/true));
   }
-  return ingest::Push(config_, definitions, source, df, to, online ? online->get() : nullptr,
-                      pipeline, *clock_);
+  ARROW_ASSIGN_OR_RAISE(auto result,
+                        ingest::Push(config_, definitions, source, df, to,
+                                     online ? online->get() : nullptr, pipeline, *clock_));
+  if (online) {
+    ARROW_RETURN_NOT_OK(WriteStoredFollowers(*current, result.online_views, df, online->get()));
+  }
+  return result;
 }
 
 Result<std::optional<Timestamp>> FeatureStore::NewestOnlineEventTime(const std::string& view) {
@@ -483,7 +557,7 @@ Result<std::optional<Timestamp>> FeatureStore::NewestOnlineEventTime(const std::
 Status FeatureStore::ScanOnline(
     const std::string& view, const std::function<void(std::string_view, std::string_view)>& visit) {
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
-  if (current->registry.definitions.FindFeatureView(view) == nullptr) {
+  if (current->catalog->FindView(view) == nullptr) {
     return Status::KeyError("unknown feature view '", view, "'");
   }
   ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/false));
@@ -521,6 +595,35 @@ Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
     ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/true));
     ARROW_ASSIGN_OR_RAISE(
         outcomes, ingest::MaterializeViews(config_, registry, views, online.get(), options));
+    // Stored on-demand values follow their source: recomputed from all its online rows.
+    bool wrote = false;
+    for (const auto& outcome : outcomes) {
+      auto stored = StoredOnDemandViews(*current, outcome.view);
+      if (stored.empty()) continue;
+      ByteRows keys, values;
+      Status failed;
+      auto flush = [&] {
+        std::vector<std::string_view> rows(values.size());
+        for (size_t i = 0; i < values.size(); ++i) rows[i] = values[i];
+        Status done = WriteStoredValues(stored, keys, rows, clock_->Now(), online.get());
+        keys.Clear();
+        values.Clear();
+        return done;
+      };
+      ARROW_RETURN_NOT_OK(
+          online->Scan(outcome.view, [&](std::string_view key, std::string_view value) {
+            if (!failed.ok()) return;
+            keys.data.append(key);
+            keys.FinishRow();
+            values.data.append(value);
+            values.FinishRow();
+            if (keys.size() == 8192) failed = flush();
+          }));
+      ARROW_RETURN_NOT_OK(failed);
+      ARROW_RETURN_NOT_OK(flush());
+      wrote = true;
+    }
+    if (wrote) ARROW_RETURN_NOT_OK(online->Sync());
   }
   ARROW_RETURN_NOT_OK(Refresh().status());  // the new markers
   return outcomes;

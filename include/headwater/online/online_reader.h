@@ -38,6 +38,8 @@ class OnlineCatalog {
     Duration ttl;
   };
   /// An on-demand view, compiled, with where each of its inputs is read from.
+  /// An on-demand view. One with write_to_online_store is also a View of its stored values,
+  /// keyed and timed like its source, which reads use.
   struct OnDemandView {
     struct Input {
       engine::OnDemandInput::Kind kind;
@@ -174,6 +176,14 @@ class OnlineFeatures {
   std::vector<std::vector<int64_t>> computed_times_;
   double store_read_seconds_ = 0;
 };
+
+/// The stored values of an on-demand view with write_to_online_store, computed from rows of its
+/// one source view (`source_values`, each in the source's stored layout): one value per row in
+/// the view's layout, with its source row's event and created times, appended to `out`. `now`
+/// is what now() gives.
+Status ComputeStoredValues(const OnlineCatalog::OnDemandView& view,
+                           const std::vector<std::string_view>& source_values, Timestamp now,
+                           ByteRows* out);
 
 /// Reads `features` for `entities` (a column per join key and per request value; other columns
 /// are ignored) with one store call, and evaluates the on-demand ones over what it read. Invalid

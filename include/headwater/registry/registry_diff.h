@@ -25,4 +25,14 @@ std::vector<Change> Diff(const Definitions& before, const Definitions& after);
 /// One line per change: "+ feature_view driver_stats", "~ entity driver (description)".
 std::string FormatChanges(const std::vector<Change>& changes);
 
+/// The online store's tables after and before a change of definitions: one per online feature
+/// view and per on-demand view with write_to_online_store. `drop` lists the tables whose values
+/// no longer hold — gone, no longer online, features changed, or (for on-demand views) any
+/// change to how they are computed.
+struct OnlineTableChanges {
+  std::vector<std::string> create;
+  std::vector<std::string> drop;
+};
+OnlineTableChanges ChangedOnlineTables(const Definitions& before, const Definitions& after);
+
 }  // namespace headwater::registry

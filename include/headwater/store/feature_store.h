@@ -270,6 +270,9 @@ class FeatureStore {
   // Starts the pipelines of `definitions`' stream views; the caller holds the streams lock.
   Status StartStreamsLocked(const registry::Definitions& definitions);
   Status StopStreamsLocked();
+  // Writes the stored on-demand values computed from rows `df` written to `views`.
+  Status WriteStoredFollowers(const Snapshot& snapshot, const std::vector<std::string>& views,
+                              const arrow::Table& df, online::OnlineStore* store);
   Result<std::vector<online::OnlineCatalog::Feature>> Resolve(const Snapshot& snapshot,
                                                               const FeatureSelection& features);
 
