@@ -1,7 +1,8 @@
-# Finds Arrow C++ (arrow, parquet, compute) inside the pyarrow wheel of the project's virtual
-# environment. Debian has no Arrow package, and the wheel ships headers and shared libraries.
-# Defines the imported targets Arrow::arrow, Arrow::compute, Arrow::parquet and puts the wheel's
-# library directory in the build and install run path, so binaries run without LD_LIBRARY_PATH.
+# Finds Arrow C++ (arrow, compute, acero, substrait, parquet) inside the pyarrow wheel of the
+# project's virtual environment. Debian has no Arrow package, and the wheel ships headers and
+# shared libraries. Defines the imported targets Arrow::arrow, Arrow::compute, Arrow::acero,
+# Arrow::substrait, Arrow::parquet and puts the wheel's library directory in the build and
+# install run path, so binaries run without LD_LIBRARY_PATH.
 # Under pip (scikit-build-core), the interpreter building the package; otherwise the project's.
 if(DEFINED SKBUILD AND DEFINED Python_EXECUTABLE)
   set(headwater_default_python "${Python_EXECUTABLE}")
@@ -26,7 +27,7 @@ list(GET pyarrow_out 1 ARROW_LIBRARY_DIR)
 list(GET pyarrow_out 2 ARROW_VERSION)
 message(STATUS "Arrow ${ARROW_VERSION} from pyarrow: ${ARROW_LIBRARY_DIR}")
 
-foreach(component arrow arrow_compute arrow_acero arrow_dataset parquet)
+foreach(component arrow arrow_compute arrow_acero arrow_dataset arrow_substrait parquet)
   find_library(${component}_LIB NAMES ${component} PATHS "${ARROW_LIBRARY_DIR}" NO_DEFAULT_PATH REQUIRED)
 endforeach()
 add_library(Arrow::arrow SHARED IMPORTED)
@@ -37,6 +38,13 @@ set_target_properties(Arrow::arrow PROPERTIES
 add_library(Arrow::compute SHARED IMPORTED)
 set_target_properties(Arrow::compute PROPERTIES
   IMPORTED_LOCATION "${arrow_compute_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)
+add_library(Arrow::acero SHARED IMPORTED)
+set_target_properties(Arrow::acero PROPERTIES
+  IMPORTED_LOCATION "${arrow_acero_LIB}" INTERFACE_LINK_LIBRARIES Arrow::compute)
+# Mode substrait of on-demand views: Arrow's Substrait consumer, run by Acero.
+add_library(Arrow::substrait SHARED IMPORTED)
+set_target_properties(Arrow::substrait PROPERTIES
+  IMPORTED_LOCATION "${arrow_substrait_LIB}" INTERFACE_LINK_LIBRARIES Arrow::acero)
 add_library(Arrow::parquet SHARED IMPORTED)
 set_target_properties(Arrow::parquet PROPERTIES
   IMPORTED_LOCATION "${parquet_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)

@@ -326,3 +326,38 @@ def test_offline_false_keeps_windows_online_only(tmp_path, cli):
     finally:
         server.stop()
     assert window_rows(tmp_path) == []
+
+
+def test_on_demand_views_read_stream_windows_online_and_offline(repo, cli, tmp_path):
+    """A stream view feeds an on-demand view (issue 14): the spread of the 5-minute range over
+    the 10-minute mean, the same online and in training data."""
+    (repo / "on_demand.yaml").write_text(
+        "on_demand_feature_views:\n"
+        "  - name: spread\n"
+        "    sources: [ticker_windows]\n"
+        "    schema: [{name: range_over_mean, dtype: Float64}]\n"
+        "    expressions: {range_over_mean: (max_price_5m - min_price_5m) / mean_price_10m}\n")
+    cli("apply")
+    events = trades(400)
+    server = Server(repo)
+    try:
+        push_all(server, events, to="online_and_offline")
+        status, body = server.post("/get-online-features", {
+            "features": ["spread:range_over_mean", "ticker_windows:max_price_5m",
+                         "ticker_windows:min_price_5m", "ticker_windows:mean_price_10m"],
+            "entities": {"ticker": ["ETH-USD", "NOPE"]}})
+        assert status == 200, body
+        ratio, high, low, mean = (r["values"] for r in body["results"][1:])
+        assert ratio[0] == (high[0] - low[0]) / mean[0] and ratio[1] is None
+        assert body["results"][1]["event_timestamps"][0] == body["results"][2]["event_timestamps"][0]
+    finally:
+        server.stop()
+    times = [T0 + timedelta(minutes=m) for m in (4, 9, 13)]
+    pq.write_table(pa.Table.from_pylist([dict(ticker="SOL-USD", event_timestamp=t) for t in times]),
+                   tmp_path / "entities.parquet")
+    cli("get-historical-features", "--entities", tmp_path / "entities.parquet", "--features",
+        "spread:range_over_mean,ticker_windows:max_price_5m,ticker_windows:min_price_5m,"
+        "ticker_windows:mean_price_10m", "--output", tmp_path / "train.parquet")
+    rows = pq.read_table(tmp_path / "train.parquet").to_pylist()
+    assert all(r["range_over_mean"] == (r["max_price_5m"] - r["min_price_5m"]) / r["mean_price_10m"]
+               for r in rows), rows

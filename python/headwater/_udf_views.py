@@ -9,7 +9,7 @@ the other entity columns. Expression views need none of this: the C++ store comp
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pyarrow as pa
 
@@ -51,19 +51,27 @@ class UdfPlan:
         hidden = [f"{v}:{f}" for name in views for v, f in self.inputs[name]]
         self.references = list(dict.fromkeys(stored + hidden))
 
-    def run(self, table: pa.Table, entity_names: Sequence[str], full_feature_names: bool) -> pa.Table:
-        """The answer: `table` (entity columns, then the C++ store's columns with full names)
-        with each function's outputs, reduced to the entity columns and the requested features."""
+    def run(self, table: pa.Table, entities: pa.Table, full_feature_names: bool,
+            online: bool = True) -> pa.Table:
+        """The answer: the entity columns and the requested features, from `table` (the C++
+        store's answer, features with full names) and from each function's outputs. Online, the
+        entity columns are `entities` without the request values (as Feast answers); in training
+        data, all of them as `table` has them."""
+        entity_names = entities.column_names
+        if not online:
+            entities = table.select(entity_names)
         computed: Dict[Tuple[str, str], pa.Array] = {}
         for name, view in self.views.items():
             requested = [f for v, f in self.wanted if v == name]
             if not requested:
                 continue
-            outputs = _call(view, self._inputs(name, table, entity_names), table.num_rows)
+            outputs = _call(view, self._inputs(name, table, entities), table.num_rows)
             for feature in requested:
                 computed[(name, feature)] = outputs[feature]
-        names = list(entity_names)
-        columns = [table.column(n) for n in entity_names]
+        # The answer echoes the entity columns but not the request values (as Feast's does).
+        requested = {f for name in self.views for _, f in self.request[name]} if online else set()
+        names = [n for n in entity_names if n not in requested]
+        columns = [entities.column(n) for n in names]
         for view, feature in self.wanted:
             names.append(f"{view}__{feature}" if full_feature_names else feature)
             columns.append(computed[(view, feature)] if (view, feature) in computed
@@ -73,8 +81,8 @@ class UdfPlan:
                                     "full_feature_names=True")
         return pa.table(columns, names=names)
 
-    def _inputs(self, name: str, table: pa.Table, entity_names: Sequence[str]) -> Dict[str, Any]:
-        inputs: Dict[str, Any] = {n: table.column(n) for n in entity_names}
+    def _inputs(self, name: str, table: pa.Table, entities: pa.Table) -> Dict[str, Any]:
+        inputs: Dict[str, Any] = {n: entities.column(n) for n in entities.column_names}
         for source, field in self.request[name]:
             if field not in inputs:
                 raise InvalidInputError(
@@ -133,7 +141,7 @@ def plan(registry: Dict[str, Any], references: List[str], service: str) -> Optio
     """The plan of a read naming views of a Python function; None for any other read (the C++
     store answers it alone)."""
     views = {v["name"]: v for v in registry.get("on_demand_feature_views", [])
-             if v["mode"] != "expression"}
+             if v["mode"] in ("pandas", "python")}
     if not views:
         return None
     if service:

@@ -4,6 +4,7 @@ them exactly as it validates YAML (docs/definitions.md)."""
 
 from __future__ import annotations
 
+import base64
 import enum
 import os
 import sys
@@ -328,6 +329,7 @@ class FeatureViewProjection:
 
     def __init__(self, view: "FeatureView", features: List[str]) -> None:
         self.name = view.name
+        self.view = view
         self.features = list(features)
 
     def to_definition(self) -> Union[str, Dict[str, List[str]]]:
@@ -430,23 +432,31 @@ class OnDemandFeatureView(_Definition):
     expressions={"conv_rate_plus_val1": "conv_rate + val_to_add"})``.
     Feast's ``mode="pandas"`` (a function of a DataFrame) and ``mode="python"`` (a function of a
     dict of lists) take ``udf``, usually through the ``@on_demand_feature_view`` decorator; the
-    SDK runs the function in the caller's process."""
+    SDK runs the function in the caller's process. Feast's ``mode="substrait"`` takes
+    ``substrait_plan`` (a serialized Substrait plan's bytes), or ``udf``: a function of an Ibis
+    table, compiled to a plan here (needs ``ibis-framework`` and ``ibis-substrait``); the plan
+    runs in C++ everywhere, like an expression."""
 
     def __init__(self, *, name: str,
                  sources: List[Union["FeatureView", FeatureViewProjection, RequestSource]],
                  schema: List[Field], expressions: Optional[Dict[str, str]] = None,
                  mode: str = "expression", udf: Optional[Callable[[Any], Any]] = None,
-                 udf_string: str = "", write_to_online_store: bool = False,
+                 udf_string: str = "", substrait_plan: bytes = b"",
+                 write_to_online_store: bool = False,
                  description: str = "", tags: Optional[Dict[str, str]] = None,
                  owner: str = "") -> None:
         super().__init__(name, description, tags, owner)
-        if mode not in ("expression", "pandas", "python"):
+        if mode not in ("expression", "substrait", "pandas", "python"):
             raise ValueError(f"OnDemandFeatureView '{name}': mode '{mode}' is not supported "
-                             "(supported: expression, pandas, python)")
+                             "(supported: expression, substrait, pandas, python)")
         if mode == "expression" and (udf is not None or expressions is None):
             raise ValueError(f"OnDemandFeatureView '{name}': mode 'expression' takes "
                              "expressions (one per feature) and no udf")
-        if mode != "expression" and (expressions or (udf is None and not udf_string)):
+        if mode == "substrait" and (expressions or (udf is None) == (not substrait_plan)):
+            raise ValueError(f"OnDemandFeatureView '{name}': mode 'substrait' takes a "
+                             "substrait_plan (bytes) or a udf (a function of an Ibis table), "
+                             "and no expressions")
+        if mode in ("pandas", "python") and (expressions or (udf is None and not udf_string)):
             raise ValueError(f"OnDemandFeatureView '{name}': mode '{mode}' takes a udf (a "
                              "function) and no expressions")
         for source in sources:
@@ -457,6 +467,10 @@ class OnDemandFeatureView(_Definition):
         self.schema = list(schema)
         self.expressions = dict(expressions or {})
         self.mode = mode
+        self.substrait_plan = bytes(substrait_plan)
+        if mode == "substrait" and udf is not None:
+            self.substrait_plan = _ibis_to_substrait(udf, self.sources, name)
+            udf = None
         self.udf_string = udf_string or (_udf_source(udf, name) if udf is not None else "")
         self._udf = udf
         self.write_to_online_store = write_to_online_store
@@ -484,6 +498,8 @@ class OnDemandFeatureView(_Definition):
                                "mode": self.mode}
         if self.mode == "expression":
             out["expressions"] = self.expressions
+        elif self.mode == "substrait":
+            out["substrait_plan"] = base64.b64encode(self.substrait_plan).decode("ascii")
         else:
             out["udf"] = self.udf_string
         if self.write_to_online_store:
@@ -499,7 +515,9 @@ def on_demand_feature_view(*, sources: List[Any], schema: List[Field], mode: str
     """Feast's decorator: the function becomes an on-demand view of its name, run by the SDK.
     ``mode="pandas"``: ``f(inputs: pd.DataFrame) -> pd.DataFrame``; ``mode="python"``:
     ``f(inputs: dict of lists) -> dict of lists``. The inputs hold each source feature as
-    ``feature`` and ``view__feature``, the request values, and the entity columns."""
+    ``feature`` and ``view__feature``, the request values, and the entity columns.
+    ``mode="substrait"``: ``f(inputs: ibis.Table) -> ibis.Table`` over the source features and
+    request values by name, compiled once to a Substrait plan that C++ runs everywhere."""
     def decorator(udf: Callable[[Any], Any]) -> OnDemandFeatureView:
         view = OnDemandFeatureView(name=name or udf.__name__, sources=sources, schema=schema,
                                    mode=mode, udf=udf, write_to_online_store=write_to_online_store,
@@ -507,6 +525,40 @@ def on_demand_feature_view(*, sources: List[Any], schema: List[Field], mode: str
         view._location = _caller_location()
         return view
     return decorator
+
+
+# Feast's input types for an Ibis table of a view's inputs, by Headwater type name.
+_IBIS_TYPES = {"Int32": "int32", "Int64": "int64", "Float32": "float32", "Float64": "float64",
+               "String": "string", "Bool": "boolean", "UnixTimestamp": "timestamp"}
+
+
+def _ibis_to_substrait(function: Callable[[Any], Any], sources: List[Any], view: str) -> bytes:
+    """Feast's substrait mode: ``function`` of an Ibis table named ``t`` holding the view's
+    inputs (each source feature and request value by its name), compiled to a plan."""
+    try:
+        import ibis
+        from ibis_substrait.compiler.core import SubstraitCompiler
+    except ImportError as error:
+        raise ValueError(f"OnDemandFeatureView '{view}': mode 'substrait' compiles an Ibis "
+                         "function, which needs ibis-framework and ibis-substrait "
+                         f"(pip install ibis-framework ibis-substrait): {error}") from error
+    fields: List[Any] = []
+    for source in sources:
+        if isinstance(source, RequestSource):
+            listed = source.schema
+        elif isinstance(source, FeatureViewProjection):
+            listed = [f for f in source.view.schema
+                      if not source.features or f.name in source.features]
+        else:
+            listed = source.schema
+        fields += [(f.name, _IBIS_TYPES[str(f.dtype)]) for f in listed
+                   if str(f.dtype) in _IBIS_TYPES and f.name not in dict(fields)]
+    try:
+        expression = function(ibis.table(ibis.schema(fields), "t"))
+        return bytes(SubstraitCompiler().compile(expression).SerializeToString())
+    except Exception as error:  # noqa: BLE001 - the user's function; say which view it is
+        raise ValueError(f"OnDemandFeatureView '{view}': its Ibis function does not compile to "
+                         f"a Substrait plan: {type(error).__name__}: {error}") from error
 
 
 # The functions of on-demand views defined in this process, by their source text: a view read
@@ -661,6 +713,7 @@ def from_registry(kind: str, data: Dict[str, Any]) -> Any:
                                            for f in data["features"]],
                                    expressions=dict(data["expressions"]) if data["mode"] == "expression" else None,
                                    mode=data["mode"], udf_string=data.get("udf", ""),
+                                   substrait_plan=base64.b64decode(data.get("substrait_plan", "")),
                                    write_to_online_store=data.get("write_to_online_store", False),
                                    **common)
         view.sources = [_StoredProjection(p["view"], p.get("features", [])) for p in data["sources"]]

@@ -97,7 +97,7 @@ class RetrievalJob:
             entities = pa.table(self._entity_df)
             table = (_table(self._store.historical(entities, plan.references, "", True))
                      if plan.references else entities)
-            self._result = plan.run(table, entities.column_names, self._full_feature_names)
+            self._result = plan.run(table, entities, self._full_feature_names, online=False)
         if self._result is None:
             self._result = _table(self._store.historical(
                 self._entity_df, self._references, self._service, self._full_feature_names))
@@ -259,7 +259,7 @@ class FeatureStore:
                                       else _arrow_input(entity_rows, "entity_rows")))
             table = (pa.table(self._store.online(entities, plan.references, "", True))
                      if plan.references else entities)
-            return OnlineResponse(plan.run(table, entities.column_names, full_feature_names))
+            return OnlineResponse(plan.run(table, entities, full_feature_names))
         if isinstance(entity_rows, list):
             return OnlineResponse(self._store.online_rows(entity_rows, references, service,
                                                           full_feature_names))

@@ -123,7 +123,7 @@ def test_materialize_incremental_and_feature_service_reads(store):
     service = store.get_feature_service("driver_activity_v2")
     got = store.get_online_features(service, [{"driver_id": 1005, "val_to_add": 1, "val_to_add_2": 2}],
                                     full_feature_names=True).to_dict()
-    assert set(got) == {"driver_id", "val_to_add", "val_to_add_2", "driver_hourly_stats__conv_rate",
+    assert set(got) == {"driver_id", "driver_hourly_stats__conv_rate",
                         "driver_hourly_stats__acc_rate", "driver_hourly_stats__avg_daily_trips",
                         "transformed_conv_rate__conv_rate_plus_val1",
                         "transformed_conv_rate__conv_rate_plus_val2"}

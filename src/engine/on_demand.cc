@@ -9,6 +9,7 @@
 #include <map>
 
 #include "headwater/core/time.h"
+#include "substrait_plan.h"
 
 namespace headwater::engine {
 
@@ -121,8 +122,7 @@ void FitToDeclared(const FeatureType& declared, ExprColumn* column) {
   }
 }
 
-Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column,
-                                                        const FeatureType& declared) {
+Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column) {
   const auto rows = static_cast<size_t>(column.length);
   std::shared_ptr<arrow::Buffer> validity;
   int64_t nulls = 0;
@@ -177,6 +177,12 @@ Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column
       break;
     }
   }
+  return array;
+}
+
+Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column,
+                                                        const FeatureType& declared) {
+  ARROW_ASSIGN_OR_RAISE(auto array, ExprColumnToArrow(column));
   const auto type = ToArrowType(declared);
   if (array->type()->Equals(*type)) return array;
   ARROW_ASSIGN_OR_RAISE(arrow::Datum cast,
@@ -244,6 +250,21 @@ Result<CompiledOnDemandView> Compile(const registry::Definitions& definitions,
     compiled.origins.push_back(input);
   }
   if (view.is_udf()) return compiled;
+  if (view.mode == "substrait") {
+    auto fail = [&](const std::string& message) {
+      const std::string where = view.location.ToString();
+      return Status::Invalid(where, where.empty() ? "" : ": ", "on_demand_feature_view '",
+                             view.name, "': ", message);
+    };
+    auto plan = SubstraitPlan::Make(view.substrait_plan, compiled.inputs);
+    if (!plan.ok()) return fail(plan.status().message());
+    for (const registry::Field& feature : view.features) {
+      auto checked = (*plan)->CheckOutput(feature);
+      if (!checked.ok()) return fail(checked.message());
+    }
+    compiled.plan = std::move(*plan);
+    return compiled;
+  }
   for (const registry::Field& feature : view.features) {
     auto text = view.expressions.find(feature.name);
     auto located = view.expression_locations.find(feature.name);
@@ -268,8 +289,44 @@ Result<CompiledOnDemandView> Compile(const registry::Definitions& definitions,
 
 }  // namespace
 
+const std::vector<int>& CompiledOnDemandView::Reads(size_t feature) const {
+  return plan != nullptr ? plan->reads() : expressions[feature].reads();
+}
+
+Result<std::vector<ExprColumn>> CompiledOnDemandView::Compute(
+    const std::vector<size_t>& wanted, const std::vector<const ExprColumn*>& inputs, int64_t length,
+    const std::vector<int64_t>& now_micros) const {
+  std::vector<ExprColumn> out;
+  auto fail = [&](size_t f, const Status& status) {
+    return Status::Invalid("on-demand feature view '", name, "', feature '", features[f].name,
+                           "': ", status.message());
+  };
+  if (plan != nullptr) {
+    auto table = plan->Run(inputs, length);
+    if (!table.ok()) {
+      return Status::Invalid("on-demand feature view '", name, "': ", table.status().message());
+    }
+    for (size_t f : wanted) {
+      auto values = plan->Output(**table, features[f]);
+      if (!values.ok()) return fail(f, values.status());
+      FitToDeclared(features[f].dtype, &*values);
+      out.push_back(std::move(*values));
+    }
+    return out;
+  }
+  for (size_t f : wanted) {
+    auto values = now_micros.size() == 1
+                      ? expressions[f].Evaluate(inputs, length, now_micros.front())
+                      : expressions[f].Evaluate(inputs, now_micros);
+    if (!values.ok()) return fail(f, values.status());
+    FitToDeclared(features[f].dtype, &*values);
+    out.push_back(std::move(*values));
+  }
+  return out;
+}
+
 Status CheckEvaluable(const CompiledOnDemandView& view) {
-  if (view.mode == "expression") return Status::OK();
+  if (view.mode == "expression" || view.mode == "substrait") return Status::OK();
   return Status::Invalid("on-demand feature view '", view.name, "' runs a Python function (mode ",
                          view.mode,
                          "): read it through the Python SDK (FeatureStore.get_online_features, "

@@ -313,7 +313,7 @@ Result<ViewColumns> JoinOnDemandView(
                            [&](const registry::Field& f) { return f.name == feature; });
     const auto f = static_cast<size_t>(it - view.features.begin());
     wanted.push_back(f);
-    for (int i : view.expressions[f].reads()) needed[static_cast<size_t>(i)] = 1;
+    for (int i : view.Reads(f)) needed[static_cast<size_t>(i)] = 1;
   }
   // The source views' needed features (and event times), one join per view.
   std::vector<FeatureViewProjection> sources;
@@ -375,19 +375,15 @@ Result<ViewColumns> JoinOnDemandView(
     ARROW_ASSIGN_OR_RAISE(inputs[i], engine::ExprColumnFromArrow(*values, origin.type, what));
     pointers[i] = &inputs[i];
   }
+  // now() is each entity row's time: when its features are wanted, as a request's time online.
+  ARROW_ASSIGN_OR_RAISE(auto values,
+                        view.Compute(wanted, pointers, entity_rows.num_rows(), entity_times));
   ViewColumns out;
-  for (size_t f : wanted) {
-    const registry::Field& feature = view.features[f];
-    // now() is each entity row's time: when its features are wanted, as a request's time online.
-    auto values = view.expressions[f].Evaluate(pointers, entity_times);
-    if (!values.ok()) {
-      return Status::Invalid("on-demand feature view '", view.name, "', feature '", feature.name,
-                             "': ", values.status().message());
-    }
-    engine::FitToDeclared(feature.dtype, &*values);
+  for (size_t w = 0; w < wanted.size(); ++w) {
+    const registry::Field& feature = view.features[wanted[w]];
     out.names.push_back(
         registry::FeatureColumnName(view.name, feature.name, options.full_feature_names));
-    ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(*values, feature.dtype));
+    ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(values[w], feature.dtype));
     out.arrays.push_back(std::move(array));
   }
   return out;

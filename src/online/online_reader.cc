@@ -118,9 +118,7 @@ std::vector<const OnlineCatalog::View*> ViewsOf(
       AddView(feature.view, &views);
       continue;
     }
-    for (const auto& input : feature.on_demand->inputs) {
-      if (input.view != nullptr) AddView(input.view, &views);
-    }
+    for (const auto* view : feature.on_demand->source_views) AddView(view, &views);
   }
   return views;
 }
@@ -329,11 +327,18 @@ Result<std::shared_ptr<const OnlineCatalog>> OnlineCatalog::Make(
       input.kind = origin.kind;
       if (origin.kind == engine::OnDemandInput::Kind::kRequestField) {
         input.field = origin.field;
+        auto& fields = on_demand.request_fields;
+        if (std::none_of(fields.begin(), fields.end(),
+                         [&](const auto& f) { return f.first == origin.field; })) {
+          fields.emplace_back(origin.field, origin.type);
+        }
         continue;
       }
       input.view = catalog->FindView(origin.source);
-      if (input.view == nullptr)
+      if (input.view == nullptr) {
         return Status::Invalid("unknown feature view '", origin.source, "'");
+      }
+      AddView(input.view, &on_demand.source_views);
       if (origin.kind == engine::OnDemandInput::Kind::kFeature) {
         input.index = input.view->feature_index.at(origin.field);
       }
@@ -432,7 +437,7 @@ FeatureStatus OnlineFeatures::status(size_t feature, int64_t row) const {
 
 Timestamp OnlineFeatures::event_time(size_t feature, int64_t row) const {
   if (features_[feature].on_demand != nullptr) {
-    return Timestamp{computed_times_[feature][static_cast<size_t>(row)]};
+    return Timestamp{computed_times_[times_of_[feature]][static_cast<size_t>(row)]};
   }
   const size_t i = Slot(feature, row);
   return found_[i] ? rows_[i].event_time() : Timestamp{0};
@@ -485,53 +490,61 @@ void OnlineFeatures::Visit(size_t feature, int64_t row, ValueVisitor* visitor) c
 Status OnlineFeatures::EvaluateOnDemand(const std::vector<const OnlineCatalog::View*>& views,
                                         const EntityRows& entities) {
   computed_.resize(features_.size());
-  computed_times_.resize(features_.size());
+  times_of_.assign(features_.size(), 0);
   const auto rows = static_cast<size_t>(num_rows_);
+  std::vector<const OnlineCatalog::OnDemandView*> evaluated;
   for (size_t first = 0; first < features_.size(); ++first) {
     const OnlineCatalog::OnDemandView* view = features_[first].on_demand;
-    if (view == nullptr) continue;
-    bool evaluated = false;
-    for (size_t f = 0; f < first; ++f) evaluated = evaluated || features_[f].on_demand == view;
-    if (evaluated) continue;
+    if (view == nullptr || std::find(evaluated.begin(), evaluated.end(), view) != evaluated.end()) {
+      continue;
+    }
+    evaluated.push_back(view);
+    for (const auto& field : view->request_fields) request_values_.push_back(field.first);
+    // Where each source view's rows are, which of them count (within the view's TTL, as in
+    // training data), and per row the newest event time among them.
+    std::vector<size_t> bases(view->source_views.size());
+    std::vector<int64_t>& times = computed_times_.emplace_back(rows, 0);
+    std::vector<uint8_t> fresh(view->source_views.size() * rows, 0);
+    for (size_t v = 0; v < view->source_views.size(); ++v) {
+      const OnlineCatalog::View* source = view->source_views[v];
+      bases[v] =
+          static_cast<size_t>(std::find(views.begin(), views.end(), source) - views.begin()) * rows;
+      const int64_t ttl = source->ttl.micros;
+      for (size_t row = 0; row < rows; ++row) {
+        const size_t slot = bases[v] + row;
+        if (!found_[slot]) continue;
+        const int64_t at = rows_[slot].event_time().micros;
+        if (ttl > 0 && at < now_.micros - ttl) continue;
+        fresh[v * rows + row] = 1;
+        times[row] = std::max(times[row], at);
+      }
+    }
     // The inputs this view's requested features read, from the rows read and the request.
     std::vector<uint8_t> needed(view->inputs.size(), 0);
     for (size_t f = first; f < features_.size(); ++f) {
       if (features_[f].on_demand != view) continue;
-      for (int i : view->compiled.expressions[features_[f].index].reads()) {
+      for (int i : view->compiled.Reads(features_[f].index)) {
         needed[static_cast<size_t>(i)] = 1;
       }
     }
     std::vector<engine::ExprColumn> inputs(view->inputs.size());
     std::vector<const engine::ExprColumn*> pointers(view->inputs.size(), nullptr);
-    std::vector<int64_t> times(rows, 0);
     for (size_t i = 0; i < view->inputs.size(); ++i) {
+      if (!needed[i]) continue;
       const OnlineCatalog::OnDemandView::Input& input = view->inputs[i];
       const engine::OnDemandInput& origin = view->compiled.origins[i];
+      pointers[i] = &inputs[i];
       if (input.kind == engine::OnDemandInput::Kind::kRequestField) {
-        if (!needed[i]) continue;
         ARROW_ASSIGN_OR_RAISE(inputs[i], RequestInput(entities, *view, origin));
-        pointers[i] = &inputs[i];
         continue;
       }
-      // A source row counts while it is within its view's TTL, as in training data.
-      const size_t base =
-          static_cast<size_t>(std::find(views.begin(), views.end(), input.view) - views.begin()) *
-          rows;
-      const int64_t ttl = input.view->ttl.micros;
-      auto fresh = [&](size_t slot) {
-        return found_[slot] != 0 &&
-               (ttl <= 0 || rows_[slot].event_time().micros >= now_.micros - ttl);
-      };
-      for (size_t row = 0; row < rows; ++row) {
-        if (fresh(base + row)) {
-          times[row] = std::max(times[row], rows_[base + row].event_time().micros);
-        }
-      }
-      if (!needed[i]) continue;
+      const auto v = static_cast<size_t>(
+          std::find(view->source_views.begin(), view->source_views.end(), input.view) -
+          view->source_views.begin());
       inputs[i] = NullColumn(origin.type, rows);
       for (size_t row = 0; row < rows; ++row) {
-        const size_t slot = base + row;
-        if (!fresh(slot)) continue;
+        const size_t slot = bases[v] + row;
+        if (!fresh[v * rows + row]) continue;
         if (input.kind == engine::OnDemandInput::Kind::kEventTimestamp) {
           inputs[i].ints[row] = rows_[slot].event_time().micros;
           inputs[i].valid[row] = 1;
@@ -540,19 +553,18 @@ Status OnlineFeatures::EvaluateOnDemand(const std::vector<const OnlineCatalog::V
           rows_[slot].Visit(input.index, &cell);
         }
       }
-      pointers[i] = &inputs[i];
     }
+    std::vector<size_t> positions, wanted;
     for (size_t f = first; f < features_.size(); ++f) {
       if (features_[f].on_demand != view) continue;
-      auto values =
-          view->compiled.expressions[features_[f].index].Evaluate(pointers, num_rows_, now_.micros);
-      if (!values.ok()) {
-        return Status::Invalid("on-demand feature view '", view->compiled.name, "', feature '",
-                               features_[f].name, "': ", values.status().message());
-      }
-      engine::FitToDeclared(features_[f].type(), &*values);
-      computed_[f] = std::move(*values);
-      computed_times_[f] = times;
+      positions.push_back(f);
+      wanted.push_back(static_cast<size_t>(features_[f].index));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto values,
+                          view->compiled.Compute(wanted, pointers, num_rows_, {now_.micros}));
+    for (size_t w = 0; w < positions.size(); ++w) {
+      computed_[positions[w]] = std::move(values[w]);
+      times_of_[positions[w]] = computed_times_.size() - 1;
     }
   }
   return Status::OK();
@@ -560,8 +572,13 @@ Status OnlineFeatures::EvaluateOnDemand(const std::vector<const OnlineCatalog::V
 
 Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
     const arrow::RecordBatch& entities) const {
-  arrow::FieldVector fields = entities.schema()->fields();
-  arrow::ArrayVector arrays = entities.columns();
+  arrow::FieldVector fields;
+  arrow::ArrayVector arrays;
+  for (int c = 0; c < entities.num_columns(); ++c) {
+    if (!Echoes(entities.schema()->field(c)->name())) continue;
+    fields.push_back(entities.schema()->field(c));
+    arrays.push_back(entities.column(c));
+  }
   for (size_t f = 0; f < features_.size(); ++f) {
     const OnlineCatalog::Feature& feature = features_[f];
     auto type = ToArrowType(feature.type());
@@ -615,18 +632,15 @@ Status ComputeStoredValues(const OnlineCatalog::OnDemandView& view,
     }
     pointers[i] = &inputs[i];
   }
+  std::vector<size_t> all(compiled.features.size());
+  for (size_t f = 0; f < all.size(); ++f) all[f] = f;
+  ARROW_ASSIGN_OR_RAISE(auto values,
+                        compiled.Compute(all, pointers, static_cast<int64_t>(rows), {now.micros}));
   std::vector<std::shared_ptr<arrow::Array>> arrays;
   std::vector<FeatureType> schema;
   for (size_t f = 0; f < compiled.features.size(); ++f) {
     const FeatureType& type = compiled.features[f].dtype;
-    auto values =
-        compiled.expressions[f].Evaluate(pointers, static_cast<int64_t>(rows), now.micros);
-    if (!values.ok()) {
-      return Status::Invalid("on-demand feature view '", compiled.name, "', feature '",
-                             compiled.features[f].name, "': ", values.status().message());
-    }
-    engine::FitToDeclared(type, &*values);
-    ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(*values, type));
+    ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(values[f], type));
     arrays.push_back(std::move(array));
     schema.push_back(type);
   }

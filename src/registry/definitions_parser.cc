@@ -284,10 +284,11 @@ Status ParseFeatureService(YamlReader& reader, const YAML::Node& node, Definitio
 
 Status ParseOnDemandFeatureView(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   OnDemandFeatureView view;
-  ARROW_RETURN_NOT_OK(BeginObject(reader, node, "on_demand_feature_view",
-                                  {"name", "sources", "schema", "mode", "expressions", "udf",
-                                   "write_to_online_store", "tags", "owner", "description"},
-                                  &view.name));
+  ARROW_RETURN_NOT_OK(
+      BeginObject(reader, node, "on_demand_feature_view",
+                  {"name", "sources", "schema", "mode", "expressions", "udf", "substrait_plan",
+                   "write_to_online_store", "tags", "owner", "description"},
+                  &view.name));
   ARROW_RETURN_NOT_OK(ParseProjections(reader, node, "sources", &view.sources));
   ARROW_RETURN_NOT_OK(ParseSchema(reader, node, &view.features));
   if (view.features.empty()) {
@@ -296,17 +297,27 @@ Status ParseOnDemandFeatureView(YamlReader& reader, const YAML::Node& node, Defi
                         "computes");
   }
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "mode", &view.mode));
-  if (view.mode != "expression" && !view.is_udf()) {
+  if (view.mode != "expression" && view.mode != "substrait" && !view.is_udf()) {
     return reader.Error(node["mode"], "mode '" + view.mode +
-                                          "' is not supported (supported: expression, pandas, "
-                                          "python)");
+                                          "' is not supported (supported: expression, "
+                                          "substrait, pandas, python)");
   }
-  if (view.is_udf()) {
-    ARROW_RETURN_NOT_OK(reader.OptionalString(node, "udf", &view.udf));
-    if (view.udf.empty() || node["expressions"]) {
-      return reader.Error(node, "mode '" + view.mode +
-                                    "' takes a 'udf' (the source of a Python function) and no "
-                                    "'expressions'");
+  if (node["udf"] && !view.is_udf()) {
+    return reader.Error(node["udf"], "a 'udf' needs mode pandas or python");
+  }
+  if (node["substrait_plan"] && view.mode != "substrait") {
+    return reader.Error(node["substrait_plan"], "a 'substrait_plan' needs mode substrait");
+  }
+  if (view.mode != "expression") {
+    const bool udf = view.is_udf();
+    ARROW_RETURN_NOT_OK(reader.OptionalString(node, udf ? "udf" : "substrait_plan",
+                                              udf ? &view.udf : &view.substrait_plan));
+    if ((udf ? view.udf : view.substrait_plan).empty() || node["expressions"]) {
+      return reader.Error(node, "mode '" + view.mode + "' takes " +
+                                    (udf ? "a 'udf' (the source of a Python function)"
+                                         : "a 'substrait_plan' (a serialized Substrait plan, "
+                                           "base64)") +
+                                    " and no 'expressions'");
     }
     ARROW_RETURN_NOT_OK(
         reader.OptionalBool(node, "write_to_online_store", &view.write_to_online_store));
@@ -314,7 +325,6 @@ Status ParseOnDemandFeatureView(YamlReader& reader, const YAML::Node& node, Defi
     out->on_demand_feature_views.push_back(std::move(view));
     return Status::OK();
   }
-  if (node["udf"]) return reader.Error(node["udf"], "a 'udf' needs mode pandas or python");
   ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "expressions", &view.expressions));
   for (const auto& entry : node["expressions"]) {
     view.expression_locations[entry.first.Scalar()] = reader.Location(entry.second);

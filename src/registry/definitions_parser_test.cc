@@ -151,7 +151,15 @@ TEST(ParseDefinitionsTest, RequestSourcesAndOnDemandViews) {
                       "'expressions'"),
             std::string::npos);
   EXPECT_NE(ParseError(odfv + ", mode: sql, expressions: {f: 1}}]")
-                .find("mode 'sql' is not supported (supported: expression, pandas, python)"),
+                .find("mode 'sql' is not supported (supported: expression, substrait, pandas, "
+                      "python)"),
+            std::string::npos);
+  EXPECT_NE(ParseError(odfv + ", mode: substrait, expressions: {f: 1}}]")
+                .find("mode 'substrait' takes a 'substrait_plan' (a serialized Substrait plan, "
+                      "base64) and no 'expressions'"),
+            std::string::npos);
+  EXPECT_NE(ParseError(odfv + ", substrait_plan: AAAA, expressions: {f: 1}}]")
+                .find("a 'substrait_plan' needs mode substrait"),
             std::string::npos);
   EXPECT_NE(ParseError(odfv + ", udf: 'def f(x): return x', expressions: {f: 1}}]")
                 .find("a 'udf' needs mode pandas or python"),

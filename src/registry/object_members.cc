@@ -128,6 +128,7 @@ Members OnDemandFeatureViewMembers(const OnDemandFeatureView& view) {
           {"mode", JsonText(view.mode)},
           {"expressions", JsonTags(view.expressions)},
           {"udf", JsonText(view.udf)},
+          {"substrait_plan", JsonText(view.substrait_plan)},
           {"write_to_online_store", view.write_to_online_store ? "true" : "false"},
           {"owner", JsonText(view.owner)},
           {"description", JsonText(view.description)},

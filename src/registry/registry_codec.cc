@@ -251,6 +251,7 @@ Status ReadOnDemandFeatureView(const JsonObject& object, OnDemandFeatureView* vi
   ARROW_RETURN_NOT_OK(object.String("mode", &view->mode));
   ARROW_RETURN_NOT_OK(object.StringMap("expressions", &view->expressions));
   ARROW_RETURN_NOT_OK(object.OptionalString("udf", &view->udf));
+  ARROW_RETURN_NOT_OK(object.OptionalString("substrait_plan", &view->substrait_plan));
   ARROW_RETURN_NOT_OK(object.Bool("write_to_online_store", &view->write_to_online_store));
   ARROW_RETURN_NOT_OK(object.String("owner", &view->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &view->description));

@@ -9,7 +9,11 @@
 namespace headwater::server {
 namespace {
 
-constexpr std::string_view kEpoch = "1970-01-01T00:00:00Z";
+// Statuses (by FeatureStatus) and the epoch as JSON strings: plain ASCII, written without the
+// escaping pass.
+constexpr std::string_view kQuotedStatuses[] = {"\"PRESENT\"", "\"NULL_VALUE\"", "\"NOT_FOUND\"",
+                                                "\"OUTSIDE_MAX_AGE\""};
+constexpr std::string_view kQuotedEpoch = "\"1970-01-01T00:00:00Z\"";
 
 // Stored values as JSON: bytes as base64, timestamps as ISO 8601 text, Float32 in its shortest
 // round-trip form, NaN and infinities (never PRESENT) as null.
@@ -173,29 +177,32 @@ std::string OnlineFeaturesJson(const online::EntityRows& entities,
   // About 48 bytes a cell (value, status, timestamp): one allocation for the whole response.
   out.Reserve(256 + static_cast<size_t>(num_rows) * (entities.columns.size() + num_features) * 48);
   out.BeginObject().Key("metadata").BeginObject().Key("feature_names").BeginArray();
-  for (const auto& column : entities.columns) out.String(column.name);
+  for (const auto& column : entities.columns) {
+    if (features.Echoes(column.name)) out.String(column.name);
+  }
   for (const std::string& name : features.feature_names()) out.String(name);
   out.EndArray().EndObject().Key("results").BeginArray();
   for (const auto& column : entities.columns) {
+    if (!features.Echoes(column.name)) continue;
     out.BeginObject().Key("values").BeginArray();
     WriteEntityValues(column, num_rows, &out);
     out.EndArray().Key("statuses").BeginArray();
-    for (int64_t row = 0; row < num_rows; ++row) out.String("PRESENT");
+    for (int64_t row = 0; row < num_rows; ++row) out.Raw(kQuotedStatuses[0]);
     out.EndArray().Key("event_timestamps").BeginArray();
-    for (int64_t row = 0; row < num_rows; ++row) out.String(kEpoch);
+    for (int64_t row = 0; row < num_rows; ++row) out.Raw(kQuotedEpoch);
     out.EndArray().EndObject();
   }
-  // Features of one view share each row's event time: a time is formatted once per run of
-  // features that repeat it.
+  // Features of one view share each row's event time: a time is formatted (quoted, as it never
+  // needs escaping) once per run of features that repeat it.
   std::vector<int64_t> formatted_micros(static_cast<size_t>(num_rows), 0);
-  std::vector<std::string> formatted(static_cast<size_t>(num_rows), std::string(kEpoch));
+  std::vector<std::string> formatted(static_cast<size_t>(num_rows), std::string(kQuotedEpoch));
   JsonValues values(&out);
   for (size_t f = 0; f < num_features; ++f) {
     out.BeginObject().Key("values").BeginArray();
     for (int64_t row = 0; row < num_rows; ++row) features.Visit(f, row, &values);
     out.EndArray().Key("statuses").BeginArray();
     for (int64_t row = 0; row < num_rows; ++row) {
-      out.String(online::FeatureStatusName(features.status(f, row)));
+      out.Raw(kQuotedStatuses[static_cast<size_t>(features.status(f, row))]);
     }
     out.EndArray().Key("event_timestamps").BeginArray();
     for (int64_t row = 0; row < num_rows; ++row) {
@@ -203,9 +210,9 @@ std::string OnlineFeaturesJson(const online::EntityRows& entities,
       const int64_t micros = features.event_time(f, row).micros;
       if (formatted_micros[r] != micros) {
         formatted_micros[r] = micros;
-        formatted[r] = FormatTimestamp(Timestamp{micros});
+        formatted[r] = '"' + FormatTimestamp(Timestamp{micros}) + '"';
       }
-      out.String(formatted[r]);
+      out.Raw(formatted[r]);
     }
     out.EndArray().EndObject();
   }

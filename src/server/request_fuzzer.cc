@@ -37,7 +37,8 @@ void Check(const Status& status) {
   }
 }
 
-// A repository with two views (one with a composite key), applied and materialized.
+// A repository with two views (one with a composite key) and an on-demand view over one and
+// request values, applied and materialized.
 void MakeRepository(const fs::path& repo) {
   fs::create_directories(repo / "data");
   // Authentication on, so the fuzzer reaches the paths with and without a token.
@@ -53,11 +54,23 @@ void MakeRepository(const fs::path& repo) {
          "sources:\n  - {name: s, path: data/f.parquet, timestamp_field: ts}\n"
          "  - {name: pb, path: data/pushed, timestamp_field: ts}\n"
          "  - {name: p, type: push, batch_source: pb}\n"
+         "  - name: req\n    type: request\n"
+         "    schema: [{name: k, dtype: Float64}, {name: label, dtype: String}]\n"
          "feature_views:\n"
          "  - {name: v, entities: [driver], ttl: 1d, source: s}\n"
          "  - {name: w, entities: [driver, city], ttl: 0, source: s}\n"
          "  - {name: pv, entities: [driver], ttl: 0, source: p}\n"
-         "feature_services: [{name: svc, features: [v, {w: [x]}]}]\n";
+         "feature_services: [{name: svc, features: [v, {w: [x]}, odfv]}]\n"
+         // On-demand features over request values: division, strings, time, casts.
+         "on_demand_feature_views:\n"
+         "  - name: odfv\n    sources: [v, req]\n"
+         "    schema: [{name: r, dtype: Float32}, {name: s, dtype: String},\n"
+         "             {name: age, dtype: Int32}, {name: big, dtype: Int64}]\n"
+         "    expressions:\n"
+         "      r: x / k\n"
+         "      s: concat(name, label, cast(k as String))\n"
+         "      age: cast(now() - v.event_timestamp as Int32)\n"
+         "      big: cast(k * 1e18 as Int64) * 100\n";
   arrow::Int64Builder ids;
   arrow::StringBuilder cities, names;
   arrow::TimestampBuilder times(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"),

@@ -394,7 +394,10 @@ Result<OnlineSelection> FeatureStore::SelectOnline(const FeatureSelection& featu
   OnlineSelection selection;
   ARROW_ASSIGN_OR_RAISE(selection.snapshot, Applied());
   ARROW_ASSIGN_OR_RAISE(selection.features, Resolve(*selection.snapshot, features));
+  std::vector<const online::OnlineCatalog::View*> keyed;
   auto add_keys = [&](const online::OnlineCatalog::View& view) {
+    if (std::find(keyed.begin(), keyed.end(), &view) != keyed.end()) return;
+    keyed.push_back(&view);
     for (size_t k = 0; k < view.join_keys.size(); ++k) {
       // Integer keys of either width compare alike: read them as Int64.
       ScalarKind kind = view.key_kinds[k];
@@ -402,23 +405,20 @@ Result<OnlineSelection> FeatureStore::SelectOnline(const FeatureSelection& featu
       selection.column_types.emplace(view.join_keys[k], FeatureType{kind, false});
     }
   };
+  std::vector<const online::OnlineCatalog::OnDemandView*> seen;
   for (const auto& feature : selection.features) {
     if (feature.on_demand == nullptr) {
       add_keys(*feature.view);
       continue;
     }
-    const auto& inputs = feature.on_demand->inputs;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (inputs[i].view != nullptr) {
-        add_keys(*inputs[i].view);
-        continue;
-      }
-      static constexpr ScalarKind kKinds[] = {ScalarKind::kBool, ScalarKind::kInt64,
-                                              ScalarKind::kFloat64, ScalarKind::kString,
-                                              ScalarKind::kUnixTimestamp};
-      const auto type = feature.on_demand->compiled.origins[i].type;
-      selection.column_types.emplace(inputs[i].field,
-                                     FeatureType{kKinds[static_cast<int>(type)], false});
+    if (std::find(seen.begin(), seen.end(), feature.on_demand) != seen.end()) continue;
+    seen.push_back(feature.on_demand);
+    for (const auto* view : feature.on_demand->source_views) add_keys(*view);
+    static constexpr ScalarKind kKinds[] = {ScalarKind::kBool, ScalarKind::kInt64,
+                                            ScalarKind::kFloat64, ScalarKind::kString,
+                                            ScalarKind::kUnixTimestamp};
+    for (const auto& [field, type] : feature.on_demand->request_fields) {
+      selection.column_types.emplace(field, FeatureType{kKinds[static_cast<int>(type)], false});
     }
   }
   return selection;

@@ -32,18 +32,36 @@ struct OnDemandInput {
   ExprType type = ExprType::kFloat64;
 };
 
+class SubstraitPlan;
+
 /// One on-demand view, compiled.
 struct CompiledOnDemandView {
   std::string name;
-  std::string mode;   // "expression"; for "pandas" and "python" (a Python function), no expressions
-  ExprInputs inputs;  // names as the expressions use them
+  std::string mode;   // "expression" or "substrait"; for "pandas" and "python" (a Python
+                      // function) nothing to compute with
+  ExprInputs inputs;  // names as the expressions (or the plan's input table) use them
   std::vector<OnDemandInput> origins;  // per input
   std::vector<registry::Field> features;
-  std::vector<Expression> expressions;  // per feature
+  std::vector<Expression> expressions;        // per feature, mode expression
+  std::shared_ptr<const SubstraitPlan> plan;  // mode substrait
+
+  /// The inputs (indexes into `inputs`) computing feature `feature` reads.
+  const std::vector<int>& Reads(size_t feature) const;
+
+  /// Computes the features `wanted` (indexes into `features`) over `inputs` (one per input, in
+  /// order; those no wanted feature reads may be null), each `length` rows long. `now_micros`
+  /// is what now() returns: one time for every row, or one per row. Each result is fitted to
+  /// its declared type (FitToDeclared). Errors name the view and the feature.
+  Result<std::vector<ExprColumn>> Compute(const std::vector<size_t>& wanted,
+                                          const std::vector<const ExprColumn*>& inputs,
+                                          int64_t length,
+                                          const std::vector<int64_t>& now_micros) const;
 };
 
-/// Compiles every on-demand view of `definitions` (validated by registry::Validate).
-/// Views of a Python function get their inputs and no expressions.
+/// Compiles every on-demand view of `definitions` (validated by registry::Validate): parses and
+/// type-checks expressions; decodes a Substrait plan, checks that its input table names only
+/// inputs of the view and that its output has every feature in a type that converts.
+/// Views of a Python function get their inputs and nothing to compute with.
 Result<std::vector<CompiledOnDemandView>> CompileOnDemandViews(
     const registry::Definitions& definitions);
 
@@ -64,6 +82,9 @@ Result<ExprColumn> ExprColumnFromArrow(const arrow::ChunkedArray& values, ExprTy
 /// Nulls the values of `column` that a feature of `declared` cannot hold (an Int32 out of range,
 /// a Float32 beyond its largest finite value), online and offline alike.
 void FitToDeclared(const FeatureType& declared, ExprColumn* column);
+
+/// A column as an Arrow array of its own type (float64, int64, utf8, boolean, timestamp[us]).
+Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column);
 
 /// A computed column as an Arrow array of the feature type it was declared with.
 Result<std::shared_ptr<arrow::Array>> ExprColumnToArrow(const ExprColumn& column,

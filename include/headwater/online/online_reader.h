@@ -4,6 +4,7 @@
 
 #include <arrow/type_fwd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,8 @@ class OnlineCatalog {
     engine::CompiledOnDemandView compiled;
     std::vector<Input> inputs;  // per compiled input
     ByName<size_t> feature_index;
+    std::vector<const View*> source_views;                                 // distinct, in order
+    std::vector<std::pair<std::string, engine::ExprType>> request_fields;  // distinct
   };
   /// A requested feature: a view and the index of one of its features, or (with `on_demand`
   /// set and `view` null) an on-demand view and the index of one of its features.
@@ -139,9 +142,15 @@ class OnlineFeatures {
   Timestamp event_time(size_t feature, int64_t row) const;
   /// Hands the value to `visitor`: Null unless the status is PRESENT.
   void Visit(size_t feature, int64_t row, ValueVisitor* visitor) const;
-  /// `entities` (the rows read, as Arrow), then one column per feature of its Arrow type, null
-  /// unless PRESENT.
+  /// `entities` (the rows read, as Arrow; those it Echoes), then one column per feature of its
+  /// Arrow type, null unless PRESENT.
   Result<std::shared_ptr<arrow::RecordBatch>> ToArrow(const arrow::RecordBatch& entities) const;
+  /// Whether an entity column belongs in the answer: join keys and other columns do; the request
+  /// values of the on-demand views read do not (as in Feast's answers).
+  bool Echoes(std::string_view column) const {
+    return std::find(request_values_.begin(), request_values_.end(), column) ==
+           request_values_.end();
+  }
   /// How long the one store call took, for metrics.
   double store_read_seconds() const { return store_read_seconds_; }
   /// Keeps `owner` — what the features point into, the catalog's registry snapshot — alive as
@@ -170,10 +179,12 @@ class OnlineFeatures {
   std::vector<std::string> values_;  // per (view, row), the stored bytes
   std::vector<uint8_t> found_;
   std::vector<FeatureRowReader> rows_;
-  // Per feature: an on-demand feature's values and its rows' event times (empty for stored
-  // features).
+  // Per feature: an on-demand feature's values (empty for stored features), and the index into
+  // computed_times_ (per on-demand view read: its rows' newest event time per row).
   std::vector<engine::ExprColumn> computed_;
+  std::vector<size_t> times_of_;
   std::vector<std::vector<int64_t>> computed_times_;
+  std::vector<std::string_view> request_values_;  // the fields of the request sources read
   double store_read_seconds_ = 0;
 };
 

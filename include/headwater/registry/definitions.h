@@ -179,9 +179,12 @@ struct OnDemandFeatureView {
   /// How they are computed. "expression" (Headwater's native form): one expression per feature
   /// (engine/expression.h) in `expressions`, feature name -> text. "pandas" and "python"
   /// (Feast's): a Python function in `udf` (its source text), run by the Python SDK.
+  /// "substrait" (Feast's): a serialized Substrait plan (as Ibis compiles one), base64 in
+  /// `substrait_plan`, run by Arrow's Substrait consumer and Acero.
   std::string mode = "expression";
   std::map<std::string, std::string> expressions;
   std::string udf;
+  std::string substrait_plan;
   /// Where each expression was written (from definition files; not kept in the registry).
   std::map<std::string, SourceLocation> expression_locations;
   /// Computed when the sources' rows are written and stored like features (Feast's option),

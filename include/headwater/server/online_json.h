@@ -6,8 +6,9 @@
 //   {"metadata": {"feature_names": ["driver_id", "conv_rate", ...]},
 //    "results": [{"values": [...], "statuses": [...], "event_timestamps": [...]}, ...]}
 //
-// one result per column: entity columns first (as given, status PRESENT, time 1970-01-01), then
-// the features in request order. `headwater serve` and `headwater get-online-features` answer
+// one result per column: entity columns first (as given, status PRESENT, time 1970-01-01; the
+// request values of on-demand views are not echoed, as in Feast), then the features in request
+// order. `headwater serve` and `headwater get-online-features` answer
 // with exactly this text.
 
 #include <arrow/type_fwd.h>
