@@ -134,6 +134,16 @@ def test_composite_and_int32_keys_and_full_names(repo, cli):
     assert list(both) == ["driver_id", "rider_id", "city", "rate", "trips", "tags", "note", "score"]
 
 
+def test_null_entities_read_nothing(repo, cli):
+    # A null key part is never looked up (RocksDB asserts on an empty key slice): NOT_FOUND.
+    cli("materialize", iso(NOW - 10 * HOUR), iso(NOW))
+    got = online(cli, {"driver_id": [None, 1], "rider_id": [7, None], "city": ["rome", "rome"]},
+                 "stats:note", "pairs:score")
+    assert got["note"]["statuses"] == ["NOT_FOUND", "PRESENT"]
+    assert got["score"]["statuses"] == ["PRESENT", "NOT_FOUND"]
+    assert online(cli, {"driver_id": [None]}, "stats:note")["note"]["values"] == [None]
+
+
 @pytest.mark.parametrize("entities,features,message", [
     ({"rider_id": [7]}, "pairs:score", "lack join key 'city' needed by feature view 'pairs'"),
     ({"driver_id": ["1"]}, "stats:rate", "entities.driver_id[0]: expected an integer, got the string"),

@@ -209,12 +209,16 @@ Status RedisOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<std:
                               std::vector<uint8_t>* found) {
   values->assign(keys.size(), std::string());
   found->assign(keys.size(), 0);
-  if (keys.empty()) return Status::OK();
   std::vector<std::string> full_keys;
-  full_keys.reserve(keys.size());
+  std::vector<size_t> positions;  // which of `keys` each full key reads: null entities are skipped
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].key.empty()) continue;
+    full_keys.push_back(Prefix(keys[i].view) + std::string(keys[i].key));
+    positions.push_back(i);
+  }
+  if (full_keys.empty()) return Status::OK();
   std::vector<const char*> argv{"MGET"};
   std::vector<size_t> lengths{4};
-  for (const ReadKey& key : keys) full_keys.push_back(Prefix(key.view) + std::string(key.key));
   for (const std::string& key : full_keys) {
     argv.push_back(key.data());
     lengths.push_back(key.size());
@@ -223,11 +227,11 @@ Status RedisOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<std:
   Reply reply(static_cast<redisReply*>(
       redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data())));
   ARROW_RETURN_NOT_OK(CheckReply(reply.get(), "read"));
-  for (size_t i = 0; i < keys.size() && i < reply->elements; ++i) {
-    redisReply* element = reply->element[i];
+  for (size_t k = 0; k < positions.size() && k < reply->elements; ++k) {
+    redisReply* element = reply->element[k];
     if (element->type != REDIS_REPLY_STRING) continue;
-    (*values)[i].assign(element->str, element->len);
-    (*found)[i] = 1;
+    (*values)[positions[k]].assign(element->str, element->len);
+    (*found)[positions[k]] = 1;
   }
   return Status::OK();
 }

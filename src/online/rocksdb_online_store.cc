@@ -232,6 +232,7 @@ Status RocksDbOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<st
   std::vector<rocksdb::Slice> key_slices;
   std::vector<size_t> positions;
   for (size_t i = 0; i < n; ++i) {
+    if (keys[i].key.empty()) continue;  // a null entity: nothing to look up
     rocksdb::ColumnFamilyHandle* handle = Handle(keys[i].view);
     if (handle == nullptr) continue;  // a view never written: nothing found
     handles.push_back(handle);

@@ -56,7 +56,8 @@ class OnlineStore {
   }
 
   /// Reads all keys in one call to the store (one MultiGet, one Redis round trip). For a missing
-  /// key, found[i] is 0 and values[i] is empty.
+  /// key, found[i] is 0 and values[i] is empty; an empty key (a row whose entity is null) is
+  /// never looked up and is always missing.
   virtual Status Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
                       std::vector<uint8_t>* found) = 0;
 
