@@ -169,3 +169,22 @@ def test_on_demand_views_apply_and_bad_expressions_name_file_line_view_feature_t
         "    schema: [{name: f, dtype: Float64}]\n    expressions: {f: conv_rate_plus_val1}\n")
     assert "on-demand views read feature views and request sources" in cli(
         "apply", cwd=driver_repo, ok=False).stderr
+
+
+def test_batch_engine_flink_is_read_but_refused_until_built(driver_repo, cli):
+    """Feast's batch_engine section parses; a Flink engine that does not run yet is a clear
+    refusal, never the embedded engine's answer in its place, and writes nothing online."""
+    config = driver_repo / "feature_store.yaml"
+    config.write_text(config.read_text() + "batch_engine:\n  type: flink.engine\n"
+                      "  parallelism: 2\n  pandas_split_num: 4\n")
+    cli("apply", cwd=driver_repo)
+    for args in (["materialize-incremental", "2026-01-01T00:00:00Z"],
+                 ["get-historical-features", "--entities", "data/driver_stats.parquet",
+                  "--features", "driver_hourly_stats:conv_rate", "--output", "out.parquet"]):
+        result = cli(*args, cwd=driver_repo, ok=False)
+        assert result.returncode == 1
+        assert "batch_engine type flink" in result.stderr and "not available yet" in result.stderr
+    assert not (driver_repo / "out.parquet").exists()
+    read = cli("get-online-features", "--entities", '{"driver_id": [1001]}', "--features",
+               "driver_hourly_stats:conv_rate", cwd=driver_repo).stdout
+    assert '"statuses":["NOT_FOUND"]' in read.replace(" ", "")

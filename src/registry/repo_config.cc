@@ -135,6 +135,29 @@ Status ReadStream(YamlReader& reader, const YAML::Node& stream, StreamConfig* co
   return ReadPositiveDuration(reader, stream, "idle_timeout", &config->idle_timeout);
 }
 
+Status ReadFlinkAddresses(YamlReader& reader, const YAML::Node& engine, std::string* rest_address,
+                          std::string* sql_gateway) {
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "rest_address", rest_address));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "sql_gateway", sql_gateway));
+  for (auto [key, address] :
+       {std::pair{"rest_address", rest_address}, std::pair{"sql_gateway", sql_gateway}}) {
+    if (!address->empty() && address->rfind("http://", 0) != 0 &&
+        address->rfind("https://", 0) != 0) {
+      return reader.Error(engine[key],
+                          std::string(key) + " must be an http:// URL, not '" + *address + "'");
+    }
+  }
+  return Status::OK();
+}
+
+Status ReadParallelism(YamlReader& reader, const YAML::Node& engine, int64_t* parallelism) {
+  ARROW_RETURN_NOT_OK(reader.OptionalInt(engine, "parallelism", parallelism));
+  if (*parallelism < 1 || *parallelism > 32768) {
+    return reader.Error(engine["parallelism"], "parallelism must be between 1 and 32768");
+  }
+  return Status::OK();
+}
+
 Status ReadStreamEngine(YamlReader& reader, const YAML::Node& engine, StreamEngineConfig* config) {
   if (!engine || engine.IsNull()) return Status::OK();
   reader.SetContext("stream_engine");
@@ -146,22 +169,37 @@ Status ReadStreamEngine(YamlReader& reader, const YAML::Node& engine, StreamEngi
     return reader.Error(engine["type"],
                         "unknown type '" + config->type + "' (supported: embedded, flink)");
   }
-  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "rest_address", &config->rest_address));
-  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "sql_gateway", &config->sql_gateway));
-  for (auto [key, address] : {std::pair{"rest_address", &config->rest_address},
-                              std::pair{"sql_gateway", &config->sql_gateway}}) {
-    if (!address->empty() && address->rfind("http://", 0) != 0 &&
-        address->rfind("https://", 0) != 0) {
-      return reader.Error(engine[key],
-                          std::string(key) + " must be an http:// URL, not '" + *address + "'");
-    }
-  }
-  ARROW_RETURN_NOT_OK(reader.OptionalInt(engine, "parallelism", &config->parallelism));
-  if (config->parallelism < 1 || config->parallelism > 32768) {
-    return reader.Error(engine["parallelism"], "parallelism must be between 1 and 32768");
-  }
+  ARROW_RETURN_NOT_OK(
+      ReadFlinkAddresses(reader, engine, &config->rest_address, &config->sql_gateway));
+  ARROW_RETURN_NOT_OK(ReadParallelism(reader, engine, &config->parallelism));
   ARROW_RETURN_NOT_OK(
       ReadPositiveDuration(reader, engine, "checkpoint_interval", &config->checkpoint_interval));
+  return reader.OptionalStringMap(engine, "table_config", &config->table_config);
+}
+
+Status ReadBatchEngine(YamlReader& reader, const YAML::Node& engine, BatchEngineConfig* config) {
+  if (!engine || engine.IsNull()) return Status::OK();
+  reader.SetContext("batch_engine");
+  ARROW_RETURN_NOT_OK(
+      reader.CheckKeys(engine, {"type", "execution_mode", "rest_address", "sql_gateway",
+                                "parallelism", "pandas_split_num", "table_config"}));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "type", &config->type));
+  if (config->type == "flink.engine") config->type = "flink";
+  if (config->type != "embedded" && config->type != "flink") {
+    return reader.Error(engine["type"], "unknown type '" + config->type +
+                                            "' (supported: embedded, flink, flink.engine)");
+  }
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "execution_mode", &config->execution_mode));
+  if (config->execution_mode != "batch") {
+    return reader.Error(engine["execution_mode"],
+                        "execution_mode '" + config->execution_mode +
+                            "' is not supported: batch jobs are bounded (supported: batch; "
+                            "stream views run on stream_engine)");
+  }
+  ARROW_RETURN_NOT_OK(
+      ReadFlinkAddresses(reader, engine, &config->rest_address, &config->sql_gateway));
+  ARROW_RETURN_NOT_OK(ReadParallelism(reader, engine, &config->parallelism));
+  ARROW_RETURN_NOT_OK(reader.OptionalInt(engine, "pandas_split_num", &config->pandas_split_num));
   return reader.OptionalStringMap(engine, "table_config", &config->table_config);
 }
 
@@ -216,7 +254,7 @@ Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* conf
   ARROW_RETURN_NOT_OK(
       reader.CheckKeys(root, {"project", "registry", "provider", "online_store", "offline_store",
                               "entity_key_serialization_version", "auth", "stream", "stream_engine",
-                              "max_event_time_skew"}));
+                              "batch_engine", "max_event_time_skew"}));
   ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config->project));
   Status named = CheckName(config->project);
   if (!named.ok()) return reader.Error(root["project"], "project " + named.message());
@@ -233,6 +271,11 @@ Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* conf
   ARROW_RETURN_NOT_OK(ReadOfflineStore(reader, root["offline_store"], &config->offline_store));
   ARROW_RETURN_NOT_OK(ReadStream(reader, root["stream"], &config->stream));
   ARROW_RETURN_NOT_OK(ReadStreamEngine(reader, root["stream_engine"], &config->stream_engine));
+  ARROW_RETURN_NOT_OK(ReadBatchEngine(reader, root["batch_engine"], &config->batch_engine));
+  // One cluster serves both where only one section names it.
+  BatchEngineConfig& batch = config->batch_engine;
+  if (batch.rest_address.empty()) batch.rest_address = config->stream_engine.rest_address;
+  if (batch.sql_gateway.empty()) batch.sql_gateway = config->stream_engine.sql_gateway;
   return ReadAuth(reader, root["auth"], &config->auth);
 }
 

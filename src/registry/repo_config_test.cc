@@ -35,6 +35,44 @@ TEST(RepoConfigTest, ReadsTheFlinkStreamEngine) {
   EXPECT_EQ(engine.table_config.at("pipeline.name"), "headwater-ticker");
 }
 
+TEST(RepoConfigTest, ReadsFeastsBatchEngineSection) {
+  auto config = Parse(
+      "project: p\n"
+      "stream_engine: {type: flink, rest_address: 'http://127.0.0.1:8081',\n"
+      "                sql_gateway: 'http://127.0.0.1:8083'}\n"
+      "batch_engine:\n"
+      "  type: flink.engine\n"
+      "  execution_mode: batch\n"
+      "  parallelism: 2\n"
+      "  pandas_split_num: 8\n"
+      "  table_config: {pipeline.name: Headwater batch}\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const BatchEngineConfig& engine = config->batch_engine;
+  EXPECT_TRUE(engine.flink());
+  EXPECT_EQ(engine.parallelism, 2);
+  // The cluster named once serves both engines.
+  EXPECT_EQ(engine.rest_address, "http://127.0.0.1:8081");
+  EXPECT_EQ(engine.sql_gateway, "http://127.0.0.1:8083");
+  EXPECT_EQ(engine.table_config.at("pipeline.name"), "Headwater batch");
+  EXPECT_FALSE(Parse("project: p\n")->batch_engine.flink());
+}
+
+TEST(RepoConfigTest, BatchEngineErrorsNameTheKeyAndLine) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"batch_engine:\n  type: spark.engine\n", "unknown type 'spark.engine'"},
+      {"batch_engine:\n  execution_mode: streaming\n", "execution_mode 'streaming'"},
+      {"batch_engine:\n  parallelism: 0\n", "parallelism must be between"},
+      {"batch_engine:\n  type: flink\n  paralelism: 2\n", "feature_store.yaml:4"},
+      {"batch_engine:\n  sql_gateway: localhost:8083\n", "sql_gateway must be an http://"},
+  };
+  for (const auto& [yaml, message] : cases) {
+    auto config = Parse("project: p\n" + yaml);
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_NE(config.status().message().find(message), std::string::npos)
+        << yaml << " -> " << config.status().message();
+  }
+}
+
 TEST(RepoConfigTest, StreamEngineErrorsNameTheKeyAndLine) {
   struct Case {
     std::string yaml;

@@ -63,6 +63,26 @@ struct StreamEngineConfig {
   bool flink() const { return type == "flink"; }
 };
 
+/// Where materialization, windowed backfill and training data are computed (`batch_engine:`,
+/// Feast's section): Headwater's own engine, or Flink SQL batch jobs on a cluster
+/// (docs/flink.md). Headwater stores what Flink computes.
+struct BatchEngineConfig {
+  /// "embedded" (default) or "flink" (Feast writes "flink.engine"; read as "flink").
+  std::string type = "embedded";
+  /// Feast's option; only "batch" (bounded jobs) exists here.
+  std::string execution_mode = "batch";
+  /// The JobManager's and the SQL Gateway's REST addresses; stream_engine's where unset.
+  std::string rest_address;
+  std::string sql_gateway;
+  /// Parallelism of the jobs. Default 1.
+  int64_t parallelism = 1;
+  /// Feast's pandas_split_num: accepted, changes nothing (Headwater hands Flink no DataFrames).
+  int64_t pandas_split_num = 0;
+  /// Flink options passed through as `SET 'key' = 'value'`, in key order.
+  std::map<std::string, std::string> table_config;
+  bool flink() const { return type == "flink"; }
+};
+
 /// What an API token may do on the feature server.
 enum Scope : uint32_t {
   kReadOnline = 1,    // POST /get-online-features
@@ -99,6 +119,7 @@ struct RepoConfig {
   OfflineStoreConfig offline_store;
   StreamConfig stream;
   StreamEngineConfig stream_engine;
+  BatchEngineConfig batch_engine;
   AuthConfig auth;
   /// How far past now an event time may be (`max_event_time_skew`). Rows stamped later are
   /// refused on every write path (push, write-to-online-store, Kafka): one such row would
