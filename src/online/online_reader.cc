@@ -656,8 +656,8 @@ Result<OnlineFeatures> ReadOnlineFeatures(OnlineStore* store,
   const int64_t num_rows = entities.num_rows;
   const auto rows = static_cast<size_t>(num_rows);
   std::vector<const OnlineCatalog::View*> views = ViewsOf(features);
-  // Each view's keys, encoded from its join-key columns; rows with a null key part read nothing
-  // (an empty key is never stored: keys start with a version byte).
+  // Each view's keys, encoded from its join-key columns; a row with a null key part gets the
+  // empty key, which OnlineStore::Read never looks up (stored keys start with a version byte).
   std::vector<ByteRows> keys(views.size());
   std::vector<ReadKey> reads(views.size() * rows);
   std::vector<const EntityColumn*> columns;

@@ -211,6 +211,8 @@ Status RedisOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<std:
   found->assign(keys.size(), 0);
   std::vector<std::string> full_keys;
   std::vector<size_t> positions;  // which of `keys` each full key reads: null entities are skipped
+  full_keys.reserve(keys.size());
+  positions.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (keys[i].key.empty()) continue;
     full_keys.push_back(Prefix(keys[i].view) + std::string(keys[i].key));

@@ -189,17 +189,20 @@ Status ReadBatchEngine(YamlReader& reader, const YAML::Node& engine, BatchEngine
     return reader.Error(engine["type"], "unknown type '" + config->type +
                                             "' (supported: embedded, flink, flink.engine)");
   }
-  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "execution_mode", &config->execution_mode));
-  if (config->execution_mode != "batch") {
+  std::string execution_mode = "batch";
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "execution_mode", &execution_mode));
+  if (execution_mode != "batch") {
     return reader.Error(engine["execution_mode"],
-                        "execution_mode '" + config->execution_mode +
+                        "execution_mode '" + execution_mode +
                             "' is not supported: batch jobs are bounded (supported: batch; "
                             "stream views run on stream_engine)");
   }
   ARROW_RETURN_NOT_OK(
       ReadFlinkAddresses(reader, engine, &config->rest_address, &config->sql_gateway));
   ARROW_RETURN_NOT_OK(ReadParallelism(reader, engine, &config->parallelism));
-  ARROW_RETURN_NOT_OK(reader.OptionalInt(engine, "pandas_split_num", &config->pandas_split_num));
+  // Feast's pandas_split_num: Headwater hands Flink no DataFrames, so it changes nothing.
+  int64_t pandas_split_num = 0;
+  ARROW_RETURN_NOT_OK(reader.OptionalInt(engine, "pandas_split_num", &pandas_split_num));
   return reader.OptionalStringMap(engine, "table_config", &config->table_config);
 }
 

@@ -67,17 +67,14 @@ struct StreamEngineConfig {
 /// Feast's section): Headwater's own engine, or Flink SQL batch jobs on a cluster
 /// (docs/flink.md). Headwater stores what Flink computes.
 struct BatchEngineConfig {
-  /// "embedded" (default) or "flink" (Feast writes "flink.engine"; read as "flink").
+  /// "embedded" (default) or "flink" (Feast writes "flink.engine"; read as "flink"). Feast's
+  /// `execution_mode` is checked to be "batch" and `pandas_split_num` accepted; neither is kept.
   std::string type = "embedded";
-  /// Feast's option; only "batch" (bounded jobs) exists here.
-  std::string execution_mode = "batch";
   /// The JobManager's and the SQL Gateway's REST addresses; stream_engine's where unset.
   std::string rest_address;
   std::string sql_gateway;
   /// Parallelism of the jobs. Default 1.
   int64_t parallelism = 1;
-  /// Feast's pandas_split_num: accepted, changes nothing (Headwater hands Flink no DataFrames).
-  int64_t pandas_split_num = 0;
   /// Flink options passed through as `SET 'key' = 'value'`, in key order.
   std::map<std::string, std::string> table_config;
   bool flink() const { return type == "flink"; }
