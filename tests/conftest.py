@@ -59,10 +59,10 @@ def broker(tmp_path_factory):
         yield address
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def flink(tmp_path_factory):
-    """A throwaway Flink cluster (scripts/start_flink) for a test module: (its directory, the
-    JobManager's REST address)."""
+    """A throwaway Flink cluster (scripts/start_flink), shared by the test modules that need one:
+    (its directory, the JobManager's REST address)."""
     yield from started_service(tmp_path_factory, "flink", 1800)
 
 

@@ -1,5 +1,6 @@
 """init, apply, plan, registry-dump, teardown and -c, and their handling of bad input."""
 import json
+from datetime import datetime, timezone
 
 import pyarrow.parquet as pq
 
@@ -171,20 +172,33 @@ def test_on_demand_views_apply_and_bad_expressions_name_file_line_view_feature_t
         "apply", cwd=driver_repo, ok=False).stderr
 
 
-def test_batch_engine_flink_is_read_but_refused_until_built(driver_repo, cli):
-    """Feast's batch_engine section parses; a Flink engine that does not run yet is a clear
-    refusal, never the embedded engine's answer in its place, and writes nothing online."""
+def test_batch_engine_flink_without_a_cluster_is_a_clear_error_that_changes_nothing(
+        driver_repo, cli):
+    """Feast's batch_engine section parses; without a cluster's address, or with one nobody
+    answers at, materialize and training data fail naming the cause — never the embedded
+    engine's answer in their place — and write nothing online, no output, no marker."""
     config = driver_repo / "feature_store.yaml"
-    config.write_text(config.read_text() + "batch_engine:\n  type: flink.engine\n"
-                      "  parallelism: 2\n  pandas_split_num: 4\n")
-    cli("apply", cwd=driver_repo)
-    for args in (["materialize-incremental", "2026-01-01T00:00:00Z"],
-                 ["get-historical-features", "--entities", "data/driver_stats.parquet",
-                  "--features", "driver_hourly_stats:conv_rate", "--output", "out.parquet"]):
-        result = cli(*args, cwd=driver_repo, ok=False)
-        assert result.returncode == 1
-        assert "batch_engine type flink" in result.stderr and "not available yet" in result.stderr
-    assert not (driver_repo / "out.parquet").exists()
-    read = cli("get-online-features", "--entities", '{"driver_id": [1001]}', "--features",
-               "driver_hourly_stats:conv_rate", cwd=driver_repo).stdout
-    assert '"statuses":["NOT_FOUND"]' in read.replace(" ", "")
+    base = config.read_text()
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    runs = (["materialize-incremental", now],
+            ["get-historical-features", "--entities", "data/driver_entities.csv",
+             "--features", "driver_hourly_stats:conv_rate", "--output", "out.parquet"])
+    for section, cause in (
+            ("batch_engine:\n  type: flink.engine\n  parallelism: 2\n  pandas_split_num: 4\n",
+             "batch_engine type flink needs rest_address and sql_gateway"),
+            ("batch_engine:\n  type: flink\n  rest_address: http://127.0.0.1:9\n"
+             "  sql_gateway: http://127.0.0.1:9\n", "is unreachable")):
+        config.write_text(base + section)
+        cli("apply", cwd=driver_repo)
+        for args in runs:
+            result = cli(*args, cwd=driver_repo, ok=False)
+            assert result.returncode == 1
+            assert cause in result.stderr, result.stderr
+        assert not (driver_repo / "out.parquet").exists()
+        read = cli("get-online-features", "--entities", '{"driver_id": [1001]}', "--features",
+                   "driver_hourly_stats:conv_rate", cwd=driver_repo).stdout
+        assert '"statuses":["NOT_FOUND"]' in read.replace(" ", "")
+        assert json.loads(cli("registry-dump", cwd=driver_repo).stdout)["materializations"] == {}
+    # --engine embedded overrides the configuration for one command.
+    cli("materialize-incremental", now, "--engine", "embedded", cwd=driver_repo)
+    assert json.loads(cli("registry-dump", cwd=driver_repo).stdout)["materializations"]

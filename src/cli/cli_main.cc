@@ -17,6 +17,14 @@ void AddThreads(CLI::App* command, int* threads, const char* what = "Worker thre
   command->add_option("--threads", *threads, what)->check(CLI::Range(0, 256));
 }
 
+// --engine: embedded or flink for one command, over batch_engine's type.
+void AddEngine(CLI::App* command, std::string* engine) {
+  command
+      ->add_option("--engine", *engine,
+                   "Batch engine for this command: embedded or flink (default: batch_engine)")
+      ->check(CLI::IsMember({"embedded", "flink"}));
+}
+
 // --features and --feature-service, one of which is needed (checked after parsing).
 void AddSelection(CLI::App* command, std::vector<std::string>* features, std::string* service) {
   auto* list =
@@ -59,6 +67,7 @@ void AddRetrievalCommands(CLI::App& app, Invocation* out) {
   history->add_flag("--full-feature-names", historical.full_feature_names,
                     "Name feature columns view__feature");
   AddThreads(history, &historical.threads, "Worker threads (default: one per core)");
+  AddEngine(history, &historical.engine);
 
   OnlineArguments& online = out->online;
   auto* read = app.add_subcommand("get-online-features",
@@ -88,6 +97,7 @@ void AddMaterializeCommands(CLI::App& app, Invocation* out) {
     command->add_option("END", arguments.end, "ISO 8601 end (exclusive)")->required();
     command->add_option("-v,--views", arguments.views, "Only these feature views")->delimiter(',');
     AddThreads(command, &arguments.threads);
+    AddEngine(command, &arguments.engine);
   }
 }
 

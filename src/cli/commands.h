@@ -30,6 +30,7 @@ struct HistoricalOptions {
   std::filesystem::path output;
   bool full_feature_names = false;
   int threads = 0;
+  std::string engine;  // "": batch_engine's
 };
 Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOptions& options);
 
@@ -38,6 +39,7 @@ struct MaterializeArguments {
   std::string end;
   std::vector<std::string> views;  // empty: every online view
   int threads = 0;
+  std::string engine;  // "": batch_engine's
 };
 Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& arguments);
 Status RunMaterializeIncremental(const GlobalOptions& global,

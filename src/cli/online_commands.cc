@@ -84,6 +84,7 @@ Status RunMaterialize(const GlobalOptions& global, const MaterializeArguments& a
   ARROW_ASSIGN_OR_RAISE(request.end, ParseTime(arguments.end, "END"));
   request.views = arguments.views;
   request.threads = arguments.threads;
+  request.engine = arguments.engine;
   return Materialize(global, std::move(request));
 }
 
@@ -93,6 +94,7 @@ Status RunMaterializeIncremental(const GlobalOptions& global,
   ARROW_ASSIGN_OR_RAISE(request.end, ParseTime(arguments.end, "END"));
   request.views = arguments.views;
   request.threads = arguments.threads;
+  request.engine = arguments.engine;
   return Materialize(global, std::move(request));
 }
 

@@ -21,6 +21,7 @@ Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOpt
   offline::HistoricalRetrievalOptions retrieval;
   retrieval.full_feature_names = options.full_feature_names;
   retrieval.threads = options.threads;
+  retrieval.engine = options.engine;
   ARROW_ASSIGN_OR_RAISE(auto entity_rows,
                         store->ReadEntityRows(options.entities, features, retrieval));
   offline::RetrievalStats stats;
@@ -29,12 +30,24 @@ Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOpt
   ARROW_RETURN_NOT_OK(offline::WriteTableFile(*result, options.output));
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cerr << fmt::format(
-      "Wrote {} rows x {} columns to {} in {:.2f} s ({} feature rows scanned, {} of {} row groups "
-      "skipped by time range, {} feature-view matches)\n",
-      result->num_rows(), result->num_columns(), options.output.string(), seconds,
-      stats.feature_rows_scanned, stats.row_groups_skipped, stats.row_groups_total,
-      stats.rows_matched);
+  const std::string how =
+      stats.row_groups_total == 0 && stats.rows_matched > 0
+          ? fmt::format("on Flink, {} feature-view matches", stats.rows_matched)
+          : fmt::format(
+                "{} feature rows scanned, {} of {} row groups skipped by time range, {} "
+                "feature-view matches",
+                stats.feature_rows_scanned, stats.row_groups_skipped, stats.row_groups_total,
+                stats.rows_matched);
+  std::cerr << fmt::format("Wrote {} rows x {} columns to {} in {:.2f} s ({})\n",
+                           result->num_rows(), result->num_columns(), options.output.string(),
+                           seconds, how);
+  if (stats.ambiguous_ties > 0) {
+    std::cerr << fmt::format(
+        "warning: {} groups of source rows tie on key, event and created time within one file; "
+        "Flink sees no order within a file, so where such a group is an entity row's answer, "
+        "its values may differ from the embedded engine's (the row last in the file)\n",
+        stats.ambiguous_ties);
+  }
   return Status::OK();
 }
 

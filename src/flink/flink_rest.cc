@@ -199,6 +199,24 @@ Result<bool> FlinkRest::AllTasksRunning(const std::string& job_id) const {
   return !document["vertices"].Empty();
 }
 
+Status FlinkRest::WaitForJob(const std::string& job_id) const {
+  const std::string what = "Flink job " + job_id;
+  auto pause = std::chrono::milliseconds(20);
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(auto response, Http("GET", rest_ + "/jobs/" + job_id, ""));
+    ARROW_ASSIGN_OR_RAISE(auto document, Json(response, what));
+    const std::string state = String(document, "state");
+    if (state == "FINISHED") return Status::OK();
+    if (state == "FAILED" || state == "CANCELED" || state == "SUSPENDED") {
+      ARROW_ASSIGN_OR_RAISE(std::string cause, RootException(job_id));
+      return Status::IOError(what, " ", state == "FAILED" ? "failed" : state,
+                             cause.empty() ? "" : ": ", cause);
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  }
+}
+
 Result<std::string> FlinkRest::RootException(const std::string& job_id) const {
   ARROW_ASSIGN_OR_RAISE(auto response, Http("GET", rest_ + "/jobs/" + job_id + "/exceptions", ""));
   ARROW_ASSIGN_OR_RAISE(auto parsed, Json(response, "exceptions of Flink job " + job_id));

@@ -8,38 +8,13 @@
 
 #include "headwater/ingest/stream_pipeline.h"
 #include "headwater/registry/source_schema.h"
+#include "sql_text.h"
 
 namespace headwater::flink {
 namespace {
 
 constexpr const char* kConnectorJar = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2";
 constexpr const char* kFunctionJar = "headwater-flink-udf.jar (built by scripts/build_flink_udf)";
-
-// Flink SQL quoting: `name`, 'text'.
-std::string Name(std::string_view name) {
-  std::string out = "`";
-  for (char c : name) {
-    if (c == '`') out += '`';
-    out += c;
-  }
-  return out + "`";
-}
-
-std::string Text(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
-// A whole number of milliseconds as a Flink interval literal (days below 100).
-std::string Interval(int64_t millis) {
-  return fmt::format("INTERVAL '{} {:02}:{:02}:{:02}.{:03}' DAY TO SECOND(3)", millis / 86'400'000,
-                     millis / 3'600'000 % 24, millis / 60'000 % 60, millis / 1000 % 60,
-                     millis % 1000);
-}
 
 std::string Fingerprint(std::string_view text) {
   uint64_t hash = 14695981039346656037ull;  // FNV-1a

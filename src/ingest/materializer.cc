@@ -250,6 +250,41 @@ Status WriteLatestRows(const FeatureView& view, const ViewSource& input,
   return Status::OK();
 }
 
+// A plain view's latest rows computed elsewhere, encoded and written.
+Result<MaterializeStats> WriteComputedRows(const FeatureView& view, online::OnlineStore* store,
+                                           const MaterializeOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(LatestRows latest,
+                        options.latest_elsewhere(view, options.start, options.end));
+  MaterializeStats stats;
+  stats.rows_read = latest.rows_read;
+  stats.rows_in_range = latest.rows_in_range;
+  stats.ambiguous_ties = latest.ambiguous_ties;
+  if (latest.table == nullptr || latest.table->num_rows() == 0) return stats;
+  const size_t num_keys = view.entities.size();
+  std::vector<FeatureType> schema;
+  for (const registry::Field& feature : view.features) schema.push_back(feature.dtype);
+  stats.keys = latest.table->num_rows();
+  constexpr int64_t kBatch = 65'536;
+  for (int64_t first = 0; first < latest.table->num_rows(); first += kBatch) {
+    const auto slice = latest.table->Slice(first, kBatch);
+    const int64_t n = slice->num_rows();
+    ARROW_ASSIGN_OR_RAISE(auto keys, Columns(*slice, 0, num_keys));
+    ARROW_ASSIGN_OR_RAISE(auto times, Columns(*slice, num_keys, 2));
+    ARROW_ASSIGN_OR_RAISE(auto features, Columns(*slice, num_keys + 2, schema.size()));
+    ByteRows encoded_keys, values;
+    std::vector<uint8_t> selected;
+    ARROW_RETURN_NOT_OK(EncodeEntityKeys(keys, n, &encoded_keys, &selected));
+    ARROW_RETURN_NOT_OK(online::EncodeFeatureRows(
+        features, schema, static_cast<const arrow::Int64Array&>(*times[0]).raw_values(),
+        static_cast<const arrow::Int64Array&>(*times[1]).raw_values(), n, &values));
+    ARROW_ASSIGN_OR_RAISE(auto result, store->Write(view.name, encoded_keys, values));
+    stats.keys_written += result.written;
+    stats.keys_skipped_older += result.skipped_older;
+    if (options.progress) options.progress({"writing", first + n, stats.keys});
+  }
+  return stats;
+}
+
 }  // namespace
 
 Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
@@ -257,6 +292,15 @@ Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
                                          const FeatureView& view, online::OnlineStore* store,
                                          const MaterializeOptions& options) {
   ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
+  if (options.latest_elsewhere) {
+    if (view.is_stream()) {
+      return Status::NotImplemented(
+          "stream feature view '", view.name,
+          "': the windowed backfill on Flink is not built yet; materialize it with "
+          "--engine embedded");
+    }
+    return WriteComputedRows(view, store, options);
+  }
   ARROW_ASSIGN_OR_RAISE(ViewSource input, OpenViewSource(config, definitions, view));
   if (view.is_stream()) {
     return BackfillWindows(config, definitions, view, input, store, options);
@@ -342,6 +386,7 @@ Result<std::vector<ViewMaterialization>> MaterializeViews(
       view_options.start = *outcome.start;
       view_options.end = options.end;
       view_options.threads = options.threads;
+      view_options.latest_elsewhere = options.latest_elsewhere;
       if (options.progress) {
         view_options.progress = [&](const MaterializeProgress& p) {
           options.progress(view->name, p);
@@ -387,12 +432,20 @@ std::string DescribeMaterialization(const ViewMaterialization& done) {
     return done.view + ": up to date (materialized up to " + FormatTimestamp(*done.start) + ")";
   }
   const MaterializeStats& stats = done.stats;
+  const std::string ties =
+      stats.ambiguous_ties == 0
+          ? ""
+          : fmt::format(
+                "; warning: {} groups of rows tie on key, event and created time within "
+                "one file, and Flink may have written another row of a group than the "
+                "embedded engine (the last)",
+                stats.ambiguous_ties);
   return fmt::format(
       "{}: [{}, {}) {} rows read, {} in range, {} keys: {} written, {} skipped as older; "
-      "{:.2f} s ({:.0f} rows/s)",
+      "{:.2f} s ({:.0f} rows/s){}",
       done.view, FormatTimestamp(*done.start), FormatTimestamp(done.end), stats.rows_read,
       stats.rows_in_range, stats.keys, stats.keys_written, stats.keys_skipped_older, done.seconds,
-      done.seconds > 0 ? stats.rows_read / done.seconds : 0.0);
+      done.seconds > 0 ? stats.rows_read / done.seconds : 0.0, ties);
 }
 
 }  // namespace headwater::ingest

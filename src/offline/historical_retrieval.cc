@@ -239,6 +239,28 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
   return out;
 }
 
+// The joins a retrieval had computed elsewhere (options.join_elsewhere), and their columns.
+struct Prejoined {
+  std::vector<ViewJoin> joins;
+  JoinedColumns columns;
+
+  // Appends to `out` the columns of `features` (then the event time) of `view`'s join.
+  Result<ViewColumns> Columns(const FeatureView& view, const std::vector<std::string>& features,
+                              bool event_time, ViewColumns out) const {
+    for (size_t j = 0; j < joins.size(); ++j) {
+      if (joins[j].view != &view) continue;
+      const std::vector<std::string>& names = joins[j].features;
+      for (const std::string& feature : features) {
+        auto at = std::find(names.begin(), names.end(), feature) - names.begin();
+        out.arrays.push_back(columns[j][static_cast<size_t>(at)]);
+      }
+      if (event_time) out.arrays.push_back(columns[j][names.size()]);
+      return out;
+    }
+    return Status::Invalid("feature view '", view.name, "' was not joined");
+  }
+};
+
 // Joins one view's features onto the entity rows; with `event_time`, the event time of the row
 // each came from follows them (an on-demand view's input).
 Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitions& definitions,
@@ -246,7 +268,7 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
                              const arrow::Table& entity_rows,
                              const std::vector<int64_t>& entity_times,
                              const HistoricalRetrievalOptions& options, RetrievalStats* stats,
-                             bool event_time = false) {
+                             const Prejoined* prejoined, bool event_time = false) {
   const FeatureView* view = definitions.FindFeatureView(projection.view);
   const DataSource* source = definitions.BatchSourceOf(*view);
   if (source == nullptr) {
@@ -286,6 +308,10 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
     return out;
   }
   ARROW_ASSIGN_OR_RAISE(auto entity_keys, EntityKeys(definitions, *view, entity_rows));
+  if (prejoined != nullptr) {
+    add_event_time();
+    return prejoined->Columns(*view, projection.features, event_time, std::move(out));
+  }
   ARROW_ASSIGN_OR_RAISE(
       auto join, engine::PointInTimeJoin::Make(std::move(entity_keys), entity_times, view->ttl));
   ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(source->path)));
@@ -298,6 +324,47 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   return out;
 }
 
+// What an on-demand view's requested features read: the view's features wanted, its inputs
+// needed, and the source views with the features (and event times) those inputs come from.
+struct OnDemandInputs {
+  std::vector<size_t> wanted;  // indexes into view.features
+  std::vector<uint8_t> needed;
+  std::vector<FeatureViewProjection> sources;
+  std::vector<uint8_t> source_times;
+};
+
+OnDemandInputs PlanOnDemand(const engine::CompiledOnDemandView& view,
+                            const FeatureViewProjection& projection) {
+  OnDemandInputs plan;
+  plan.needed.assign(view.origins.size(), 0);
+  for (const std::string& feature : projection.features) {
+    auto it = std::find_if(view.features.begin(), view.features.end(),
+                           [&](const registry::Field& f) { return f.name == feature; });
+    const auto f = static_cast<size_t>(it - view.features.begin());
+    plan.wanted.push_back(f);
+    for (int i : view.Reads(f)) plan.needed[static_cast<size_t>(i)] = 1;
+  }
+  for (size_t i = 0; i < view.origins.size(); ++i) {
+    const engine::OnDemandInput& origin = view.origins[i];
+    if (!plan.needed[i] || origin.kind == engine::OnDemandInput::Kind::kRequestField) continue;
+    auto it = std::find_if(plan.sources.begin(), plan.sources.end(),
+                           [&](const FeatureViewProjection& p) { return p.view == origin.source; });
+    if (it == plan.sources.end()) {
+      plan.sources.push_back({origin.source, {}});
+      plan.source_times.push_back(0);
+      it = plan.sources.end() - 1;
+    }
+    const auto s = static_cast<size_t>(it - plan.sources.begin());
+    if (origin.kind == engine::OnDemandInput::Kind::kEventTimestamp) {
+      plan.source_times[s] = 1;
+    } else if (std::find(it->features.begin(), it->features.end(), origin.field) ==
+               it->features.end()) {
+      it->features.push_back(origin.field);
+    }
+  }
+  return plan;
+}
+
 // Evaluates an on-demand view's requested features over its inputs joined onto the entity rows:
 // each source view's features and event times by the point-in-time rule, request values from
 // the entity columns of their names.
@@ -305,43 +372,17 @@ Result<ViewColumns> JoinOnDemandView(
     const registry::RepoConfig& config, const Definitions& definitions,
     const engine::CompiledOnDemandView& view, const FeatureViewProjection& projection,
     const arrow::Table& entity_rows, const std::vector<int64_t>& entity_times,
-    const HistoricalRetrievalOptions& options, RetrievalStats* stats) {
-  std::vector<size_t> wanted;  // indexes into view.features
-  std::vector<uint8_t> needed(view.origins.size(), 0);
-  for (const std::string& feature : projection.features) {
-    auto it = std::find_if(view.features.begin(), view.features.end(),
-                           [&](const registry::Field& f) { return f.name == feature; });
-    const auto f = static_cast<size_t>(it - view.features.begin());
-    wanted.push_back(f);
-    for (int i : view.Reads(f)) needed[static_cast<size_t>(i)] = 1;
-  }
-  // The source views' needed features (and event times), one join per view.
-  std::vector<FeatureViewProjection> sources;
-  std::vector<uint8_t> source_times;
-  std::vector<std::pair<size_t, size_t>> at(view.origins.size());  // input -> (source, column)
-  for (size_t i = 0; i < view.origins.size(); ++i) {
-    const engine::OnDemandInput& origin = view.origins[i];
-    if (!needed[i] || origin.kind == engine::OnDemandInput::Kind::kRequestField) continue;
-    auto it = std::find_if(sources.begin(), sources.end(),
-                           [&](const FeatureViewProjection& p) { return p.view == origin.source; });
-    if (it == sources.end()) {
-      sources.push_back({origin.source, {}});
-      source_times.push_back(0);
-      it = sources.end() - 1;
-    }
-    const auto s = static_cast<size_t>(it - sources.begin());
-    if (origin.kind == engine::OnDemandInput::Kind::kEventTimestamp) {
-      source_times[s] = 1;
-    } else if (std::find(it->features.begin(), it->features.end(), origin.field) ==
-               it->features.end()) {
-      it->features.push_back(origin.field);
-    }
-  }
+    const HistoricalRetrievalOptions& options, RetrievalStats* stats, const Prejoined* prejoined) {
+  const OnDemandInputs plan = PlanOnDemand(view, projection);
+  const std::vector<size_t>& wanted = plan.wanted;
+  const std::vector<uint8_t>& needed = plan.needed;
+  const std::vector<FeatureViewProjection>& sources = plan.sources;
+  const std::vector<uint8_t>& source_times = plan.source_times;
   std::vector<ViewColumns> joined;
   for (size_t s = 0; s < sources.size(); ++s) {
     ARROW_ASSIGN_OR_RAISE(
         auto columns, JoinView(config, definitions, sources[s], entity_rows, entity_times, options,
-                               stats, source_times[s] != 0));
+                               stats, prejoined, source_times[s] != 0));
     joined.push_back(std::move(columns));
   }
   std::vector<engine::ExprColumn> inputs(view.origins.size());
@@ -387,6 +428,42 @@ Result<ViewColumns> JoinOnDemandView(
     out.arrays.push_back(std::move(array));
   }
   return out;
+}
+
+// Every feature view a retrieval joins, once, with the union of the features read from it.
+std::vector<ViewJoin> PlanJoins(const Definitions& definitions,
+                                const std::vector<engine::CompiledOnDemandView>& on_demand,
+                                const std::vector<FeatureViewProjection>& features) {
+  std::vector<ViewJoin> joins;
+  auto add = [&](const FeatureViewProjection& projection, bool event_time) {
+    const FeatureView* view = definitions.FindFeatureView(projection.view);
+    if (view == nullptr) return;
+    auto it = std::find_if(joins.begin(), joins.end(),
+                           [&](const ViewJoin& join) { return join.view == view; });
+    if (it == joins.end()) {
+      joins.push_back({view, {}, false});
+      it = joins.end() - 1;
+    }
+    for (const std::string& feature : projection.features) {
+      if (std::find(it->features.begin(), it->features.end(), feature) == it->features.end()) {
+        it->features.push_back(feature);
+      }
+    }
+    it->event_time = it->event_time || event_time;
+  };
+  for (const FeatureViewProjection& projection : features) {
+    auto compiled = std::find_if(on_demand.begin(), on_demand.end(),
+                                 [&](const auto& view) { return view.name == projection.view; });
+    if (compiled == on_demand.end()) {
+      add(projection, false);
+      continue;
+    }
+    const OnDemandInputs plan = PlanOnDemand(*compiled, projection);
+    for (size_t s = 0; s < plan.sources.size(); ++s) {
+      add(plan.sources[s], plan.source_times[s] != 0);
+    }
+  }
+  return joins;
 }
 
 }  // namespace
@@ -481,15 +558,26 @@ Result<std::shared_ptr<arrow::Table>> GetHistoricalFeatures(
   if (!definitions.on_demand_feature_views.empty()) {
     ARROW_ASSIGN_OR_RAISE(on_demand, engine::CompileOnDemandViews(definitions));
   }
+  std::unique_ptr<Prejoined> prejoined;
+  if (options.join_elsewhere && entity_rows->num_rows() > 0) {
+    prejoined = std::make_unique<Prejoined>();
+    prejoined->joins = PlanJoins(definitions, on_demand, features);
+    for (const ViewJoin& join : prejoined->joins) {  // the entity rows' keys, checked first
+      ARROW_RETURN_NOT_OK(EntityKeys(definitions, *join.view, *entity_rows).status());
+    }
+    ARROW_ASSIGN_OR_RAISE(prejoined->columns,
+                          options.join_elsewhere(prejoined->joins, *entity_rows, entity_times));
+  }
   for (const FeatureViewProjection& projection : features) {
     auto compiled = std::find_if(on_demand.begin(), on_demand.end(),
                                  [&](const auto& view) { return view.name == projection.view; });
-    ARROW_ASSIGN_OR_RAISE(auto view_columns,
-                          compiled != on_demand.end()
-                              ? JoinOnDemandView(config, definitions, *compiled, projection,
-                                                 *entity_rows, entity_times, options, stats)
-                              : JoinView(config, definitions, projection, *entity_rows,
-                                         entity_times, options, stats));
+    ARROW_ASSIGN_OR_RAISE(
+        auto view_columns,
+        compiled != on_demand.end()
+            ? JoinOnDemandView(config, definitions, *compiled, projection, *entity_rows,
+                               entity_times, options, stats, prejoined.get())
+            : JoinView(config, definitions, projection, *entity_rows, entity_times, options, stats,
+                       prejoined.get()));
     for (size_t f = 0; f < view_columns.names.size(); ++f) {
       fields.push_back(arrow::field(view_columns.names[f], view_columns.arrays[f]->type()));
       columns.push_back(std::make_shared<arrow::ChunkedArray>(view_columns.arrays[f]));

@@ -180,9 +180,9 @@ Status ReadStreamEngine(YamlReader& reader, const YAML::Node& engine, StreamEngi
 Status ReadBatchEngine(YamlReader& reader, const YAML::Node& engine, BatchEngineConfig* config) {
   if (!engine || engine.IsNull()) return Status::OK();
   reader.SetContext("batch_engine");
-  ARROW_RETURN_NOT_OK(
-      reader.CheckKeys(engine, {"type", "execution_mode", "rest_address", "sql_gateway",
-                                "parallelism", "pandas_split_num", "table_config"}));
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(
+      engine, {"type", "execution_mode", "rest_address", "sql_gateway", "parallelism",
+               "pandas_split_num", "table_config", "staging_location"}));
   ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "type", &config->type));
   if (config->type == "flink.engine") config->type = "flink";
   if (config->type != "embedded" && config->type != "flink") {
@@ -203,6 +203,7 @@ Status ReadBatchEngine(YamlReader& reader, const YAML::Node& engine, BatchEngine
   // Feast's pandas_split_num: Headwater hands Flink no DataFrames, so it changes nothing.
   int64_t pandas_split_num = 0;
   ARROW_RETURN_NOT_OK(reader.OptionalInt(engine, "pandas_split_num", &pandas_split_num));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "staging_location", &config->staging_location));
   return reader.OptionalStringMap(engine, "table_config", &config->table_config);
 }
 

@@ -10,6 +10,7 @@
 #include "apply.h"
 #include "flink_watch.h"
 #include "headwater/core/text.h"
+#include "headwater/flink/flink_batch.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/registry/feature_reference.h"
 
@@ -359,26 +360,35 @@ Result<std::string> FeatureStore::Teardown() {
 
 // --- Training data
 
-// `batch_engine: flink` is read (Feast's section) but its jobs are not built yet: refused, never
-// silently computed by the embedded engine instead.
+// Whether a batch computation runs on Flink: `engine` ("embedded", "flink") overrides
+// batch_engine's type for one call.
 namespace {
-Status CheckBatchEngine(const registry::RepoConfig& config) {
-  if (!config.batch_engine.flink()) return Status::OK();
-  return Status::NotImplemented(
-      "feature_store.yaml: batch_engine type flink: materialization and training data on Flink "
-      "are not available yet; remove the batch_engine section or set its type to embedded");
+Result<bool> OnFlink(const registry::RepoConfig& config, const std::string& engine) {
+  if (engine.empty()) return config.batch_engine.flink();
+  if (engine == "flink") return true;
+  if (engine == "embedded") return false;
+  return Status::Invalid("unknown engine '", engine, "' (supported: embedded, flink)");
 }
 }  // namespace
 
 Result<std::shared_ptr<arrow::Table>> FeatureStore::GetHistoricalFeatures(
     const std::shared_ptr<arrow::Table>& entity_rows, const FeatureSelection& features,
     const offline::HistoricalRetrievalOptions& options, offline::RetrievalStats* stats) {
-  ARROW_RETURN_NOT_OK(CheckBatchEngine(config_));
+  ARROW_ASSIGN_OR_RAISE(bool on_flink, OnFlink(config_, options.engine));
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
   const registry::Definitions& definitions = current->registry.definitions;
   ARROW_ASSIGN_OR_RAISE(auto projections, registry::ResolveFeatureSelection(
                                               definitions, features.references, features.service));
-  return offline::GetHistoricalFeatures(config_, definitions, entity_rows, projections, options,
+  if (!on_flink) {
+    return offline::GetHistoricalFeatures(config_, definitions, entity_rows, projections, options,
+                                          stats);
+  }
+  offline::HistoricalRetrievalOptions flink = options;
+  flink.join_elsewhere = [&](const std::vector<offline::ViewJoin>& joins, const arrow::Table& rows,
+                             const std::vector<int64_t>& times) {
+    return flink::JoinOnFlink(config_, definitions, joins, rows, times, stats);
+  };
+  return offline::GetHistoricalFeatures(config_, definitions, entity_rows, projections, flink,
                                         stats);
 }
 
@@ -585,7 +595,7 @@ Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
                            " must be before the end ", FormatTimestamp(request.end));
   }
   ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(request.end, clock_->Now()));
-  ARROW_RETURN_NOT_OK(CheckBatchEngine(config_));
+  ARROW_ASSIGN_OR_RAISE(bool on_flink, OnFlink(config_, request.engine));
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
   const registry::Registry& registry = current->registry;
   ARROW_ASSIGN_OR_RAISE(auto views, ingest::SelectOnlineViews(registry.definitions, request.views));
@@ -602,6 +612,12 @@ Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
   options.threads = request.threads;
   options.progress = request.progress;
   options.on_view = request.on_view;
+  if (on_flink) {
+    options.latest_elsewhere = [&](const registry::FeatureView& view, Timestamp start,
+                                   Timestamp end) {
+      return flink::LatestRowsOnFlink(config_, registry.definitions, view, start, end);
+    };
+  }
   std::vector<ingest::ViewMaterialization> outcomes;
   {
     std::lock_guard lock(state_->materialize_mutex);

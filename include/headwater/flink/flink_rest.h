@@ -47,6 +47,9 @@ class FlinkRest {
   Result<CheckpointInfo> Checkpoints(const std::string& job_id) const;
   /// Whether every task of a job is RUNNING (its state restored).
   Result<bool> AllTasksRunning(const std::string& job_id) const;
+  /// Waits until a job ends: OK when it FINISHED, an error with its root cause when it failed
+  /// or was cancelled.
+  Status WaitForJob(const std::string& job_id) const;
   /// The newest failure of a job, one line ("" when none).
   Result<std::string> RootException(const std::string& job_id) const;
 

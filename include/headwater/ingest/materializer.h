@@ -8,6 +8,8 @@
 // batches. Writes keep the newest value per key (online/online_store.h), so a run interrupted at
 // any point and run again leaves exactly what one uninterrupted run leaves.
 
+#include <arrow/type_fwd.h>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -26,6 +28,19 @@ struct MaterializeProgress {
   int64_t total;
 };
 
+/// A plain view's latest rows computed elsewhere (the Flink batch engine, flink/flink_batch.h).
+struct LatestRows {
+  /// One row per key with event time in range: the view's join keys (as the source's columns),
+  /// the event and created times (Int64 epoch microseconds; created INT64_MIN when the source
+  /// has none, 0 where null), then the view's features typed as the features. Null: no rows.
+  std::shared_ptr<arrow::Table> table;
+  int64_t rows_read = 0;
+  int64_t rows_in_range = 0;
+  int64_t ambiguous_ties = 0;  // see MaterializeStats
+};
+using LatestRowsElsewhere = std::function<Result<LatestRows>(const registry::FeatureView& view,
+                                                             Timestamp start, Timestamp end)>;
+
 struct MaterializeOptions {
   /// Rows with start <= event_timestamp < end are considered.
   Timestamp start;
@@ -34,6 +49,8 @@ struct MaterializeOptions {
   int threads = 0;
   /// Called from worker threads as row groups finish; may be empty.
   std::function<void(const MaterializeProgress&)> progress;
+  /// When set, plain views' latest rows are computed by it instead of read here.
+  LatestRowsElsewhere latest_elsewhere;
 };
 
 struct MaterializeStats {
@@ -42,6 +59,9 @@ struct MaterializeStats {
   int64_t keys = 0;                // distinct keys with a row in range
   int64_t keys_written = 0;        // keys whose online value was created or replaced
   int64_t keys_skipped_older = 0;  // keys whose online value was already at least as new
+  /// Flink: groups of rows in range with one key, event time and created time in one file, whose
+  /// order in the file Flink cannot see; the row written may differ from the embedded engine's.
+  int64_t ambiguous_ties = 0;
 };
 
 /// Materializes one view. The caller syncs the store (OnlineStore::Sync) before recording the
@@ -87,6 +107,8 @@ struct MaterializeViewsOptions {
   std::function<void(const std::string&, const MaterializeProgress&)> progress;
   /// Called with each view's outcome; may be empty.
   std::function<void(const ViewMaterialization&)> on_view;
+  /// As MaterializeOptions::latest_elsewhere.
+  LatestRowsElsewhere latest_elsewhere;
 };
 
 /// Materializes each view over [start_of(view), end), syncs the store after each, and only then

@@ -60,6 +60,9 @@ struct StreamEngineConfig {
   Duration checkpoint_interval{10'000'000};
   /// Flink options passed through as `SET 'key' = 'value'`, in key order.
   std::map<std::string, std::string> table_config;
+  /// Where Headwater and Flink exchange a job's entity rows and results (a directory both can
+  /// read and write; on one machine, a local one). Default `data/flink-staging`.
+  std::string staging_location = "data/flink-staging";
   bool flink() const { return type == "flink"; }
 };
 
@@ -77,6 +80,9 @@ struct BatchEngineConfig {
   int64_t parallelism = 1;
   /// Flink options passed through as `SET 'key' = 'value'`, in key order.
   std::map<std::string, std::string> table_config;
+  /// Where Headwater and Flink exchange a job's entity rows and results (a directory both can
+  /// read and write; on one machine, a local one). Default `data/flink-staging`.
+  std::string staging_location = "data/flink-staging";
   bool flink() const { return type == "flink"; }
 };
 

@@ -109,6 +109,9 @@ struct MaterializeRequest {
   std::vector<std::string> views;
   /// Worker threads; 0 means one per core.
   int threads = 0;
+  /// Which batch engine computes the latest rows: "" the configuration's (batch_engine),
+  /// "embedded" or "flink".
+  std::string engine;
   /// Called as row groups finish (from worker threads), and with each view's outcome; may be
   /// empty.
   std::function<void(const std::string& view, const ingest::MaterializeProgress&)> progress;
