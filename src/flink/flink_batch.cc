@@ -13,9 +13,11 @@
 #include <map>
 
 #include "headwater/flink/flink_rest.h"
+#include "headwater/ingest/window_job.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/registry/source_schema.h"
 #include "sql_text.h"
+#include "view_columns.h"
 
 namespace headwater::flink {
 namespace {
@@ -526,6 +528,91 @@ Result<BatchJob> CompileMaterializeJob(const registry::RepoConfig& config,
                   "`source`",
                   in_range),
       "INSERT INTO `ties` " + TiesQuery(table, keys, in_range),
+      // The embedded engine refuses events without a key or a time (ingest/window_job.h).
+      fmt::format("INSERT INTO `incomplete` SELECT COUNT(*) FROM `source` WHERE NOT ({})",
+                  NotNull(present)),
+  }));
+  return job;
+}
+
+Result<BatchJob> CompileBackfillJob(const registry::RepoConfig& config,
+                                    const registry::Definitions& definitions,
+                                    const FeatureView& view, Timestamp first, Timestamp end,
+                                    const fs::path& staging) {
+  BatchJob job;
+  job.name = "headwater-" + config.project + "-backfill-" + view.name;
+  job.statements = Settings(config, job.name);
+  // headwater_tile has no merge: one phase, as the stream jobs fold.
+  job.statements.push_back("SET 'table.optimizer.agg-phase-strategy' = 'ONE_PHASE'");
+  job.statements.push_back(
+      "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS headwater_tile AS "
+      "'dev.headwater.flink.Tile' LANGUAGE JAVA");
+  ARROW_ASSIGN_OR_RAISE(ViewColumns columns, ReadColumns(config, definitions, view));
+  const DataSource* events = definitions.EventSourceOf(view);
+  ARROW_ASSIGN_OR_RAISE(SourceTable table, OpenSource(config, events, view, "source"));
+  std::vector<std::string> keys;
+  for (const auto& key : columns.keys) {
+    ARROW_RETURN_NOT_OK(table.Declare(key.first).status());
+    keys.push_back(key.first);
+  }
+  ARROW_ASSIGN_OR_RAISE(std::string ts, table.Declare(events->timestamp_field));
+  for (const std::string& value : columns.values) {
+    ARROW_RETURN_NOT_OK(table.Declare(value).status());
+  }
+  // The embedded engine folds events in file order (a running sequence); Flink knows the file
+  // of each row, not its place in the file: the file's rank is the sequence.
+  ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(events->path)));
+  std::string sequence = "CASE `__file`";
+  for (size_t f = 0; f < files.size(); ++f) {
+    sequence += fmt::format(" WHEN {} THEN CAST({} AS BIGINT)", Text(files[f].string()), f);
+  }
+  sequence += " END";
+  // Epoch microseconds of the event time (Flink casts no timestamp to a number).
+  const std::string micros = fmt::format(
+      "CAST(TIMESTAMPDIFF(DAY, TO_TIMESTAMP_LTZ(0, 3), FLOOR({0} TO DAY)) AS BIGINT) * "
+      "86400000000 + CAST(TIMESTAMPDIFF(SECOND, FLOOR({0} TO DAY), {0}) AS BIGINT) * 1000000 + "
+      "EXTRACT(NANOSECOND FROM {0}) / 1000",
+      ts);
+  const int64_t grid = columns.grid_ms * 1000;
+  std::string key_list, sink = "", select = "";
+  for (const auto& [name, type] : columns.keys) {
+    key_list += Name(name) + ", ";
+    sink += Name(name) + " " + type + ", ";
+  }
+  sink += Name(ingest::kTileTimeColumn) + " BIGINT";
+  std::string fields;
+  for (const std::string& value : columns.values) {
+    for (const char* field : ingest::kTileFields) {
+      sink += ", " + Name(value + "__" + field) + " BIGINT";
+      fields += fmt::format(", {}.{}", Name(value + "__tile"), Name(field));
+    }
+    select += fmt::format(", headwater_tile(CAST({} AS DOUBLE), `__us`, `__sequence`) AS {}",
+                          Name(value), Name(value + "__tile"));
+  }
+  std::vector<std::string> present = keys;
+  present.push_back(events->timestamp_field);
+  ARROW_ASSIGN_OR_RAISE(std::string ddl, table.Ddl(config));
+  job.statements.push_back(std::move(ddl));
+  job.statements.push_back("CREATE TEMPORARY TABLE `tiles` (" + sink +
+                           ") WITH ('connector' = 'filesystem', 'path' = " +
+                           Text(Uri(staging / "tiles")) + ", 'format' = 'parquet')");
+  job.statements.push_back(ParquetTable("ties", {"`ties` BIGINT"}, staging / "ties"));
+  job.statements.push_back(ParquetTable("incomplete", {"`rows` BIGINT"}, staging / "incomplete"));
+  std::string values;
+  for (const std::string& value : columns.values) values += ", " + Name(value);
+  const std::string in_range = fmt::format("{} AND {} >= {} AND {} < {}", NotNull(present), ts,
+                                           Microseconds(first), ts, Microseconds(end));
+  job.statements.push_back(StatementSet({
+      fmt::format(
+          "INSERT INTO `tiles` SELECT {0}{1}{2} FROM (SELECT {0}MAX(`__us`) AS "
+          "{1}{3} FROM (SELECT {0}{4} AS `__us`, {5} AS `__sequence`{6} FROM `source` WHERE {7}) "
+          "GROUP BY {0}(`__us` - MOD(MOD(`__us`, {8}) + {8}, {8})) / {8})",
+          key_list, Name(ingest::kTileTimeColumn), fields, select, micros, sequence, values,
+          in_range, grid),
+      "INSERT INTO `ties` " + TiesQuery(table, keys, in_range),
+      // The embedded engine refuses events without a key or a time (ingest/window_job.h).
+      fmt::format("INSERT INTO `incomplete` SELECT COUNT(*) FROM `source` WHERE NOT ({})",
+                  NotNull(present)),
   }));
   return job;
 }
@@ -687,6 +774,40 @@ Result<ingest::LatestRows> LatestRowsOnFlink(const registry::RepoConfig& config,
     columns.push_back(column);
   }
   if (answer != nullptr) out.table = arrow::Table::Make(arrow::schema(fields), columns);
+  return out;
+}
+
+Result<ingest::FlinkTiles> BackfillTilesOnFlink(const registry::RepoConfig& config,
+                                                const registry::Definitions& definitions,
+                                                const FeatureView& view, Timestamp first,
+                                                Timestamp end) {
+  ARROW_ASSIGN_OR_RAISE(Staging staging, Staging::Make(config));
+  ARROW_ASSIGN_OR_RAISE(BatchJob job,
+                        CompileBackfillJob(config, definitions, view, first, end, staging.path()));
+  ARROW_RETURN_NOT_OK(Run(config, job, "backfilling stream feature view '" + view.name + "'"));
+  ARROW_ASSIGN_OR_RAISE(int64_t incomplete, ReadCount(staging.path() / "incomplete"));
+  if (incomplete > 0) {
+    const DataSource* events = definitions.EventSourceOf(view);
+    return Status::Invalid("source '", events->name, "' (", events->path, "): ", incomplete,
+                           " events have a null join key or event time");
+  }
+  ingest::FlinkTiles out;
+  ARROW_ASSIGN_OR_RAISE(out.tiles, ReadOutput(staging.path() / "tiles"));
+  if (out.tiles != nullptr) {  // the pane's greatest event time, as the tile message types it
+    const int at = out.tiles->schema()->GetFieldIndex(ingest::kTileTimeColumn);
+    ARROW_ASSIGN_OR_RAISE(auto times, Flat(out.tiles->column(at)));
+    ARROW_ASSIGN_OR_RAISE(times, As(times, arrow::int64()));
+    ARROW_ASSIGN_OR_RAISE(auto stamped, times->View(kMicrosUtc));
+    ARROW_ASSIGN_OR_RAISE(
+        out.tiles, out.tiles->SetColumn(at, arrow::field(ingest::kTileTimeColumn, kMicrosUtc),
+                                        std::make_shared<arrow::ChunkedArray>(stamped)));
+  }
+  // Only `last` tells tied events apart.
+  const bool last = std::any_of(view.aggregations.begin(), view.aggregations.end(),
+                                [](const auto& a) { return a.function == "last"; });
+  if (last) {
+    ARROW_ASSIGN_OR_RAISE(out.ambiguous_ties, ReadCount(staging.path() / "ties"));
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "headwater/ingest/stream_pipeline.h"
 #include "headwater/registry/source_schema.h"
 #include "sql_text.h"
+#include "view_columns.h"
 
 namespace headwater::flink {
 namespace {
@@ -88,13 +89,7 @@ bool IsNumeric(const std::string& code) {
   return code.size() <= 3 && (code[0] == 'i' || code[0] == 'u' || code[0] == 'f');
 }
 
-// One view's columns, as the compiler needs them.
-struct ViewColumns {
-  std::vector<std::pair<std::string, std::string>> keys;  // event column, Flink type
-  std::vector<std::string> values;                        // distinct aggregated columns
-  std::string spec;  // headwater_event's columns: every column of the events, checked
-  int64_t grid_ms = 0;
-};
+}  // namespace
 
 Result<ViewColumns> ReadColumns(const registry::RepoConfig& config,
                                 const registry::Definitions& definitions,
@@ -202,6 +197,8 @@ Result<ViewColumns> ReadColumns(const registry::RepoConfig& config,
   }
   return columns;
 }
+
+namespace {
 
 void AddSettings(const registry::RepoConfig& config, const std::string& job_name,
                  std::vector<std::string>* statements) {

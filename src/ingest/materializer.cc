@@ -97,8 +97,22 @@ Result<MaterializeStats> BackfillWindows(const registry::RepoConfig& config,
     row_groups.push_back(group);
     rows_to_scan += group.num_rows;
   }
-  // In file order, one row group at a time: the order a live stream would have seen.
   std::vector<int64_t> late;
+  if (options.tiles_elsewhere) {  // folded elsewhere; merged here
+    ARROW_ASSIGN_OR_RAISE(FlinkTiles computed,
+                          options.tiles_elsewhere(view, Timestamp{first_needed}, options.end));
+    stats.ambiguous_ties = computed.ambiguous_ties;
+    row_groups.clear();
+    if (computed.tiles != nullptr) {  // in time order, as a stream would bring them
+      ARROW_ASSIGN_OR_RAISE(auto batch, computed.tiles->CombineChunksToBatch());
+      ARROW_ASSIGN_OR_RAISE(auto order,
+                            arrow::compute::SortIndices(*batch->GetColumnByName(kTileTimeColumn)));
+      ARROW_ASSIGN_OR_RAISE(auto sorted, arrow::compute::Take(batch, order));
+      ARROW_RETURN_NOT_OK(job.ConsumeTiles(*sorted.record_batch(), &late));
+      stats.rows_read = batch->num_rows();
+    }
+  }
+  // In file order, one row group at a time: the order a live stream would have seen.
   for (const offline::RowGroup& group : row_groups) {
     ARROW_ASSIGN_OR_RAISE(auto table, input.dataset.Read(group, job.input_columns()));
     ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
@@ -292,13 +306,7 @@ Result<MaterializeStats> MaterializeView(const registry::RepoConfig& config,
                                          const FeatureView& view, online::OnlineStore* store,
                                          const MaterializeOptions& options) {
   ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
-  if (options.latest_elsewhere) {
-    if (view.is_stream()) {
-      return Status::NotImplemented(
-          "stream feature view '", view.name,
-          "': the windowed backfill on Flink is not built yet; materialize it with "
-          "--engine embedded");
-    }
+  if (options.latest_elsewhere && !view.is_stream()) {
     return WriteComputedRows(view, store, options);
   }
   ARROW_ASSIGN_OR_RAISE(ViewSource input, OpenViewSource(config, definitions, view));
@@ -387,6 +395,7 @@ Result<std::vector<ViewMaterialization>> MaterializeViews(
       view_options.end = options.end;
       view_options.threads = options.threads;
       view_options.latest_elsewhere = options.latest_elsewhere;
+      view_options.tiles_elsewhere = options.tiles_elsewhere;
       if (options.progress) {
         view_options.progress = [&](const MaterializeProgress& p) {
           options.progress(view->name, p);

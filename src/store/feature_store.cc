@@ -617,6 +617,10 @@ Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
                                    Timestamp end) {
       return flink::LatestRowsOnFlink(config_, registry.definitions, view, start, end);
     };
+    options.tiles_elsewhere = [&](const registry::FeatureView& view, Timestamp first,
+                                  Timestamp end) {
+      return flink::BackfillTilesOnFlink(config_, registry.definitions, view, first, end);
+    };
   }
   std::vector<ingest::ViewMaterialization> outcomes;
   {

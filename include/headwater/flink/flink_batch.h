@@ -56,6 +56,16 @@ Result<BatchJob> CompileMaterializeJob(const registry::RepoConfig& config,
                                        const registry::FeatureView& view, Timestamp start,
                                        Timestamp end, const std::filesystem::path& staging);
 
+/// A stream view's windowed backfill as one job: the tiles of every key and pane of the view's
+/// grid from the events with time in [first, end) (ingest/window_job.h's tile message columns,
+/// the pane's greatest event time in microseconds; folded by `headwater_tile` as the stream jobs
+/// fold) to `staging`/tiles, and the count of groups of events tied on key, time and file to
+/// `staging`/ties.
+Result<BatchJob> CompileBackfillJob(const registry::RepoConfig& config,
+                                    const registry::Definitions& definitions,
+                                    const registry::FeatureView& view, Timestamp first,
+                                    Timestamp end, const std::filesystem::path& staging);
+
 /// offline::JoinElsewhere on the cluster of `config.batch_engine`: stages the entity rows, runs
 /// the job, reads the answers back in entity-row order, typed as the features. Adds the matches
 /// and the ambiguous ties to `stats` (may be null).
@@ -72,5 +82,11 @@ Result<ingest::LatestRows> LatestRowsOnFlink(const registry::RepoConfig& config,
                                              const registry::Definitions& definitions,
                                              const registry::FeatureView& view, Timestamp start,
                                              Timestamp end);
+
+/// A stream view's tiles over [first, end), on Flink (ingest::TilesElsewhere).
+Result<ingest::FlinkTiles> BackfillTilesOnFlink(const registry::RepoConfig& config,
+                                                const registry::Definitions& definitions,
+                                                const registry::FeatureView& view, Timestamp first,
+                                                Timestamp end);
 
 }  // namespace headwater::flink

@@ -41,6 +41,16 @@ struct LatestRows {
 using LatestRowsElsewhere = std::function<Result<LatestRows>(const registry::FeatureView& view,
                                                              Timestamp start, Timestamp end)>;
 
+/// A stream view's tiles computed elsewhere (the Flink batch engine): ingest/window_job.h's tile
+/// message columns, one row per key and pane. Null: no events.
+struct FlinkTiles {
+  std::shared_ptr<arrow::Table> tiles;
+  int64_t ambiguous_ties = 0;  // groups of events tied on key, time and file (see `last`)
+};
+/// The tiles of a stream view's events with time in [first, end).
+using TilesElsewhere = std::function<Result<FlinkTiles>(const registry::FeatureView& view,
+                                                        Timestamp first, Timestamp end)>;
+
 struct MaterializeOptions {
   /// Rows with start <= event_timestamp < end are considered.
   Timestamp start;
@@ -51,6 +61,8 @@ struct MaterializeOptions {
   std::function<void(const MaterializeProgress&)> progress;
   /// When set, plain views' latest rows are computed by it instead of read here.
   LatestRowsElsewhere latest_elsewhere;
+  /// When set, stream views' tiles are computed by it instead of folded here.
+  TilesElsewhere tiles_elsewhere;
 };
 
 struct MaterializeStats {
@@ -107,8 +119,9 @@ struct MaterializeViewsOptions {
   std::function<void(const std::string&, const MaterializeProgress&)> progress;
   /// Called with each view's outcome; may be empty.
   std::function<void(const ViewMaterialization&)> on_view;
-  /// As MaterializeOptions::latest_elsewhere.
+  /// As MaterializeOptions::latest_elsewhere and tiles_elsewhere.
   LatestRowsElsewhere latest_elsewhere;
+  TilesElsewhere tiles_elsewhere;
 };
 
 /// Materializes each view over [start_of(view), end), syncs the store after each, and only then
