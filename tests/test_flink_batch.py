@@ -367,3 +367,54 @@ def test_windowed_backfill_on_flink_gives_the_embedded_engines_rows(addresses, t
                      engine, cwd=repo, ok=False)
         assert "source 'trades' (data/trades): " in failed.stderr and "null join key" in \
             failed.stderr, failed.stderr
+
+
+def test_entity_rows_from_a_flink_sql_query(addresses, tmp_path, cli):
+    """As Feast's engines accept SQL for entity_df: a query over the file sources, each a table
+    of its name, run on the cluster; the rows it selects get their features as any others."""
+    import headwater
+    repo = make_repo(tmp_path, cli, addresses, 8)
+    query = ("SELECT driver_id, event_timestamp FROM stats "
+             "WHERE driver_id IS NOT NULL AND event_timestamp IS NOT NULL AND trips < 100")
+    cli("get-historical-features", "--entity-query", query, "--features",
+        "driver_stats:conv_rate", "--output", "queried.parquet", cwd=repo)
+    queried = pq.read_table(repo / "queried.parquet")
+    stats = pa.concat_tables([pq.read_table(f) for f in sorted((repo / "data" / "stats").iterdir())])
+    expected = [r for r in stats.select(["driver_id", "event_timestamp", "trips"]).to_pylist()
+                if r["driver_id"] is not None and r["event_timestamp"] is not None
+                and r["trips"] < 100]
+    assert sorted((r["driver_id"], r["event_timestamp"]) for r in queried.to_pylist()) == \
+        sorted((r["driver_id"], r["event_timestamp"]) for r in expected)
+    # The same rows as a file, on the embedded engine: the same features.
+    pq.write_table(queried.select(["driver_id", "event_timestamp"]), repo / "rows.parquet")
+    cli("get-historical-features", "--entities", "rows.parquet", "--features",
+        "driver_stats:conv_rate", "--output", "embedded.parquet", "--engine", "embedded",
+        cwd=repo)
+    assert pq.read_table(repo / "embedded.parquet").equals(queried)
+    # The SDK takes the query as entity_df.
+    store = headwater.FeatureStore(repo_path=str(repo))
+    from_sdk = store.get_historical_features(query, ["driver_stats:conv_rate"]).to_arrow()
+    assert sorted(from_sdk.to_pylist(), key=str) == sorted(queried.to_pylist(), key=str)
+    # A query Flink refuses: its message, exit 1, no output.
+    failed = cli("get-historical-features", "--entity-query", "SELECT nope FROM stats",
+                 "--features", "driver_stats:conv_rate", "--output", "bad.parquet", cwd=repo,
+                 ok=False)
+    assert failed.returncode == 1 and "the entity query on Flink" in failed.stderr
+    assert "nope" in failed.stderr and not (repo / "bad.parquet").exists()
+
+
+def test_compile_flink_writes_the_batch_jobs(tmp_path, cli):
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "feature_store.yaml").write_text("project: batch\n")
+    (repo / "definitions.yaml").write_text(definitions())
+    rng = random.Random(9)
+    write_stats(repo / "data" / "stats", rng)
+    write_pairs(repo / "data" / "pairs", rng)
+    cli("compile", "flink", cwd=repo)
+    script = (repo / "flink" / "batch.sql").read_text()
+    for job in ("headwater-batch-materialize-driver_stats", "headwater-batch-materialize-pair_stats",
+                "headwater-batch-training-data"):
+        assert f"SET 'pipeline.name' = '{job}';" in script
+    assert script.count("EXECUTE STATEMENT SET BEGIN") == 6  # 3 views x (materialize, retrieval)
+    assert "ROW_NUMBER() OVER (PARTITION BY e.`__row`" in script

@@ -241,8 +241,11 @@ class FeatureStore:
                                 features: Union[Sequence[str], FeatureService],
                                 full_feature_names: bool = False) -> RetrievalJob:
         """Joins features onto ``entity_df`` (join keys, ``event_timestamp`` and any other
-        columns, such as labels) with Feast's point-in-time rule."""
+        columns, such as labels) with Feast's point-in-time rule. A string is a Flink SQL query
+        over the file sources (each a table of its name), run on batch_engine's cluster."""
         references, service = _features(features, "get_historical_features")
+        if isinstance(entity_df, str):
+            entity_df = _table(self._store.query_entity_rows(entity_df))
         return RetrievalJob(self._store, _arrow_input(entity_df, "entity_df"), references,
                             service, full_feature_names,
                             self._udf_plan(references, service))

@@ -290,6 +290,7 @@ class PyStore {
              nb::arg("remove") = std::vector<std::pair<std::string, std::string>>())
         .def("registry_json", &PyStore::RegistryJson)
         .def("has_udf_views", &PyStore::HasUdfViews)
+        .def("query_entity_rows", &PyStore::QueryEntityRows, nb::arg("query"))
         .def("historical", &PyStore::Historical, nb::arg("entities"), nb::arg("features"),
              nb::arg("feature_service"), nb::arg("full_feature_names"))
         .def("online", &PyStore::Online, nb::arg("entities"), nb::arg("features"),
@@ -347,6 +348,10 @@ class PyStore {
       return store_->GetHistoricalFeatures(table, {features, service}, options);
     }));
     return TableToCapsule(std::move(result));
+  }
+
+  nb::object QueryEntityRows(const std::string& query) {
+    return TableToCapsule(ValueOrRaise(Released([&] { return store_->QueryEntityRows(query); })));
   }
 
   PyOnlineResult Online(nb::handle entities, const std::vector<std::string>& features,

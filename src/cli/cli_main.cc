@@ -58,10 +58,13 @@ void AddRetrievalCommands(CLI::App& app, Invocation* out) {
   HistoricalOptions& historical = out->historical;
   auto* history = app.add_subcommand("get-historical-features",
                                      "Join point-in-time-correct features onto entity rows");
-  history
-      ->add_option("--entities", historical.entities,
-                   "Entity rows: Parquet or CSV with join keys and event_timestamp")
-      ->required();
+  auto* rows = history->add_option_group("entity rows", "--entities or --entity-query");
+  rows->add_option("--entities", historical.entities,
+                   "Entity rows: Parquet or CSV with join keys and event_timestamp");
+  rows->add_option(
+      "--entity-query", historical.entity_query,
+      "Entity rows as a Flink SQL query over the file sources (runs on batch_engine's cluster)");
+  rows->require_option(1);
   AddSelection(history, &historical.features, &historical.feature_service);
   history->add_option("--output", historical.output, "Output file, .parquet or .csv")->required();
   history->add_flag("--full-feature-names", historical.full_feature_names,

@@ -25,6 +25,7 @@ Status RunTeardown(const GlobalOptions& global);
 
 struct HistoricalOptions {
   std::filesystem::path entities;
+  std::string entity_query;  // Flink SQL instead of a file
   std::vector<std::string> features;
   std::string feature_service;
   std::filesystem::path output;

@@ -7,7 +7,9 @@
 
 #include "commands.h"
 #include "headwater/cli/python_exporter.h"
+#include "headwater/core/clock.h"
 #include "headwater/core/file.h"
+#include "headwater/flink/flink_batch.h"
 #include "headwater/flink/flink_jobs.h"
 #include "headwater/flink/flink_sql.h"
 #include "headwater/registry/loader.h"
@@ -28,6 +30,9 @@ Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path&
   for (const std::string& jar : flink::RequiredJars()) jars += jar + "\n";
   ARROW_RETURN_NOT_OK(WriteFileAtomically(directory / "pipeline.sql", pipeline.Script()));
   ARROW_RETURN_NOT_OK(WriteFileAtomically(directory / "jars.txt", jars));
+  ARROW_RETURN_NOT_OK(
+      WriteFileAtomically(directory / "batch.sql",
+                          flink::BatchScript(config, definitions, SystemClock::Instance().Now())));
   for (const flink::FlinkJob& job : pipeline.jobs) {
     std::cout << fmt::format("view {}: Flink job '{}' -> tiles on topic '{}'\n", job.view,
                              job.job_name, job.tile_topic);
@@ -35,8 +40,8 @@ Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path&
   for (const auto& [view, reason] : pipeline.embedded) {
     std::cout << fmt::format("view {}: stays on the embedded engine ({})\n", view, reason);
   }
-  std::cout << fmt::format("wrote {}, {}\n", (directory / "pipeline.sql").string(),
-                           (directory / "jars.txt").string());
+  std::cout << fmt::format("wrote {}, {}, {}\n", (directory / "pipeline.sql").string(),
+                           (directory / "batch.sql").string(), (directory / "jars.txt").string());
   // Flink's own compiled plans, when a SQL Gateway is configured (it writes the files).
   if (config.stream_engine.sql_gateway.empty()) {
     std::cout << "no flink-plan.json: stream_engine.sql_gateway is not set (Flink's planner "

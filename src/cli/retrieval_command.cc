@@ -23,7 +23,9 @@ Status RunGetHistoricalFeatures(const GlobalOptions& global, const HistoricalOpt
   retrieval.threads = options.threads;
   retrieval.engine = options.engine;
   ARROW_ASSIGN_OR_RAISE(auto entity_rows,
-                        store->ReadEntityRows(options.entities, features, retrieval));
+                        options.entity_query.empty()
+                            ? store->ReadEntityRows(options.entities, features, retrieval)
+                            : store->QueryEntityRows(options.entity_query));
   offline::RetrievalStats stats;
   ARROW_ASSIGN_OR_RAISE(auto result,
                         store->GetHistoricalFeatures(entity_rows, features, retrieval, &stats));

@@ -528,9 +528,6 @@ Result<BatchJob> CompileMaterializeJob(const registry::RepoConfig& config,
                   "`source`",
                   in_range),
       "INSERT INTO `ties` " + TiesQuery(table, keys, in_range),
-      // The embedded engine refuses events without a key or a time (ingest/window_job.h).
-      fmt::format("INSERT INTO `incomplete` SELECT COUNT(*) FROM `source` WHERE NOT ({})",
-                  NotNull(present)),
   }));
   return job;
 }
@@ -615,6 +612,53 @@ Result<BatchJob> CompileBackfillJob(const registry::RepoConfig& config,
                   NotNull(present)),
   }));
   return job;
+}
+
+std::string BatchScript(const registry::RepoConfig& config,
+                        const registry::Definitions& definitions, Timestamp now) {
+  const fs::path staging = config.Resolve(config.batch_engine.staging_location) / "<run>";
+  std::string out = fmt::format(
+      "-- Headwater's batch jobs on Flink (`headwater compile flink`), as `--engine flink` runs\n"
+      "-- them: each run stages its inputs and answers in a fresh directory under\n"
+      "-- {}/<run>; the bounds here are [1970-01-01, {}).\n",
+      config.Resolve(config.batch_engine.staging_location).string(), FormatTimestamp(now));
+  auto add = [&](const std::string& what, const Result<BatchJob>& job) {
+    out += "\n-- " + what + "\n";
+    if (!job.ok()) {
+      out += "-- cannot run on Flink: " + job.status().message() + "\n";
+      return;
+    }
+    out += job->Script();
+  };
+  for (const FeatureView& view : definitions.feature_views) {
+    if (view.is_stream()) {
+      const DataSource* events = definitions.EventSourceOf(view);
+      if (events == nullptr) continue;
+      add("materialize: the windowed backfill of stream feature view '" + view.name + "'",
+          CompileBackfillJob(config, definitions, view, Timestamp{0}, now, staging));
+      continue;
+    }
+    if (view.online) {
+      add("materialize: the latest row per key of feature view '" + view.name + "'",
+          CompileMaterializeJob(config, definitions, view, Timestamp{0}, now, staging));
+    }
+    offline::ViewJoin join{&view, {}, false};
+    for (const registry::Field& feature : view.features) join.features.push_back(feature.name);
+    std::vector<std::string> keys;
+    std::vector<std::shared_ptr<arrow::DataType>> types;
+    for (const std::string& entity_name : view.entities) {
+      const registry::Entity* entity = definitions.FindEntity(entity_name);
+      if (entity == nullptr) continue;
+      keys.push_back(entity->join_key);
+      const bool integer =
+          entity->value_type == ScalarKind::kInt32 || entity->value_type == ScalarKind::kInt64;
+      types.push_back(integer ? arrow::int64() : ToArrowType({entity->value_type, false}));
+    }
+    add("get-historical-features: the point-in-time join of feature view '" + view.name +
+            "' (several views in one call: one INSERT each, one job)",
+        CompileRetrievalJob(config, definitions, {join}, keys, types, staging));
+  }
+  return out;
 }
 
 Result<offline::JoinedColumns> JoinOnFlink(const registry::RepoConfig& config,
@@ -775,6 +819,36 @@ Result<ingest::LatestRows> LatestRowsOnFlink(const registry::RepoConfig& config,
   }
   if (answer != nullptr) out.table = arrow::Table::Make(arrow::schema(fields), columns);
   return out;
+}
+
+Result<std::shared_ptr<arrow::Table>> QueryOnFlink(const registry::RepoConfig& config,
+                                                   const registry::Definitions& definitions,
+                                                   const std::string& query) {
+  ARROW_ASSIGN_OR_RAISE(Staging staging, Staging::Make(config));
+  BatchJob job;
+  job.name = "headwater-" + config.project + "-entity-query";
+  job.statements = Settings(config, job.name);
+  // Every file source, by its name, with the columns Flink can read.
+  for (const DataSource& source : definitions.sources) {
+    if (source.type != registry::SourceType::kFile) continue;
+    const fs::path path = config.Resolve(source.path);
+    if (!CheckSourceFiles(path, source).ok()) continue;
+    auto schema = registry::ReadSourceSchema(path);
+    if (!schema.ok()) continue;
+    std::vector<std::string> columns;
+    for (const auto& field : (*schema)->fields()) {
+      auto type = FlinkType(*field->type());
+      if (type.ok()) columns.push_back(Name(field->name()) + " " + *type);
+    }
+    job.statements.push_back(ParquetTable(source.name, columns, path));
+  }
+  job.statements.push_back("CREATE TABLE `__entities` WITH ('connector' = 'filesystem', 'path' = " +
+                           Text(Uri(staging.path() / "entities")) + ", 'format' = 'parquet') AS " +
+                           query);
+  ARROW_RETURN_NOT_OK(Run(config, job, "the entity query"));
+  ARROW_ASSIGN_OR_RAISE(auto rows, ReadOutput(staging.path() / "entities"));
+  if (rows == nullptr) return Status::Invalid("the entity query selected no rows");
+  return rows;
 }
 
 Result<ingest::FlinkTiles> BackfillTilesOnFlink(const registry::RepoConfig& config,

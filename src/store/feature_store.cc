@@ -403,6 +403,11 @@ Result<std::shared_ptr<arrow::Table>> FeatureStore::ReadEntityRows(
                                 offline::EntityColumnTypes(definitions, projections, options));
 }
 
+Result<std::shared_ptr<arrow::Table>> FeatureStore::QueryEntityRows(const std::string& query) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  return flink::QueryOnFlink(config_, current->registry.definitions, query);
+}
+
 // --- Online
 
 Result<std::vector<online::OnlineCatalog::Feature>> FeatureStore::Resolve(

@@ -66,6 +66,12 @@ Result<BatchJob> CompileBackfillJob(const registry::RepoConfig& config,
                                     const registry::FeatureView& view, Timestamp first,
                                     Timestamp end, const std::filesystem::path& staging);
 
+/// batch.sql of `headwater compile flink`: every view's batch jobs as `--engine flink` runs them
+/// (materialization or backfill over [epoch, now), training data per view), each commented;
+/// a view Flink cannot run says why.
+std::string BatchScript(const registry::RepoConfig& config,
+                        const registry::Definitions& definitions, Timestamp now);
+
 /// offline::JoinElsewhere on the cluster of `config.batch_engine`: stages the entity rows, runs
 /// the job, reads the answers back in entity-row order, typed as the features. Adds the matches
 /// and the ambiguous ties to `stats` (may be null).
@@ -82,6 +88,13 @@ Result<ingest::LatestRows> LatestRowsOnFlink(const registry::RepoConfig& config,
                                              const registry::Definitions& definitions,
                                              const registry::FeatureView& view, Timestamp start,
                                              Timestamp end);
+
+/// Entity rows selected by a Flink SQL query (Feast's engines accept SQL for entity_df) over
+/// the file sources, each a table of its name; in the order Flink writes them (add ORDER BY
+/// and parallelism 1 for a fixed order). An empty answer is an error.
+Result<std::shared_ptr<arrow::Table>> QueryOnFlink(const registry::RepoConfig& config,
+                                                   const registry::Definitions& definitions,
+                                                   const std::string& query);
 
 /// A stream view's tiles over [first, end), on Flink (ingest::TilesElsewhere).
 Result<ingest::FlinkTiles> BackfillTilesOnFlink(const registry::RepoConfig& config,

@@ -210,6 +210,10 @@ class FeatureStore {
       const std::filesystem::path& path, const FeatureSelection& features,
       const offline::HistoricalRetrievalOptions& options = {});
 
+  /// Entity rows selected by a Flink SQL query over the file sources (flink/flink_batch.h), on
+  /// batch_engine's cluster.
+  Result<std::shared_ptr<arrow::Table>> QueryEntityRows(const std::string& query);
+
   // --- Online
 
   /// A selection resolved for online reads: resolve once per request, then decode the entity
