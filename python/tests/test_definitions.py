@@ -375,6 +375,13 @@ def test_python_function_views_online_and_offline(driver_repo, mode, body):
     err = run([HEADWATER, "get-online-features", "--features", "by_udf:plus", "--entities",
                '{"driver_id": [1001], "val_to_add": [1]}'], cwd=driver_repo, ok=False).stderr
     assert "runs a Python function (mode " + mode + "): read it through the Python SDK" in err
+    # Training data from the CLI says the same (it crashed before on a view with no expressions).
+    entity_df.to_parquet(driver_repo / "rows.parquet")
+    failed = run([HEADWATER, "get-historical-features", "--entities", "rows.parquet", "--features",
+                  "by_udf:plus", "--output", "out.parquet"], cwd=driver_repo, ok=False)
+    assert failed.returncode == 1
+    assert "runs a Python function (mode " + mode + "): read it through the Python SDK" in \
+        failed.stderr
     with pytest.raises(headwater.InvalidInputError, match="needs the request value 'val_to_add'"):
         store.get_online_features(refs, [{"driver_id": 1001}])
 

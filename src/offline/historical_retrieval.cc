@@ -558,6 +558,11 @@ Result<std::shared_ptr<arrow::Table>> GetHistoricalFeatures(
   if (!definitions.on_demand_feature_views.empty()) {
     ARROW_ASSIGN_OR_RAISE(on_demand, engine::CompileOnDemandViews(definitions));
   }
+  for (const FeatureViewProjection& projection : features) {  // before any data is read
+    auto compiled = std::find_if(on_demand.begin(), on_demand.end(),
+                                 [&](const auto& view) { return view.name == projection.view; });
+    if (compiled != on_demand.end()) ARROW_RETURN_NOT_OK(engine::CheckEvaluable(*compiled));
+  }
   std::unique_ptr<Prejoined> prejoined;
   if (options.join_elsewhere && entity_rows->num_rows() > 0) {
     prejoined = std::make_unique<Prejoined>();
