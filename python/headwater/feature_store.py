@@ -50,9 +50,6 @@ def _arrow_input(data: Any, what: str) -> Any:
         return pa.Table.from_pandas(data, preserve_index=False)
     if hasattr(data, "__arrow_c_stream__"):
         return data
-    if isinstance(data, str):
-        raise InvalidInputError(f"{what}: SQL queries are not supported; pass a pandas DataFrame "
-                                "or a pyarrow Table")
     raise InvalidInputError(f"{what} must be a pandas DataFrame, a pyarrow Table or an object "
                             f"with __arrow_c_stream__, not {type(data).__name__}")
 

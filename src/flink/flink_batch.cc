@@ -824,6 +824,12 @@ Result<ingest::LatestRows> LatestRowsOnFlink(const registry::RepoConfig& config,
 Result<std::shared_ptr<arrow::Table>> QueryOnFlink(const registry::RepoConfig& config,
                                                    const registry::Definitions& definitions,
                                                    const std::string& query) {
+  if (config.batch_engine.rest_address.empty() || config.batch_engine.sql_gateway.empty()) {
+    return Status::Invalid(
+        "an entity query is Flink SQL, run on batch_engine's cluster, and feature_store.yaml "
+        "names none (batch_engine or stream_engine: rest_address and sql_gateway); pass the "
+        "entity rows as a file or a DataFrame instead");
+  }
   ARROW_ASSIGN_OR_RAISE(Staging staging, Staging::Make(config));
   BatchJob job;
   job.name = "headwater-" + config.project + "-entity-query";
