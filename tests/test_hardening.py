@@ -260,18 +260,25 @@ def test_a_future_row_cannot_lock_its_key(server):
     ("/materialize", {"start_ts": "2020-01-01T00:00:00Z", "end_ts": "9999-01-01T00:00:00Z"}),
     ("/materialize-incremental", {"end_ts": "9999-01-01T00:00:00Z"}),
 ])
-def test_materialize_bounds_in_the_future_are_refused_and_not_recorded(tmp_path, server, path,
-                                                                        body):
+def test_materialize_bounds_in_the_future_are_clamped_to_now(tmp_path, server, path, body):
+    """An end in the future is clamped to now: what is recorded never claims rows that could
+    still arrive, and the answer says what was asked."""
     status, response = server.post(path, body)
-    assert status == 400 and "in the future" in response["detail"], response
+    assert status == 200 and response["feature_views"][0]["requested_end"] == body["end_ts"]
     registry = json.loads((tmp_path / "data" / "registry.json").read_text())
-    assert registry["materializations"] == {}
+    [interval] = registry["materializations"]["stats"]
+    end = datetime.fromisoformat(interval["end"].replace("Z", "+00:00"))
+    assert end <= datetime.now(timezone.utc)
+    status, response = server.post("/materialize", {"start_ts": "9998-01-01T00:00:00Z",
+                                                    "end_ts": "9999-01-01T00:00:00Z"})
+    assert status == 400 and "is not before now" in response["detail"], response
 
 
-def test_materialize_in_the_future_is_refused_by_the_cli_too(tmp_path, cli):
+def test_materialize_in_the_future_is_clamped_by_the_cli_too(tmp_path, cli):
     write_repo(tmp_path, cli, auth=False)
-    result = cli("materialize", "2020-01-01T00:00:00Z", "9999-01-01T00:00:00Z", ok=False)
-    assert "in the future" in result.stderr
+    result = cli("materialize", "2020-01-01T00:00:00Z", "9999-01-01T00:00:00Z")
+    assert "the end asked for, 9999-01-01T00:00:00Z, is in the future: materialized up to now" \
+        in result.stdout
 
 
 def test_max_event_time_skew_is_configurable(tmp_path, cli):

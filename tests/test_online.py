@@ -182,8 +182,16 @@ def test_incremental_starts_at_the_oldest_row_and_continues(repo, cli):
     assert "up to date" in cli("materialize-incremental", iso(NOW)).stdout
     registry = json.loads(cli("registry-dump").stdout)
     assert [i["end"] for i in registry["materializations"]["stats"]] == [iso(NOW - 3 * HOUR), iso(NOW)]
-    future = cli("materialize-incremental", iso(NOW + timedelta(days=1)), ok=False).stderr
-    assert "is in the future" in future
+    # An end in the future is clamped to now, and the line says so.
+    future = cli("materialize-incremental", iso(NOW + timedelta(days=1))).stdout
+    assert f"the end asked for, {iso(NOW + timedelta(days=1))}, is in the future: " \
+        "materialized up to now" in future
+    registry = json.loads(cli("registry-dump").stdout)
+    last = datetime.fromisoformat(registry["materializations"]["stats"][-1]["end"].replace(
+        "Z", "+00:00"))
+    assert NOW <= last <= datetime.now(timezone.utc)
+    assert "is not before now" in cli("materialize", iso(NOW + HOUR), iso(NOW + 2 * HOUR),
+                                      ok=False).stderr
 
 
 def test_bad_materialize_arguments(repo, cli):

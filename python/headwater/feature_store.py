@@ -40,6 +40,22 @@ def _table(capsule: Any) -> pa.Table:
     return pa.table(_Stream(capsule))
 
 
+def _local_times_to_utc(frame: Any, pd: Any) -> Any:
+    """A frame whose zone-less datetime columns are read as local time, as Python reads naive
+    datetimes (``datetime.now()``, Feast's quickstart frames), and made UTC. Arrow tables and
+    files keep their own rule: a timestamp without a zone is UTC."""
+    naive = [c for c in frame.columns if pd.api.types.is_datetime64_dtype(frame[c].dtype)
+             and getattr(frame[c].dtype, "tz", None) is None]
+    if not naive:
+        return frame
+    from dateutil import tz  # a pandas dependency; follows TZ and daylight saving time
+    frame = frame.copy()
+    for column in naive:
+        frame[column] = frame[column].dt.tz_localize(
+            tz.tzlocal(), ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+    return frame
+
+
 def _arrow_input(data: Any, what: str) -> Any:
     """A pandas frame as a pyarrow table; Arrow-capable objects as they are."""
     try:
@@ -47,7 +63,7 @@ def _arrow_input(data: Any, what: str) -> Any:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(data, pd.DataFrame):
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return pa.Table.from_pandas(_local_times_to_utc(data, pd), preserve_index=False)
     if hasattr(data, "__arrow_c_stream__"):
         return data
     raise InvalidInputError(f"{what} must be a pandas DataFrame, a pyarrow Table or an object "
@@ -55,11 +71,14 @@ def _arrow_input(data: Any, what: str) -> Any:
 
 
 def _micros(value: datetime, what: str) -> int:
-    """A datetime as epoch microseconds; naive datetimes are UTC, as in Feast."""
+    """A datetime as epoch microseconds. A naive datetime is local time — what
+    ``datetime.now()`` returns — read as Python's ``datetime.timestamp()`` reads it, so that
+    ``end_date=datetime.now()`` means now wherever the caller is (Feast reads it as UTC, which is
+    hours off east or west of Greenwich)."""
     if not isinstance(value, datetime):
         raise InvalidInputError(f"{what} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
     delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 

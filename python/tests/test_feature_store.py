@@ -1,6 +1,7 @@
 """FeatureStore against a real repository: training data, online reads, pushes, writes and
 materialization, with pandas and Arrow inputs, and the errors bad input gets."""
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -257,12 +258,20 @@ def test_the_core_runs_without_the_gil(store, driver_repo):
     assert elapsed > 0.02 and during > 5, (elapsed, during)
 
 
-def test_quickstart_workflow_runs(driver_repo):
-    env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/New_York"])
+def test_quickstart_workflow_runs(driver_repo, zone):
+    """Feast's quickstart, unedited, wherever its user is: `end_date=datetime.now()` (naive, local
+    time) materializes up to now — east of UTC it was refused as in the future, west of it it
+    stopped hours short."""
+    env = dict(os.environ, TZ=zone,
+               PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
     result = subprocess.run([sys.executable, "test_workflow.py"], cwd=driver_repo, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    end = re.search(r"driver_hourly_stats: \[[^,]+, ([^)]+)\)", out).group(1)
+    ended = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    assert abs((datetime.now(timezone.utc) - ended).total_seconds()) < 120, (zone, end)
     assert "--- Online features again with updated values from a stream push---" in out
     after_push = out.split("updated values from a stream push---")[1]
     assert "avg_daily_trips  :  [1000," in after_push

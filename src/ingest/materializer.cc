@@ -359,10 +359,8 @@ Result<std::optional<Timestamp>> OldestEventTime(const registry::RepoConfig& con
   return oldest;
 }
 
-Status CheckMaterializeEnd(Timestamp end, Timestamp now) {
-  if (end.micros <= now.micros) return Status::OK();
-  return Status::Invalid("end ", FormatTimestamp(end), " is in the future (now is ",
-                         FormatTimestamp(now), "): rows stamped before it could still arrive");
+Timestamp ClampMaterializeEnd(Timestamp end, Timestamp now) {
+  return end.micros <= now.micros ? end : now;
 }
 
 StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Registry& registry) {
@@ -386,6 +384,7 @@ Result<std::vector<ViewMaterialization>> MaterializeViews(
     ViewMaterialization outcome;
     outcome.view = view->name;
     outcome.end = options.end;
+    outcome.requested_end = options.requested_end;
     ARROW_ASSIGN_OR_RAISE(outcome.start, options.start_of(*view));
     outcome.up_to_date = outcome.start && outcome.start->micros >= options.end.micros;
     if (outcome.start && !outcome.up_to_date) {
@@ -436,9 +435,14 @@ Result<std::vector<const FeatureView*>> SelectOnlineViews(const registry::Defini
 }
 
 std::string DescribeMaterialization(const ViewMaterialization& done) {
-  if (!done.start) return done.view + ": its source has no rows";
+  const std::string clamped = done.requested_end
+                                  ? "; the end asked for, " + FormatTimestamp(*done.requested_end) +
+                                        ", is in the future: materialized up to now"
+                                  : "";
+  if (!done.start) return done.view + ": its source has no rows" + clamped;
   if (done.up_to_date) {
-    return done.view + ": up to date (materialized up to " + FormatTimestamp(*done.start) + ")";
+    return done.view + ": up to date (materialized up to " + FormatTimestamp(*done.start) + ")" +
+           clamped;
   }
   const MaterializeStats& stats = done.stats;
   const std::string ties =
@@ -454,7 +458,7 @@ std::string DescribeMaterialization(const ViewMaterialization& done) {
       "{:.2f} s ({:.0f} rows/s){}",
       done.view, FormatTimestamp(*done.start), FormatTimestamp(done.end), stats.rows_read,
       stats.rows_in_range, stats.keys, stats.keys_written, stats.keys_skipped_older, done.seconds,
-      done.seconds > 0 ? stats.rows_read / done.seconds : 0.0, ties);
+      done.seconds > 0 ? stats.rows_read / done.seconds : 0.0, ties + clamped);
 }
 
 }  // namespace headwater::ingest

@@ -280,6 +280,9 @@ HttpResponse FeatureService::Materialize(std::string_view body, bool incremental
       out.BeginObject().Key("name").String(outcome.view);
       out.Key("start").String(outcome.start ? FormatTimestamp(*outcome.start) : "");
       out.Key("end").String(FormatTimestamp(outcome.end));
+      if (outcome.requested_end) {  // later than now: clamped
+        out.Key("requested_end").String(FormatTimestamp(*outcome.requested_end));
+      }
       out.Key("rows_read").Int(outcome.stats.rows_read);
       out.Key("keys_written").Int(outcome.stats.keys_written);
       out.Key("keys_skipped_older").Int(outcome.stats.keys_skipped_older).EndObject();

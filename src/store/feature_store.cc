@@ -599,7 +599,12 @@ Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
     return Status::Invalid("the start ", FormatTimestamp(*request.start),
                            " must be before the end ", FormatTimestamp(request.end));
   }
-  ARROW_RETURN_NOT_OK(ingest::CheckMaterializeEnd(request.end, clock_->Now()));
+  const Timestamp now = clock_->Now();
+  const Timestamp end = ingest::ClampMaterializeEnd(request.end, now);
+  if (request.start && request.start->micros >= end.micros) {
+    return Status::Invalid("the start ", FormatTimestamp(*request.start), " is not before now (",
+                           FormatTimestamp(now), ")");
+  }
   ARROW_ASSIGN_OR_RAISE(bool on_flink, OnFlink(config_, request.engine));
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
   const registry::Registry& registry = current->registry;
@@ -613,7 +618,8 @@ Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
   } else {
     options.start_of = ingest::IncrementalStart(config_, registry);
   }
-  options.end = request.end;
+  options.end = end;
+  if (end.micros < request.end.micros) options.requested_end = request.end;
   options.threads = request.threads;
   options.progress = request.progress;
   options.on_view = request.on_view;

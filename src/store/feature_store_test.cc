@@ -84,12 +84,24 @@ TEST_F(DriverRepositoryTest, MaterializedValuesAreReadOnlineWithFeastsStatuses) 
 TEST_F(DriverRepositoryTest, TheTimeBoundsOfMaterializeAreOneRule) {
   auto store = OpenStore();
   ApplyDefinitions(*store);
+  const Timestamp now = store->clock().Now();
   MaterializeRequest future;
   future.start = Timestamp{kDay0};
-  future.end = Timestamp{kDay0 + 13 * kHour};  // an hour past the clock
-  auto refused = store->Materialize(future);
+  future.end = Timestamp{now.micros + kHour};  // an hour past the clock: clamped to now
+  auto clamped = store->Materialize(future).ValueOrDie();
+  ASSERT_EQ(clamped.size(), 1u);
+  EXPECT_EQ(clamped[0].end.micros, now.micros);
+  ASSERT_TRUE(clamped[0].requested_end.has_value());
+  EXPECT_EQ(clamped[0].requested_end->micros, now.micros + kHour);
+  EXPECT_NE(
+      ingest::DescribeMaterialization(clamped[0]).find("is in the future: materialized up to now"),
+      std::string::npos);
+  MaterializeRequest all_future;
+  all_future.start = Timestamp{now.micros + kHour};
+  all_future.end = Timestamp{now.micros + 2 * kHour};
+  auto refused = store->Materialize(all_future);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("is in the future"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("is not before now"), std::string::npos)
       << refused.status().message();
   MaterializeRequest backwards;
   backwards.start = Timestamp{kDay0 + 2 * kHour};

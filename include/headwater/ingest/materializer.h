@@ -90,6 +90,8 @@ struct ViewMaterialization {
   std::optional<Timestamp> start;  // nullopt: the source has no rows
   Timestamp end;
   bool up_to_date = false;  // nothing to do: start >= end
+  /// The end asked for, when it was later than now and `end` is now instead.
+  std::optional<Timestamp> requested_end;
   MaterializeStats stats;
   double seconds = 0;
 };
@@ -97,10 +99,11 @@ struct ViewMaterialization {
 /// One line (without newline) saying what a view's materialization did, as the CLI prints it.
 std::string DescribeMaterialization(const ViewMaterialization& done);
 
-/// Refuses a materialization `end` after `now`, for both kinds: rows stamped before it could
-/// still arrive, and the recorded interval would make every later incremental run start in the
-/// future and do nothing. The CLI, the server and the Python package all call it.
-Status CheckMaterializeEnd(Timestamp end, Timestamp now);
+/// A materialization ends at most at `now`, for both kinds: rows stamped before a later end
+/// could still arrive, and the recorded interval would make every later incremental run skip
+/// them. A later end — `datetime.now()` computed a moment ago elsewhere, or a clock ahead — is
+/// clamped to now, and the outcome says so (ViewMaterialization::requested_end).
+Timestamp ClampMaterializeEnd(Timestamp end, Timestamp now);
 
 /// Where a view's run starts: a fixed time, or (incremental) where its last run ended.
 using StartOf = std::function<Result<std::optional<Timestamp>>(const registry::FeatureView&)>;
@@ -119,6 +122,8 @@ struct MaterializeViewsOptions {
   std::function<void(const std::string&, const MaterializeProgress&)> progress;
   /// Called with each view's outcome; may be empty.
   std::function<void(const ViewMaterialization&)> on_view;
+  /// The end asked for, when `end` is now instead (ClampMaterializeEnd).
+  std::optional<Timestamp> requested_end;
   /// As MaterializeOptions::latest_elsewhere and tiles_elsewhere.
   LatestRowsElsewhere latest_elsewhere;
   TilesElsewhere tiles_elsewhere;
