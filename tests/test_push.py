@@ -131,8 +131,6 @@ def test_push_scopes(repo, cli):
 @pytest.mark.parametrize("definitions,message", [
     (DEFINITIONS.replace("batch_source: stats_batch", "batch_source: nothing"),
      "batch_source 'nothing' is not a file source"),
-    (DEFINITIONS.replace("path: data/stats,", "path: data/stats/history.parquet,"),
-     "must be a directory of Parquet files"),
     (DEFINITIONS.replace("type: push, batch_source: stats_batch", "type: push"),
      "missing required field 'batch_source'"),
     (DEFINITIONS.replace("type: push, batch_source: stats_batch",
@@ -142,3 +140,33 @@ def test_push_scopes(repo, cli):
 def test_push_source_definition_errors(repo, cli, definitions, message):
     (repo / "defs.yaml").write_text(definitions)
     assert message in cli("plan", ok=False).stderr
+
+
+def test_a_single_file_batch_source_takes_pushed_rows(repo, cli):
+    """Feast's template: the push source's batch source is one Parquet file. Pushed rows are
+    appended by rewriting it atomically, under a lock, so concurrent pushes lose nothing and
+    readers see the whole old file or the whole new one."""
+    (repo / "defs.yaml").write_text(DEFINITIONS.replace("path: data/stats,",
+                                                        "path: data/stats/history.parquet,"))
+    assert "must be a directory" not in cli("apply").stderr
+    server = Server(repo)
+    try:
+        import concurrent.futures
+        def one(i):
+            df = {"driver_id": [100 + i], "ts": [iso(NOW - HOUR)], "trips": [i], "rate": [0.25]}
+            return push(server, df, to="offline")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(16)))
+        assert all(status == 200 for status, _ in answers), answers
+        assert answers[0][1]["offline_file"] == "history.parquet"
+    finally:
+        server.stop()
+    table = pq.read_table(repo / "data" / "stats" / "history.parquet")
+    assert sorted(table["driver_id"].to_pylist()) == [1] + list(range(100, 116))
+    assert sorted(p.name for p in (repo / "data" / "stats").iterdir()) == [
+        "history.parquet", "history.parquet.lock"]
+    pq.write_table(pa.table({"driver_id": [1, 107], "event_timestamp": pa.array(
+        [NOW, NOW], US)}), repo / "rows.parquet")
+    cli("get-historical-features", "--entities", "rows.parquet", "--features", "stats:trips",
+        "--output", "out.parquet")
+    assert pq.read_table(repo / "out.parquet")["trips"].to_pylist() == [1, 7]

@@ -12,6 +12,7 @@
 
 #include "headwater/offline/table_file.h"
 #include "headwater/online/feature_row_codec.h"
+#include "headwater/registry/registry_lock.h"
 #include "headwater/registry/source_schema.h"
 
 namespace headwater::ingest {
@@ -288,12 +289,29 @@ Result<PushResult> Push(const registry::RepoConfig& config,
   }
 
   if (to.offline) {
-    // Appended files sort after earlier pushes (name order is read order).
-    static std::atomic<int64_t> sequence{0};
-    result.offline_file = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock.Now().micros,
-                                      sequence.fetch_add(1) % 1000000, ::getpid());
-    ARROW_RETURN_NOT_OK(
-        offline::WriteTableFile(*table, config.Resolve(batch->path) / result.offline_file));
+    const std::filesystem::path path = config.Resolve(batch->path);
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+      // Appended files sort after earlier pushes (name order is read order).
+      static std::atomic<int64_t> sequence{0};
+      result.offline_file = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock.Now().micros,
+                                        sequence.fetch_add(1) % 1000000, ::getpid());
+      ARROW_RETURN_NOT_OK(offline::WriteTableFile(*table, path / result.offline_file));
+    } else {
+      // A single file (Feast's template): rewritten with the rows appended, under a lock so
+      // two pushes cannot lose each other's rows, through the one atomic write so readers see
+      // the old file or the new one.
+      ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(path));
+      ARROW_ASSIGN_OR_RAISE(auto existing, offline::ReadTableFile(path));
+      arrow::ConcatenateTablesOptions unify;
+      unify.unify_schemas = true;
+      ARROW_ASSIGN_OR_RAISE(auto appended,
+                            arrow::ConcatenateTables({existing->ReplaceSchemaMetadata(nullptr),
+                                                      table->ReplaceSchemaMetadata(nullptr)},
+                                                     unify));
+      ARROW_RETURN_NOT_OK(offline::WriteTableFile(*appended, path));
+      result.offline_file = path.filename().string();
+    }
   }
   for (const EncodedRows& rows : encoded) {
     ARROW_ASSIGN_OR_RAISE(auto written, store->Write(rows.view->name, rows.keys, rows.values));

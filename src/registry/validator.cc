@@ -323,14 +323,7 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
         return Fail(source.location, object,
                     "batch_source '" + source.batch_source + "' is not a file source");
       }
-      std::error_code error;
-      if (source.type == SourceType::kPush &&
-          !std::filesystem::is_directory(config.Resolve(batch->path), error)) {
-        return Fail(source.location, object,
-                    "batch_source '" + batch->name + "' must be a directory of Parquet files (" +
-                        batch->path + "), so pushed rows can be appended as new files");
-      }
-      continue;
+      continue;  // a push appends a file to a directory, or rewrites a single file (writes.h)
     }
     ARROW_ASSIGN_OR_RAISE(resolved[source.name], ResolveSource(config, source));
   }

@@ -65,7 +65,8 @@ Result<PushTargets> ParsePushTargets(const std::string& to);
 
 struct PushResult {
   int64_t rows = 0;
-  /// The file appended to the batch source, relative to its directory; empty when not offline.
+  /// The file appended to the batch source's directory, or the batch source's single file
+  /// rewritten with the rows appended; empty when not offline.
   std::string offline_file;
   /// The views whose online values the push wrote (through `pipeline` for stream views).
   std::vector<std::string> online_views;
@@ -74,9 +75,11 @@ struct PushResult {
 
 /// Pushes `df` to the push source `source_name`: online to every online batch view on it (and
 /// through `pipeline`, when given, to its stream views), offline as a new Parquet file in its
-/// batch source. Every mode checks the same way before the first write: join keys and event
-/// times present, event and created times within EventTimeBounds at `clock`'s now, values that
-/// fit their columns.
+/// batch source's directory — or, when the batch source is one file (Feast's template), by
+/// rewriting that file with the rows appended, under a lock beside it (`<file>.lock`) and
+/// through the one atomic write (cost: the file's size per push). Every mode checks the same way
+/// before the first write: join keys and event times present, event and created times within
+/// EventTimeBounds at `clock`'s now, values that fit their columns.
 Result<PushResult> Push(const registry::RepoConfig& config,
                         const registry::Definitions& definitions, const std::string& source_name,
                         const arrow::Table& df, PushTargets to, online::OnlineStore* store,
