@@ -1,8 +1,10 @@
 """init, apply, plan, registry-dump, teardown and -c, and their handling of bad input."""
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 
 def test_init_creates_a_repository_that_works_at_once(tmp_path, cli):
@@ -71,11 +73,71 @@ def test_a_failed_apply_leaves_the_previous_registry(driver_repo, cli):
     registry = driver_repo / "data" / "registry.json"
     before = registry.read_bytes()
     definitions = driver_repo / "definitions.yaml"
-    definitions.write_text(definitions.read_text().replace("dtype: Float32", "dtype: Float64", 1))
+    definitions.write_text(definitions.read_text().replace("dtype: Float32", "dtype: String", 1))
     err = cli("apply", cwd=driver_repo, ok=False).stderr
     assert "definitions.yaml:" in err
-    assert "declared Float64 but column 'conv_rate'" in err
+    assert "declared String but column 'conv_rate'" in err
     assert registry.read_bytes() == before
+
+
+def test_numbers_declared_narrower_or_wider_are_cast_on_read(tmp_path, cli):
+    """As Feast casts: Float32 over a float64 column, Int32 over int64, Float64 over int64 are
+    accepted, said by plan, and read as the declared types offline and online; a value that does
+    not fit is an error naming the column, and a string declared a number is still refused."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "feature_store.yaml").write_text("project: casts\n")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    pq.write_table(pa.table({
+        "driver_id": pa.array([1, 2], pa.int64()),
+        "ts": pa.array([now - timedelta(hours=1)] * 2, pa.timestamp("us", tz="UTC")),
+        "rate": pa.array([0.1, 2.5], pa.float64()), "trips": pa.array([7, 8], pa.int64()),
+        "count": pa.array([3, 4], pa.int64()), "name": ["a", "b"]}), tmp_path / "data" / "s.parquet")
+    definitions = """
+entities: [{name: driver, join_keys: [driver_id], value_type: INT64}]
+sources: [{name: s, path: data/s.parquet, timestamp_field: ts}]
+feature_views:
+  - name: v
+    entities: [driver]
+    ttl: 0
+    source: s
+    schema:
+      - {name: rate, dtype: Float32}
+      - {name: trips, dtype: Int32}
+      - {name: count, dtype: Float64}
+"""
+    (tmp_path / "defs.yaml").write_text(definitions)
+    plan = cli("plan").stdout
+    assert "feature_view 'v': feature 'rate' is Float32 over the double column 'rate' of " \
+        "data/s.parquet: cast on read" in plan
+    assert "feature 'trips' is Int32 over the int64 column" in plan
+    cli("apply")
+    pq.write_table(pa.table({"driver_id": [1, 2], "event_timestamp": pa.array(
+        [now, now], pa.timestamp("us", tz="UTC"))}), tmp_path / "rows.parquet")
+    cli("get-historical-features", "--entities", "rows.parquet", "--features",
+        "v:rate,v:trips,v:count", "--output", "out.parquet")
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert out.schema.field("rate").type == pa.float32()
+    assert out.schema.field("trips").type == pa.int32()
+    assert out.schema.field("count").type == pa.float64()
+    assert out["rate"].to_pylist() == [pytest.approx(0.1), 2.5]
+    assert out["trips"].to_pylist() == [7, 8] and out["count"].to_pylist() == [3.0, 4.0]
+    cli("materialize", (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    read = json.loads(cli("get-online-features", "--entities", '{"driver_id": [2]}', "--features",
+                          "v:rate,v:trips").stdout)
+    assert [r["values"][0] for r in read["results"][1:]] == [2.5, 8]
+    # A value past Int32: an error naming the column when read.
+    pq.write_table(pa.table({
+        "driver_id": pa.array([3], pa.int64()),
+        "ts": pa.array([now - timedelta(hours=1)], pa.timestamp("us", tz="UTC")),
+        "rate": pa.array([0.5], pa.float64()), "trips": pa.array([2**40], pa.int64()),
+        "count": pa.array([1], pa.int64()), "name": ["c"]}), tmp_path / "data" / "s.parquet")
+    failed = cli("materialize", (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 now.strftime("%Y-%m-%dT%H:%M:%SZ"), ok=False)
+    assert "column 'trips'" in failed.stderr, failed.stderr
+    (tmp_path / "defs.yaml").write_text(definitions.replace("{name: count, dtype: Float64}",
+                                                            "{name: name, dtype: Float64}"))
+    assert "declared Float64 but column 'name'" in cli("plan", ok=False).stderr
 
 
 def test_definition_errors_name_file_line_and_object(driver_repo, cli):

@@ -172,13 +172,15 @@ def test_python_errors_name_the_file_and_line(driver_repo):
 def test_validation_errors_point_into_the_python_file(driver_repo):
     text = (driver_repo / "example_repo.py").read_text()
     bad = text.replace('Field(name="acc_rate", dtype=Float32),\n        Field(name="avg_daily_trips", dtype=Int64, description="Average daily trips")',
-                       'Field(name="acc_rate", dtype=Float32),\n        Field(name="avg_daily_trips", dtype=Float32, description="Average daily trips")')
+                       'Field(name="acc_rate", dtype=Float32),\n        Field(name="avg_daily_trips", dtype=String, description="Average daily trips")')
+    bad = bad.replace("from headwater.types import Float32, Float64, Int64",
+                      "from headwater.types import Float32, Float64, Int64, String")
     assert bad != text
     (driver_repo / "example_repo.py").write_text(bad)
     line = bad.splitlines().index('driver_stats_fv = FeatureView(') + 1
     result = run([HEADWATER, "apply"], cwd=driver_repo, ok=False)
     assert f"example_repo.py:{line}: feature_view 'driver_hourly_stats'" in result.stderr
-    assert "avg_daily_trips" in result.stderr and "Float32" in result.stderr
+    assert "avg_daily_trips" in result.stderr and "declared String" in result.stderr
 
 
 def test_the_name_rule_points_into_the_python_file(driver_repo):

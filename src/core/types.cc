@@ -140,4 +140,13 @@ bool KeyKindsCompatible(ScalarKind a, ScalarKind b) {
   return a == b || (is_integer(a) && is_integer(b));
 }
 
+bool CastsOnRead(FeatureType column, FeatureType declared) {
+  auto numeric = [](ScalarKind k) {
+    return k == ScalarKind::kInt32 || k == ScalarKind::kInt64 || k == ScalarKind::kFloat32 ||
+           k == ScalarKind::kFloat64;
+  };
+  return column.is_array == declared.is_array &&
+         (column.kind == declared.kind || (numeric(column.kind) && numeric(declared.kind)));
+}
+
 }  // namespace headwater

@@ -115,7 +115,7 @@ Status CheckSourceColumns(const ViewScan& scan, const FeatureViewProjection& pro
   for (size_t f = 0; f < scan.feature_columns.size(); ++f) {
     auto field = dataset.schema()->GetFieldByName(scan.feature_columns[f]);
     auto type = field ? FromArrowType(*field->type()) : Result<FeatureType>(Status::Invalid(""));
-    if (!type.ok() || !(*type == scan.feature_types[f])) {
+    if (!type.ok() || !CastsOnRead(*type, scan.feature_types[f])) {
       return Status::Invalid("source '", source.name, "' (", source.path, "): column '",
                              scan.feature_columns[f], "' is ",
                              field ? field->type()->ToString() : std::string("missing"),

@@ -219,7 +219,7 @@ Status ValidateFeatureView(const Definitions& definitions, const DataSource& sou
                       "' (" + resolved.file + ")");
     }
     auto actual = FromArrowType(*column->second);
-    if (!actual.ok() || !(*actual == feature.dtype)) {
+    if (!actual.ok() || !CastsOnRead(*actual, feature.dtype)) {
       return Fail(view->location, object,
                   "feature '" + feature.name + "' is declared " + FormatFeatureType(feature.dtype) +
                       " but column '" + feature.name + "' of " + resolved.file + " is " +
@@ -368,6 +368,28 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
     }
   }
   return Status::OK();
+}
+
+std::vector<std::string> SourceCasts(const RepoConfig& config, const Definitions& definitions) {
+  std::vector<std::string> lines;
+  for (const FeatureView& view : definitions.feature_views) {
+    if (view.is_stream()) continue;
+    const DataSource* source = definitions.BatchSourceOf(view);
+    if (source == nullptr) continue;
+    auto schema = ReadSourceSchema(config.Resolve(source->path));
+    if (!schema.ok()) continue;
+    for (const Field& feature : view.features) {
+      const std::string column = source->ColumnFor(feature.name);
+      auto field = (*schema)->GetFieldByName(column);
+      if (field == nullptr) continue;
+      auto actual = FromArrowType(*field->type());
+      if (!actual.ok() || *actual == feature.dtype) continue;
+      lines.push_back("feature_view '" + view.name + "': feature '" + feature.name + "' is " +
+                      FormatFeatureType(feature.dtype) + " over the " + field->type()->ToString() +
+                      " column '" + column + "' of " + source->path + ": cast on read");
+    }
+  }
+  return lines;
 }
 
 }  // namespace headwater::registry

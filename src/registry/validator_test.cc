@@ -92,13 +92,22 @@ TEST_F(ValidatorTest, FieldMappingRenamesColumns) {
   ASSERT_TRUE(definitions.ok()) << definitions.status().message();
 }
 
-TEST_F(ValidatorTest, SchemaTypeThatDisagreesWithParquetIsAnError) {
-  Write("defs.yaml", Definitions("    schema: [{name: conv_rate, dtype: Float64}]\n"));
+TEST_F(ValidatorTest, SchemaTypeNoCastReadsIsAnError) {
+  Write("defs.yaml", Definitions("    schema: [{name: conv_rate, dtype: String}]\n"));
   std::string error = LoadError();
   EXPECT_NE(error.find("defs.yaml:7"), std::string::npos) << error;
-  EXPECT_NE(error.find("declared Float64 but column 'conv_rate' of data/stats.parquet is Float32"),
+  EXPECT_NE(error.find("declared String but column 'conv_rate' of data/stats.parquet is Float32"),
             std::string::npos)
       << error;
+}
+
+TEST_F(ValidatorTest, NumbersOfAnotherWidthAreCastOnRead) {
+  EXPECT_TRUE(CastsOnRead({ScalarKind::kFloat64}, {ScalarKind::kFloat32}));
+  EXPECT_TRUE(CastsOnRead({ScalarKind::kInt64}, {ScalarKind::kInt32}));
+  EXPECT_TRUE(CastsOnRead({ScalarKind::kInt64, true}, {ScalarKind::kFloat64, true}));
+  EXPECT_FALSE(CastsOnRead({ScalarKind::kString}, {ScalarKind::kFloat64}));
+  EXPECT_FALSE(CastsOnRead({ScalarKind::kInt64, true}, {ScalarKind::kInt64}));
+  EXPECT_FALSE(CastsOnRead({ScalarKind::kUnixTimestamp}, {ScalarKind::kInt64}));
 }
 
 TEST_F(ValidatorTest, MissingColumnsAreErrors) {

@@ -134,6 +134,8 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     if (dry_run) return flink->plan.Report();
     return flink::ApplyJobs(config, flink->pipeline, flink->plan, flink->client);
   };
+  std::string casts;  // said by plan and apply alike
+  for (const std::string& line : registry::SourceCasts(config, next)) casts += line + "\n";
   ApplyOutcome outcome;
   outcome.changes = registry::Diff(current.definitions, next);
   outcome.version = current.version;
@@ -142,12 +144,12 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
                              : "No changes: registry version " + std::to_string(current.version) +
                                    " is up to date.\n";
     ARROW_ASSIGN_OR_RAISE(auto report, jobs());
-    outcome.report += report;
+    outcome.report += casts + report;
     return outcome;
   }
   if (dry_run) {
     ARROW_ASSIGN_OR_RAISE(auto report, jobs());
-    outcome.report = Summary(outcome.changes, "Plan") + report;
+    outcome.report = Summary(outcome.changes, "Plan") + casts + report;
     return outcome;
   }
   registry::Registry updated = current;
@@ -159,7 +161,8 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
   ARROW_RETURN_NOT_OK(UpdateOnlineStore(writable, current, &updated, &report));
   ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, updated));
   report << Summary(outcome.changes, "Applied") << "Registry version " << updated.version
-         << " written to " << config.registry_path.string() << "\n";
+         << " written to " << config.registry_path.string() << "\n"
+         << casts;
   ARROW_ASSIGN_OR_RAISE(auto job_report, jobs());
   report << job_report;
   outcome.version = updated.version;

@@ -50,4 +50,10 @@ Result<FeatureType> FromArrowType(const arrow::DataType& type);
 /// integers (Int32 against Int64 included), strings match strings, bytes match bytes.
 bool KeyKindsCompatible(ScalarKind a, ScalarKind b);
 
+/// Whether a source column of type `column` is read as a feature declared `declared` by a cast
+/// (as Feast casts): the same type, or numbers to numbers of any width (Float32 over a float64
+/// column, Int32 over int64, Float64 over int64), arrays alike. A value that does not fit the
+/// declared type (an int64 past Int32) is an error when read, naming the column.
+bool CastsOnRead(FeatureType column, FeatureType declared);
+
 }  // namespace headwater

@@ -41,6 +41,11 @@ Status ParseDefinitions(const std::string& text, const std::string& file_name, D
 /// file, line and object.
 Status Validate(const RepoConfig& config, Definitions* definitions);
 
+/// One line per feature whose source column is read through a cast (CastsOnRead: Float32 over a
+/// float64 column, ...), as `plan` and `apply` print them; sources that cannot be read are left
+/// to Validate.
+std::vector<std::string> SourceCasts(const RepoConfig& config, const Definitions& definitions);
+
 /// Where a stream view's window rows are kept offline: a file source over
 /// `offline_store.path/<view name>` (join keys, event_timestamp, the features). Derived from the
 /// name, never taken from a file: Validate and the registry reader both set `view.windows` here.
