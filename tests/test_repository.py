@@ -264,3 +264,30 @@ def test_batch_engine_flink_without_a_cluster_is_a_clear_error_that_changes_noth
     # --engine embedded overrides the configuration for one command.
     cli("materialize-incremental", now, "--engine", "embedded", cwd=driver_repo)
     assert json.loads(cli("registry-dump", cwd=driver_repo).stdout)["materializations"]
+
+
+def test_feasts_listings_of_the_applied_registry(driver_repo, cli):
+    """`feast feature-views list` and friends, with Feast's columns, --tags, --json, describe."""
+    lines = cli("feature-views", "list", cwd=driver_repo).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "ENTITIES", "TYPE"]
+    assert lines[1].split() == ["driver_hourly_stats", "driver", "FeatureView"]
+    assert cli("entities", "list", cwd=driver_repo).stdout.splitlines()[0].split() == [
+        "NAME", "DESCRIPTION", "TYPE"]
+    sources = cli("data-sources", "list", cwd=driver_repo).stdout
+    assert "driver_stats_source" in sources and "FileSource" in sources
+    services = cli("feature-services", "list", cwd=driver_repo).stdout.splitlines()
+    assert services[1].startswith("driver_activity") and "driver_hourly_stats:conv_rate" in services[1]
+    assert cli("on-demand-feature-views", "list", cwd=driver_repo).stdout.strip() == "NAME"
+    tagged = json.loads(cli("feature-views", "list", "--tags", "team:driver_performance", "--json",
+                            cwd=driver_repo).stdout)
+    assert [v["name"] for v in tagged] == ["driver_hourly_stats"]
+    assert json.loads(cli("feature-views", "list", "--tags", "team:nobody", "--json",
+                          cwd=driver_repo).stdout) == []
+    described = json.loads(cli("feature-views", "describe", "driver_hourly_stats",
+                               cwd=driver_repo).stdout)
+    assert described["name"] == "driver_hourly_stats" and described["ttl"]
+    missing = cli("entities", "describe", "nobody", cwd=driver_repo, ok=False)
+    assert missing.returncode == 1 and "no entity named 'nobody' is applied" in missing.stderr
+    bad = cli("feature-views", "list", "--tags", "team", cwd=driver_repo, ok=False)
+    assert bad.returncode == 1 and "'team' is not key:value" in bad.stderr
+    assert cli("feature-views", cwd=driver_repo, ok=False).returncode == 2

@@ -54,6 +54,23 @@ void AddRepositoryCommands(CLI::App& app, Invocation* out) {
   flink->add_subcommand("status", "List the jobs with their state, checkpoints and source lag");
 }
 
+// Feast's listings: `<kind> list [--tags k:v] [--json]`, `<kind> describe NAME`.
+void AddListingCommands(CLI::App& app, Invocation* out) {
+  ListingArguments& listing = out->listing;
+  for (const char* kind : {"entities", "data-sources", "feature-views", "feature-services",
+                           "on-demand-feature-views"}) {
+    auto* group = app.add_subcommand(kind, std::string("List or describe the applied ") + kind);
+    group->require_subcommand(1);
+    auto* list = group->add_subcommand("list", std::string("List the ") + kind);
+    list->add_option("--tags", listing.tags, "Only objects with these tags, key:value")
+        ->delimiter(',');
+    list->add_flag("--json", listing.json, "JSON objects instead of a table");
+    auto* describe =
+        group->add_subcommand("describe", "Print one object, as the registry holds it");
+    describe->add_option("NAME", listing.name, "Its name")->required();
+  }
+}
+
 void AddRetrievalCommands(CLI::App& app, Invocation* out) {
   HistoricalOptions& historical = out->historical;
   auto* history = app.add_subcommand("get-historical-features",
@@ -144,6 +161,7 @@ std::variant<Invocation, int> ParseCommandLine(int argc, const char* const* argv
   AddRepositoryCommands(app, &invocation);
   AddRetrievalCommands(app, &invocation);
   AddMaterializeCommands(app, &invocation);
+  AddListingCommands(app, &invocation);
   AddServingCommands(app, &invocation);
   try {
     app.parse(argc, argv);
@@ -151,6 +169,11 @@ std::variant<Invocation, int> ParseCommandLine(int argc, const char* const* argv
     return app.exit(error) == 0 ? 0 : 2;
   }
   invocation.command = app.get_subcommands().front()->get_name();
+  if (const CLI::App* group = app.get_subcommands().front();
+      !group->get_subcommands().empty() && invocation.command != "flink") {
+    invocation.listing.kind = invocation.command;
+    invocation.listing.action = group->get_subcommands().front()->get_name();
+  }
   if (!chdir.empty()) invocation.global.repo = chdir;
   const bool selects =
       !invocation.historical.features.empty() || !invocation.historical.feature_service.empty() ||
@@ -186,6 +209,7 @@ Status Run(const Invocation& invocation) {
   if (command == "stream") return RunStream(global);
   if (command == "serve") return RunServe(global, invocation.serve);
   if (command == "hash-token") return RunHashToken(invocation.operand);
+  if (!invocation.listing.kind.empty()) return RunListing(global, invocation.listing);
   return Status::Invalid("unknown command '", command, "'");
 }
 

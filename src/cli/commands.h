@@ -64,6 +64,17 @@ Status RunCompileFlink(const GlobalOptions& global, const std::filesystem::path&
 Status RunFlinkStatus(const GlobalOptions& global);
 
 /// One parsed command line: the subcommand and its arguments, nothing run yet.
+/// `entities|data-sources|feature-views|feature-services|on-demand-feature-views list|describe`:
+/// Feast's listings of the applied registry.
+struct ListingArguments {
+  std::string kind;               // the command: "entities", "feature-views", ...
+  std::string action;             // "list" or "describe"
+  std::string name;               // describe's NAME
+  bool json = false;              // list: JSON instead of a table
+  std::vector<std::string> tags;  // list: only objects with every key:value
+};
+Status RunListing(const GlobalOptions& global, const ListingArguments& arguments);
+
 struct Invocation {
   std::string command;  // "apply", "materialize", ... as typed
   GlobalOptions global;
@@ -73,6 +84,7 @@ struct Invocation {
   MaterializeArguments materialize;  // materialize and materialize-incremental
   OnlineArguments online;
   server::ServerOptions serve;
+  ListingArguments listing;
 };
 
 /// Parses `argv`. Returns the invocation, or the exit code to stop with after CLI11 printed help,
