@@ -291,3 +291,27 @@ def test_feasts_listings_of_the_applied_registry(driver_repo, cli):
     bad = cli("feature-views", "list", "--tags", "team", cwd=driver_repo, ok=False)
     assert bad.returncode == 1 and "'team' is not key:value" in bad.stderr
     assert cli("feature-views", cwd=driver_repo, ok=False).returncode == 2
+
+
+def test_feasts_configuration_keys_are_accepted_or_ignored_with_a_line(driver_repo, cli):
+    """feature_store.yaml as Feast writes it: its offline store types, `auth: {type: no_auth}`,
+    and keys that change nothing here (said once, with their line); a misspelled key is still an
+    error with its line."""
+    config = driver_repo / "feature_store.yaml"
+    base = config.read_text().replace("type: file", "type: duckdb")
+    config.write_text(base + "entity_key_serialization_version: 3\nflags:\n  alpha: true\n"
+                      "coerce_tz_aware: true\nauth:\n  type: no_auth\n")
+    lines = base.count("\n")
+    out = cli("plan", cwd=driver_repo).stdout
+    assert f"feature_store.yaml:{lines + 2}: 'flags' is Feast's and changes nothing in " \
+        "Headwater: ignored" in out
+    assert f"feature_store.yaml:{lines + 4}: 'coerce_tz_aware'" in out
+    config.write_text(base + "coerce_tz_awre: true\n")
+    failed = cli("plan", cwd=driver_repo, ok=False)
+    assert f"feature_store.yaml:{lines + 1}: unknown field 'coerce_tz_awre'" in failed.stderr
+    config.write_text(base + "auth:\n  type: kubernetes\n")
+    failed = cli("plan", cwd=driver_repo, ok=False)
+    assert "type 'kubernetes' is not supported (supported: no_auth" in failed.stderr
+    config.write_text(base.replace("type: duckdb", "type: bigquery"))
+    assert "unknown type 'bigquery' (supported: file, dask, duckdb)" in cli(
+        "plan", cwd=driver_repo, ok=False).stderr

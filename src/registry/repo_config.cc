@@ -1,5 +1,6 @@
 #include "headwater/registry/repo_config.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "headwater/core/file.h"
@@ -103,8 +104,11 @@ Status ReadOfflineStore(YamlReader& reader, const YAML::Node& offline, OfflineSt
   ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type", "path"}));
   ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "type", &store->type));
   ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "path", &store->path));
+  // Feast's dask and duckdb offline stores read the same Parquet files as its file store.
+  if (store->type == "dask" || store->type == "duckdb") store->type = "file";
   if (store->type != "file") {
-    return reader.Error(offline["type"], "unknown type '" + store->type + "' (supported: file)");
+    return reader.Error(offline["type"],
+                        "unknown type '" + store->type + "' (supported: file, dask, duckdb)");
   }
   return Status::OK();
 }
@@ -242,6 +246,16 @@ Result<ApiToken> ReadToken(YamlReader& reader, const YAML::Node& node) {
 Status ReadAuth(YamlReader& reader, const YAML::Node& auth, AuthConfig* config) {
   if (!auth || auth.IsNull()) return Status::OK();
   reader.SetContext("auth");
+  // Feast's `auth: {type: no_auth}` (its template's default) is no authentication.
+  if (auth.IsMap() && auth["type"]) {
+    ARROW_RETURN_NOT_OK(reader.CheckKeys(auth, {"type"}));
+    std::string type;
+    ARROW_RETURN_NOT_OK(reader.OptionalString(auth, "type", &type));
+    if (type == "no_auth") return Status::OK();
+    return reader.Error(auth["type"], "type '" + type +
+                                          "' is not supported (supported: no_auth, or `tokens` "
+                                          "for API tokens; see http_api.md)");
+  }
   ARROW_RETURN_NOT_OK(reader.CheckKeys(auth, {"tokens"}));
   config->enabled = true;
   ARROW_RETURN_NOT_OK(reader.ForEach(auth, "tokens", [&](const YAML::Node& node) -> Status {
@@ -255,10 +269,40 @@ Status ReadAuth(YamlReader& reader, const YAML::Node& auth, AuthConfig* config) 
 
 Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* config) {
   if (root.IsNull()) return reader.Error(root, "the file is empty; 'project' is required");
-  ARROW_RETURN_NOT_OK(
-      reader.CheckKeys(root, {"project", "registry", "provider", "online_store", "offline_store",
-                              "entity_key_serialization_version", "auth", "stream", "stream_engine",
-                              "batch_engine", "max_event_time_skew"}));
+  // Feast's keys that change nothing here: accepted, each said once by plan and apply.
+  constexpr std::string_view kFeastOnly[] = {
+      "project_description", "feature_server",         "flags",       "repo_path",
+      "coerce_tz_aware",     "materialization",        "openlineage", "mlflow",
+      "embedding_model",     "data_quality_monitoring"};
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(root, {"project",
+                                              "registry",
+                                              "provider",
+                                              "online_store",
+                                              "offline_store",
+                                              "entity_key_serialization_version",
+                                              "auth",
+                                              "stream",
+                                              "stream_engine",
+                                              "batch_engine",
+                                              "max_event_time_skew",
+                                              "project_description",
+                                              "feature_server",
+                                              "flags",
+                                              "repo_path",
+                                              "coerce_tz_aware",
+                                              "materialization",
+                                              "openlineage",
+                                              "mlflow",
+                                              "embedding_model",
+                                              "data_quality_monitoring"}));
+  for (const auto& entry : root) {
+    const std::string name = entry.first.Scalar();
+    if (std::find(std::begin(kFeastOnly), std::end(kFeastOnly), name) == std::end(kFeastOnly)) {
+      continue;
+    }
+    config->ignored.push_back(reader.Location(entry.first).ToString() + ": '" + name +
+                              "' is Feast's and changes nothing in Headwater: ignored");
+  }
   ARROW_RETURN_NOT_OK(reader.RequiredString(root, "project", &config->project));
   Status named = CheckName(config->project);
   if (!named.ok()) return reader.Error(root["project"], "project " + named.message());

@@ -135,6 +135,7 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     return flink::ApplyJobs(config, flink->pipeline, flink->plan, flink->client);
   };
   std::string casts;  // said by plan and apply alike
+  for (const std::string& line : config.ignored) casts += line + "\n";
   for (const std::string& line : registry::SourceCasts(config, next)) casts += line + "\n";
   ApplyOutcome outcome;
   outcome.changes = registry::Diff(current.definitions, next);

@@ -130,6 +130,10 @@ struct RepoConfig {
   /// 1900-01-01 are refused too. Default 1d.
   Duration max_event_time_skew{86'400'000'000};
 
+  /// Feast's keys that change nothing here, one line each ("feature_store.yaml:9: 'flags' ...
+  /// ignored"), as plan and apply print them.
+  std::vector<std::string> ignored;
+
   /// Resolves a path written in the repository (relative to its root) to an absolute one.
   std::filesystem::path Resolve(const std::string& path) const;
 };
