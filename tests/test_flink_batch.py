@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from test_stream import DEFINITIONS as STREAM_DEFINITIONS  # ticker_windows over trades
+
 BASE = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 US = pa.timestamp("us", tz="UTC")
 
@@ -289,25 +291,6 @@ def test_a_failing_job_or_a_stray_file_is_a_clear_error_that_changes_nothing(add
     assert not any((repo / "data" / "flink-staging").iterdir())  # staging cleaned up
 
 
-STREAM_DEFINITIONS = """
-entities: [{name: ticker, join_keys: [ticker], value_type: STRING}]
-sources:
-  - {name: trades, path: data/trades, timestamp_field: timestamp}
-  - {name: trades_push, type: push, batch_source: trades, watermark_delay: 10s}
-feature_views:
-  - name: ticker_windows
-    entities: [ticker]
-    source: trades_push
-    ttl: 0
-    aggregations:
-      - {column: price, function: min, time_window: 5m, slide_interval: 1m}
-      - {column: price, function: max, time_window: 5m, slide_interval: 1m}
-      - {column: price, function: mean, time_window: 10m, slide_interval: 1m}
-      - {column: price, function: count, time_window: 10m, slide_interval: 1m}
-      - {column: price, function: stddev, time_window: 10m, slide_interval: 1m}
-      - {column: price, function: last, time_window: 5m, slide_interval: 1m}
-      - {column: size, function: sum, time_window: 2m}
-"""
 EXACT = ["ticker", "event_timestamp", "min_price_5m", "max_price_5m", "count_price_10m",
          "last_price_5m", "sum_size_2m"]
 # Summation order: the embedded engine folds events in file order, Flink in the order its sort

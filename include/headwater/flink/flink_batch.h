@@ -66,6 +66,12 @@ Result<BatchJob> CompileBackfillJob(const registry::RepoConfig& config,
                                     const registry::FeatureView& view, Timestamp first,
                                     Timestamp end, const std::filesystem::path& staging);
 
+/// Entity rows selected by `query` as one job: every file source declared as a table of its
+/// name, `CREATE TABLE ... AS <query>` into `staging`/entities.
+BatchJob CompileEntityQueryJob(const registry::RepoConfig& config,
+                               const registry::Definitions& definitions, const std::string& query,
+                               const std::filesystem::path& staging);
+
 /// batch.sql of `headwater compile flink`: every view's batch jobs as `--engine flink` runs them
 /// (materialization or backfill over [epoch, now), training data per view), each commented;
 /// a view Flink cannot run says why.
