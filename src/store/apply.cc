@@ -134,9 +134,9 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
     if (dry_run) return flink->plan.Report();
     return flink::ApplyJobs(config, flink->pipeline, flink->plan, flink->client);
   };
-  std::string casts;  // said by plan and apply alike
-  for (const std::string& line : config.ignored) casts += line + "\n";
-  for (const std::string& line : registry::SourceCasts(config, next)) casts += line + "\n";
+  std::string notices;  // ignored Feast keys and casts on read: said by plan and apply alike
+  for (const std::string& line : config.ignored) notices += line + "\n";
+  for (const std::string& line : registry::SourceCasts(config, next)) notices += line + "\n";
   ApplyOutcome outcome;
   outcome.changes = registry::Diff(current.definitions, next);
   outcome.version = current.version;
@@ -145,12 +145,12 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
                              : "No changes: registry version " + std::to_string(current.version) +
                                    " is up to date.\n";
     ARROW_ASSIGN_OR_RAISE(auto report, jobs());
-    outcome.report += casts + report;
+    outcome.report += notices + report;
     return outcome;
   }
   if (dry_run) {
     ARROW_ASSIGN_OR_RAISE(auto report, jobs());
-    outcome.report = Summary(outcome.changes, "Plan") + casts + report;
+    outcome.report = Summary(outcome.changes, "Plan") + notices + report;
     return outcome;
   }
   registry::Registry updated = current;
@@ -163,7 +163,7 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
   ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, updated));
   report << Summary(outcome.changes, "Applied") << "Registry version " << updated.version
          << " written to " << config.registry_path.string() << "\n"
-         << casts;
+         << notices;
   ARROW_ASSIGN_OR_RAISE(auto job_report, jobs());
   report << job_report;
   outcome.version = updated.version;
