@@ -20,8 +20,9 @@ START, END = "2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z"
 
 def configure(data, store, redis_port):
     repo = data / "repo"
-    online = ("online_store: {type: rocksdb, path: data/online}\n" if store == "rocksdb" else
-              f"online_store: {{type: redis, connection_string: '127.0.0.1:{redis_port}'}}\n")
+    online = {"rocksdb": "online_store: {type: rocksdb, path: data/online}\n",
+              "sqlite": "online_store: {type: sqlite, path: data/online.db}\n",
+              "redis": f"online_store: {{type: redis, connection_string: '127.0.0.1:{redis_port}'}}\n"}[store]
     (repo / "feature_store.yaml").write_text(
         f"project: bench_{store}\nregistry: data/registry_{store}.json\n" + online)
     return repo
@@ -70,8 +71,8 @@ def main():
         if not args.skip_feast:
             print("feast comparison: 1M rows x 10 Float64 over 100k keys", flush=True)
             small = ensure_data(args.data / "materialize_1m_100k", 1_000, 1_000_000, 100_000)
-            for store in ("sqlite", "redis"):
-                hw_store = "rocksdb" if store == "sqlite" else "redis"
+            for store in ("sqlite", "redis"):  # like for like: the same store on both sides
+                hw_store = store
                 hw = headwater_materialize(binary, small, hw_store, port, args.repeat, args.threads,
                                            1_000_000)
                 subprocess.run(["redis-cli", "-p", port, "flushall"], check=True,

@@ -1,4 +1,5 @@
-"""materialize, materialize-incremental and get-online-features on RocksDB and on a real Redis."""
+"""materialize, materialize-incremental and get-online-features on RocksDB, SQLite and a real
+Redis."""
 import json
 import os
 import random
@@ -56,8 +57,9 @@ def redis_port(tmp_path_factory):
 
 def write_repo(root: Path, store: str, redis_port=None):
     (root / "data").mkdir(parents=True, exist_ok=True)
-    online = ("online_store: {type: rocksdb, path: data/online}\n" if store == "rocksdb" else
-              f"online_store: {{type: redis, connection_string: '127.0.0.1:{redis_port}'}}\n")
+    online = {"rocksdb": "online_store: {type: rocksdb, path: data/online}\n",
+              "sqlite": "online_store: {type: sqlite}\n",
+              "redis": f"online_store: {{type: redis, connection_string: '127.0.0.1:{redis_port}'}}\n"}[store]
     (root / "feature_store.yaml").write_text(f"project: p{random.randrange(10**9)}\n" + online)
     (root / "defs.yaml").write_text(DEFINITIONS)
     stats = [
@@ -82,7 +84,7 @@ def write_repo(root: Path, store: str, redis_port=None):
         root / "data" / "pairs.parquet")
 
 
-@pytest.fixture(params=["rocksdb", "redis"])
+@pytest.fixture(params=["rocksdb", "sqlite", "redis"])
 def repo(request, tmp_path, cli, redis_port):
     write_repo(tmp_path, request.param, redis_port)
     cli("apply")

@@ -2,6 +2,7 @@
 
 #include "redis_online_store.h"
 #include "rocksdb_online_store.h"
+#include "sqlite_online_store.h"
 
 namespace headwater::online {
 
@@ -29,6 +30,11 @@ Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const registry::RepoConfig&
     ARROW_ASSIGN_OR_RAISE(auto store,
                           RedisOnlineStore::Open(settings.connection_string, config.project,
                                                  settings.key_ttl_seconds));
+    return std::unique_ptr<OnlineStore>(std::move(store));
+  }
+  if (settings.type == "sqlite") {
+    ARROW_ASSIGN_OR_RAISE(auto store,
+                          SqliteOnlineStore::Open(config.Resolve(settings.path).string(), mode));
     return std::unique_ptr<OnlineStore>(std::move(store));
   }
   ARROW_ASSIGN_OR_RAISE(auto store,

@@ -184,8 +184,36 @@ TEST_P(OnlineStoreTest, TracksTheNewestEventTimeWritten) {
   EXPECT_EQ(Contents(*store_, "v").size(), 3u);  // the freshness key is not a row
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, OnlineStoreTest, ::testing::Values("rocksdb", "redis"),
+INSTANTIATE_TEST_SUITE_P(Stores, OnlineStoreTest, ::testing::Values("rocksdb", "sqlite", "redis"),
                          [](const auto& info) { return info.param; });
+
+TEST(SqliteOnlineStoreTest, SeveralWritersShareOneFile) {
+  // Unlike RocksDB, SQLite lets several processes (here: connections) write the same store.
+  const fs::path dir = fs::temp_directory_path() / ("hw_sqlite_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  registry::RepoConfig config;
+  config.repo_path = dir;
+  config.online_store.type = "sqlite";
+  config.online_store.path = "data/online.db";
+  auto first = OpenOnlineStore(config, OpenMode::kReadWrite);
+  auto second = OpenOnlineStore(config, OpenMode::kReadWrite);
+  ASSERT_TRUE(first.ok() && second.ok()) << second.status().message();
+  ASSERT_TRUE((*first)->Write("v", Rows({"k1"}), Rows({Value(5, 0, 'a')})).ok());
+  auto written =
+      (*second)->Write("v", Rows({"k1", "k2"}), Rows({Value(4, 0, 'b'), Value(1, 0, 'c')}));
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->written, 1);
+  EXPECT_EQ(written->skipped_older, 1);  // the first writer's newer k1 stands
+  std::vector<std::string> values;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE((*first)->Read({{"v", "k1"}, {"v", "k2"}}, &values, &found).ok());
+  EXPECT_EQ(found, (std::vector<uint8_t>{1, 1}));
+  EXPECT_EQ(values[0], Value(5, 0, 'a'));
+  EXPECT_EQ(values[1], Value(1, 0, 'c'));
+  first->reset();
+  second->reset();
+  fs::remove_all(dir);
+}
 
 TEST(OnlineStoreOpenTest, UnreachableRedisIsAClearError) {
   registry::RepoConfig config;

@@ -78,16 +78,27 @@ Status ReadRegistrySection(YamlReader& reader, const YAML::Node& root, RepoConfi
   return Status::OK();
 }
 
-Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, OnlineStoreConfig* store) {
+Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, RepoConfig* config) {
+  OnlineStoreConfig* store = &config->online_store;
   if (!online || online.IsNull()) return Status::OK();
   reader.SetContext("online_store");
+  // Feast's vector-search settings of its sqlite store.
+  static constexpr const char* kFeastOnly[] = {
+      "vector_enabled", "vector_len", "text_search_enabled", "enable_openai_compatible_store"};
   ARROW_RETURN_NOT_OK(
-      reader.CheckKeys(online, {"type", "path", "connection_string", "key_ttl_seconds"}));
-  ARROW_RETURN_NOT_OK(reader.OptionalString(online, "type", &store->type));
-  if (store->type != "rocksdb" && store->type != "redis") {
-    return reader.Error(online["type"],
-                        "unknown type '" + store->type + "' (supported: rocksdb, redis)");
+      reader.CheckKeys(online, {"type", "path", "connection_string", "key_ttl_seconds",
+                                kFeastOnly[0], kFeastOnly[1], kFeastOnly[2], kFeastOnly[3]}));
+  for (const char* name : kFeastOnly) {
+    if (!online[name]) continue;
+    config->ignored.push_back(reader.Location(online[name]).ToString() + ": online_store '" + name +
+                              "' is Feast's and changes nothing in Headwater: ignored");
   }
+  ARROW_RETURN_NOT_OK(reader.OptionalString(online, "type", &store->type));
+  if (store->type != "rocksdb" && store->type != "redis" && store->type != "sqlite") {
+    return reader.Error(online["type"],
+                        "unknown type '" + store->type + "' (supported: rocksdb, sqlite, redis)");
+  }
+  if (store->type == "sqlite") store->path = "data/online.db";  // Feast's default file
   ARROW_RETURN_NOT_OK(reader.OptionalString(online, "path", &store->path));
   ARROW_RETURN_NOT_OK(
       reader.OptionalString(online, "connection_string", &store->connection_string));
@@ -315,7 +326,7 @@ Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* conf
   }
   int64_t key_version = 3;  // Feast's key; Headwater's key encoding is its own (entity_key.h)
   ARROW_RETURN_NOT_OK(reader.OptionalInt(root, "entity_key_serialization_version", &key_version));
-  ARROW_RETURN_NOT_OK(ReadOnlineStore(reader, root["online_store"], &config->online_store));
+  ARROW_RETURN_NOT_OK(ReadOnlineStore(reader, root["online_store"], config));
   ARROW_RETURN_NOT_OK(ReadOfflineStore(reader, root["offline_store"], &config->offline_store));
   ARROW_RETURN_NOT_OK(ReadStream(reader, root["stream"], &config->stream));
   ARROW_RETURN_NOT_OK(ReadStreamEngine(reader, root["stream_engine"], &config->stream_engine));

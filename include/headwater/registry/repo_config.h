@@ -14,9 +14,11 @@ namespace headwater::registry {
 
 /// The online store settings (`online_store:`). Used from the online-store milestone on.
 struct OnlineStoreConfig {
-  /// "rocksdb" (default, embedded) or "redis".
+  /// "rocksdb" (default, embedded), "sqlite" (embedded, one file several processes may open)
+  /// or "redis".
   std::string type = "rocksdb";
-  /// RocksDB directory, relative to the repository. Default "data/online".
+  /// RocksDB directory or SQLite file, relative to the repository. Default "data/online"
+  /// (RocksDB) or "data/online.db" (SQLite, as Feast).
   std::string path = "data/online";
   /// Redis "host:port". Default "127.0.0.1:6379".
   std::string connection_string = "127.0.0.1:6379";
