@@ -15,7 +15,7 @@ struct KindName {
   std::string_view value_type;  // Feast's ValueType enum name
 };
 
-constexpr std::array<KindName, 8> kKindNames = {{
+constexpr std::array<KindName, 9> kKindNames = {{
     {ScalarKind::kInt32, "Int32", "INT32"},
     {ScalarKind::kInt64, "Int64", "INT64"},
     {ScalarKind::kFloat32, "Float32", "FLOAT"},
@@ -24,6 +24,7 @@ constexpr std::array<KindName, 8> kKindNames = {{
     {ScalarKind::kBytes, "Bytes", "BYTES"},
     {ScalarKind::kBool, "Bool", "BOOL"},
     {ScalarKind::kUnixTimestamp, "UnixTimestamp", "UNIX_TIMESTAMP"},
+    {ScalarKind::kJson, "Json", "JSON"},
 }};
 
 bool ParseScalar(std::string_view text, ScalarKind& kind) {
@@ -36,6 +37,11 @@ bool ParseScalar(std::string_view text, ScalarKind& kind) {
   // Feast's ValueType also spells the float kinds FLOAT32/FLOAT64 in some versions.
   if (text == "FLOAT32") return kind = ScalarKind::kFloat32, true;
   if (text == "FLOAT64") return kind = ScalarKind::kFloat64, true;
+  // Feast's Map and Struct({...}) are documents too.
+  if (text == "Map" || text == "MAP" || text == "Struct" || text == "STRUCT" ||
+      (text.starts_with("Struct(") && text.ends_with(")"))) {
+    return kind = ScalarKind::kJson, true;
+  }
   return false;
 }
 
@@ -50,6 +56,7 @@ std::shared_ptr<arrow::DataType> ScalarArrowType(ScalarKind kind) {
     case ScalarKind::kFloat64:
       return arrow::float64();
     case ScalarKind::kString:
+    case ScalarKind::kJson:
       return arrow::utf8();
     case ScalarKind::kBytes:
       return arrow::binary();
@@ -83,10 +90,14 @@ Result<ScalarKind> ScalarFromArrow(const arrow::DataType& type) {
       return ScalarKind::kBool;
     case arrow::Type::TIMESTAMP:
       return ScalarKind::kUnixTimestamp;
+    case arrow::Type::STRUCT:
+    case arrow::Type::MAP:
+      return ScalarKind::kJson;
     default:
       return Status::TypeError("Arrow type ", type.ToString(),
                                " has no feature type (use Int32, Int64, Float32, Float64, String, "
-                               "Bytes, Bool, UnixTimestamp or a list of those)");
+                               "Bytes, Bool, UnixTimestamp or a list of those, or a struct or "
+                               "map for Json)");
   }
 }
 
@@ -102,10 +113,10 @@ Result<FeatureType> ParseFeatureType(std::string_view text) {
     inner = text.substr(0, text.size() - 5);
     type.is_array = true;
   }
-  if (!ParseScalar(inner, type.kind)) {
+  if (!ParseScalar(inner, type.kind) || (type.is_array && type.kind == ScalarKind::kJson)) {
     return Status::Invalid("unknown type '", text,
                            "' (expected Int32, Int64, Float32, Float64, String, Bytes, Bool, "
-                           "UnixTimestamp or Array(T) of those)");
+                           "UnixTimestamp or Array(T) of those, or Json, Map or Struct)");
   }
   return type;
 }
@@ -132,6 +143,10 @@ Result<FeatureType> FromArrowType(const arrow::DataType& type) {
     scalar = arrow::internal::checked_cast<const arrow::BaseListType&>(type).value_type().get();
   }
   ARROW_ASSIGN_OR_RAISE(out.kind, ScalarFromArrow(*scalar));
+  if (out.is_array && out.kind == ScalarKind::kJson) {
+    return Status::TypeError("Arrow type ", type.ToString(),
+                             " has no feature type (a list of structs or maps is not supported)");
+  }
   return out;
 }
 
@@ -145,6 +160,10 @@ bool CastsOnRead(FeatureType column, FeatureType declared) {
     return k == ScalarKind::kInt32 || k == ScalarKind::kInt64 || k == ScalarKind::kFloat32 ||
            k == ScalarKind::kFloat64;
   };
+  if (declared.kind == ScalarKind::kJson) {
+    return !column.is_array &&
+           (column.kind == ScalarKind::kJson || column.kind == ScalarKind::kString);
+  }
   return column.is_array == declared.is_array &&
          (column.kind == declared.kind || (numeric(column.kind) && numeric(declared.kind)));
 }

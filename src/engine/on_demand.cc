@@ -23,6 +23,7 @@ std::optional<ExprType> ExprTypeOf(const FeatureType& type) {
     case ScalarKind::kFloat64:
       return ExprType::kFloat64;
     case ScalarKind::kString:
+    case ScalarKind::kJson:  // its JSON text
       return ExprType::kString;
     case ScalarKind::kBool:
       return ExprType::kBool;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "headwater/engine/feature_columns.h"
 #include "headwater/engine/latest_row_by_key.h"
 #include "headwater/engine/parallel_for.h"
 #include "headwater/ingest/window_job.h"
@@ -229,8 +230,9 @@ Status WriteLatestRows(const FeatureView& view, const ViewSource& input,
         const int64_t n = rows->num_rows();
         ARROW_ASSIGN_OR_RAISE(auto columns, Columns(*rows, 0, schema.size()));
         for (size_t f = 0; f < columns.size(); ++f) {
-          if (!columns[f]->type()->Equals(*ToArrowType(schema[f]))) {
-            auto cast = arrow::compute::Cast(*columns[f], ToArrowType(schema[f]));
+          if (!columns[f]->type()->Equals(*ToArrowType(schema[f])) ||
+              schema[f].kind == ScalarKind::kJson) {
+            auto cast = engine::ReadAsFeature(columns[f], schema[f]);
             if (!cast.ok()) {
               return Status::Invalid("source '", source.name, "': column '", feature_columns[f],
                                      "' does not fit feature type ", FormatFeatureType(schema[f]),

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "headwater/engine/feature_columns.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/registry_lock.h"
@@ -62,7 +63,7 @@ Result<std::shared_ptr<arrow::Array>> ColumnAs(const arrow::Table& df, const std
   } else {
     ARROW_ASSIGN_OR_RAISE(column, arrow::Concatenate(chunks->chunks()));
   }
-  if (column->type()->Equals(*type)) return column;
+  if (type == nullptr || column->type()->Equals(*type)) return column;
   const bool to_float32 =
       type->id() == arrow::Type::FLOAT ||
       (type->id() == arrow::Type::LIST && type->field(0)->type()->id() == arrow::Type::FLOAT);
@@ -167,7 +168,18 @@ Result<EncodedRows> EncodeRows(const registry::Definitions& definitions,
   std::vector<std::shared_ptr<arrow::Array>> features;
   std::vector<FeatureType> schema;
   for (const registry::Field& field : view.features) {
-    ARROW_ASSIGN_OR_RAISE(auto column, ColumnAs(df, field.name, ToArrowType(field.dtype)));
+    std::shared_ptr<arrow::Array> column;
+    if (field.dtype.kind == ScalarKind::kJson) {  // documents: structs, maps or JSON text
+      ARROW_ASSIGN_OR_RAISE(column, ColumnAs(df, field.name, nullptr));
+      auto documents = engine::ReadAsFeature(column, field.dtype);
+      if (!documents.ok()) {
+        return Status::Invalid("df.", field.name, " (", column->type()->ToString(),
+                               ") cannot be read as Json: ", documents.status().message());
+      }
+      column = *documents;
+    } else {
+      ARROW_ASSIGN_OR_RAISE(column, ColumnAs(df, field.name, ToArrowType(field.dtype)));
+    }
     features.push_back(std::move(column));
     schema.push_back(field.dtype);
   }

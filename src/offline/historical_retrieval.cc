@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "headwater/core/time.h"
+#include "headwater/engine/feature_columns.h"
 #include "headwater/engine/on_demand.h"
 #include "headwater/engine/parallel_for.h"
 #include "headwater/engine/point_in_time_join.h"
@@ -232,9 +233,14 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
     ARROW_ASSIGN_OR_RAISE(
         auto taken_rows, arrays.empty() ? arrow::MakeEmptyArray(type) : arrow::Concatenate(arrays));
     ARROW_ASSIGN_OR_RAISE(auto placed, arrow::compute::Take(*taken_rows, *placement_array));
-    ARROW_ASSIGN_OR_RAISE(auto typed,
-                          arrow::compute::Cast(*placed, ToArrowType(scan.feature_types[f])));
-    out.push_back(typed);
+    auto typed = engine::ReadAsFeature(placed, scan.feature_types[f]);
+    if (!typed.ok()) {
+      return Status::Invalid("source '", scan.source->name, "' (", scan.source->path, "): column '",
+                             scan.feature_columns[f], "' does not fit ",
+                             FormatFeatureType(scan.feature_types[f]), ": ",
+                             typed.status().message());
+    }
+    out.push_back(*typed);
   }
   return out;
 }

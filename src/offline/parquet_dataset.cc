@@ -122,7 +122,14 @@ Result<std::shared_ptr<arrow::Table>> ParquetDataset::Read(
     fields.push_back(index);
   }
   try {
-    ARROW_ASSIGN_OR_RAISE(auto leaves, reader->manifest().GetFieldIndices(fields));
+    // ReadRowGroup takes leaf column indices: every leaf under the fields asked for (a struct
+    // or map column has several).
+    const parquet::SchemaDescriptor& descriptor = *reader->parquet_reader()->metadata()->schema();
+    std::vector<int> leaves;
+    for (int leaf = 0; leaf < descriptor.num_columns(); ++leaf) {
+      const int root = descriptor.group_node()->FieldIndex(*descriptor.GetColumnRoot(leaf));
+      if (std::find(fields.begin(), fields.end(), root) != fields.end()) leaves.push_back(leaf);
+    }
     auto table = reader->ReadRowGroup(row_group.index, leaves);
     if (!table.ok()) {
       return Status::Invalid(path.string(), ", row group ", row_group.index, ": ",

@@ -59,6 +59,8 @@ template <>
 struct Scalar<ScalarKind::kString> : BinaryScalar<arrow::StringArray> {};
 template <>
 struct Scalar<ScalarKind::kBytes> : BinaryScalar<arrow::BinaryArray> {};
+template <>
+struct Scalar<ScalarKind::kJson> : BinaryScalar<arrow::StringArray> {};
 
 template <typename Visitor>
 auto VisitKind(ScalarKind kind, Visitor&& visit) {
@@ -75,6 +77,8 @@ auto VisitKind(ScalarKind kind, Visitor&& visit) {
       return visit(Scalar<ScalarKind::kString>{});
     case ScalarKind::kBytes:
       return visit(Scalar<ScalarKind::kBytes>{});
+    case ScalarKind::kJson:
+      return visit(Scalar<ScalarKind::kJson>{});
     case ScalarKind::kBool:
       return visit(Scalar<ScalarKind::kBool>{});
     case ScalarKind::kUnixTimestamp:
@@ -229,7 +233,8 @@ size_t PayloadSize(ScalarKind kind, const char* at, size_t remaining) {
       size = 1;
       break;
     case ScalarKind::kString:
-    case ScalarKind::kBytes: {
+    case ScalarKind::kBytes:
+    case ScalarKind::kJson: {
       if (remaining < 4) return 0;
       uint32_t length;
       std::memcpy(&length, at, 4);
@@ -265,10 +270,13 @@ void VisitScalar(ScalarKind kind, const char* at, ValueVisitor* visitor) {
       visitor->Time(Timestamp{load(int64_t{})});
       break;
     case ScalarKind::kString:
-    case ScalarKind::kBytes: {
+    case ScalarKind::kBytes:
+    case ScalarKind::kJson: {
       const std::string_view bytes(at + 4, load(uint32_t{}));
       if (kind == ScalarKind::kString) {
         visitor->String(bytes);
+      } else if (kind == ScalarKind::kJson) {
+        visitor->Json(bytes);
       } else {
         visitor->Bytes(bytes);
       }
@@ -381,7 +389,8 @@ Status AppendScalar(ScalarKind kind, const char* at, arrow::ArrayBuilder* builde
     case ScalarKind::kUnixTimestamp:
       return static_cast<arrow::TimestampBuilder*>(builder)->Append(load(int64_t{}));
     case ScalarKind::kString:
-    case ScalarKind::kBytes: {
+    case ScalarKind::kBytes:
+    case ScalarKind::kJson: {
       const uint32_t length = load(uint32_t{});
       return static_cast<arrow::BaseBinaryBuilder<arrow::BinaryType>*>(builder)->Append(
           at + 4, static_cast<int32_t>(length));

@@ -1,6 +1,7 @@
 #include "headwater/online/online_reader.h"
 
 #include <arrow/api.h>
+#include <arrow/extension/json.h>
 
 #include <algorithm>
 #include <chrono>
@@ -479,6 +480,7 @@ void OnlineFeatures::Visit(size_t feature, int64_t row, ValueVisitor* visitor) c
       visitor->Time(Timestamp{column.ints[r]});
       return;
     case ScalarKind::kString:
+    case ScalarKind::kJson:  // computed text, served as a string
       visitor->String(column.strings[r]);
       return;
     case ScalarKind::kBytes:
@@ -582,7 +584,10 @@ Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
   for (size_t f = 0; f < features_.size(); ++f) {
     const OnlineCatalog::Feature& feature = features_[f];
     auto type = ToArrowType(feature.type());
-    fields.push_back(arrow::field(names_[f], type));
+    // Json features go out as Arrow's canonical JSON type over their text, so pyarrow (and the
+    // SDK's to_dict) know them for documents.
+    const bool json = feature.type().kind == ScalarKind::kJson && feature.on_demand == nullptr;
+    fields.push_back(arrow::field(names_[f], json ? arrow::extension::json() : type));
     if (feature.on_demand != nullptr) {
       ARROW_ASSIGN_OR_RAISE(auto array, engine::ExprColumnToArrow(computed_[f], feature.type()));
       arrays.push_back(std::move(array));
@@ -599,6 +604,7 @@ Result<std::shared_ptr<arrow::RecordBatch>> OnlineFeatures::ToArrow(
       }
     }
     ARROW_ASSIGN_OR_RAISE(auto array, builder->Finish());
+    if (json) array = arrow::ExtensionType::WrapArray(arrow::extension::json(), array);
     arrays.push_back(std::move(array));
   }
   return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), num_rows_, std::move(arrays));

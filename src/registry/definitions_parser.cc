@@ -1,8 +1,11 @@
 // YAML definition files -> Definitions. Only structure and value formats are checked here;
 // references between objects and against source files are checked by Validate.
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <sstream>
 
 #include "headwater/core/file.h"
 #include "headwater/registry/loader.h"
@@ -50,6 +53,7 @@ Status ParseEntity(YamlReader& reader, const YAML::Node& node, Definitions* out)
   // Feast's default: the join key is the entity's name.
   entity.join_key = join_keys.empty() ? entity.name : join_keys[0];
   std::string value_type = "INT64";
+  entity.value_type_inferred = !node["value_type"];
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "value_type", &value_type));
   auto type = ParseFeatureType(value_type);
   if (!type.ok()) return reader.Error(node["value_type"], type.status().message());
@@ -458,8 +462,45 @@ Result<Definitions> LoadDefinitions(const RepoConfig& config, const PythonExport
   return definitions;
 }
 
+namespace {
+
+// The patterns of the repository's .feastignore (Feast's): one glob per line, relative to the
+// repository, '#' starting a comment; a pattern naming a directory ignores all beneath it.
+std::vector<std::string> FeastIgnorePatterns(const RepoConfig& config) {
+  std::vector<std::string> patterns;
+  auto text = ReadFile(config.repo_path / ".feastignore");
+  if (!text.ok()) return patterns;
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    const size_t first = line.find_first_not_of(" \t\r");
+    const size_t last = line.find_last_not_of(" \t\r");
+    std::string pattern = first == std::string::npos ? "" : line.substr(first, last - first + 1);
+    while (pattern.size() > 1 && pattern.back() == '/') pattern.pop_back();
+    if (pattern.starts_with("./")) pattern.erase(0, 2);
+    if (!pattern.empty()) patterns.push_back(pattern);
+  }
+  return patterns;
+}
+
+// Whether `relative` (a path inside the repository) or a directory above it matches a pattern.
+// `*` stays within one path component, `**` crosses them, as in Python's Path.glob.
+bool Ignored(const std::vector<std::string>& patterns, const std::filesystem::path& relative) {
+  for (std::filesystem::path at = relative; !at.empty(); at = at.parent_path()) {
+    for (const std::string& pattern : patterns) {
+      const int flags = pattern.find("**") == std::string::npos ? FNM_PATHNAME : 0;
+      if (::fnmatch(pattern.c_str(), at.c_str(), flags) == 0) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig& config) {
   namespace fs = std::filesystem;
+  const std::vector<std::string> ignore = FeastIgnorePatterns(config);
   std::vector<fs::path> files;
   std::error_code error;
   fs::recursive_directory_iterator it(config.repo_path, error), end;
@@ -482,6 +523,7 @@ Result<std::vector<std::filesystem::path>> ListDefinitionFiles(const RepoConfig&
     }
     if (name == "feature_store.yaml" || name.starts_with(".")) continue;
     if (path.extension() == ".yaml" || path.extension() == ".yml" || path.extension() == ".py") {
+      if (Ignored(ignore, path.lexically_relative(config.repo_path))) continue;
       if (type_error) {
         return Status::IOError(path.lexically_relative(config.repo_path).string(),
                                ": cannot read: ", type_error.message());

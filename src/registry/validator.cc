@@ -299,6 +299,27 @@ Result<DataSource> WindowsSource(const RepoConfig& config, const FeatureView& vi
   return windows;
 }
 
+// Feast reads an omitted entity value_type from the data: here, the join key's column in the
+// first view (in definition order) over the entity.
+void InferKeyTypes(const ResolvedSource& resolved, const FeatureView& view,
+                   Definitions* definitions) {
+  for (Entity& entity : definitions->entities) {
+    if (!entity.value_type_inferred ||
+        std::find(view.entities.begin(), view.entities.end(), entity.name) == view.entities.end()) {
+      continue;
+    }
+    auto column = resolved.columns.find(entity.join_key);
+    if (column == resolved.columns.end()) continue;
+    auto type = FromArrowType(*column->second);
+    if (!type.ok() || type->is_array) continue;
+    if (type->kind == ScalarKind::kInt32 || type->kind == ScalarKind::kInt64 ||
+        type->kind == ScalarKind::kString || type->kind == ScalarKind::kBytes) {
+      entity.value_type = type->kind;
+      entity.value_type_inferred = false;
+    }
+  }
+}
+
 Status Validate(const RepoConfig& config, Definitions* definitions) {
   ARROW_RETURN_NOT_OK(CheckUnique(definitions->entities, "entity"));
   ARROW_RETURN_NOT_OK(CheckUnique(definitions->sources, "source"));
@@ -339,6 +360,7 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
                       "' is a request source; request values feed on-demand feature views");
     }
     const DataSource* source = definitions->EventSourceOf(view);
+    InferKeyTypes(resolved[source->name], view, definitions);
     if (view.is_stream()) {
       ARROW_RETURN_NOT_OK(
           ValidateStreamView(config, *definitions, *source, resolved[source->name], &view));
@@ -383,7 +405,10 @@ std::vector<std::string> SourceCasts(const RepoConfig& config, const Definitions
       auto field = (*schema)->GetFieldByName(column);
       if (field == nullptr) continue;
       auto actual = FromArrowType(*field->type());
-      if (!actual.ok() || *actual == feature.dtype) continue;
+      // Json reads JSON text as it is, and structs and maps as documents: nothing to say.
+      if (!actual.ok() || *actual == feature.dtype || feature.dtype.kind == ScalarKind::kJson) {
+        continue;
+      }
       lines.push_back("feature_view '" + view.name + "': feature '" + feature.name + "' is " +
                       FormatFeatureType(feature.dtype) + " over the " + field->type()->ToString() +
                       " column '" + column + "' of " + source->path + ": cast on read");

@@ -27,6 +27,8 @@ class JsonValues final : public online::ValueVisitor {
   void Bool(bool value) override { out_->Bool(value); }
   void Time(Timestamp value) override { out_->String(FormatTimestamp(value)); }
   void String(std::string_view value) override { out_->String(value); }
+  // Stored Json values were checked to be JSON documents when written.
+  void Json(std::string_view text) override { out_->Raw(text); }
   void Bytes(std::string_view value) override {
     std::string encoded;
     AppendBase64(value, &encoded);

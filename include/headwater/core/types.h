@@ -20,7 +20,10 @@ enum class ScalarKind {
   kString,
   kBytes,
   kBool,
-  kUnixTimestamp
+  kUnixTimestamp,
+  /// A JSON document: Feast's Json, Map and Struct. Stored and served as its JSON text; read
+  /// from a column of JSON text, or of Arrow structs or maps (converted by ReadAsFeature).
+  kJson
 };
 
 /// A feature's type: a scalar kind, or an array of one (Feast's `Array(T)`).
@@ -52,7 +55,8 @@ bool KeyKindsCompatible(ScalarKind a, ScalarKind b);
 
 /// Whether a source column of type `column` is read as a feature declared `declared` by a cast
 /// (as Feast casts): the same type, or numbers to numbers of any width (Float32 over a float64
-/// column, Int32 over int64, Float64 over int64), arrays alike. A value that does not fit the
+/// column, Int32 over int64, Float64 over int64), arrays alike; Json over a column of structs,
+/// maps or JSON text (engine::ReadAsFeature converts). A value that does not fit the
 /// declared type (an int64 past Int32) is an error when read, naming the column.
 bool CastsOnRead(FeatureType column, FeatureType declared);
 

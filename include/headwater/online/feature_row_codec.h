@@ -51,6 +51,8 @@ class ValueVisitor {
   virtual void Time(Timestamp value) = 0;  // UnixTimestamp
   virtual void String(std::string_view value) = 0;
   virtual void Bytes(std::string_view value) = 0;
+  /// A Json feature: its JSON text. Read as a string unless the visitor writes JSON.
+  virtual void Json(std::string_view text) { String(text); }
   virtual void BeginList(uint32_t size) = 0;  // then the elements, then EndList
   virtual void EndList() = 0;
 };

@@ -38,12 +38,16 @@ Status CheckName(std::string_view name);
 struct Entity {
   std::string name;
   std::string join_key;
-  /// The join key's type. Integers (Int32, Int64), String and Bytes are allowed. Default Int64.
+  /// The join key's type. Integers (Int32, Int64), String and Bytes are allowed. When omitted,
+  /// read at validation from the join key's column in the first view over the entity, as
+  /// Feast infers it (Int64 for an entity no view uses).
   ScalarKind value_type = ScalarKind::kInt64;
   std::string owner;
   std::string description;
   Tags tags;
   SourceLocation location;
+  /// value_type was omitted and is still to be read from the data.
+  bool value_type_inferred = false;
 };
 
 /// Kinds of data source: Parquet files; a push source (rows pushed over HTTP) or a Kafka topic
