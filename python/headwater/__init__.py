@@ -7,6 +7,8 @@
 from . import types
 from .definitions import (
     Aggregation,
+    BatchFeatureView,
+    ConflictPolicy,
     DataSource,
     Entity,
     FeatureService,
@@ -15,11 +17,15 @@ from .definitions import (
     Field,
     FileSource,
     KafkaSource,
+    LabelView,
     OnDemandFeatureView,
     PushMode,
     PushSource,
     RequestSource,
+    StreamFeatureView,
+    batch_feature_view,
     on_demand_feature_view,
+    stream_feature_view,
 )
 from .errors import HeadwaterError, InvalidInputError, NotFoundError, StoreError
 from .feature_store import FeatureStore, OnlineResponse, RetrievalJob
@@ -29,6 +35,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Aggregation",
+    "BatchFeatureView",
+    "ConflictPolicy",
     "DataSource",
     "Entity",
     "FeatureService",
@@ -40,6 +48,7 @@ __all__ = [
     "HeadwaterError",
     "InvalidInputError",
     "KafkaSource",
+    "LabelView",
     "NotFoundError",
     "OnDemandFeatureView",
     "OnlineResponse",
@@ -48,7 +57,10 @@ __all__ = [
     "RequestSource",
     "RetrievalJob",
     "StoreError",
+    "StreamFeatureView",
     "ValueType",
+    "batch_feature_view",
     "on_demand_feature_view",
+    "stream_feature_view",
     "types",
 ]

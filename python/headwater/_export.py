@@ -19,6 +19,7 @@ import sys
 import traceback
 from typing import Any, Dict, List
 
+from . import feast_compat
 from .definitions import (DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView,
                           _referenced, to_yaml)
 
@@ -62,6 +63,8 @@ def _error_line(path: str, error: BaseException) -> int:
 
 
 def main(argv: List[str]) -> int:
+    # Definition files written for Feast import feast: they get Headwater's objects.
+    feast_compat.install()
     files = []
     for path in argv:
         try:

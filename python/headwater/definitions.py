@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import enum
 import os
+import re
 import sys
 from datetime import timedelta
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -25,6 +26,12 @@ __all__ = [
     "FeatureViewProjection",
     "FeatureService",
     "PushMode",
+    "StreamFeatureView",
+    "BatchFeatureView",
+    "LabelView",
+    "ConflictPolicy",
+    "stream_feature_view",
+    "batch_feature_view",
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -129,7 +136,8 @@ class Entity(_Definition):
     """What features describe, identified by one join key column.
 
     ``Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)``. The join key
-    defaults to the entity's name and its type to INT64.
+    defaults to the entity's name; without ``value_type`` the key's type is read from the data
+    at apply (``ValueType.UNKNOWN`` until then), as Feast infers it.
     """
 
     join_keys: List[str]
@@ -146,15 +154,18 @@ class Entity(_Definition):
         if value_type is not None and not isinstance(value_type, ValueType):
             raise TypeError(f"Entity '{name}': value_type must be a ValueType, not {value_type!r}")
         self.join_keys = list(join_keys)
-        self.value_type = value_type or ValueType.INT64
+        self.value_type = value_type or ValueType.UNKNOWN
 
     @property
     def join_key(self) -> str:
         return self.join_keys[0] if self.join_keys else ""
 
     def to_definition(self) -> Dict[str, Any]:
-        return {"name": self.name, "join_keys": self.join_keys,
-                "value_type": self.value_type.name, **self._common()}
+        out: Dict[str, Any] = {"name": self.name, "join_keys": self.join_keys}
+        if self.value_type != ValueType.UNKNOWN:
+            out["value_type"] = self.value_type.name
+        out.update(self._common())
+        return out
 
 
 class Field:
@@ -196,13 +207,20 @@ class FileSource(DataSource):
     def __init__(self, *, path: str, name: Optional[str] = None, timestamp_field: str = "",
                  created_timestamp_column: str = "", field_mapping: Optional[Dict[str, str]] = None,
                  description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "",
-                 file_format: Any = None) -> None:
+                 file_format: Any = None, event_timestamp_column: str = "",
+                 s3_endpoint_override: Optional[str] = None, connection_ref: Any = None) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"FileSource: path must be a str, not {type(path).__name__}")
-        # Feast names an unnamed file source by its path.
-        super().__init__(name if name is not None else os.fspath(path), description, tags, owner)
+        # Feast names an unnamed file source by its path; a name here is an identifier, so the
+        # path's other characters become '_' ("data/orders.parquet": "data_orders_parquet").
+        default = re.sub(r"[^A-Za-z0-9_-]", "_", os.fspath(path)).lstrip("-_")[-128:] or "file"
+        super().__init__(name or default, description, tags, owner)
+        if s3_endpoint_override or connection_ref is not None:
+            raise ValueError(f"FileSource '{self.name}': s3_endpoint_override and connection_ref "
+                             "are not supported; Headwater reads local Parquet files")
         self.path = os.fspath(path)
-        self.timestamp_field = timestamp_field
+        # Feast's older name for timestamp_field.
+        self.timestamp_field = timestamp_field or event_timestamp_column
         self.created_timestamp_column = created_timestamp_column or ""
         self.field_mapping = _tags(field_mapping, f"FileSource '{self.name}' field_mapping")
         self.file_format = file_format
@@ -349,8 +367,18 @@ class FeatureView(_Definition):
                  offline: Optional[bool] = None, description: str = "",
                  tags: Optional[Dict[str, str]] = None, owner: str = "",
                  aggregations: Optional[List[Aggregation]] = None,
-                 allowed_lateness: Optional[timedelta] = None) -> None:
+                 allowed_lateness: Optional[timedelta] = None, org: str = "",
+                 enable_validation: bool = False, version: str = "latest",
+                 mode: Any = None, sink_source: Any = None, enabled: bool = True) -> None:
         super().__init__(name, description, tags, owner)
+        # Feast's org, enable_validation and mode (of a view without a transformation) change
+        # nothing in Headwater; versions, sinks and disabled views are not there.
+        if version not in ("latest", "", None) or sink_source is not None or enabled is not True:
+            raise ValueError(f"FeatureView '{name}': version, sink_source and enabled=False are "
+                             "not supported")
+        if isinstance(source, FeatureView) or isinstance(source, list):
+            raise ValueError(f"FeatureView '{name}': a view over other feature views is not "
+                             "supported; use an on-demand feature view")
         self.source = source
         self.entities = list(entities or [])
         for entity in self.entities:
@@ -373,6 +401,12 @@ class FeatureView(_Definition):
         self.allowed_lateness = allowed_lateness
         _source_name(source, f"FeatureView '{name}' source")
 
+    def _entity_key_fields(self) -> Dict[str, Field]:
+        """Schema fields that are join keys of the view's entities: Feast lists them in
+        ``schema`` too. They are not features; their dtype types an entity that omits one."""
+        keys = {key for e in self.entities if isinstance(e, Entity) for key in e.join_keys}
+        return {f.name: f for f in self.schema if f.name in keys}
+
     @property
     def features(self) -> List[Field]:
         return self.schema
@@ -390,8 +424,10 @@ class FeatureView(_Definition):
         out: Dict[str, Any] = {"name": self.name, "entities": self.entity_names,
                                "source": _source_name(self.source, "source"),
                                "ttl": _duration(self.ttl, "ttl"), "online": self.online}
-        if self.schema:
-            out["schema"] = [{"name": f.name, "dtype": str(f.dtype)} for f in self.schema]
+        keys = self._entity_key_fields()
+        features = [f for f in self.schema if f.name not in keys]
+        if features:
+            out["schema"] = [{"name": f.name, "dtype": str(f.dtype)} for f in features]
         if self.aggregations:
             out["aggregations"] = [a.to_definition() for a in self.aggregations]
         if self.allowed_lateness is not None:
@@ -402,14 +438,108 @@ class FeatureView(_Definition):
         return out
 
 
+def _is_identity(udf: Callable[[Any], Any]) -> bool:
+    """Whether ``udf`` only returns its first argument (``def f(df): return df``)."""
+    import dis
+
+    code = getattr(udf, "__code__", None)
+    if code is None or code.co_argcount < 1:
+        return False
+    steps = [i for i in dis.get_instructions(udf) if i.opname not in ("RESUME", "NOP", "CACHE")]
+    return ([i.opname for i in steps] in (["LOAD_FAST", "RETURN_VALUE"], ["RETURN_LOCAL"])
+            and steps[0].argval == code.co_varnames[0])
+
+
+def _no_transformation(kind: str, name: str, udf: Any, feature_transformation: Any) -> None:
+    """Headwater's stream and batch engines read a view's columns as they are; Feast's per-view
+    Python, Spark or Ray transformations have no place to run there."""
+    if feature_transformation is not None or (udf is not None and not _is_identity(udf)):
+        raise ValueError(f"{kind} '{name}': its udf transforms the source's rows, which "
+                         "Headwater's engines do not run; write the rows transformed, or compute "
+                         "the features in an on-demand feature view (docs/on_demand.md)")
+
+
+class StreamFeatureView(FeatureView):
+    """Feast's StreamFeatureView: a feature view over a KafkaSource or PushSource, with windowed
+    ``aggregations`` or the latest row per key. A ``udf`` must return its input unchanged."""
+
+    def __init__(self, *, name: str, source: Union[DataSource, str], udf: Any = None,
+                 udf_string: str = "", feature_transformation: Any = None,
+                 timestamp_field: str = "", stream_engine: Any = None,
+                 enable_tiling: bool = False, tiling_hop_size: Optional[timedelta] = None,
+                 **view: Any) -> None:
+        _no_transformation("StreamFeatureView", name, udf, feature_transformation)
+        super().__init__(name=name, source=source, **view)
+        self.udf = udf
+        self.timestamp_field = timestamp_field
+
+
+class BatchFeatureView(FeatureView):
+    """Feast's BatchFeatureView: a feature view over a batch source. A ``udf`` must return its
+    input unchanged."""
+
+    def __init__(self, *, name: str, source: Union[DataSource, str], udf: Any = None,
+                 udf_string: str = "", feature_transformation: Any = None,
+                 batch_engine: Any = None, **view: Any) -> None:
+        _no_transformation("BatchFeatureView", name, udf, feature_transformation)
+        super().__init__(name=name, source=source, **view)
+        self.udf = udf
+
+
+def stream_feature_view(*, source: Any = None, **view: Any) -> Callable[[Callable[[Any], Any]], StreamFeatureView]:
+    """Feast's decorator: the function (which must return its input) names a StreamFeatureView."""
+    def decorator(udf: Callable[[Any], Any]) -> StreamFeatureView:
+        made = StreamFeatureView(name=udf.__name__, source=source, udf=udf, **view)
+        made._location = _caller_location()
+        return made
+    return decorator
+
+
+def batch_feature_view(*, source: Any = None, name: Optional[str] = None,
+                       **view: Any) -> Callable[[Callable[[Any], Any]], BatchFeatureView]:
+    """Feast's decorator: the function (which must return its input) names a BatchFeatureView."""
+    def decorator(udf: Callable[[Any], Any]) -> BatchFeatureView:
+        made = BatchFeatureView(name=name or udf.__name__, source=source, udf=udf, **view)
+        made._location = _caller_location()
+        return made
+    return decorator
+
+
+class ConflictPolicy(enum.Enum):
+    """Feast's label conflict policies; Headwater reads labels last-write-wins."""
+
+    LAST_WRITE_WINS = "last_write_wins"
+    LABELER_PRIORITY = "labeler_priority"
+    MAJORITY_VOTE = "majority_vote"
+
+
+class LabelView(FeatureView):
+    """Feast's LabelView: labels pushed per entity, read as a feature view whose newest row wins
+    (``ConflictPolicy.LAST_WRITE_WINS``); ``labeler_field`` is one of its features."""
+
+    def __init__(self, *, name: str, source: Union[DataSource, str], labeler_field: str = "labeler",
+                 conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITE_WINS,
+                 reference_feature_view: Optional[str] = None, **view: Any) -> None:
+        if conflict_policy != ConflictPolicy.LAST_WRITE_WINS:
+            raise ValueError(f"LabelView '{name}': Headwater reads labels last-write-wins; "
+                             f"{conflict_policy} is not supported")
+        super().__init__(name=name, source=source, **view)
+        self.labeler_field = labeler_field
+
+
 class FeatureService(_Definition):
     """A named set of features for one model: ``FeatureService(name, features=[view,
     view[["a", "b"]]])``."""
 
     def __init__(self, *, name: str,
                  features: List[Union[FeatureView, FeatureViewProjection, "OnDemandFeatureView"]],
-                 description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "") -> None:
+                 description: str = "", tags: Optional[Dict[str, str]] = None, owner: str = "",
+                 logging_config: Any = None, precompute_online: bool = False) -> None:
         super().__init__(name, description, tags, owner)
+        # Feast's feature logging (logging_config) is not in Headwater: accepted, nothing logged.
+        self.logging_config = logging_config
+        if precompute_online:
+            raise ValueError(f"FeatureService '{name}': precompute_online is not supported")
         self.features = list(features)
         for feature in self.features:
             if not isinstance(feature, (FeatureView, FeatureViewProjection, OnDemandFeatureView)):

@@ -133,13 +133,20 @@ class OnlineResponse:
 
     def to_dict(self) -> Dict[str, List[Any]]:
         if isinstance(self._result, pa.Table):
-            return self._result.to_pydict()
+            values = self._result.to_pydict()
+            for name, column in zip(self._result.column_names, self._result.columns):
+                if isinstance(column.type, pa.JsonType):
+                    values[name] = [None if v is None else json.loads(v) for v in values[name]]
+            return values
         values = self._result.to_dict()
         slow = self._result.pyarrow_columns
-        if slow:  # timestamps and lists, which pyarrow turns into Python objects
+        if slow:  # timestamps, lists and documents, which pyarrow turns into Python objects
             table = self.to_arrow()
             for name in slow:
-                values[name] = table.column(name).to_pylist()
+                column = table.column(name)
+                values[name] = column.to_pylist()
+                if isinstance(column.type, pa.JsonType):  # Json features: their documents
+                    values[name] = [None if v is None else json.loads(v) for v in values[name]]
         return values
 
     def to_df(self) -> "Any":

@@ -1,7 +1,10 @@
 """Feature types, named as in ``feast.types``: ``Int32``, ``Int64``, ``Float32``, ``Float64``,
-``String``, ``Bytes``, ``Bool``, ``UnixTimestamp`` and ``Array(T)``."""
+``String``, ``Bytes``, ``Bool``, ``UnixTimestamp`` and ``Array(T)``; and ``Json``, ``Map`` and
+``Struct({...})``, which Headwater holds alike as JSON documents (docs/definitions.md)."""
 
 from __future__ import annotations
+
+from typing import Dict
 
 __all__ = [
     "FeastType",
@@ -15,6 +18,9 @@ __all__ = [
     "Bytes",
     "Bool",
     "UnixTimestamp",
+    "Json",
+    "Map",
+    "Struct",
 ]
 
 
@@ -64,7 +70,21 @@ Bytes = PrimitiveFeastType("Bytes")
 Bool = PrimitiveFeastType("Bool")
 UnixTimestamp = PrimitiveFeastType("UnixTimestamp")
 
-_BY_NAME = {t.name: t for t in (Int32, Int64, Float32, Float64, String, Bytes, Bool, UnixTimestamp)}
+Json = PrimitiveFeastType("Json")
+# Feast's Map (string keys) and Struct (named fields) are documents too: a column of Arrow
+# structs or maps, or of JSON text, declared as either reads as JSON.
+Map = PrimitiveFeastType("Json")
+
+
+def Struct(fields: Dict[str, FeastType]) -> PrimitiveFeastType:  # noqa: N802 (Feast's name)
+    """Feast's ``Struct({"name": String, "age": Int64})``: a document with those fields."""
+    if not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, FeastType)
+                                               for k, v in fields.items()):
+        raise TypeError("Struct() takes a dict of field name to type, such as {'age': Int64}")
+    return Json
+
+
+_BY_NAME = {t.name: t for t in (Int32, Int64, Float32, Float64, String, Bytes, Bool, UnixTimestamp, Json)}
 
 
 def from_name(name: str) -> FeastType:

@@ -462,3 +462,38 @@ def test_substrait_views_compiled_from_ibis_run_in_cpp_everywhere(driver_repo):
         on_demand_feature_view(sources=[stats], mode="substrait",
                                schema=[Field(name="x", dtype=Float64)])(
             lambda inputs: inputs.mutate(x=inputs.no_such_column))
+
+
+# Feast's classes and decorators (issue 16): what they make, and what they refuse.
+
+def test_feast_view_classes_make_plain_views():
+    from headwater.definitions import (BatchFeatureView, ConflictPolicy, LabelView,
+                                       StreamFeatureView, stream_feature_view)
+    from headwater.types import Json, Map, String, Struct
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    assert "value_type" not in driver.to_definition()  # read from the data at apply
+    source = FileSource(path="data/x.parquet", event_timestamp_column="ts")
+    assert (source.name, source.timestamp_field) == ("data_x_parquet", "ts")
+    view = BatchFeatureView(name="b", entities=[driver], source=source, udf=lambda df: df,
+                            schema=[Field(name="driver_id", dtype=Int64),
+                                    Field(name="doc", dtype=Struct({"a": String})),
+                                    Field(name="m", dtype=Map)])
+    assert view.to_definition()["schema"] == [{"name": "doc", "dtype": "Json"},
+                                              {"name": "m", "dtype": "Json"}]
+    assert Map == Json
+
+    @stream_feature_view(entities=[driver], source=source, schema=[Field(name="x", dtype=Int64)])
+    def fresh(df):
+        """Identity, as Feast's examples write it when nothing is transformed."""
+        return df
+    assert isinstance(fresh, StreamFeatureView) and fresh.name == "fresh"
+    with pytest.raises(ValueError, match="its udf transforms the source's rows"):
+        BatchFeatureView(name="t", entities=[driver], source=source, udf=lambda df: df.head())
+    labels = LabelView(name="labels", entities=[driver], source=source,
+                       schema=[Field(name="label", dtype=Int64)])
+    assert labels.to_definition()["schema"] == [{"name": "label", "dtype": "Int64"}]
+    with pytest.raises(ValueError, match="last-write-wins"):
+        LabelView(name="l2", entities=[driver], source=source,
+                  conflict_policy=ConflictPolicy.MAJORITY_VOTE)
+    with pytest.raises(ValueError, match="a view over other feature views"):
+        FeatureView(name="derived", source=view, entities=[driver])

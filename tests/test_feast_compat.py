@@ -1,0 +1,245 @@
+"""Feast repositories applied and run by Headwater unchanged (issue 16): Feast 0.67's local
+template and its test_workflow.py, against Feast's own answers on a copy of the same repository;
+definition files that import feast with no feast package installed; SQLite online store and Json
+documents; .feastignore and inferred entity types."""
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import HEADWATER, ROOT
+
+HEADWATER_PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+@pytest.fixture(scope="module")
+def feast_python():
+    """Feast from PyPI in its own cached venv (scripts/feast_venv): copies the templates out and
+    answers as the oracle. Headwater never imports it."""
+    made = subprocess.run([ROOT / "scripts" / "feast_venv"], capture_output=True, text=True,
+                          timeout=1800)
+    assert made.returncode == 0, made.stderr
+    return Path(made.stdout.strip().splitlines()[-1])
+
+
+def feast_as_headwater(tmp_path: Path) -> Path:
+    """A directory holding a `feast` command that runs headwater (what test_workflow.py calls)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "feast").write_text(f'#!/bin/sh\nexec "{HEADWATER}" "$@"\n')
+    (bin_dir / "feast").chmod(0o755)
+    return bin_dir
+
+
+# Training data for the template's views, as test_workflow.py asks for it, written as JSON
+# lines sorted by driver: (driver, event time, feature values).
+RETRIEVAL = """
+import json, sys
+from datetime import datetime
+import pandas as pd
+from feast import FeatureStore
+store = FeatureStore(repo_path=".")
+NOW = pd.Timestamp(sys.argv[2])  # the same instant for both runs
+entity_df = pd.DataFrame({
+    "driver_id": [1001, 1002, 1003, 1001, 1005],
+    "event_timestamp": [datetime(2021, 4, 12, 10, 59, 42), datetime(2021, 4, 12, 8, 12, 10),
+                        datetime(2021, 4, 12, 16, 40, 26), NOW - pd.Timedelta(hours=30), NOW],
+    "val_to_add": [1, 2, 3, 4, 5], "val_to_add_2": [10, 20, 30, 40, 50]})
+entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
+features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
+            "driver_hourly_stats:avg_daily_trips", "transformed_conv_rate:conv_rate_plus_val1",
+            "transformed_conv_rate:conv_rate_plus_val2"]
+df = store.get_historical_features(entity_df=entity_df, features=features).to_df()
+names = [f.split(":")[1] for f in features]
+rows = sorted((int(r.driver_id), str(r.event_timestamp), [None if pd.isna(getattr(r, n)) else float(getattr(r, n)) for n in names])
+              for r in df.itertuples())
+with open(sys.argv[1], "w") as out:
+    json.dump(rows, out)
+"""
+
+
+def online_sections(output: str):
+    """The feature values test_workflow.py prints, per section: {name: values}."""
+    sections, current = {}, None
+    for line in output.splitlines():
+        if line.startswith("--- "):
+            current = sections.setdefault(line, {})
+        elif current is not None and "  :  " in line:
+            name, values = line.split("  :  ", 1)
+            current[name] = ast.literal_eval(values)
+    return {title: values for title, values in sections.items() if values}
+
+
+def test_feast_local_template_runs_unedited_and_answers_as_feast(tmp_path, feast_python):
+    feast_bin = feast_python.parent
+    created = subprocess.run([feast_bin / "feast", "init", "-t", "local", "demo"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert created.returncode == 0, created.stderr
+    template = tmp_path / "demo" / "feature_repo"
+    feast_repo, ours = tmp_path / "feast_copy", tmp_path / "headwater_copy"
+    shutil.copytree(template, feast_repo)
+    shutil.copytree(template, ours)
+    (tmp_path / "retrieve.py").write_text(RETRIEVAL)
+    now = datetime.now().astimezone().isoformat()
+
+    # Feast's answers on its copy: training data, then its own workflow.
+    feast_env = {**os.environ, "PATH": f"{feast_bin}:{os.environ['PATH']}"}
+    for args in ([feast_bin / "feast", "apply"],
+                 [feast_python, tmp_path / "retrieve.py", tmp_path / "feast.json", now]):
+        done = subprocess.run(args, cwd=feast_repo, env=feast_env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+    feast_run = subprocess.run([feast_python, "test_workflow.py"], cwd=feast_repo, env=feast_env,
+                               capture_output=True, text=True, timeout=600)
+    assert feast_run.returncode == 0, feast_run.stderr
+
+    # Headwater on its copy, with nothing edited: definitions, configuration and the script
+    # (run with `feast` meaning Headwater, in the project's venv, which has no feast package).
+    assert "feast" not in subprocess.run(
+        [HEADWATER_PYTHON, "-m", "pip", "list"], capture_output=True, text=True).stdout.split()
+    ours_env = {**os.environ, "PATH": f"{feast_as_headwater(tmp_path)}:{os.environ['PATH']}"}
+    applied = subprocess.run([HEADWATER, "apply"], cwd=ours, capture_output=True, text=True,
+                             timeout=300)
+    assert applied.returncode == 0, applied.stderr
+    assert "14 to add" in applied.stdout
+    retrieved = subprocess.run([HEADWATER_PYTHON, "-m", "headwater.feast_compat",
+                                tmp_path / "retrieve.py", tmp_path / "ours.json", now], cwd=ours,
+                               capture_output=True, text=True, timeout=300)
+    assert retrieved.returncode == 0, retrieved.stderr
+    assert json.loads((tmp_path / "ours.json").read_text()) == \
+        json.loads((tmp_path / "feast.json").read_text())
+    run = subprocess.run([HEADWATER_PYTHON, "-m", "headwater.feast_compat", "test_workflow.py"],
+                         cwd=ours, env=ours_env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Removed the online store (sqlite)" in run.stdout  # `feast teardown` ran
+
+    expected, got = online_sections(feast_run.stdout), online_sections(run.stdout)
+    assert len(expected) == 4, feast_run.stdout
+    assert got == expected  # Map, Json and Struct values as dicts; pushed values read back
+    updated = got["--- Online features again with updated values from a stream push---"]
+    assert updated["conv_rate"][0] == 1.0 and updated["driver_profile"][0]["age"] == "30"
+
+
+FEAST_DEFINITIONS = '''
+from datetime import timedelta
+
+from feast import (BatchFeatureView, Entity, FeatureService, Field, FileSource, Project,
+                   PushSource, StreamFeatureView, ValueType)
+from feast.data_format import ParquetFormat
+from feast.stream_feature_view import stream_feature_view
+from feast.types import Float32, Int64, Json, String
+
+project = Project(name="shop", description="ignored: feature_store.yaml names the project")
+# No value_type: read from the data (a string column).
+customer = Entity(name="customer", join_keys=["customer_id"])
+orders = FileSource(path="data/orders.parquet", event_timestamp_column="ts",
+                    file_format=ParquetFormat())
+order_push = PushSource(name="order_push", batch_source=orders)
+
+# The join key listed in the schema, as Feast allows: not a feature.
+order_stats = BatchFeatureView(
+    name="order_stats", entities=[customer], ttl=timedelta(days=2), source=orders,
+    schema=[Field(name="customer_id", dtype=String), Field(name="amount", dtype=Float32),
+            Field(name="items", dtype=Int64), Field(name="basket", dtype=Json)],
+    enable_validation=True)
+
+@stream_feature_view(entities=[customer], ttl=timedelta(days=2), source=order_push,
+                     schema=[Field(name="amount", dtype=Float32)], online=True)
+def fresh_orders(df):
+    return df
+
+service = FeatureService(name="checkout", features=[order_stats, fresh_orders])
+'''
+
+
+def write_feast_repo(root: Path):
+    (root / "data").mkdir(parents=True)
+    (root / "feature_store.yaml").write_text(
+        "project: shop\nregistry: data/registry.db\nprovider: local\n"
+        "online_store:\n  type: sqlite\n  path: data/online_store.db\n"
+        "entity_key_serialization_version: 3\n")
+    now = datetime.now().replace(microsecond=0)
+    rows = [dict(customer_id="c1", ts=now - timedelta(hours=3), amount=1.5, items=2,
+                 basket=json.dumps({"sku": ["a", "b"], "gift": False})),
+            dict(customer_id="c1", ts=now - timedelta(hours=1), amount=4.0, items=1,
+                 basket=json.dumps({"sku": ["c"], "gift": True})),
+            dict(customer_id="c2", ts=now - timedelta(hours=2), amount=7.25, items=5, basket=None)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([
+        ("customer_id", pa.string()), ("ts", pa.timestamp("us")), ("amount", pa.float64()),
+        ("items", pa.int64()), ("basket", pa.string())])), root / "data" / "orders.parquet")
+    (root / "features.py").write_text(FEAST_DEFINITIONS)
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "scratch.py").write_text("raise SystemExit('must not be applied')\n")
+    (root / "old_defs.py").write_text("import nothing_installed\n")
+    (root / ".feastignore").write_text("# Feast's ignore file\nnotebooks/\nold_*.py\n")
+
+
+def test_feast_definitions_apply_without_feast_installed(tmp_path, cli):
+    write_feast_repo(tmp_path)
+    applied = cli("apply")
+    assert "feature_view order_stats" in applied.stdout and "fresh_orders" in applied.stdout
+    dump = json.loads(cli("registry-dump").stdout)
+    [entity] = dump["entities"]
+    assert entity["value_type"] == "String"  # inferred from the data
+    views = {v["name"]: v for v in dump["feature_views"]}
+    assert [f["name"] for f in views["order_stats"]["features"]] == ["amount", "items", "basket"]
+    assert views["order_stats"]["features"][2]["dtype"] == "Json"
+    assert views["fresh_orders"]["source"] == "order_push"
+
+    # Json documents: served as JSON values, read from JSON text, on the SQLite store.
+    cli("materialize-incremental", (datetime.utcnow() + timedelta(minutes=1)).isoformat())
+    response = json.loads(cli("get-online-features", "--entities",
+                              json.dumps({"customer_id": ["c1", "c2", "c3"]}),
+                              "--features", "order_stats:basket,order_stats:amount").stdout)
+    results = dict(zip(response["metadata"]["feature_names"], response["results"]))
+    assert results["basket"]["values"] == [{"sku": ["c"], "gift": True}, None, None]
+    assert results["basket"]["statuses"] == ["PRESENT", "NULL_VALUE", "NOT_FOUND"]
+    assert results["amount"]["values"] == [4.0, 7.25, None]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("def f(df):\n    return df[df.amount > 1]\n", "its udf transforms the source's rows"),
+    ("def f(df):\n    df['x'] = 1\n    return df\n", "its udf transforms the source's rows"),
+])
+def test_stream_view_transformations_are_refused_clearly(tmp_path, cli, body, message):
+    write_feast_repo(tmp_path)
+    text = FEAST_DEFINITIONS.replace("def fresh_orders(df):\n    return df\n",
+                                     body.replace("def f", "def fresh_orders"))
+    (tmp_path / "features.py").write_text(text)
+    result = cli("apply", ok=False)
+    assert message in result.stderr and "features.py:" in result.stderr
+    assert not (tmp_path / "data" / "registry.db").exists()
+
+
+def test_a_json_feature_over_text_that_is_not_json_is_refused_and_changes_nothing(tmp_path, cli):
+    write_feast_repo(tmp_path)
+    cli("apply")
+    end = (datetime.utcnow() + timedelta(minutes=1)).isoformat()
+    cli("materialize-incremental", end)
+    before = cli("registry-dump").stdout
+    orders = pq.read_table(tmp_path / "data" / "orders.parquet").to_pylist()
+    orders.append(dict(orders[0], ts=datetime.now(), basket="{not json"))
+    pq.write_table(pa.Table.from_pylist(orders), tmp_path / "data" / "orders.parquet")
+    result = cli("materialize", "2020-01-01T00:00:00", end, ok=False)
+    assert "column 'basket'" in result.stderr and "is not a JSON document" in result.stderr
+    assert cli("registry-dump").stdout == before
+
+
+def test_feast_compat_runs_a_script_with_feast_meaning_headwater(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys, feast\nfrom feast.types import Map\n"
+                      "from feast.infra.offline_stores.file_source import FileLoggingDestination\n"
+                      "print(feast.FeatureStore.__module__, Map, sys.argv[1:])\n"
+                      "from feast import NotInHeadwater\n")
+    run = subprocess.run([HEADWATER_PYTHON, "-m", "headwater.feast_compat", script, "x"],
+                         capture_output=True, text=True, timeout=120)
+    assert "headwater.feature_store Json ['x']" in run.stdout
+    assert run.returncode != 0 and "cannot import name 'NotInHeadwater'" in run.stderr
