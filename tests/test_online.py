@@ -55,11 +55,23 @@ def redis_port(tmp_path_factory):
     subprocess.run([ROOT / "scripts" / "stop_redis", directory], check=False)
 
 
-def write_repo(root: Path, store: str, redis_port=None):
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory):
+    """A real Redis Cluster of 3 masters (scripts/start_redis_cluster): Feast's connection_string."""
+    directory = tmp_path_factory.mktemp("redis_cluster")
+    nodes = subprocess.run([ROOT / "scripts" / "start_redis_cluster", directory], check=True,
+                           capture_output=True, text=True, timeout=120).stdout.strip()
+    yield nodes
+    subprocess.run([ROOT / "scripts" / "stop_redis_cluster", directory], check=False)
+
+
+def write_repo(root: Path, store: str, redis_port=None, cluster_nodes=None):
     (root / "data").mkdir(parents=True, exist_ok=True)
     online = {"rocksdb": "online_store: {type: rocksdb, path: data/online}\n",
               "sqlite": "online_store: {type: sqlite}\n",
-              "redis": f"online_store: {{type: redis, connection_string: '127.0.0.1:{redis_port}'}}\n"}[store]
+              "redis": f"online_store: {{type: redis, connection_string: '127.0.0.1:{redis_port}'}}\n",
+              "redis_cluster": "online_store: {type: redis, redis_type: redis_cluster, "
+                               f"connection_string: '{cluster_nodes}'}}\n"}[store]
     (root / "feature_store.yaml").write_text(f"project: p{random.randrange(10**9)}\n" + online)
     (root / "defs.yaml").write_text(DEFINITIONS)
     stats = [
@@ -84,9 +96,10 @@ def write_repo(root: Path, store: str, redis_port=None):
         root / "data" / "pairs.parquet")
 
 
-@pytest.fixture(params=["rocksdb", "sqlite", "redis"])
+@pytest.fixture(params=["rocksdb", "sqlite", "redis", "redis_cluster"])
 def repo(request, tmp_path, cli, redis_port):
-    write_repo(tmp_path, request.param, redis_port)
+    cluster = request.getfixturevalue("redis_cluster") if request.param == "redis_cluster" else None
+    write_repo(tmp_path, request.param, redis_port, cluster)
     cli("apply")
     yield tmp_path
     cli("teardown")

@@ -27,9 +27,7 @@ Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const registry::RepoConfig&
                                                      OpenMode mode) {
   const auto& settings = config.online_store;
   if (settings.type == "redis") {
-    ARROW_ASSIGN_OR_RAISE(auto store,
-                          RedisOnlineStore::Open(settings.connection_string, config.project,
-                                                 settings.key_ttl_seconds));
+    ARROW_ASSIGN_OR_RAISE(auto store, RedisOnlineStore::Open(settings, config.project));
     return std::unique_ptr<OnlineStore>(std::move(store));
   }
   if (settings.type == "sqlite") {

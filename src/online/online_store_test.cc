@@ -41,8 +41,16 @@ class OnlineStoreTest : public ::testing::TestWithParam<std::string> {
     fs::create_directories(dir_);
     config_.repo_path = dir_;
     config_.project = "test";
-    config_.online_store.type = GetParam();
+    config_.online_store.type = GetParam() == "redis_cluster" ? "redis" : GetParam();
     config_.online_store.path = "online";
+    if (GetParam() == "redis_cluster") {  // three masters: keys spread over them by slot
+      std::string command = std::string(HEADWATER_SOURCE_DIR) + "/scripts/start_redis_cluster " +
+                            (dir_ / "cluster").string() + " > /dev/null";
+      ASSERT_EQ(std::system(command.c_str()), 0);
+      std::ifstream nodes(dir_ / "cluster" / "nodes");
+      std::getline(nodes, config_.online_store.connection_string);
+      config_.online_store.redis_type = "redis_cluster";
+    }
     if (GetParam() == "redis") {
       std::string command = std::string(HEADWATER_SOURCE_DIR) + "/scripts/start_redis " +
                             (dir_ / "redis").string() + " > /dev/null";
@@ -57,6 +65,11 @@ class OnlineStoreTest : public ::testing::TestWithParam<std::string> {
   }
   void TearDown() override {
     store_.reset();
+    if (GetParam() == "redis_cluster") {
+      std::string command = std::string(HEADWATER_SOURCE_DIR) + "/scripts/stop_redis_cluster " +
+                            (dir_ / "cluster").string();
+      (void)std::system(command.c_str());
+    }
     if (GetParam() == "redis") {
       std::string command =
           std::string(HEADWATER_SOURCE_DIR) + "/scripts/stop_redis " + (dir_ / "redis").string();
@@ -184,8 +197,50 @@ TEST_P(OnlineStoreTest, TracksTheNewestEventTimeWritten) {
   EXPECT_EQ(Contents(*store_, "v").size(), 3u);  // the freshness key is not a row
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, OnlineStoreTest, ::testing::Values("rocksdb", "sqlite", "redis"),
+INSTANTIATE_TEST_SUITE_P(Stores, OnlineStoreTest,
+                         ::testing::Values("rocksdb", "sqlite", "redis", "redis_cluster"),
                          [](const auto& info) { return info.param; });
+
+TEST(RedisOnlineStoreTest, FeastConnectionOptions) {
+  // Feast's connection_string: password and db reach Redis; bad options are clear errors.
+  const fs::path dir = fs::temp_directory_path() / ("hw_redis_opts_" + std::to_string(::getpid()));
+  const std::string scripts = std::string(HEADWATER_SOURCE_DIR) + "/scripts/";
+  ASSERT_EQ(std::system((scripts + "start_redis " + dir.string() + " > /dev/null").c_str()), 0);
+  std::string port;
+  std::ifstream(dir / "port") >> port;
+  const std::string cli = "redis-cli -p " + port + " ";
+  ASSERT_EQ(std::system((cli + "CONFIG SET requirepass s3cret > /dev/null").c_str()), 0);
+  registry::RepoConfig config;
+  config.project = "p";
+  config.online_store.type = "redis";
+  config.online_store.connection_string = "127.0.0.1:" + port + ",password=s3cret,db=3";
+  {
+    auto store = OpenOnlineStore(config, OpenMode::kReadWrite);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    ASSERT_TRUE((*store)->Write("v", Rows({"k"}), Rows({Value(1, 0, 'x')})).ok());
+  }
+  const std::string dbsize = cli + "-a s3cret --no-auth-warning -n 3 DBSIZE";
+  FILE* out = ::popen(dbsize.c_str(), "r");
+  char line[32] = {0};
+  ASSERT_NE(std::fgets(line, sizeof line, out), nullptr);
+  ::pclose(out);
+  EXPECT_EQ(std::atoi(line), 2);  // the row and the freshness key, in db 3
+  const std::pair<std::string, std::string> bad[] = {{",password=wrong", "authenticate"},
+                                                     {",ssl=true", "no TLS"},
+                                                     {",colour=blue", "unknown option 'colour'"},
+                                                     {",db=x", "db must be a number"}};
+  for (const auto& [options, message] : bad) {
+    config.online_store.connection_string = "127.0.0.1:" + port + options;
+    auto store = OpenOnlineStore(config, OpenMode::kReadWrite);
+    ASSERT_FALSE(store.ok()) << options;
+    EXPECT_NE(store.status().message().find(message), std::string::npos)
+        << store.status().message();
+  }
+  (void)std::system(
+      (cli + "-a s3cret --no-auth-warning CONFIG SET requirepass '' > /dev/null").c_str());
+  (void)std::system((scripts + "stop_redis " + dir.string()).c_str());
+  fs::remove_all(dir);
+}
 
 TEST(SqliteOnlineStoreTest, SeveralWritersShareOneFile) {
   // Unlike RocksDB, SQLite lets several processes (here: connections) write the same store.

@@ -84,10 +84,11 @@ Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, RepoConfig*
   reader.SetContext("online_store");
   // Feast's vector-search settings of its sqlite store.
   static constexpr const char* kFeastOnly[] = {
-      "vector_enabled", "vector_len", "text_search_enabled", "enable_openai_compatible_store"};
-  ARROW_RETURN_NOT_OK(
-      reader.CheckKeys(online, {"type", "path", "connection_string", "key_ttl_seconds",
-                                kFeastOnly[0], kFeastOnly[1], kFeastOnly[2], kFeastOnly[3]}));
+      "vector_enabled", "vector_len", "text_search_enabled", "enable_openai_compatible_store",
+      "full_scan_for_deletion"};
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(
+      online, {"type", "path", "connection_string", "key_ttl_seconds", "redis_type", kFeastOnly[0],
+               kFeastOnly[1], kFeastOnly[2], kFeastOnly[3], kFeastOnly[4]}));
   for (const char* name : kFeastOnly) {
     if (!online[name]) continue;
     config->ignored.push_back(reader.Location(online[name]).ToString() + ": online_store '" + name +
@@ -103,6 +104,11 @@ Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, RepoConfig*
   ARROW_RETURN_NOT_OK(
       reader.OptionalString(online, "connection_string", &store->connection_string));
   ARROW_RETURN_NOT_OK(reader.OptionalInt(online, "key_ttl_seconds", &store->key_ttl_seconds));
+  ARROW_RETURN_NOT_OK(reader.OptionalString(online, "redis_type", &store->redis_type));
+  if (store->redis_type != "redis" && store->redis_type != "redis_cluster") {
+    return reader.Error(online["redis_type"], "unknown redis_type '" + store->redis_type +
+                                                  "' (supported: redis, redis_cluster)");
+  }
   if (store->key_ttl_seconds < 0) {
     return reader.Error(online["key_ttl_seconds"], "key_ttl_seconds must not be negative");
   }

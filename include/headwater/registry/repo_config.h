@@ -20,8 +20,11 @@ struct OnlineStoreConfig {
   /// RocksDB directory or SQLite file, relative to the repository. Default "data/online"
   /// (RocksDB) or "data/online.db" (SQLite, as Feast).
   std::string path = "data/online";
-  /// Redis "host:port". Default "127.0.0.1:6379".
+  /// Redis, as Feast writes it: "host:port[,host:port...][,password=...][,username=...]
+  /// [,db=N][,ssl=false]". Default "127.0.0.1:6379".
   std::string connection_string = "127.0.0.1:6379";
+  /// Feast's redis_type: "redis" (one server, the first address) or "redis_cluster".
+  std::string redis_type = "redis";
   /// Redis key expiry in seconds; 0 keeps keys forever. Default 0.
   int64_t key_ttl_seconds = 0;
 };
