@@ -19,7 +19,7 @@ import sys
 import types as _types
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import definitions, types
+from . import types
 from .value_type import ValueType
 
 
@@ -65,12 +65,12 @@ class JsonFormat:
 
 
 def _names() -> Dict[str, Any]:
-    from . import feature_store
+    """Everything the headwater package offers, the types, and Feast's no-op objects."""
+    import headwater
 
     names: Dict[str, Any] = {name: getattr(types, name) for name in types.__all__}
-    names.update({name: getattr(definitions, name) for name in dir(definitions)
-                  if not name.startswith("_")})
-    names.update(FeatureStore=feature_store.FeatureStore, ValueType=ValueType, Project=Project,
+    names.update({name: getattr(headwater, name) for name in headwater.__all__})
+    names.update(ValueType=ValueType, Project=Project,
                  LoggingConfig=LoggingConfig, FileLoggingDestination=FileLoggingDestination,
                  ParquetFormat=ParquetFormat, JsonFormat=JsonFormat, types=types)
     return names
