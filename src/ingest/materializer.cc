@@ -230,16 +230,14 @@ Status WriteLatestRows(const FeatureView& view, const ViewSource& input,
         const int64_t n = rows->num_rows();
         ARROW_ASSIGN_OR_RAISE(auto columns, Columns(*rows, 0, schema.size()));
         for (size_t f = 0; f < columns.size(); ++f) {
-          if (!columns[f]->type()->Equals(*ToArrowType(schema[f])) ||
-              schema[f].kind == ScalarKind::kJson) {
-            auto cast = engine::ReadAsFeature(columns[f], schema[f]);
-            if (!cast.ok()) {
-              return Status::Invalid("source '", source.name, "': column '", feature_columns[f],
-                                     "' does not fit feature type ", FormatFeatureType(schema[f]),
-                                     ": ", cast.status().message(), "; run `headwater apply`");
-            }
-            columns[f] = *cast;
+          // Returns the column itself when it already has the declared type (Json aside).
+          auto cast = engine::ReadAsFeature(columns[f], schema[f]);
+          if (!cast.ok()) {
+            return Status::Invalid("source '", source.name, "': column '", feature_columns[f],
+                                   "' does not fit feature type ", FormatFeatureType(schema[f]),
+                                   ": ", cast.status().message(), "; run `headwater apply`");
           }
+          columns[f] = *cast;
         }
         std::vector<int64_t> event_times(n), created_times(n);
         ByteRows keys;
