@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -78,12 +79,20 @@ def online_sections(output: str):
     return {title: values for title, values in sections.items() if values}
 
 
-def test_feast_local_template_runs_unedited_and_answers_as_feast(tmp_path, feast_python):
-    feast_bin = feast_python.parent
-    created = subprocess.run([feast_bin / "feast", "init", "-t", "local", "demo"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=300)
+@pytest.fixture(scope="module")
+def feast_template(tmp_path_factory, feast_python):
+    """The repository `feast init -t local` writes (Feast 0.67's local template)."""
+    root = tmp_path_factory.mktemp("template")
+    created = subprocess.run([feast_python.parent / "feast", "init", "-t", "local", "demo"],
+                             cwd=root, capture_output=True, text=True, timeout=300)
     assert created.returncode == 0, created.stderr
-    template = tmp_path / "demo" / "feature_repo"
+    return root / "demo" / "feature_repo"
+
+
+def test_feast_local_template_runs_unedited_and_answers_as_feast(tmp_path, feast_python,
+                                                                 feast_template):
+    feast_bin = feast_python.parent
+    template = feast_template
     feast_repo, ours = tmp_path / "feast_copy", tmp_path / "headwater_copy"
     shutil.copytree(template, feast_repo)
     shutil.copytree(template, ours)
@@ -243,3 +252,103 @@ def test_feast_compat_runs_a_script_with_feast_meaning_headwater(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert "headwater.feature_store Json ['x']" in run.stdout
     assert run.returncode != 0 and "cannot import name 'NotInHeadwater'" in run.stderr
+
+
+# Online reads as a Feast client makes them: features with on-demand ones, a feature service,
+# and (with "errors") a missing view and a bad token, each caught as the Feast exception class.
+ONLINE_CLIENT = """
+import json, sys
+from pathlib import Path
+from feast import FeatureStore
+store = FeatureStore(repo_path=".")
+rows = [{"driver_id": d, "val_to_add": 10 * d, "val_to_add_2": 100 * d} for d in (1001, 1002, 1003, 42)]
+features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
+            "driver_hourly_stats:avg_daily_trips", "transformed_conv_rate:conv_rate_plus_val1",
+            "transformed_conv_rate:conv_rate_plus_val2"]
+out = {"features": store.get_online_features(features=features, entity_rows=rows).to_dict(),
+       "service": store.get_online_features(features=store.get_feature_service("driver_activity_v1"),
+                                            entity_rows=rows).to_dict()}
+if len(sys.argv) > 2:
+    for name, call in (
+            ("missing_view", lambda: store.get_online_features(features=["nope:x"], entity_rows=rows)),
+            ("bad_token", lambda: FeatureStore(repo_path=".", fs_yaml_file=Path("bad_token.yaml"))
+                                  .get_online_features(features=features, entity_rows=rows))):
+        try:
+            call()
+            out[name] = "no error"
+        except Exception as error:
+            out[name] = [type(error).__module__, type(error).__name__, str(error)]
+with open(sys.argv[1], "w") as f:
+    json.dump(out, f, sort_keys=True)
+"""
+
+
+def remote_client_yaml(project: str, port: int, token: str) -> str:
+    return (f"project: {project}\nregistry: data/registry.db\nprovider: local\n"
+            f"online_store:\n  type: remote\n  path: http://127.0.0.1:{port}\n"
+            f"entity_key_serialization_version: 3\n"
+            f"auth:\n  type: kubernetes\n  user_token: {token}\n")
+
+
+def test_a_feast_client_reads_online_features_from_headwater_serve(tmp_path, feast_python,
+                                                                   feast_template):
+    """Feast 0.67's SDK with `online_store: type: remote` against `headwater serve` (bearer
+    token, --error-body feast) answers exactly as Feast does on its own SQLite store."""
+    import hashlib
+    from test_server import Server
+    feast_bin = feast_python.parent
+    end = datetime.now().astimezone().replace(microsecond=0).isoformat()
+    (tmp_path / "client.py").write_text(ONLINE_CLIENT)
+
+    def run(args, cwd, env=None):
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    # The oracle: Feast alone, materialized to its SQLite online store.
+    oracle = tmp_path / "feast_alone"
+    shutil.copytree(feast_template, oracle)
+    run([feast_bin / "feast", "apply"], oracle)
+    run([feast_bin / "feast", "materialize-incremental", end], oracle)
+    run([feast_python, tmp_path / "client.py", tmp_path / "oracle.json"], oracle)
+
+    # Headwater serves the same repository, with a token.
+    token = "s3cret-token-for-feast-client"
+    served = tmp_path / "served"
+    shutil.copytree(feast_template, served)
+    config = (served / "feature_store.yaml").read_text().replace(
+        "auth:\n    type: no_auth\n",
+        "auth:\n  tokens:\n    - {name: feast_client, sha256: "
+        f"{hashlib.sha256(token.encode()).hexdigest()}, scopes: [read_online]}}\n")
+    assert "tokens" in config
+    (served / "feature_store.yaml").write_text(config)
+    run([HEADWATER, "apply"], served)
+    run([HEADWATER, "materialize-incremental", end], served)
+    server = Server(served, "--error-body", "feast")
+    try:
+        # The client: Feast's SDK over its own registry (`feast apply`), reading from Headwater.
+        client = tmp_path / "client"
+        shutil.copytree(feast_template, client)
+        project = (feast_template / "feature_store.yaml").read_text().split()[1]  # project: x
+        for name, key in (("feature_store.yaml", token), ("bad_token.yaml", "wrong")):
+            (client / name).write_text(remote_client_yaml(project, server.port, key))
+        run([feast_bin / "feast", "apply"], client)
+        run([feast_python, tmp_path / "client.py", tmp_path / "client.json", "errors"], client)
+    finally:
+        server.stop()
+
+    expected = json.loads((tmp_path / "oracle.json").read_text())
+    got = json.loads((tmp_path / "client.json").read_text())
+    assert expected["features"]["conv_rate"][0] is not None  # materialized values, not nulls
+    assert expected["features"]["driver_id"] == [1001, 1002, 1003, 42]
+    # Float32 features travel as their shortest decimal (0.6422139), which Feast's client reads
+    # as a double; Feast's own store hands back the float32 widened (0.6422138810157776). The
+    # same float32 either way:
+    def as_float32(answer):
+        return {name: [float(np.float32(v)) if name in ("conv_rate", "acc_rate") and v is not None
+                       else v for v in values] for name, values in answer.items()}
+    assert as_float32(got["features"]) == as_float32(expected["features"])
+    assert as_float32(got["service"]) == as_float32(expected["service"])
+    assert got["missing_view"][:2] == ["feast.errors", "FeatureViewNotFoundException"]
+    assert "unknown feature view 'nope'" in got["missing_view"][2]
+    assert got["bad_token"][:2] == ["feast.errors", "FeastPermissionError"]

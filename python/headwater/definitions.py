@@ -595,6 +595,12 @@ class OnDemandFeatureView(_Definition):
                                 f"projections or request sources, not {source!r}")
         self.sources = list(sources)
         self.schema = list(schema)
+        if mode == "pandas" and udf is not None and expressions is None:
+            # Column arithmetic in pandas is an expression: the server and the CLI compute it.
+            expressions = _pandas_udf_as_expressions(_udf_source(udf, name),
+                                                     [f.name for f in schema])
+            if expressions is not None:
+                mode, udf = "expression", None
         self.expressions = dict(expressions or {})
         self.mode = mode
         self.substrait_plan = bytes(substrait_plan)
@@ -710,6 +716,75 @@ def _udf_source(udf: Callable[[Any], Any], view: str) -> str:
     text = "\n".join(lines[start:]) + "\n"
     _UDFS[text] = udf
     return text
+
+
+def _pandas_udf_as_expressions(source: str, features: List[str]) -> Optional[Dict[str, str]]:
+    """The expressions a pandas function computes when it is only column arithmetic, as in
+    Feast's template::
+
+        def f(inputs):
+            df = pd.DataFrame()
+            df["a_plus_b"] = inputs["a"] + inputs["b"]
+            return df
+
+    Each feature of ``features`` assigned once from ``+``, ``-``, ``*``, unary ``-``, numbers
+    and input columns by name; None for anything else (the function then runs in Python)."""
+    import ast
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    function = tree.body[0] if tree.body else None
+    if not isinstance(function, ast.FunctionDef) or len(function.args.args) != 1 \
+            or function.decorator_list:
+        return None
+    inputs = function.args.args[0].arg
+    operators = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+    def column(node: ast.AST, frame: str) -> Optional[str]:  # frame["name"]
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and node.value.id == frame and isinstance(node.slice, ast.Constant) \
+                and isinstance(node.slice.value, str) and node.slice.value.isidentifier():
+            return node.slice.value
+        return None
+
+    def expression(node: ast.AST) -> Optional[str]:
+        if isinstance(node, ast.BinOp) and type(node.op) in operators:
+            left, right = expression(node.left), expression(node.right)
+            if left is None or right is None:
+                return None
+            return f"({left} {operators[type(node.op)]} {right})"
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            operand = expression(node.operand)
+            return None if operand is None else f"(-{operand})"
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return repr(node.value)
+        name = column(node, inputs)
+        return name if name is not None and "__" not in name else None
+
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # a docstring
+    if len(body) < 2 or not isinstance(body[0], ast.Assign) or len(body[0].targets) != 1:
+        return None
+    frame, made = body[0].targets[0], body[0].value
+    if not (isinstance(frame, ast.Name) and isinstance(made, ast.Call) and not made.args
+            and not made.keywords and isinstance(made.func, ast.Attribute)
+            and made.func.attr == "DataFrame"):
+        return None
+    if not (isinstance(body[-1], ast.Return) and isinstance(body[-1].value, ast.Name)
+            and body[-1].value.id == frame.id):
+        return None
+    out: Dict[str, str] = {}
+    for statement in body[1:-1]:
+        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+            return None
+        feature = column(statement.targets[0], frame.id)
+        text = expression(statement.value)
+        if feature is None or text is None or feature in out:
+            return None
+        out[feature] = text[1:-1] if text.startswith("(") and text.endswith(")") else text
+    return out if sorted(out) == sorted(features) else None
 
 
 def _load_udf(source: str, view: str) -> Callable[[Any], Any]:

@@ -239,7 +239,10 @@ def test_registry_round_trip_of_objects(driver_repo):
     assert [(p.name, p.features) for p in service.features] == [("driver_hourly_stats", ["conv_rate"]),
                                                                 ("transformed_conv_rate", [])]
     odfv = store.get_on_demand_feature_view("transformed_conv_rate")
-    assert odfv.mode == "pandas" and odfv.udf_string.startswith("def transformed_conv_rate(")
+    # Its pandas function is column arithmetic: stored as expressions, computed by the server.
+    assert odfv.mode == "expression" and odfv.expressions == {
+        "conv_rate_plus_val1": "conv_rate + val_to_add",
+        "conv_rate_plus_val2": "conv_rate + val_to_add_2"}
     with pytest.raises(headwater.NotFoundError, match="unknown feature view 'nope'"):
         store.get_feature_view("nope")
 
@@ -497,3 +500,52 @@ def test_feast_view_classes_make_plain_views():
                   conflict_policy=ConflictPolicy.MAJORITY_VOTE)
     with pytest.raises(ValueError, match="a view over other feature views"):
         FeatureView(name="derived", source=view, entities=[driver])
+
+
+@pytest.mark.parametrize("body, expressions", [
+    ("""
+     df = pd.DataFrame()
+     df["a"] = inputs["x"] * 2 - -inputs["y"]
+     df["b"] = 1.5 + inputs["x"]
+     return df""", {"a": "(x * 2) - (-y)", "b": "1.5 + x"}),
+    ("""
+     \"\"\"Doc.\"\"\"
+     out = pandas.DataFrame()
+     out["b"] = inputs["y"]
+     out["a"] = (inputs["x"] + inputs["y"]) * inputs["x"]
+     return out""", {"a": "(x + y) * x", "b": "y"}),
+    # Anything else stays a Python function.
+    ("""
+     df = pd.DataFrame()
+     df["a"] = inputs["x"] / inputs["y"]
+     df["b"] = inputs["x"]
+     return df""", None),
+    ("""
+     df = pd.DataFrame()
+     df["a"] = inputs["x"].abs()
+     df["b"] = inputs["x"]
+     return df""", None),
+    ("""
+     df = pd.DataFrame()
+     df["a"] = inputs["x"]
+     return df""", None),  # b is not computed
+    ("""
+     df = pd.DataFrame()
+     df["a"] = inputs["view__x"]
+     df["b"] = inputs["x"]
+     return df""", None),
+    ("""
+     df = pd.DataFrame(inputs)
+     df["a"] = inputs["x"]
+     df["b"] = inputs["x"]
+     return df""", None),
+    ("""
+     df = pd.DataFrame()
+     df["a"] = inputs["x"]
+     df["b"] = inputs["x"]
+     return inputs""", None),
+])
+def test_pandas_column_arithmetic_becomes_expressions(body, expressions):
+    from headwater.definitions import _pandas_udf_as_expressions
+    source = "def f(inputs):" + textwrap.indent(textwrap.dedent(body), "    ") + "\n"
+    assert _pandas_udf_as_expressions(source, ["a", "b"]) == expressions

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <map>
 #include <new>
 
 #include "commands.h"
@@ -139,6 +140,12 @@ void AddServingCommands(CLI::App& app, Invocation* out) {
       ->check(CLI::Range(1, 3600));
   serve->add_option("--cert", options.cert, "PEM certificate chain: serve HTTPS");
   serve->add_option("--key", options.key, "PEM private key for --cert");
+  serve
+      ->add_option("--error-body", options.error_body,
+                   "Error bodies: headwater ({error, detail}) or feast (what Feast's remote "
+                   "clients raise as Feast exceptions); default headwater")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, server::ErrorBody>{
+          {"headwater", server::ErrorBody::kHeadwater}, {"feast", server::ErrorBody::kFeast}}));
 
   app.add_subcommand("stream",
                      "Run the stream pipelines of every stream feature view, without the HTTP API");

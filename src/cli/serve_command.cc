@@ -22,8 +22,8 @@ void RequestStop(int) { stop_requested.store(true); }
 
 Status RunServe(const GlobalOptions& global, const server::ServerOptions& options) {
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  ARROW_ASSIGN_OR_RAISE(auto service,
-                        server::FeatureService::Make(config, SystemClock::Instance()));
+  ARROW_ASSIGN_OR_RAISE(auto service, server::FeatureService::Make(config, SystemClock::Instance(),
+                                                                   options.error_body));
   if (!config.auth.enabled && options.host.rfind("127.", 0) != 0) {
     std::cerr << "warning: serving on " << options.host
               << " without authentication: anyone who can reach it can read and write features\n";

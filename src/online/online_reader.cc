@@ -398,22 +398,23 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
     if (view == nullptr) {
       const OnDemandView* on_demand = FindOnDemandView(parts.view);
       if (on_demand == nullptr) {
-        return Status::KeyError("feature reference '", reference, "': unknown feature view '",
-                                parts.view, "'");
+        return NotFound(Missing::kFeatureView, "feature reference '", reference,
+                        "': unknown feature view '", parts.view, "'");
       }
       ARROW_RETURN_NOT_OK(engine::CheckEvaluable(on_demand->compiled));
       auto index = on_demand->feature_index.find(parts.feature);
       if (index == on_demand->feature_index.end()) {
-        return Status::KeyError("feature reference '", reference, "': on-demand feature view '",
-                                on_demand->compiled.name, "' has no feature '", parts.feature, "'");
+        return NotFound(Missing::kFeature, "feature reference '", reference,
+                        "': on-demand feature view '", on_demand->compiled.name,
+                        "' has no feature '", parts.feature, "'");
       }
       features.push_back({nullptr, index->second, index->first, on_demand});
       continue;
     }
     auto index = view->feature_index.find(parts.feature);
     if (index == view->feature_index.end()) {
-      return Status::KeyError("feature reference '", reference, "': feature view '", view->name,
-                              "' has no feature '", parts.feature, "'");
+      return NotFound(Missing::kFeature, "feature reference '", reference, "': feature view '",
+                      view->name, "' has no feature '", parts.feature, "'");
     }
     features.push_back({view, index->second, index->first});
   }
@@ -423,7 +424,8 @@ Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveReferences(
 Result<std::vector<OnlineCatalog::Feature>> OnlineCatalog::ResolveService(
     const std::string& name) const {
   auto it = services_.find(name);
-  if (it == services_.end()) return Status::KeyError("unknown feature service '", name, "'");
+  if (it == services_.end())
+    return NotFound(Missing::kFeatureService, "unknown feature service '", name, "'");
   return ResolveReferences(it->second);
 }
 

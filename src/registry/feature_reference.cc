@@ -24,13 +24,13 @@ Result<std::vector<FeatureViewProjection>> ResolveFeatureReferences(
     const OnDemandFeatureView* on_demand =
         view == nullptr ? definitions.FindOnDemandFeatureView(view_name) : nullptr;
     if (view == nullptr && on_demand == nullptr) {
-      return Status::KeyError("feature reference '", reference, "': unknown feature view '",
-                              view_name, "'");
+      return NotFound(Missing::kFeatureView, "feature reference '", reference,
+                      "': unknown feature view '", view_name, "'");
     }
     if (view != nullptr ? view->FindFeature(feature) == nullptr
                         : on_demand->FindFeature(feature) == nullptr) {
-      return Status::KeyError("feature reference '", reference, "': feature view '", view_name,
-                              "' has no feature '", feature, "'");
+      return NotFound(Missing::kFeature, "feature reference '", reference, "': feature view '",
+                      view_name, "' has no feature '", feature, "'");
     }
     auto it = std::find_if(projections.begin(), projections.end(),
                            [&](const FeatureViewProjection& p) { return p.view == view_name; });
@@ -48,7 +48,8 @@ Result<std::vector<FeatureViewProjection>> ResolveFeatureReferences(
 Result<std::vector<FeatureViewProjection>> ResolveFeatureService(const Definitions& definitions,
                                                                  const std::string& name) {
   const FeatureService* service = definitions.FindFeatureService(name);
-  if (service == nullptr) return Status::KeyError("unknown feature service '", name, "'");
+  if (service == nullptr)
+    return NotFound(Missing::kFeatureService, "unknown feature service '", name, "'");
   std::vector<std::string> references;
   for (const FeatureViewProjection& projection : service->features) {
     const FeatureView* view = definitions.FindFeatureView(projection.view);

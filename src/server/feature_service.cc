@@ -13,27 +13,12 @@
 #include "headwater/core/text.h"
 #include "headwater/ingest/json_rows.h"
 #include "headwater/server/api_token.h"
+#include "headwater/server/feast_error.h"
 #include "headwater/server/online_json.h"
 #include "metrics.h"
 
 namespace headwater::server {
 namespace {
-
-HttpResponse Error(int status, std::string_view error, std::string_view detail) {
-  JsonWriter writer;
-  writer.BeginObject().Key("error").String(error);
-  writer.Key("detail").String(PrintableText(detail)).EndObject();  // messages quote input
-  return HttpResponse{status, writer.Take()};
-}
-
-HttpResponse FromStatus(const Status& status) {
-  if (status.IsKeyError()) return Error(404, "not found", status.message());
-  if (status.IsInvalid() || status.IsTypeError() || status.IsCapacityError()) {
-    return Error(400, "invalid request", status.message());
-  }
-  if (status.IsOutOfMemory()) return Error(503, "out of memory", status.message());
-  return Error(500, "internal error", status.message());
-}
 
 Result<rapidjson::Document> ParseBody(std::string_view body) {
   rapidjson::Document document;
@@ -88,8 +73,29 @@ Result<store::FeatureSelection> SelectionOf(const rapidjson::Value& document) {
 
 }  // namespace
 
-FeatureService::FeatureService(std::unique_ptr<store::FeatureStore> store)
-    : store_(std::move(store)), metrics_(std::make_unique<Metrics>()) {}
+FeatureService::FeatureService(std::unique_ptr<store::FeatureStore> store, ErrorBody error_body)
+    : store_(std::move(store)), metrics_(std::make_unique<Metrics>()), error_body_(error_body) {}
+
+HttpResponse FeatureService::Error(int status, std::string_view error, std::string_view detail,
+                                   std::optional<Missing> missing) const {
+  JsonWriter writer;
+  if (error_body_ == ErrorBody::kFeast) {
+    writer.String(FeastErrorDetail(status, missing, detail));  // a JSON string, as Feast's server
+  } else {
+    writer.BeginObject().Key("error").String(error);
+    writer.Key("detail").String(PrintableText(detail)).EndObject();  // messages quote input
+  }
+  return HttpResponse{status, writer.Take()};
+}
+
+HttpResponse FeatureService::FromStatus(const Status& status) const {
+  if (status.IsKeyError()) return Error(404, "not found", status.message(), MissingOf(status));
+  if (status.IsInvalid() || status.IsTypeError() || status.IsCapacityError()) {
+    return Error(400, "invalid request", status.message());
+  }
+  if (status.IsOutOfMemory()) return Error(503, "out of memory", status.message());
+  return Error(500, "internal error", status.message());
+}
 
 FeatureService::~FeatureService() {
   Status stopped = Stop();
@@ -99,7 +105,8 @@ FeatureService::~FeatureService() {
 Status FeatureService::Stop() { return store_->Close(); }
 
 Result<std::unique_ptr<FeatureService>> FeatureService::Make(const registry::RepoConfig& config,
-                                                             const Clock& clock) {
+                                                             const Clock& clock,
+                                                             ErrorBody error_body) {
   store::OpenOptions options;
   options.clock = &clock;
   options.online = store::OnlineAccess::kHeld;
@@ -107,7 +114,7 @@ Result<std::unique_ptr<FeatureService>> FeatureService::Make(const registry::Rep
   options.refresh_on_use = false;  // Serve refreshes every 200 ms; requests read the snapshot
   ARROW_ASSIGN_OR_RAISE(auto store, store::FeatureStore::Open(config, std::move(options)));
   ARROW_RETURN_NOT_OK(store->Applied().status());  // nothing to serve before an apply
-  return std::unique_ptr<FeatureService>(new FeatureService(std::move(store)));
+  return std::unique_ptr<FeatureService>(new FeatureService(std::move(store), error_body));
 }
 
 int64_t FeatureService::registry_version() const {

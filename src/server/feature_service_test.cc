@@ -14,14 +14,14 @@ namespace {
 class FeatureServiceTest : public store::DriverRepositoryTest {
  protected:
   // Applies the definitions, then serves the repository (the online store's one writer).
-  std::unique_ptr<FeatureService> Serve() {
+  std::unique_ptr<FeatureService> Serve(ErrorBody error_body = ErrorBody::kHeadwater) {
     {
       auto store = OpenStore();
       ApplyDefinitions(*store);
     }
     auto config = registry::LoadRepoConfig(repo_);
     EXPECT_TRUE(config.ok()) << config.status().message();
-    auto service = FeatureService::Make(*config, clock_);
+    auto service = FeatureService::Make(*config, clock_, error_body);
     EXPECT_TRUE(service.ok()) << service.status().message();
     return service.ok() ? std::move(*service) : nullptr;
   }
@@ -93,6 +93,47 @@ TEST_F(FeatureServiceTest, MapsErrorsToStatusCodes) {
   EXPECT_EQ(future.status, 200) << future.body;
   EXPECT_NE(future.body.find(R"("requested_end":"2030-01-01T00:00:00Z")"), std::string::npos)
       << future.body;
+}
+
+// Feast's remote clients read an error as a JSON string holding {module, class, message} and
+// raise that class; the class follows what was not found.
+TEST_F(FeatureServiceTest, FeastErrorBodiesNameFeastsExceptionClasses) {
+  auto service = Serve(ErrorBody::kFeast);
+  struct Case {
+    std::string_view path;
+    std::string_view body;
+    int status;
+    std::string_view expected;
+  };
+  const Case cases[] = {
+      {"/get-online-features", R"({"features": ["nope:x"], "entities": {"driver_id": [1]}})", 404,
+       R"("{\"module\":\"feast.errors\",\"class\":\"FeatureViewNotFoundException\",)"
+       R"(\"message\":\"feature reference 'nope:x': unknown feature view 'nope'\"}")"},
+      {"/get-online-features", R"({"feature_service": "nope", "entities": {"driver_id": [1]}})",
+       404,
+       R"("{\"module\":\"feast.errors\",\"class\":\"FeatureServiceNotFoundException\",)"
+       R"(\"message\":\"unknown feature service 'nope'\"}")"},
+      {"/get-online-features",
+       R"({"features": ["driver_stats:nope"], "entities": {"driver_id": [1]}})", 404,
+       R"("{\"module\":\"feast.errors\",\"class\":\"FeastObjectNotFoundException\",)"
+       R"(\"message\":\"feature reference 'driver_stats:nope': feature view 'driver_stats' )"
+       R"(has no feature 'nope'\"}")"},
+      {"/push", R"({"push_source_name": "nope", "df": {}})", 404,
+       R"("{\"module\":\"feast.errors\",\"class\":\"PushSourceNotFoundException\",)"
+       R"(\"message\":\"unknown push source 'nope'\"}")"},
+      {"/write-to-online-store", R"({"feature_view_name": "nope", "df": {}})", 404,
+       R"("{\"module\":\"feast.errors\",\"class\":\"FeatureViewNotFoundException\",)"
+       R"(\"message\":\"unknown feature view 'nope'\"}")"},
+      {"/get-online-features", "[1]", 400,
+       R"("{\"module\":\"feast.errors\",\"class\":\"FeastError\",)"
+       R"(\"message\":\"the body must be a JSON object\"}")"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    auto response = Post(*service, c.path, c.body);
+    EXPECT_EQ(response.status, c.status);
+    EXPECT_EQ(response.body, c.expected);
+  }
 }
 
 TEST_F(FeatureServiceTest, MaterializedValuesAreServedInFeastsShape) {

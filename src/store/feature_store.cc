@@ -520,7 +520,7 @@ Result<std::map<std::string, FeatureType>> FeatureStore::WriteColumns(const std:
   if (found == nullptr && on_demand != nullptr && on_demand->write_to_online_store) {
     found = definitions.FindFeatureView(on_demand->sources[0].view);  // its rows are written
   }
-  if (found == nullptr) return Status::KeyError("unknown feature view '", view, "'");
+  if (found == nullptr) return NotFound(Missing::kFeatureView, "unknown feature view '", view, "'");
   std::map<std::string, FeatureType> columns;
   ingest::AddOnlineWriteColumns(definitions, *found, &columns);
   return columns;
@@ -532,7 +532,7 @@ Result<std::map<std::string, FeatureType>> FeatureStore::PushColumns(const std::
   const registry::Definitions& definitions = current->registry.definitions;
   const registry::DataSource* push = definitions.FindSource(source);
   if (push == nullptr || push->type != registry::SourceType::kPush) {
-    return Status::KeyError("unknown push source '", source, "'");
+    return NotFound(Missing::kPushSource, "unknown push source '", source, "'");
   }
   std::map<std::string, FeatureType> columns;
   for (const auto& view : definitions.feature_views) {
@@ -585,7 +585,7 @@ Status FeatureStore::ScanOnline(
     const std::string& view, const std::function<void(std::string_view, std::string_view)>& visit) {
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
   if (current->catalog->FindView(view) == nullptr) {
-    return Status::KeyError("unknown feature view '", view, "'");
+    return NotFound(Missing::kFeatureView, "unknown feature view '", view, "'");
   }
   ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/false));
   return online->Scan(view, visit);

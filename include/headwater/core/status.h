@@ -11,12 +11,48 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
 
 namespace headwater {
 
 using Status = arrow::Status;
 template <typename T>
 using Result = arrow::Result<T>;
+
+/// The kind of object a KeyError did not find, attached to the status so that an adapter can
+/// name the error in its clients' vocabulary (the feature server's Feast-shaped errors) without
+/// reading the message.
+enum class Missing { kFeatureView, kOnDemandFeatureView, kFeatureService, kPushSource, kFeature };
+
+class MissingDetail : public arrow::StatusDetail {
+ public:
+  explicit MissingDetail(Missing what) : what_(what) {}
+  const char* type_id() const override { return "headwater::Missing"; }
+  std::string ToString() const override { return "not found"; }
+  Missing what() const { return what_; }
+
+ private:
+  Missing what_;
+};
+
+/// A KeyError saying which kind of object is missing; the message still names it.
+template <typename... Args>
+Status NotFound(Missing what, Args&&... message) {
+  return Status::KeyError(std::forward<Args>(message)...)
+      .WithDetail(std::make_shared<MissingDetail>(what));
+}
+
+/// The kind of object `status` did not find, when it came from NotFound.
+inline std::optional<Missing> MissingOf(const Status& status) {
+  const auto& detail = status.detail();
+  if (detail == nullptr || std::string_view(detail->type_id()) != "headwater::Missing") {
+    return std::nullopt;
+  }
+  return static_cast<const MissingDetail&>(*detail).what();
+}
 
 }  // namespace headwater
 

@@ -18,9 +18,12 @@
 // Errors: {"error": "<what>", "detail": "<message naming the field and value>"} with 400 for bad
 // input, 401 without a valid token and 403 without the endpoint's scope (when feature_store.yaml
 // has `auth`), 404 for unknown views/features/services/paths, 405, 413, 500 for store failures.
+// With ErrorBody::kFeast the body is instead Feast's error document as a JSON string
+// (server/feast_error.h), which Feast's remote clients raise as the matching Feast exception.
 // /health and /metrics need no token.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,12 +49,16 @@ struct HttpResponse {
 
 class Metrics;
 
+/// The shape of error bodies: Headwater's {"error", "detail"} or Feast's (see above).
+enum class ErrorBody { kHeadwater, kFeast };
+
 class FeatureService {
  public:
   /// Opens the repository's feature store holding its online store, with its stream pipelines
   /// running. `clock` must outlive it.
   static Result<std::unique_ptr<FeatureService>> Make(const registry::RepoConfig& config,
-                                                      const Clock& clock);
+                                                      const Clock& clock,
+                                                      ErrorBody error_body = ErrorBody::kHeadwater);
   ~FeatureService();
 
   /// Stops the stream pipelines with a last checkpoint. The destructor does it too.
@@ -67,7 +74,10 @@ class FeatureService {
   int64_t registry_version() const;
 
  private:
-  explicit FeatureService(std::unique_ptr<store::FeatureStore> store);
+  FeatureService(std::unique_ptr<store::FeatureStore> store, ErrorBody error_body);
+  HttpResponse Error(int status, std::string_view error, std::string_view detail,
+                     std::optional<Missing> missing = std::nullopt) const;
+  HttpResponse FromStatus(const Status& status) const;
   HttpResponse Route(const HttpRequest& request, std::string_view* endpoint);
   HttpResponse GetOnlineFeatures(std::string_view body);
   HttpResponse WriteToOnlineStore(std::string_view body);
@@ -78,6 +88,7 @@ class FeatureService {
 
   std::unique_ptr<store::FeatureStore> store_;
   std::unique_ptr<Metrics> metrics_;
+  const ErrorBody error_body_;
 };
 
 }  // namespace headwater::server

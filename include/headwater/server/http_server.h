@@ -26,6 +26,8 @@ struct ServerOptions {
   /// PEM certificate chain and private key: both set serves HTTPS. Default: plain HTTP.
   std::string cert;
   std::string key;
+  /// Error bodies in Headwater's shape or Feast's (feature_service.h). Default Headwater's.
+  ErrorBody error_body = ErrorBody::kHeadwater;
 };
 
 /// Serves until `stop` becomes true; also polls the registry every 200 ms so an `apply` takes
