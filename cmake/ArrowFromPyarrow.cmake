@@ -45,6 +45,11 @@ set_target_properties(Arrow::acero PROPERTIES
 add_library(Arrow::substrait SHARED IMPORTED)
 set_target_properties(Arrow::substrait PROPERTIES
   IMPORTED_LOCATION "${arrow_substrait_LIB}" INTERFACE_LINK_LIBRARIES Arrow::acero)
+# serve-offline: Feast's remote offline store protocol, an Arrow Flight server.
+find_library(arrow_flight_LIB NAMES arrow_flight PATHS "${ARROW_LIBRARY_DIR}" NO_DEFAULT_PATH REQUIRED)
+add_library(Arrow::flight SHARED IMPORTED)
+set_target_properties(Arrow::flight PROPERTIES
+  IMPORTED_LOCATION "${arrow_flight_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)
 add_library(Arrow::parquet SHARED IMPORTED)
 set_target_properties(Arrow::parquet PROPERTIES
   IMPORTED_LOCATION "${parquet_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -351,4 +352,147 @@ def test_a_feast_client_reads_online_features_from_headwater_serve(tmp_path, fea
     assert as_float32(got["service"]) == as_float32(expected["service"])
     assert got["missing_view"][:2] == ["feast.errors", "FeatureViewNotFoundException"]
     assert "unknown feature view 'nope'" in got["missing_view"][2]
+    assert got["bad_token"][:2] == ["feast.errors", "FeastPermissionError"]
+
+
+# A Feast client with `offline_store: type: remote`: training data, a pull of every row, a
+# materialization (Feast pulls each key's latest row), an offline write, and two errors.
+OFFLINE_CLIENT = """
+import json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+import pandas as pd
+from feast import FeatureStore, FileSource
+from feast.infra.offline_stores.remote import RemoteOfflineStore
+store = FeatureStore(repo_path=".")
+out_dir, start, end = Path(sys.argv[1]), pd.Timestamp(sys.argv[2]), pd.Timestamp(sys.argv[3])
+entity_df = pd.read_parquet(out_dir / "entities.parquet")
+features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
+            "driver_hourly_stats:avg_daily_trips", "transformed_conv_rate:conv_rate_plus_val1"]
+store.get_historical_features(entity_df=entity_df, features=features).to_df() \\
+    .to_parquet(out_dir / "client_training.parquet")
+
+def pull_all(source):
+    return RemoteOfflineStore.pull_all_from_table_or_query(
+        config=store.config, data_source=source, join_key_columns=["driver_id"],
+        feature_name_columns=["conv_rate"], timestamp_field="event_timestamp",
+        created_timestamp_column="created", start_date=start.to_pydatetime(),
+        end_date=end.to_pydatetime()).to_arrow()
+pull_all(store.get_data_source("driver_hourly_stats_source")).to_pandas() \\
+    .to_parquet(out_dir / "client_pull_all.parquet")
+
+store.materialize(start_date=start.to_pydatetime(), end_date=end.to_pydatetime(),
+                  feature_views=["driver_hourly_stats"])
+online = store.get_online_features(features=["driver_hourly_stats:conv_rate"],
+                                   entity_rows=[{"driver_id": d} for d in (1001, 1002, 1003)])
+written = pd.read_parquet("data/driver_stats.parquet").tail(1).reset_index(drop=True)
+written["driver_id"], written["conv_rate"] = 1001, 0.25
+written["event_timestamp"] = written["created"] = end
+store.write_to_offline_store("driver_hourly_stats", written)
+out = {"online": online.to_dict()}
+for name, call in (
+        ("missing_source", lambda: pull_all(FileSource(name="nope", path="x.parquet",
+                                                       timestamp_field="event_timestamp"))),
+        ("bad_token", lambda: FeatureStore(repo_path=".", fs_yaml_file=Path("bad_token.yaml"))
+                              .get_historical_features(entity_df=entity_df, features=features).to_df())):
+    try:
+        call()
+        out[name] = "no error"
+    except Exception as error:
+        out[name] = [type(error).__module__, type(error).__name__, str(error)]
+(out_dir / "client.json").write_text(json.dumps(out, sort_keys=True))
+"""
+
+
+def remote_offline_yaml(project: str, port: int, token: str) -> str:
+    return (f"project: {project}\nregistry: data/registry.db\nprovider: local\n"
+            f"online_store:\n  type: sqlite\n  path: data/online_store.db\n"
+            f"offline_store:\n  type: remote\n  host: 127.0.0.1\n  port: {port}\n"
+            f"entity_key_serialization_version: 3\n"
+            f"auth:\n  type: kubernetes\n  user_token: {token}\n")
+
+
+def test_a_feast_client_gets_training_data_from_headwater_serve_offline(tmp_path, feast_python,
+                                                                        feast_template):
+    """Feast 0.67's SDK with `offline_store: type: remote` against `headwater serve-offline`
+    (Arrow Flight, bearer token): training data equal to `headwater get-historical-features`,
+    pulls and an offline write equal to what the Parquet file says."""
+    import hashlib
+    import socket
+    import time
+    feast_bin = feast_python.parent
+    source = pq.read_table(feast_template / "data" / "driver_stats.parquet").to_pandas()
+    newest = source["event_timestamp"].max()
+    start, end = newest - timedelta(days=2), newest
+    entities = pd.DataFrame({
+        "driver_id": [1001, 1002, 1003, 1001, 1005],
+        "event_timestamp": [newest - timedelta(hours=h) for h in (1, 5, 30, 50, 2)],
+        "val_to_add": [1, 2, 3, 4, 5], "val_to_add_2": [10, 20, 30, 40, 50]})
+    entities.to_parquet(tmp_path / "entities.parquet")
+    (tmp_path / "client.py").write_text(OFFLINE_CLIENT)
+
+    def run(args, cwd):
+        done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    token = "offline-reader-and-writer"
+    served = tmp_path / "served"
+    shutil.copytree(feast_template, served)
+    config = (served / "feature_store.yaml").read_text().replace(
+        "auth:\n    type: no_auth\n",
+        "auth:\n  tokens:\n    - {name: feast_client, sha256: "
+        f"{hashlib.sha256(token.encode()).hexdigest()}, scopes: [read_offline, write_offline]}}\n")
+    (served / "feature_store.yaml").write_text(config)
+    run([HEADWATER, "apply"], served)
+    features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
+                "driver_hourly_stats:avg_daily_trips", "transformed_conv_rate:conv_rate_plus_val1"]
+    run([HEADWATER, "get-historical-features", "--entities", tmp_path / "entities.parquet",
+         "--features", ",".join(features), "--output", tmp_path / "ours.parquet"], served)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([HEADWATER, "-c", served, "serve-offline", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        client = tmp_path / "client"
+        shutil.copytree(feast_template, client)
+        project = (feast_template / "feature_store.yaml").read_text().split()[1]
+        for name, key in (("feature_store.yaml", token), ("bad_token.yaml", "wrong")):
+            (client / name).write_text(remote_offline_yaml(project, port, key))
+        run([feast_bin / "feast", "apply"], client)
+        run([feast_python, tmp_path / "client.py", tmp_path, start.isoformat(), end.isoformat()],
+            client)
+    finally:
+        server.terminate()
+        assert server.wait(timeout=10) == 0, server.stderr.read()
+
+    # Training data: the values headwater get-historical-features gives, row for row.
+    ours = pq.read_table(tmp_path / "ours.parquet").to_pandas()
+    theirs = pd.read_parquet(tmp_path / "client_training.parquet")
+    assert len(theirs) == 5 and theirs["conv_rate"].notna().sum() >= 4
+    for column in ["driver_id", "val_to_add"] + [f.split(":")[1] for f in features]:
+        assert theirs[column].tolist() == ours[column].tolist() or \
+            np.allclose(theirs[column], ours[column], equal_nan=True), column
+    # Every row in the range, and each driver's latest row, as the file has them.
+    in_range = source[(source["event_timestamp"] >= start) & (source["event_timestamp"] <= end)]
+    pulled = pd.read_parquet(tmp_path / "client_pull_all.parquet")
+    assert len(pulled) == len(in_range) > 0
+    assert sorted(pulled["conv_rate"].round(6)) == sorted(in_range["conv_rate"].round(6))
+    got = json.loads((tmp_path / "client.json").read_text())
+    latest = in_range.sort_values(["event_timestamp", "created"]).groupby("driver_id").last()
+    assert got["online"]["conv_rate"] == pytest.approx(
+        [float(np.float32(latest.loc[d, "conv_rate"])) for d in (1001, 1002, 1003)])
+    # The offline write landed in the served repository's file.
+    written = pq.read_table(served / "data" / "driver_stats.parquet").to_pandas()
+    assert len(written) == len(source) + 1
+    assert written[written["conv_rate"] == 0.25]["driver_id"].tolist() == [1001]
+    assert got["missing_source"][:2] == ["feast.errors", "FeastObjectNotFoundException"]
+    assert "unknown data source 'nope'" in got["missing_source"][2]
     assert got["bad_token"][:2] == ["feast.errors", "FeastPermissionError"]

@@ -147,6 +147,13 @@ void AddServingCommands(CLI::App& app, Invocation* out) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, server::ErrorBody>{
           {"headwater", server::ErrorBody::kHeadwater}, {"feast", server::ErrorBody::kFeast}}));
 
+  auto* offline = app.add_subcommand(
+      "serve-offline", "Serve training data over Arrow Flight (Feast's remote offline store)");
+  offline->add_option("--host", out->serve_offline.host,
+                      "Address to listen on (default 127.0.0.1)");
+  offline->add_option("-p,--port", out->serve_offline.port, "Port (default 8815)")
+      ->check(CLI::Range(1, 65535));
+
   app.add_subcommand("stream",
                      "Run the stream pipelines of every stream feature view, without the HTTP API");
   app.add_subcommand("hash-token",
@@ -212,6 +219,7 @@ Status Run(const Invocation& invocation) {
     return RunMaterializeIncremental(global, invocation.materialize);
   }
   if (command == "get-online-features") return RunGetOnlineFeatures(global, invocation.online);
+  if (command == "serve-offline") return RunServeOffline(global, invocation.serve_offline);
   if (command == "online-dump") return RunOnlineDump(global, invocation.operand);
   if (command == "stream") return RunStream(global);
   if (command == "serve") return RunServe(global, invocation.serve);

@@ -8,6 +8,7 @@
 
 #include "headwater/core/status.h"
 #include "headwater/server/http_server.h"
+#include "headwater/server/offline_server.h"
 
 namespace headwater::cli {
 
@@ -56,6 +57,7 @@ Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& 
 Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 
 Status RunServe(const GlobalOptions& global, const server::ServerOptions& options);
+Status RunServeOffline(const GlobalOptions& global, const server::OfflineServerOptions& options);
 Status RunHashToken(const std::string& token);
 Status RunStream(const GlobalOptions& global);
 /// `compile flink`: writes pipeline.sql and jars.txt to `output` (default: <repo>/flink).
@@ -84,6 +86,7 @@ struct Invocation {
   MaterializeArguments materialize;  // materialize and materialize-incremental
   OnlineArguments online;
   server::ServerOptions serve;
+  server::OfflineServerOptions serve_offline;
   ListingArguments listing;
 };
 

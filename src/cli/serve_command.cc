@@ -40,6 +40,18 @@ Status RunServe(const GlobalOptions& global, const server::ServerOptions& option
   });
 }
 
+Status RunServeOffline(const GlobalOptions& global, const server::OfflineServerOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
+  if (!config.auth.enabled && options.host.rfind("127.", 0) != 0) {
+    std::cerr << "warning: serving on " << options.host
+              << " without authentication: anyone who can reach it can read training data\n";
+  }
+  return server::ServeOffline(config, options, [&] {
+    std::cout << "Serving " << config.project << " offline (Arrow Flight) on grpc+tcp://"
+              << options.host << ":" << options.port << std::endl;
+  });
+}
+
 Status RunStream(const GlobalOptions& global) {
   store::OpenOptions options;
   options.online = store::OnlineAccess::kHeld;

@@ -263,7 +263,58 @@ Status CheckEventRows(const registry::Definitions& definitions, const std::strin
   return Status::OK();
 }
 
+// Appends `table` (in the batch source's columns) to the batch source and names the file it wrote.
+Result<std::string> AppendToBatchSource(const registry::RepoConfig& config,
+                                        const registry::DataSource& batch,
+                                        const arrow::Table& table, const Clock& clock) {
+  const std::filesystem::path path = config.Resolve(batch.path);
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    // Appended files sort after earlier appends (name order is read order).
+    static std::atomic<int64_t> sequence{0};
+    std::string name = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock.Now().micros,
+                                   sequence.fetch_add(1) % 1000000, ::getpid());
+    ARROW_RETURN_NOT_OK(offline::WriteTableFile(table, path / name));
+    return name;
+  }
+  // A single file (Feast's template): rewritten with the rows appended, under a lock so two
+  // appends cannot lose each other's rows, through the one atomic write so readers see the old
+  // file or the new one.
+  ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(path));
+  ARROW_ASSIGN_OR_RAISE(auto existing, offline::ReadTableFile(path));
+  arrow::ConcatenateTablesOptions unify;
+  unify.unify_schemas = true;
+  ARROW_ASSIGN_OR_RAISE(
+      auto appended,
+      arrow::ConcatenateTables(
+          {existing->ReplaceSchemaMetadata(nullptr), table.ReplaceSchemaMetadata(nullptr)}, unify));
+  ARROW_RETURN_NOT_OK(offline::WriteTableFile(*appended, path));
+  return path.filename().string();
+}
+
 }  // namespace
+
+Result<std::string> WriteToOfflineStore(const registry::RepoConfig& config,
+                                        const registry::Definitions& definitions,
+                                        const std::string& view_name, const arrow::Table& df,
+                                        const Clock& clock) {
+  const registry::FeatureView* view = definitions.FindFeatureView(view_name);
+  if (view == nullptr) {
+    return NotFound(Missing::kFeatureView, "unknown feature view '", view_name, "'");
+  }
+  const registry::DataSource* batch = definitions.FindSource(view->source);
+  if (batch != nullptr && !batch->batch_source.empty()) {
+    batch = definitions.FindSource(batch->batch_source);  // a push or Kafka source's dataset
+  }
+  if (batch == nullptr || batch->path.empty()) {
+    return Status::Invalid("feature view '", view_name, "' has no offline dataset to write to");
+  }
+  if (df.num_rows() == 0) return std::string();
+  ARROW_ASSIGN_OR_RAISE(auto table, OfflineRows(config, *batch, df));
+  ARROW_RETURN_NOT_OK(CheckEventRows(definitions, view->source, *batch, *table,
+                                     EventTimeBounds::At(config, clock.Now())));
+  return AppendToBatchSource(config, *batch, *table, clock);
+}
 
 Result<PushResult> Push(const registry::RepoConfig& config,
                         const registry::Definitions& definitions, const std::string& source_name,
@@ -301,29 +352,7 @@ Result<PushResult> Push(const registry::RepoConfig& config,
   }
 
   if (to.offline) {
-    const std::filesystem::path path = config.Resolve(batch->path);
-    std::error_code error;
-    if (std::filesystem::is_directory(path, error)) {
-      // Appended files sort after earlier pushes (name order is read order).
-      static std::atomic<int64_t> sequence{0};
-      result.offline_file = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock.Now().micros,
-                                        sequence.fetch_add(1) % 1000000, ::getpid());
-      ARROW_RETURN_NOT_OK(offline::WriteTableFile(*table, path / result.offline_file));
-    } else {
-      // A single file (Feast's template): rewritten with the rows appended, under a lock so
-      // two pushes cannot lose each other's rows, through the one atomic write so readers see
-      // the old file or the new one.
-      ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(path));
-      ARROW_ASSIGN_OR_RAISE(auto existing, offline::ReadTableFile(path));
-      arrow::ConcatenateTablesOptions unify;
-      unify.unify_schemas = true;
-      ARROW_ASSIGN_OR_RAISE(auto appended,
-                            arrow::ConcatenateTables({existing->ReplaceSchemaMetadata(nullptr),
-                                                      table->ReplaceSchemaMetadata(nullptr)},
-                                                     unify));
-      ARROW_RETURN_NOT_OK(offline::WriteTableFile(*appended, path));
-      result.offline_file = path.filename().string();
-    }
+    ARROW_ASSIGN_OR_RAISE(result.offline_file, AppendToBatchSource(config, *batch, *table, clock));
   }
   for (const EncodedRows& rows : encoded) {
     ARROW_ASSIGN_OR_RAISE(auto written, store->Write(rows.view->name, rows.keys, rows.values));

@@ -251,10 +251,12 @@ Result<ApiToken> ReadToken(YamlReader& reader, const YAML::Node& node) {
       token.scopes |= kWriteOffline;
     } else if (scope == "materialize") {
       token.scopes |= kMaterialize;
+    } else if (scope == "read_offline") {
+      token.scopes |= kReadOffline;
     } else {
       return reader.Error(node["scopes"], "token '" + token.name + "': unknown scope '" + scope +
                                               "' (read_online, write_online, write_offline, "
-                                              "materialize)");
+                                              "materialize, read_offline)");
     }
   }
   return token;

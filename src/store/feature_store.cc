@@ -13,6 +13,7 @@
 #include "headwater/flink/flink_batch.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/registry/feature_reference.h"
+#include "headwater/registry/source_schema.h"
 
 namespace headwater::store {
 namespace {
@@ -468,6 +469,42 @@ Result<std::shared_ptr<arrow::RecordBatch>> FeatureStore::GetOnlineFeatures(
   ARROW_ASSIGN_OR_RAISE(auto read, GetOnlineFeatures(online::EntityRowsFromArrow(entities),
                                                      std::move(selection), full_feature_names));
   return read.ToArrow(entities);
+}
+
+namespace {
+
+// The source holding `name`'s rows: itself, or a push or Kafka source's batch source.
+Result<const registry::DataSource*> DatasetOf(const registry::Definitions& definitions,
+                                              const std::string& name) {
+  const registry::DataSource* found = definitions.FindSource(name);
+  if (found == nullptr) return Status::KeyError("unknown data source '", name, "'");
+  if (!found->batch_source.empty()) found = definitions.FindSource(found->batch_source);
+  if (found == nullptr || found->path.empty()) {
+    return Status::Invalid("data source '", name, "' has no files");
+  }
+  return found;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::Table>> FeatureStore::PullFromSource(
+    const std::string& source, const offline::PullRequest& request, bool latest) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  ARROW_ASSIGN_OR_RAISE(auto found, DatasetOf(current->registry.definitions, source));
+  return latest ? offline::PullLatest(config_, *found, request)
+                : offline::PullAll(config_, *found, request);
+}
+
+Result<std::shared_ptr<arrow::Schema>> FeatureStore::SourceSchema(const std::string& source) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  ARROW_ASSIGN_OR_RAISE(auto found, DatasetOf(current->registry.definitions, source));
+  return registry::ReadSourceSchema(config_.Resolve(found->path));
+}
+
+Result<std::string> FeatureStore::WriteToOfflineStore(const std::string& view,
+                                                      const arrow::Table& df) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  return ingest::WriteToOfflineStore(config_, current->registry.definitions, view, df, *clock_);
 }
 
 Result<online::WriteResult> FeatureStore::WriteToOnlineStore(const std::string& view,

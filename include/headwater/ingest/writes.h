@@ -85,4 +85,12 @@ Result<PushResult> Push(const registry::RepoConfig& config,
                         const arrow::Table& df, PushTargets to, online::OnlineStore* store,
                         SourcePipeline* pipeline, const Clock& clock);
 
+/// Feast's write_to_offline_store: appends `df` to the offline dataset of `view_name` (its file
+/// source, or the batch source of its push or Kafka source) as a push to offline does, with the
+/// same checks first. Returns the file written; empty for no rows.
+Result<std::string> WriteToOfflineStore(const registry::RepoConfig& config,
+                                        const registry::Definitions& definitions,
+                                        const std::string& view_name, const arrow::Table& df,
+                                        const Clock& clock);
+
 }  // namespace headwater::ingest

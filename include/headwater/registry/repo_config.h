@@ -95,8 +95,9 @@ struct BatchEngineConfig {
 enum Scope : uint32_t {
   kReadOnline = 1,    // POST /get-online-features
   kWriteOnline = 2,   // POST /write-to-online-store, /push to the online store
-  kWriteOffline = 4,  // POST /push to the offline store
+  kWriteOffline = 4,  // POST /push to the offline store; serve-offline's offline_write_batch
   kMaterialize = 8,   // POST /materialize, /materialize-incremental
+  kReadOffline = 16,  // serve-offline: training data and pulls
 };
 
 /// One API token: stored only as the hex SHA-256 of the secret (`headwater hash-token`).

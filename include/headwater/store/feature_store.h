@@ -28,6 +28,7 @@
 #include "headwater/ingest/stream_runner.h"
 #include "headwater/ingest/writes.h"
 #include "headwater/offline/historical_retrieval.h"
+#include "headwater/offline/source_pull.h"
 #include "headwater/online/online_reader.h"
 #include "headwater/online/online_store.h"
 #include "headwater/registry/definitions.h"
@@ -213,6 +214,16 @@ class FeatureStore {
   /// Entity rows selected by a Flink SQL query over the file sources (flink/flink_batch.h), on
   /// batch_engine's cluster.
   Result<std::shared_ptr<arrow::Table>> QueryEntityRows(const std::string& query);
+
+  /// Feast's pulls from a data source (offline/source_pull.h): every row in a time range, or
+  /// each key's latest; a push or Kafka source is read through its batch source.
+  Result<std::shared_ptr<arrow::Table>> PullFromSource(const std::string& source,
+                                                       const offline::PullRequest& request,
+                                                       bool latest);
+  /// The Arrow schema of a data source's files (a push or Kafka source's batch source).
+  Result<std::shared_ptr<arrow::Schema>> SourceSchema(const std::string& source);
+  /// Feast's write_to_offline_store (ingest/writes.h); returns the file written.
+  Result<std::string> WriteToOfflineStore(const std::string& view, const arrow::Table& df);
 
   // --- Online
 
