@@ -96,8 +96,12 @@ driver_activity = FeatureService(name="driver_activity",
 
 
 def registry_of(repo):
+    """The registry's definitions, without when and where (file and line) they were applied."""
     dump = json.loads(run([HEADWATER, "registry-dump"], cwd=repo).stdout)
     dump.pop("last_updated")
+    for objects in dump.values():
+        for item in objects if isinstance(objects, list) else []:
+            item.pop("location", None)
     return dump
 
 

@@ -365,14 +365,18 @@ Timestamp ClampMaterializeEnd(Timestamp end, Timestamp now) {
 
 StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Registry& registry) {
   return [&config, &registry](const FeatureView& view) -> Result<std::optional<Timestamp>> {
-    auto done = registry.materializations.find(view.name);
-    if (done != registry.materializations.end() && !done->second.empty()) {
-      Timestamp latest = done->second.front().end;
-      for (const auto& interval : done->second) latest = std::max(latest, interval.end);
-      return std::optional<Timestamp>(latest);
-    }
+    if (auto marker = IncrementalMarker(registry, view.name)) return marker;
     return OldestEventTime(config, registry.definitions, view);
   };
+}
+
+std::optional<Timestamp> IncrementalMarker(const registry::Registry& registry,
+                                           const std::string& view) {
+  auto done = registry.materializations.find(view);
+  if (done == registry.materializations.end() || done->second.empty()) return std::nullopt;
+  Timestamp latest = done->second.front().end;
+  for (const auto& interval : done->second) latest = std::max(latest, interval.end);
+  return latest;
 }
 
 Result<std::vector<ViewMaterialization>> MaterializeViews(
@@ -405,7 +409,8 @@ Result<std::vector<ViewMaterialization>> MaterializeViews(
       ARROW_RETURN_NOT_OK(store->Sync());
       ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(config.registry_path));
       ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
-      current.materializations[view->name].push_back({*outcome.start, options.end});
+      current.materializations[view->name].push_back(
+          {*outcome.start, options.end, options.clock->Now(), outcome.stats.keys_written});
       ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, current));
       outcome.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

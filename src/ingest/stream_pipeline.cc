@@ -234,6 +234,11 @@ void SourcePipeline::KeepDeadLettersLocked(DeadLetters dead_letters) {
   if (dead_letters.lines.empty()) return;
   stats_.dead_letters += static_cast<int64_t>(dead_letters.lines.size());
   stats_.late_events += dead_letters.late;
+  auto& recent = stats_.recent_dead_letters;
+  for (const std::string& line : dead_letters.lines) recent.push_back(line);
+  if (recent.size() > StreamStats::kRecentDeadLetters) {
+    recent.erase(recent.begin(), recent.end() - StreamStats::kRecentDeadLetters);
+  }
   for (std::string& line : dead_letters.lines) dead_letters_.push_back(std::move(line));
   dirty_ = true;
 }
@@ -263,6 +268,7 @@ Status SourcePipeline::ProcessLocked(const arrow::RecordBatch& events, int32_t p
     KeepDeadLettersLocked(std::move(letters));
   }
   stats_.events += events.num_rows();
+  stats_.newest_event = std::max(stats_.newest_event, newest);
   if (events.num_rows() > 0) watermark_->Observe(partition, newest, now);
   positions_[partition] = position;
   dirty_ = true;
@@ -356,6 +362,7 @@ Status SourcePipeline::Checkpoint() {
   dead_letters_.clear();
   dirty_ = false;
   ++stats_.checkpoints;
+  stats_.last_checkpoint = last_checkpoint_time_;
   if (wal_ != nullptr && positions_.count(0)) ARROW_RETURN_NOT_OK(wal_->Release(positions_[0]));
   return Status::OK();
 }

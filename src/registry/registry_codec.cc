@@ -17,6 +17,12 @@ void WriteObjects(JsonWriter& writer, const char* key, const std::vector<T>& obj
   for (const T& object : objects) {
     writer.BeginObject();
     for (const auto& [name, value] : members(object)) writer.Key(name).Raw(value);
+    // Where the object was defined, at the apply that last changed the registry: shown to
+    // people (the web UI), not part of the definition, so plan and apply do not compare it.
+    if (!object.location.file.empty()) {
+      writer.Key("location").BeginObject().Key("file").String(object.location.file);
+      writer.Key("line").Int(object.location.line).EndObject();
+    }
     writer.EndObject();
   }
   writer.EndArray();
@@ -115,7 +121,16 @@ Status ReadObjects(const JsonObject& root, const char* key, std::vector<T>* out,
   for (const auto& element : array->GetArray()) {
     if (!element.IsObject()) return Status::Invalid(root.what(), ": ", key, " holds a non-object");
     T value;
-    ARROW_RETURN_NOT_OK(read(JsonObject(element, root.what() + " " + key), &value));
+    JsonObject object(element, root.what() + " " + key);
+    ARROW_RETURN_NOT_OK(read(object, &value));
+    if (object.Has("location")) {  // added within format version 1
+      ARROW_ASSIGN_OR_RAISE(const rapidjson::Value* location, object.Object("location"));
+      JsonObject location_json(*location, object.what() + " location");
+      int64_t line = 0;
+      ARROW_RETURN_NOT_OK(location_json.String("file", &value.location.file));
+      ARROW_RETURN_NOT_OK(location_json.Int("line", &line));
+      value.location.line = static_cast<int>(line);
+    }
     ARROW_RETURN_NOT_OK(CheckNameIn(root, key, value.name));
     out->push_back(std::move(value));
   }
@@ -287,7 +302,12 @@ std::string RegistryToJson(const Registry& registry, int indent) {
     writer.Key(view).BeginArray();
     for (const MaterializationInterval& interval : intervals) {
       writer.BeginObject().Key("start").String(FormatTimestamp(interval.start));
-      writer.Key("end").String(FormatTimestamp(interval.end)).EndObject();
+      writer.Key("end").String(FormatTimestamp(interval.end));
+      if (interval.written_at.micros != 0) {
+        writer.Key("written_at").String(FormatTimestamp(interval.written_at));
+        writer.Key("keys_written").Int(interval.keys_written);
+      }
+      writer.EndObject();
     }
     writer.EndArray();
   }
@@ -341,6 +361,12 @@ Result<Registry> RegistryFromJson(const std::string& text, const std::string& wh
       MaterializationInterval interval;
       ARROW_ASSIGN_OR_RAISE(interval.start, ParseTimestamp(start));
       ARROW_ASSIGN_OR_RAISE(interval.end, ParseTimestamp(end));
+      if (interval_json.Has("written_at")) {  // added within format version 1
+        std::string written_at;
+        ARROW_RETURN_NOT_OK(interval_json.String("written_at", &written_at));
+        ARROW_ASSIGN_OR_RAISE(interval.written_at, ParseTimestamp(written_at));
+        ARROW_RETURN_NOT_OK(interval_json.Int("keys_written", &interval.keys_written));
+      }
       intervals.push_back(interval);
     }
   }

@@ -45,7 +45,9 @@ Registry Example() {
   on_demand.expressions = {{"f_plus", "f + val_to_add"}};
   on_demand.write_to_online_store = true;
   d.on_demand_feature_views.push_back(on_demand);
-  registry.materializations["v"] = {{Timestamp{0}, Timestamp{5}}, {Timestamp{5}, Timestamp{9}}};
+  registry.materializations["v"] = {{Timestamp{0}, Timestamp{5}},
+                                    {Timestamp{5}, Timestamp{9}, Timestamp{20}, 42}};
+  d.feature_views[0].location = {"defs/views.yaml", 12};
   return registry;
 }
 
@@ -60,6 +62,11 @@ TEST(RegistryStoreTest, JsonRoundTrips) {
   EXPECT_EQ(parsed->definitions.sources[1].type, SourceType::kRequest);
   EXPECT_EQ(parsed->definitions.on_demand_feature_views[0].expressions.at("f_plus"),
             "f + val_to_add");
+  // Where an object was defined, and when and how much an interval wrote, are kept.
+  EXPECT_EQ(parsed->definitions.feature_views[0].location.ToString(), "defs/views.yaml:12");
+  EXPECT_EQ(parsed->materializations.at("v")[1].written_at.micros, 20);
+  EXPECT_EQ(parsed->materializations.at("v")[1].keys_written, 42);
+  EXPECT_EQ(parsed->materializations.at("v")[0].keys_written, 0);
   // A registry written before on-demand views reads as having none.
   std::string old = json;
   old.erase(old.find(",\n  \"on_demand_feature_views\""),

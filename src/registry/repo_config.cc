@@ -243,16 +243,10 @@ Result<ApiToken> ReadToken(YamlReader& reader, const YAML::Node& node) {
   std::vector<std::string> scopes;
   ARROW_RETURN_NOT_OK(reader.OptionalStringList(node, "scopes", &scopes));
   for (const std::string& scope : scopes) {
-    if (scope == "read_online") {
-      token.scopes |= kReadOnline;
-    } else if (scope == "write_online") {
-      token.scopes |= kWriteOnline;
-    } else if (scope == "write_offline") {
-      token.scopes |= kWriteOffline;
-    } else if (scope == "materialize") {
-      token.scopes |= kMaterialize;
-    } else if (scope == "read_offline") {
-      token.scopes |= kReadOffline;
+    auto known = std::find_if(std::begin(kScopeNames), std::end(kScopeNames),
+                              [&](const auto& entry) { return entry.second == scope; });
+    if (known != std::end(kScopeNames)) {
+      token.scopes |= known->first;
     } else {
       return reader.Error(node["scopes"], "token '" + token.name + "': unknown scope '" + scope +
                                               "' (read_online, write_online, write_offline, "

@@ -114,6 +114,7 @@ void MakeRepository(const fs::path& repo) {
     return std::optional<Timestamp>(Timestamp{0});
   };
   options.end = clock_now.Now();
+  options.clock = &clock_now;
   options.threads = 1;
   Check(ingest::MaterializeViews(config, applied, views, store.get(), options).status());
 }
@@ -146,7 +147,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       {"POST", "/nope"},
       {"PUT", "/get-online-features"},
       {"POST", "/materialize"},
-      {"POST", "/materialize-incremental"}};
+      {"POST", "/materialize-incremental"},
+      {"POST", "/api/statistics"},
+      {"GET", "/api/freshness"},
+      {"GET", "/api/registry"}};
   static const std::string kAuthorizations[] = {"Bearer " + std::string(kToken), "",
                                                 "Bearer " + std::string(kReaderToken),
                                                 "Bearer not-a-token", "garbage"};

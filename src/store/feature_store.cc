@@ -290,7 +290,8 @@ std::vector<StreamStatus> FeatureStore::StreamStatuses() {
   std::shared_lock lock(state_->streams_mutex);
   if (state_->streams == nullptr) return statuses;
   for (const auto& pipeline : state_->streams->pipelines()) {
-    statuses.push_back({pipeline->source_name(), pipeline->stats(), pipeline->positions()});
+    statuses.push_back(
+        {pipeline->source_name(), pipeline->views(), pipeline->stats(), pipeline->positions()});
   }
   return statuses;
 }
@@ -563,6 +564,15 @@ Result<std::map<std::string, FeatureType>> FeatureStore::WriteColumns(const std:
   return columns;
 }
 
+Result<offline::ViewStatistics> FeatureStore::FeatureStatistics(
+    const std::string& view, const offline::StatisticsOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(auto current, Applied());
+  const registry::Definitions& definitions = current->registry.definitions;
+  const registry::FeatureView* found = definitions.FindFeatureView(view);
+  if (found == nullptr) return NotFound(Missing::kFeatureView, "unknown feature view '", view, "'");
+  return offline::ComputeFeatureStatistics(config_, definitions, *found, options);
+}
+
 Result<std::map<std::string, FeatureType>> FeatureStore::PushColumns(const std::string& source,
                                                                      ingest::PushTargets to) {
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
@@ -656,6 +666,7 @@ Result<std::vector<ingest::ViewMaterialization>> FeatureStore::Materialize(
     options.start_of = ingest::IncrementalStart(config_, registry);
   }
   options.end = end;
+  options.clock = clock_;
   if (end.micros < request.end.micros) options.requested_end = request.end;
   options.threads = request.threads;
   options.progress = request.progress;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "headwater/core/clock.h"
 #include "headwater/online/online_store.h"
 #include "headwater/registry/definitions.h"
 #include "headwater/registry/repo_config.h"
@@ -110,12 +111,18 @@ using StartOf = std::function<Result<std::optional<Timestamp>>(const registry::F
 /// The incremental rule: the end of the view's latest recorded interval, or its source's oldest
 /// row when it has none.
 StartOf IncrementalStart(const registry::RepoConfig& config, const registry::Registry& registry);
+/// The end of a view's latest recorded interval — where its next incremental run starts — or
+/// nullopt when it was never materialized.
+std::optional<Timestamp> IncrementalMarker(const registry::Registry& registry,
+                                           const std::string& view);
 
 /// How MaterializeViews runs: where each view starts, where all end, with how many threads,
 /// and whom it tells as it goes.
 struct MaterializeViewsOptions {
   StartOf start_of;
   Timestamp end;
+  /// Stamps each recorded interval with when it was written; must be set.
+  const Clock* clock = nullptr;
   /// Worker threads; 0 means one per core.
   int threads = 0;
   /// As MaterializeOptions::progress, with the view's name; may be empty.

@@ -46,6 +46,13 @@ struct StreamStats {
   int64_t rows_emitted = 0;  // window rows finalised (online and offline)
   int64_t checkpoints = 0;
   int64_t watermark = INT64_MIN;
+  /// The newest event time consumed (INT64_MIN before any), and the processing time of the last
+  /// checkpoint committed (0 before any), both epoch microseconds.
+  int64_t newest_event = INT64_MIN;
+  int64_t last_checkpoint = 0;
+  /// The last few dead-letter lines (at most kRecentDeadLetters), oldest first.
+  static constexpr size_t kRecentDeadLetters = 10;
+  std::vector<std::string> recent_dead_letters;
   /// Window freshness, the last samples (seconds): from the moment processing of the input
   /// that moved the watermark past windows' ends began, to their rows written online.
   std::vector<double> publish_seconds;

@@ -232,6 +232,10 @@ struct Definitions {
 struct MaterializationInterval {
   Timestamp start;
   Timestamp end;
+  /// When the run finished (processing time), and how many keys it wrote; 0 in registries
+  /// written before these were kept.
+  Timestamp written_at;
+  int64_t keys_written = 0;
 };
 
 /// A registry snapshot: the applied definitions of one project and their version.

@@ -9,7 +9,8 @@
 namespace headwater::registry {
 
 /// Serialises a registry as JSON (the registry file format and `registry-dump` output). With
-/// `indent` > 0 the text is pretty-printed. Source locations are not stored.
+/// `indent` > 0 the text is pretty-printed. Source locations are stored for people to read;
+/// plan and apply do not compare them.
 std::string RegistryToJson(const Registry& registry, int indent = 2);
 
 /// Parses what RegistryToJson wrote. `what` names the text in errors. Bounded like every JSON

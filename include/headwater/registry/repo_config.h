@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "headwater/core/status.h"
@@ -99,6 +101,16 @@ enum Scope : uint32_t {
   kMaterialize = 8,   // POST /materialize, /materialize-incremental
   kReadOffline = 16,  // serve-offline: training data and pulls
 };
+/// Every scope with its name in feature_store.yaml, in this order.
+inline constexpr std::pair<Scope, std::string_view> kScopeNames[] = {
+    {kReadOnline, "read_online"},
+    {kWriteOnline, "write_online"},
+    {kWriteOffline, "write_offline"},
+    {kMaterialize, "materialize"},
+    {kReadOffline, "read_offline"}};
+/// Any scope: what a valid token has at least one of.
+inline constexpr uint32_t kAnyScope =
+    kReadOnline | kWriteOnline | kWriteOffline | kMaterialize | kReadOffline;
 
 /// One API token: stored only as the hex SHA-256 of the secret (`headwater hash-token`).
 struct ApiToken {

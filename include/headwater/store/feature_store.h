@@ -27,6 +27,7 @@
 #include "headwater/ingest/materializer.h"
 #include "headwater/ingest/stream_runner.h"
 #include "headwater/ingest/writes.h"
+#include "headwater/offline/feature_statistics.h"
 #include "headwater/offline/historical_retrieval.h"
 #include "headwater/offline/source_pull.h"
 #include "headwater/online/online_reader.h"
@@ -133,6 +134,7 @@ struct OnlineSelection {
 /// A stream pipeline's state, for metrics.
 struct StreamStatus {
   std::string source;
+  std::vector<std::string> views;
   ingest::StreamStats stats;
   std::map<int32_t, int64_t> positions;
 };
@@ -247,6 +249,9 @@ class FeatureStore {
                                   ingest::PushTargets to);
   /// The columns, with their types, a write to `view` reads (KeyError for an unknown view).
   Result<std::map<std::string, FeatureType>> WriteColumns(const std::string& view);
+  /// Statistics of a feature view's offline data (offline/feature_statistics.h).
+  Result<offline::ViewStatistics> FeatureStatistics(const std::string& view,
+                                                    const offline::StatisticsOptions& options);
   /// The columns, with their types, a push to `source` with `to` reads (KeyError for an unknown
   /// push source).
   Result<std::map<std::string, FeatureType>> PushColumns(const std::string& source,
