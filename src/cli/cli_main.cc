@@ -147,6 +147,13 @@ void AddServingCommands(CLI::App& app, Invocation* out) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, server::ErrorBody>{
           {"headwater", server::ErrorBody::kHeadwater}, {"feast", server::ErrorBody::kFeast}}));
 
+  auto* ui = app.add_subcommand(
+      "ui", "Serve features with the web UI and print its address (the server serves /ui too)");
+  ui->add_option("--host", options.host, "IPv4 address to listen on (default 127.0.0.1)");
+  ui->add_option("-p,--port", options.port, "Port (default 6566)")->check(CLI::Range(1, 65535));
+  ui->add_option("--cert", options.cert, "PEM certificate chain: serve HTTPS");
+  ui->add_option("--key", options.key, "PEM private key for --cert");
+
   auto* offline = app.add_subcommand(
       "serve-offline", "Serve training data over Arrow Flight (Feast's remote offline store)");
   offline->add_option("--host", out->serve_offline.host,
@@ -223,6 +230,7 @@ Status Run(const Invocation& invocation) {
   if (command == "online-dump") return RunOnlineDump(global, invocation.operand);
   if (command == "stream") return RunStream(global);
   if (command == "serve") return RunServe(global, invocation.serve);
+  if (command == "ui") return RunServe(global, invocation.serve, /*announce_ui=*/true);
   if (command == "hash-token") return RunHashToken(invocation.operand);
   if (!invocation.listing.kind.empty()) return RunListing(global, invocation.listing);
   return Status::Invalid("unknown command '", command, "'");

@@ -56,7 +56,9 @@ struct OnlineArguments {
 Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& arguments);
 Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 
-Status RunServe(const GlobalOptions& global, const server::ServerOptions& options);
+/// `serve`, and `ui` (the same server, announcing its web UI's address).
+Status RunServe(const GlobalOptions& global, const server::ServerOptions& options,
+                bool announce_ui = false);
 Status RunServeOffline(const GlobalOptions& global, const server::OfflineServerOptions& options);
 Status RunHashToken(const std::string& token);
 Status RunStream(const GlobalOptions& global);

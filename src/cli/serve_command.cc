@@ -20,7 +20,8 @@ void RequestStop(int) { stop_requested.store(true); }
 
 }  // namespace
 
-Status RunServe(const GlobalOptions& global, const server::ServerOptions& options) {
+Status RunServe(const GlobalOptions& global, const server::ServerOptions& options,
+                bool announce_ui) {
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
   ARROW_ASSIGN_OR_RAISE(auto service, server::FeatureService::Make(config, SystemClock::Instance(),
                                                                    options.error_body));
@@ -32,11 +33,13 @@ Status RunServe(const GlobalOptions& global, const server::ServerOptions& option
   action.sa_handler = RequestStop;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  const std::string url = std::string(options.cert.empty() ? "http" : "https") + "://" +
+                          options.host + ":" + std::to_string(options.port);
   return server::Serve(service.get(), options, stop_requested, [&] {
     std::cout << "Serving " << config.project << " (registry version "
-              << service->registry_version() << ", " << config.online_store.type << ") on "
-              << (options.cert.empty() ? "http" : "https") << "://" << options.host << ":"
-              << options.port << std::endl;
+              << service->registry_version() << ", " << config.online_store.type << ") on " << url
+              << std::endl;
+    if (announce_ui) std::cout << "Web UI: open " << url << "/ui in a browser" << std::endl;
   });
 }
 

@@ -16,6 +16,8 @@
 #include "headwater/server/feast_error.h"
 #include "headwater/server/online_json.h"
 #include "metrics.h"
+#include "metrics_history.h"
+#include "statistics_jobs.h"
 
 namespace headwater::server {
 namespace {
@@ -74,7 +76,11 @@ Result<store::FeatureSelection> SelectionOf(const rapidjson::Value& document) {
 }  // namespace
 
 FeatureService::FeatureService(std::unique_ptr<store::FeatureStore> store, ErrorBody error_body)
-    : store_(std::move(store)), metrics_(std::make_unique<Metrics>()), error_body_(error_body) {}
+    : store_(std::move(store)),
+      metrics_(std::make_unique<Metrics>()),
+      history_(std::make_unique<MetricsHistory>()),
+      statistics_(std::make_unique<StatisticsJobs>()),
+      error_body_(error_body) {}
 
 HttpResponse FeatureService::Error(int status, std::string_view error, std::string_view detail,
                                    std::optional<Missing> missing) const {
@@ -98,6 +104,7 @@ HttpResponse FeatureService::FromStatus(const Status& status) const {
 }
 
 FeatureService::~FeatureService() {
+  statistics_.reset();  // joins running statistics jobs before the store goes
   Status stopped = Stop();
   if (!stopped.ok()) std::fprintf(stderr, "stream pipelines: %s\n", stopped.message().c_str());
 }
@@ -143,7 +150,8 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
   struct Route {
     std::string_view path;
     std::string_view method;
-    uint32_t scope;  // what a token needs, when auth is on; 0: open
+    uint32_t scope;       // what a token needs, when auth is on; 0: open
+    bool prefix = false;  // the path starts with `path`
   };
   static constexpr Route kRoutes[] = {
       {"/get-online-features", "POST", registry::kReadOnline},
@@ -153,11 +161,21 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
       {"/materialize", "POST", registry::kMaterialize},
       {"/materialize-incremental", "POST", registry::kMaterialize},
       {"/health", "GET", 0},
-      {"/metrics", "GET", 0}};
+      {"/metrics", "GET", 0},
+      {"/api/whoami", "GET", 0},
+      {"/api/registry", "GET", registry::kAnyScope},
+      {"/api/freshness", "GET", registry::kAnyScope},
+      {"/api/metrics", "GET", registry::kAnyScope},
+      {"/api/statistics", "POST", registry::kReadOffline},
+      {"/api/statistics/", "GET", registry::kReadOffline, true}};
   std::string_view path = request.path.substr(0, request.path.find('?'));
+  if (path == "/ui" || path.starts_with("/ui/")) {
+    *endpoint = "/ui";
+    return UiAsset(request);
+  }
   for (const Route& route : kRoutes) {
-    if (route.path != path) continue;
-    *endpoint = route.path;
+    if (route.prefix ? !path.starts_with(route.path) : route.path != path) continue;
+    *endpoint = route.path.starts_with("/api/") ? "/api" : route.path;
     if (request.method != route.method) {
       return Error(405, "method not allowed", fmt::format("use {} {}", route.method, route.path));
     }
@@ -182,6 +200,17 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
     if (path == "/materialize") return Materialize(request.body, false);
     if (path == "/materialize-incremental") return Materialize(request.body, true);
     if (path == "/metrics") return MetricsText();
+    if (path == "/api/whoami") {
+      if (store_->config().auth.enabled && granted == 0) {
+        return Error(401, "unauthorized", "send a valid API token: Authorization: Bearer <token>");
+      }
+      return ApiWhoami(granted);
+    }
+    if (path == "/api/registry") return ApiRegistry();
+    if (path == "/api/freshness") return ApiFreshness();
+    if (path == "/api/metrics") return ApiMetrics(request.path);
+    if (path == "/api/statistics") return StartStatistics(request.body);
+    if (route.path == "/api/statistics/") return PollStatistics(path);
     return Health();
   }
   return Error(404, "not found", fmt::format("no endpoint {}", path.substr(0, 200)));

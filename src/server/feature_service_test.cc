@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "headwater/registry/repo_config.h"
 #include "store/driver_repository.h"
@@ -176,6 +178,126 @@ TEST_F(FeatureServiceTest, TokensAreCheckedBeforeTheBodyWithTheirScopes) {
             403);
   // The health check stays open.
   EXPECT_EQ(service->Handle({"GET", "/health", "", ""}).status, 200);
+}
+
+TEST_F(FeatureServiceTest, UiApiShowsRegistryLineageFreshnessAndStatistics) {
+  auto service = Serve();
+  auto get = [&](std::string_view path) { return service->Handle({"GET", path, "", ""}); };
+  auto registry = get("/api/registry");
+  ASSERT_EQ(registry.status, 200) << registry.body;
+  // Each object with the file and line it was defined at; lineage source -> view -> service.
+  EXPECT_NE(registry.body.find(R"("location":{"file":)"), std::string::npos) << registry.body;
+  EXPECT_NE(registry.body.find("definitions.yaml\",\"line\":"), std::string::npos);
+  for (std::string_view edge :
+       {R"({"from":"data_source/driver_hourly","to":"data_source/driver_push"})",
+        R"({"from":"entity/driver","to":"feature_view/driver_stats"})",
+        R"({"from":"data_source/driver_push","to":"feature_view/driver_stats"})",
+        R"({"from":"feature_view/driver_stats","to":"feature_service/driver_service"})"}) {
+    EXPECT_NE(registry.body.find(edge), std::string::npos) << edge << "\n" << registry.body;
+  }
+
+  auto before = get("/api/freshness");
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_NE(before.body.find(R"("materializations":0,"last_materialization":null,)"
+                             R"("incremental_marker":null)"),
+            std::string::npos)
+      << before.body;
+  ASSERT_EQ(Post(*service, "/materialize",
+                 R"({"start_ts": "2026-03-02T00:00:00", "end_ts": "2026-03-02T02:00:00"})")
+                .status,
+            200);
+  ASSERT_TRUE(service->RefreshRegistry().ok());
+  auto after = get("/api/freshness");
+  EXPECT_NE(after.body.find(R"("last_materialization":{"start":"2026-03-02T00:00:00Z",)"
+                            R"("end":"2026-03-02T02:00:00Z","written_at":"2026-03-02T12:00:00Z",)"
+                            R"("keys_written":3},"incremental_marker":"2026-03-02T02:00:00Z",)"
+                            R"("newest_online_event":"2026-03-02T01:00:00Z","age_seconds":39600)"),
+            std::string::npos)
+      << after.body;
+
+  auto started =
+      Post(*service, "/api/statistics", R"({"feature_view": "driver_stats", "bins": 4})");
+  ASSERT_EQ(started.status, 202) << started.body;
+  EXPECT_EQ(started.body, R"({"job":"1","done":false,"progress":0})");
+  HttpResponse polled;
+  for (int i = 0; i < 500; ++i) {
+    polled = get("/api/statistics/1");
+    if (polled.body.find(R"("done":true)") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // trips: hours 0..11 for three drivers; bins of width 2.75 over [0, 11].
+  EXPECT_NE(polled.body.find(R"({"name":"trips","type":"Int64","count":36,"nulls":0,"min":0,)"
+                             R"("max":11,"mean":5.5,"histogram":[9,9,9,9]})"),
+            std::string::npos)
+      << polled.body;
+  EXPECT_NE(polled.body.find(R"("done":true,"progress":1,"result":{"feature_view":"driver_stats")"),
+            std::string::npos)
+      << polled.body;
+  EXPECT_EQ(Post(*service, "/api/statistics", R"({"feature_view": "nope"})").status, 404);
+  EXPECT_EQ(Post(*service, "/api/statistics", "{").status, 400);
+  EXPECT_EQ(Post(*service, "/api/statistics", R"({"feature_view": 1})").status, 400);
+  EXPECT_EQ(
+      Post(*service, "/api/statistics", R"({"feature_view": "driver_stats", "bins": 0})").status,
+      400);
+  EXPECT_EQ(get("/api/statistics/99").status, 404);
+  EXPECT_EQ(get("/api/statistics/x1").status, 404);
+  EXPECT_EQ(get("/api/statistics/99999999999999999999").status, 404);
+
+  // Live metrics: a sample a second, rates since the previous one.
+  clock_.Advance(Duration{1'000'000});
+  service->Sample();
+  clock_.Advance(Duration{1'000'000});
+  service->Sample();
+  auto metrics = get("/api/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.body;
+  EXPECT_NE(metrics.body.find(R"("interval_seconds":1,"t":[)"), std::string::npos);
+  EXPECT_NE(metrics.body.find(R"("/get-online-features":{"requests_per_second":[0],)"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(get("/api/metrics?since=99999999999").body.find(R"("t":[])") != std::string::npos,
+            true);
+  EXPECT_EQ(get("/api/metrics?since=x").status, 400);
+
+  // The page and its assets, with no token needed; nothing else under /ui.
+  auto page = get("/ui");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_TRUE(page.ui_asset);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("<script src=\"/ui/app.js\">"), std::string::npos);
+  EXPECT_EQ(get("/ui/app.js").content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(get("/ui/../feature_store.yaml").status, 404);
+  EXPECT_EQ(get("/ui/package.json").status, 404);
+  EXPECT_EQ(service->Handle({"POST", "/ui", "", ""}).status, 405);
+  EXPECT_EQ(get("/api/whoami").body, R"({"auth":false,"scopes":["read_online","write_online",)"
+                                     R"("write_offline","materialize","read_offline"]})");
+}
+
+TEST_F(FeatureServiceTest, UiApiNeedsAValidTokenAndStatisticsNeedReadOffline) {
+  std::ofstream(repo_ / "feature_store.yaml")
+      << "project: drivers\n"
+         "auth:\n"
+         "  tokens:\n"
+         "    - {name: reader, sha256: "
+         "ba5005a40cf5212e4ac0190104cc127edab013294bb71279a975b27a80982d45, scopes: "
+         "[read_online]}\n";
+  auto service = Serve();
+  auto get = [&](std::string_view path, std::string_view token) {
+    return service->Handle({"GET", path, "", token}).status;
+  };
+  for (std::string_view path : {"/api/whoami", "/api/registry", "/api/freshness", "/api/metrics"}) {
+    EXPECT_EQ(get(path, ""), 401) << path;
+    EXPECT_EQ(get(path, "Bearer wrong"), 401) << path;
+    EXPECT_EQ(get(path, "Bearer reader-token"), 200) << path;
+  }
+  EXPECT_EQ(service
+                ->Handle({"POST", "/api/statistics", R"({"feature_view": "driver_stats"})",
+                          "Bearer reader-token"})
+                .status,
+            403);
+  EXPECT_EQ(get("/api/statistics/1", "Bearer reader-token"), 403);
+  EXPECT_EQ(get("/ui", ""), 200);
+  EXPECT_EQ(service->Handle({"GET", "/api/whoami", "", "Bearer reader-token"}).body,
+            R"({"auth":true,"scopes":["read_online"]})");
 }
 
 }  // namespace

@@ -107,6 +107,16 @@ int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
     request.authorization = std::string_view(value.base, value.len);
   }
   HttpResponse response = handler->service->Handle(request);
+  if (response.ui_asset) {
+    // Only this server's scripts run in the page; styles set by scripts (the charts) are allowed.
+    static constexpr std::string_view kPolicy =
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'";
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
+                          nullptr, kPolicy.data(), kPolicy.size());
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          nullptr, H2O_STRLIT("nosniff"));
+  }
   Respond(req, response.status, response.content_type, response.body);
   return 0;
 }
@@ -242,9 +252,10 @@ Status Serve(FeatureService* service, const ServerOptions& options, const std::a
     });
   }
   if (on_listening) on_listening();
-  while (!stop.load()) {
+  for (int tick = 1; !stop.load(); ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    (void)service->RefreshRegistry();  // a failed read keeps the current registry
+    (void)service->RefreshRegistry();      // a failed read keeps the current registry
+    if (tick % 5 == 0) service->Sample();  // the web UI's live plots: a sample a second
   }
   for (auto& thread : threads) thread.join();
   h2o_config_dispose(&config);

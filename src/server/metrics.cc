@@ -45,6 +45,23 @@ void Histogram::Render(std::string* out, std::string_view name, std::string_view
   *out += fmt::format("{}_count{} {}\n", name, braces, count_.load());
 }
 
+std::array<int64_t, Histogram::kBounds.size() + 1> Histogram::Buckets() const {
+  std::array<int64_t, kBounds.size() + 1> out{};
+  for (size_t b = 0; b < out.size(); ++b) out[b] = buckets_[b].load(std::memory_order_relaxed);
+  return out;
+}
+
+std::vector<Metrics::EndpointCounts> Metrics::Counts() const {
+  std::vector<EndpointCounts> out;
+  for (const Endpoint& endpoint : endpoints_) {
+    EndpointCounts counts;
+    for (const auto& by_class : endpoint.by_status_class) counts.requests += by_class.load();
+    counts.buckets = endpoint.latency.Buckets();
+    out.push_back(counts);
+  }
+  return out;
+}
+
 size_t Metrics::Index(std::string_view endpoint) const {
   for (size_t i = 0; i + 1 < kEndpoints.size(); ++i) {
     if (kEndpoints[i] == endpoint) return i;

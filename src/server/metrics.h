@@ -25,6 +25,8 @@ class Histogram {
   void Observe(double seconds);
   /// Appends the _bucket, _sum and _count lines of `name` with `labels` ("" or `k="v"`).
   void Render(std::string* out, std::string_view name, std::string_view labels) const;
+  /// The observations per bucket (not cumulative), the last one past every bound.
+  std::array<int64_t, kBounds.size() + 1> Buckets() const;
 
  private:
   std::array<std::atomic<int64_t>, kBounds.size() + 1> buckets_{};
@@ -35,14 +37,23 @@ class Histogram {
 /// Per-endpoint counters and latency; the endpoints are fixed, so lookups need no lock.
 class Metrics {
  public:
-  static constexpr std::array<std::string_view, 8> kEndpoints = {"/get-online-features",
-                                                                 "/write-to-online-store",
-                                                                 "/materialize",
-                                                                 "/materialize-incremental",
-                                                                 "/push",
-                                                                 "/health",
-                                                                 "/metrics",
-                                                                 "other"};
+  static constexpr std::array<std::string_view, 10> kEndpoints = {"/get-online-features",
+                                                                  "/write-to-online-store",
+                                                                  "/materialize",
+                                                                  "/materialize-incremental",
+                                                                  "/push",
+                                                                  "/health",
+                                                                  "/metrics",
+                                                                  "/api",
+                                                                  "/ui",
+                                                                  "other"};
+  /// One endpoint's counters at one moment.
+  struct EndpointCounts {
+    int64_t requests = 0;
+    std::array<int64_t, Histogram::kBounds.size() + 1> buckets{};
+  };
+  /// Every endpoint's counters, in kEndpoints order.
+  std::vector<EndpointCounts> Counts() const;
   void Record(std::string_view endpoint, int status, double seconds);
   void ObserveStoreRead(double seconds) { store_read_.Observe(seconds); }
   void AddRowsWritten(std::string_view endpoint, int64_t rows);

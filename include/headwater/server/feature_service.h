@@ -21,6 +21,22 @@
 // With ErrorBody::kFeast the body is instead Feast's error document as a JSON string
 // (server/feast_error.h), which Feast's remote clients raise as the matching Feast exception.
 // /health and /metrics need no token.
+//
+// The web UI's JSON (docs/http_api.md), each needing a valid token when auth is on:
+//   GET  /api/whoami               {"auth": b, "scopes": [...]}: what the caller's token may do
+//   GET  /api/registry             the applied registry (with each object's file and line) and
+//                                  its lineage {"nodes": [...], "edges": [{"from", "to"}]}
+//   GET  /api/freshness            per feature view its last materialization, incremental marker
+//                                  and newest online event; per stream pipeline its watermark,
+//                                  lag, late events, dead letters (the last few) and checkpoint age
+//   GET  /api/metrics[?since=t]    the last hour of request, event and row rates and latency
+//                                  quantiles, one sample a second, as columns
+//   POST /api/statistics           {"feature_view": v, "bins": n}: starts computing count, nulls,
+//                                  min/max/mean and a histogram per feature of the view's offline
+//                                  data (scope read_offline); answers {"job": id, ...}
+//   GET  /api/statistics/<id>      {"job", "done", "progress", "result" | "error"}
+// GET /ui and /ui/<file> serve the web UI's page and assets (built into the binary) to anyone:
+// they hold no data; the page asks for a token when the server needs one.
 
 #include <memory>
 #include <optional>
@@ -45,9 +61,14 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string_view content_type = "application/json";
+  /// A web UI asset: the transport adds the page's security headers (a Content-Security-Policy
+  /// allowing only this server's scripts, nosniff, no framing).
+  bool ui_asset = false;
 };
 
 class Metrics;
+class MetricsHistory;
+struct StatisticsJobs;
 
 /// The shape of error bodies: Headwater's {"error", "detail"} or Feast's (see above).
 enum class ErrorBody { kHeadwater, kFeast };
@@ -73,6 +94,10 @@ class FeatureService {
 
   int64_t registry_version() const;
 
+  /// Adds a sample of the counters to the last hour kept for `GET /api/metrics`; the transport
+  /// calls it once a second.
+  void Sample();
+
  private:
   FeatureService(std::unique_ptr<store::FeatureStore> store, ErrorBody error_body);
   HttpResponse Error(int status, std::string_view error, std::string_view detail,
@@ -85,9 +110,19 @@ class FeatureService {
   HttpResponse Materialize(std::string_view body, bool incremental);
   HttpResponse Health();
   HttpResponse MetricsText();
+  // The web UI's JSON (ui_api.cc).
+  HttpResponse ApiRegistry();
+  HttpResponse ApiFreshness();
+  HttpResponse StartStatistics(std::string_view body);
+  HttpResponse PollStatistics(std::string_view path);
+  HttpResponse ApiMetrics(std::string_view path);
+  HttpResponse UiAsset(const HttpRequest& request);
+  HttpResponse ApiWhoami(uint32_t granted);
 
   std::unique_ptr<store::FeatureStore> store_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<MetricsHistory> history_;
+  std::unique_ptr<StatisticsJobs> statistics_;
   const ErrorBody error_body_;
 };
 
