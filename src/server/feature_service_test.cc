@@ -28,6 +28,20 @@ class FeatureServiceTest : public store::DriverRepositoryTest {
     return service.ok() ? std::move(*service) : nullptr;
   }
 
+  // Auth on, with the tokens "reader-token" (read_online) and "writer-token" (write_online).
+  void WriteAuth() {
+    std::ofstream(repo_ / "feature_store.yaml")
+        << "project: drivers\n"
+           "auth:\n"
+           "  tokens:\n"
+           "    - {name: reader, sha256: "
+           "ba5005a40cf5212e4ac0190104cc127edab013294bb71279a975b27a80982d45, scopes: "
+           "[read_online]}\n"
+           "    - {name: writer, sha256: "
+           "3590c0a59f72ce02700194a05f228a725c1f135a6dcb3ded9b2d86ab6a6f52cb, scopes: "
+           "[write_online]}\n";
+  }
+
   static HttpResponse Post(FeatureService& service, std::string_view path, std::string_view body,
                            std::string_view authorization = {}) {
     return service.Handle({"POST", path, body, authorization});
@@ -154,16 +168,7 @@ TEST_F(FeatureServiceTest, MaterializedValuesAreServedInFeastsShape) {
 }
 
 TEST_F(FeatureServiceTest, TokensAreCheckedBeforeTheBodyWithTheirScopes) {
-  std::ofstream(repo_ / "feature_store.yaml")
-      << "project: drivers\n"
-         "auth:\n"
-         "  tokens:\n"
-         "    - {name: reader, sha256: "
-         "ba5005a40cf5212e4ac0190104cc127edab013294bb71279a975b27a80982d45, scopes: "
-         "[read_online]}\n"
-         "    - {name: writer, sha256: "
-         "3590c0a59f72ce02700194a05f228a725c1f135a6dcb3ded9b2d86ab6a6f52cb, scopes: "
-         "[write_online]}\n";
+  WriteAuth();
   auto service = Serve();
   EXPECT_EQ(Post(*service, "/get-online-features", "{").status, 401);
   EXPECT_EQ(Post(*service, "/get-online-features", "{", "Bearer wrong").status, 401);
@@ -273,13 +278,7 @@ TEST_F(FeatureServiceTest, UiApiShowsRegistryLineageFreshnessAndStatistics) {
 }
 
 TEST_F(FeatureServiceTest, UiApiNeedsAValidTokenAndStatisticsNeedReadOffline) {
-  std::ofstream(repo_ / "feature_store.yaml")
-      << "project: drivers\n"
-         "auth:\n"
-         "  tokens:\n"
-         "    - {name: reader, sha256: "
-         "ba5005a40cf5212e4ac0190104cc127edab013294bb71279a975b27a80982d45, scopes: "
-         "[read_online]}\n";
+  WriteAuth();
   auto service = Serve();
   auto get = [&](std::string_view path, std::string_view token) {
     return service->Handle({"GET", path, "", token}).status;
