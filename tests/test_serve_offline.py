@@ -131,6 +131,27 @@ def test_tokens_and_scopes(offline):
     assert source.read_bytes() == before  # nothing written
 
 
+def test_a_refused_upload_is_read_to_its_end_before_the_error(offline):
+    """Feast's client writes all its entity rows, then reads; only the read maps an error to a Feast
+    exception. The server can refuse a wrong token from the call's headers alone, but it still
+    takes the upload, so a client slower to write than the server is to answer (CI was) gets its
+    refusal with the read, not as a bare Flight error from the write."""
+    repo, port = offline
+    flight, options = client(port, "wrong")
+    descriptor = fl.FlightDescriptor.for_command(json.dumps(
+        {"api": "get_historical_features", "feature_refs": ["driver_hourly_stats:conv_rate"]}))
+    for size in (1, 500_000):  # one row, and 8 MB: past gRPC's flow-control window
+        rows = pa.table({"driver_id": pa.array(range(size), pa.int64()),
+                         "event_timestamp": pa.array([0] * size, pa.timestamp("us", "UTC"))})
+        writer, reader = flight.do_exchange(descriptor, options)
+        time.sleep(0.5)  # the server has long decided
+        writer.begin(rows.schema)
+        writer.write_table(rows)
+        writer.done_writing()
+        name, message = feast_error(reader.read_all)
+        assert name == "FeastPermissionError" and "API token" in message
+
+
 def test_a_write_with_a_bad_row_writes_nothing(offline):
     repo, port = offline
     source = repo / "data" / "driver_stats.parquet"

@@ -3,6 +3,7 @@
 #include <arrow/api.h>
 #include <arrow/flight/api.h>
 #include <arrow/util/align_util.h>
+#include <arrow/util/byte_size.h>
 #include <rapidjson/document.h>
 
 #include <csignal>
@@ -111,6 +112,20 @@ Result<std::shared_ptr<arrow::Table>> Received(flight::FlightMessageReader& read
                                       arrow::default_memory_pool());
 }
 
+// Reads and drops what a client is still sending before the server answers with an error. Feast's
+// client writes its whole upload before it reads the answer, and only the read turns an error into
+// a Feast exception: refused early, its write fails first with a bare Flight error, sooner or later
+// depending on timing. Bounded, so a refused client cannot make the server read forever.
+void Drain(flight::FlightMessageReader& reader) {
+  constexpr int64_t kMaxDrainedBytes = int64_t{64} << 20;
+  int64_t drained = 0;
+  while (drained < kMaxDrainedBytes) {
+    auto chunk = reader.Next();
+    if (!chunk.ok() || chunk->data == nullptr) return;
+    drained += arrow::util::TotalBufferSize(*chunk->data);
+  }
+}
+
 class OfflineServer : public flight::FlightServerBase {
  public:
   OfflineServer(std::unique_ptr<store::FeatureStore> store) : store_(std::move(store)) {}
@@ -132,7 +147,10 @@ class OfflineServer : public flight::FlightServerBase {
                              "pull_all_from_table_or_query; offline_write_batch by DoPut)");
     };
     auto table = run();
-    if (!table.ok()) return Fail(table.status());
+    if (!table.ok()) {
+      Drain(*reader);
+      return Fail(table.status());
+    }
     ARROW_RETURN_NOT_OK(writer->Begin((*table)->schema()));
     ARROW_RETURN_NOT_OK(writer->WriteTable(**table));
     return writer->Close();
@@ -160,7 +178,9 @@ class OfflineServer : public flight::FlightServerBase {
       return store_->WriteToOfflineStore(views[0], *rows).status();
     };
     Status status = run();
-    return status.ok() ? status : Fail(status);
+    if (status.ok()) return status;
+    Drain(*reader);
+    return Fail(status);
   }
 
  private:
