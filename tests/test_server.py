@@ -316,6 +316,77 @@ def test_tokens_and_scopes(repo, cli):
         secured.stop()
 
 
+SCOPES = ["read_online", "write_online", "write_offline", "materialize", "read_offline"]
+ANY = set(SCOPES)
+# Every endpoint, with a body that reaches its handler, and the scopes of which a token needs one
+# (empty: open to all).
+ENDPOINTS = [
+    ("POST", "/get-online-features", {"features": ["stats:trips"], "entities": {"driver_id": [1]}},
+     {"read_online"}),
+    ("POST", "/write-to-online-store", {"feature_view_name": "stats", "df": {}}, {"write_online"}),
+    ("POST", "/push", {"push_source_name": "nope", "df": {}}, {"write_online"}),
+    ("POST", "/push", {"push_source_name": "nope", "df": {}, "to": "offline"}, {"write_offline"}),
+    ("POST", "/materialize", {"start_ts": "2020-01-01T00:00:00Z", "end_ts": "2020-01-02T00:00:00Z",
+                              "feature_views": ["nope"]}, {"materialize"}),
+    ("POST", "/materialize-incremental", {"end_ts": "2020-01-02T00:00:00Z",
+                                          "feature_views": ["nope"]}, {"materialize"}),
+    ("GET", "/api/registry", None, ANY),
+    ("GET", "/api/freshness", None, ANY),
+    ("GET", "/api/metrics", None, ANY),
+    ("POST", "/api/statistics", {"feature_view": "nope"}, {"read_offline"}),
+    ("GET", "/api/statistics/999", None, {"read_offline"}),
+    ("GET", "/health", None, set()),
+    ("GET", "/metrics", None, set()),
+    ("GET", "/api/whoami", None, ANY),  # open, but it says 401 to tell the UI to ask for a token
+    ("GET", "/ui", None, set()),
+]
+
+
+def test_every_endpoint_by_every_scope(repo, cli):
+    """One token per scope, none, and a wrong one, against every endpoint: 401 without a valid
+    token, 403 with one that lacks the scope, and through to the handler otherwise."""
+    tokens = {scope: f"{scope}-secret-0123456789" for scope in SCOPES}
+    config = repo / "feature_store.yaml"
+    config.write_text(config.read_text() + "auth:\n  tokens:\n" + "".join(
+        f"    - {{name: {scope}, sha256: {cli('hash-token', token).stdout.strip()}, "
+        f"scopes: [{scope}]}}\n" for scope, token in tokens.items()))
+    secured = Server(repo)
+    try:
+        def call(method, path, body, token):
+            request = urllib.request.Request(
+                secured.url + path, method=method,
+                data=json.dumps(body).encode() if body is not None else None)
+            if token is not None:
+                request.add_header("Authorization", f"Bearer {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        table = []
+        for method, path, body, needed in ENDPOINTS:
+            for name, token in [("none", None), ("wrong", "not-a-real-token-at-all"),
+                                *tokens.items()]:
+                status = call(method, path, body, token)
+                if not needed:
+                    allowed = status not in (401, 403)
+                elif name in ("none", "wrong"):
+                    allowed = status == 401
+                elif name in needed:
+                    allowed = status not in (401, 403)
+                else:
+                    allowed = status == 403
+                table.append((method, path, name, status, allowed))
+        wrong = [row for row in table if not row[4]]
+        assert not wrong, "\n".join(f"{m} {p} with {n}: {s}" for m, p, n, s, _ in wrong)
+        assert len(table) == len(ENDPOINTS) * (len(SCOPES) + 2)
+    finally:
+        secured.stop()
+    log = secured.process.stderr.read()
+    assert not any(token in log for token in tokens.values())  # never logged
+
+
 @pytest.mark.parametrize("auth,message", [
     ("auth:\n  tokens: []\n", "at least one token"),
     ("auth:\n  tokens:\n    - {name: t, sha256: plaintext-token, scopes: [read_online]}\n",

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <thread>
 
 #include "headwater/engine/parallel_for.h"
@@ -89,10 +90,12 @@ Result<ViewStatistics> ComputeFeatureStatistics(const registry::RepoConfig& conf
   const bool any_number = std::any_of(out.features.begin(), out.features.end(),
                                       [](const auto& f) { return IsNumber(f.type); });
   const int64_t tasks = out.row_groups * (any_number ? 2 : 1);
-  std::atomic<int64_t> done{0};
+  int64_t done = 0;
+  std::mutex reporting;  // the callback is called one at a time (TSan: make tsan)
   auto report = [&] {
-    int64_t finished = done.fetch_add(1) + 1;
-    if (options.progress) options.progress(static_cast<double>(finished) / tasks);
+    if (!options.progress) return;
+    std::lock_guard lock(reporting);
+    options.progress(static_cast<double>(++done) / tasks);
   };
   std::vector<std::vector<Partial>> partials(threads, std::vector<Partial>(n));
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace headwater::server {
@@ -106,6 +108,12 @@ int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
     const h2o_iovec_t& value = req->headers.entries[header].value;
     request.authorization = std::string_view(value.base, value.len);
   }
+  header = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+  if (header != -1) {
+    const h2o_iovec_t& value = req->headers.entries[header].value;
+    request.idempotency_key = std::string_view(value.base, value.len);
+    request.has_idempotency_key = true;
+  }
   HttpResponse response = handler->service->Handle(request);
   if (response.ui_asset) {
     // Only this server's scripts run in the page; styles set by scripts (the charts) are allowed.
@@ -121,10 +129,33 @@ int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
   return 0;
 }
 
+// One worker's listener and the connections it accepted and has not closed yet: h2o 2.2 cannot
+// close an idle HTTP/1 keep-alive connection on shutdown, so the worker does it from this set.
+struct Worker {
+  h2o_accept_ctx_t accept{};
+  std::unordered_set<h2o_socket_t*> open;
+};
+
+struct Connection {
+  Worker* worker;
+  h2o_socket_t* socket;
+};
+
+void OnClose(void* data) {  // after h2o freed the socket: only its address is used
+  auto* connection = static_cast<Connection*>(data);
+  connection->worker->open.erase(connection->socket);
+  delete connection;
+}
+
 void OnAccept(h2o_socket_t* listener, const char* error) {
   if (error != nullptr) return;
   h2o_socket_t* socket = h2o_evloop_socket_accept(listener);
-  if (socket != nullptr) h2o_accept(static_cast<h2o_accept_ctx_t*>(listener->data), socket);
+  if (socket == nullptr) return;
+  auto* worker = static_cast<Worker*>(listener->data);
+  worker->open.insert(socket);
+  socket->on_close.cb = OnClose;
+  socket->on_close.data = new Connection{worker, socket};
+  h2o_accept(&worker->accept, socket);
 }
 
 Result<int> Listen(const std::string& host, int port) {
@@ -211,34 +242,36 @@ Status Serve(FeatureService* service, const ServerOptions& options, const std::a
     threads.emplace_back([&, fd = sockets[w]] {
       h2o_context_t context;
       h2o_context_init(&context, h2o_evloop_create(), &config);
-      h2o_accept_ctx_t accept{};
-      accept.ctx = &context;
-      accept.hosts = config.hosts;
-      accept.ssl_ctx = tls;
+      Worker worker;
+      worker.accept.ctx = &context;
+      worker.accept.hosts = config.hosts;
+      worker.accept.ssl_ctx = tls;
       h2o_socket_t* listener =
           h2o_evloop_socket_create(context.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-      listener->data = &accept;
+      listener->data = &worker;
       h2o_socket_read_start(listener, OnAccept);
       while (!stop.load(std::memory_order_relaxed)) h2o_evloop_run(context.loop, 100);
       h2o_socket_read_stop(listener);
       h2o_socket_close(listener);
-      // Let connections finish (a second at most), then free the loop and everything h2o
-      // allocated for it, so a sanitizer build ends with nothing leaked. A connection still
-      // open then would be freed under h2o's feet: those are left to the process's exit.
-      auto open = [&] {
-        return !h2o_linklist_is_empty(&context.http1._conns) ||
-               !h2o_linklist_is_empty(&context.http2._conns);
-      };
-      if (open()) h2o_context_request_shutdown(&context);  // HTTP/2 clients get a GOAWAY
+      // Let requests in flight finish (a second at most), then end the connections still open
+      // (idle keep-alive ones) by shutting their sockets: h2o reads the end of the stream and
+      // closes each its own way. Then free the loop and everything h2o allocated for it, so a
+      // sanitizer build ends with nothing leaked.
+      if (!worker.open.empty()) h2o_context_request_shutdown(&context);  // HTTP/2: a GOAWAY
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      do {
+      while (!worker.open.empty() && std::chrono::steady_clock::now() < deadline) {
         h2o_evloop_run(context.loop, 10);
-      } while (open() && std::chrono::steady_clock::now() < deadline);
+      }
+      for (h2o_socket_t* socket : worker.open) shutdown(h2o_socket_get_fd(socket), SHUT_RDWR);
+      const auto last = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (!worker.open.empty() && std::chrono::steady_clock::now() < last) {
+        h2o_evloop_run(context.loop, 10);
+      }
       // The graceful-shutdown timer outlives the connections it was for.
       if (h2o_timeout_is_linked(&context.http2._graceful_shutdown_timeout)) {
         h2o_timeout_unlink(&context.http2._graceful_shutdown_timeout);
       }
-      if (!open()) {
+      if (worker.open.empty()) {  // else h2o would free them under its own feet: left to exit
         h2o_evloop_t* loop = context.loop;
         h2o_multithread_queue_t* queue = context.queue;
         h2o_context_dispose(&context);

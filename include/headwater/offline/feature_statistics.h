@@ -37,7 +37,8 @@ struct StatisticsOptions {
   int bins = 20;
   /// Worker threads; 0 means one per core.
   int threads = 0;
-  /// Called (from worker threads) with the fraction done, in [0, 1]; may be empty.
+  /// Called from worker threads, one call at a time, with the fraction done, in [0, 1]; may be
+  /// empty.
   std::function<void(double)> progress;
 };
 
