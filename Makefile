@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: setup build test chaos demo bench clean asan
+.PHONY: setup build test chaos demo bench clean asan tsan
 
 setup:
 	bash scripts/setup
@@ -15,9 +15,17 @@ build: setup
 test: build
 	bash scripts/run_tests $(BUILD_DIR)
 
-# Suites that need minutes (a Flink job over Kafka): the tests marked slow, which `make test` skips.
+# Suites that need minutes: the tests marked slow (a Flink job over Kafka), which `make test`
+# skips; the kill -9 test with 60 kills inside requests; every fuzzer for FUZZ_RUNS executions
+# (at most FUZZ_MAX_SECONDS each). docs/reliability.md lists what each part checks.
+FUZZ_RUNS ?= 10000000
+FUZZ_MAX_SECONDS ?= 3600
 chaos: build
 	HEADWATER_SLOW=1 HEADWATER_BIN="$(CURDIR)/$(BUILD_DIR)/headwater" .venv/bin/python -m pytest -q -m slow tests
+	HEADWATER_CHAOS_KILLS=60 HEADWATER_BIN="$(CURDIR)/$(BUILD_DIR)/headwater" .venv/bin/python -m pytest -q -s tests/test_idempotency.py
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHEADWATER_FUZZ=ON -DHEADWATER_BUILD_TESTS=ON -DHEADWATER_BUILD_BENCH=OFF
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_MAX_SECONDS) bash scripts/fuzz build-fuzz
 
 demo: build
 	bash scripts/demo $(BUILD_DIR)
@@ -29,5 +37,13 @@ bench: build
 asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DHEADWATER_SANITIZE=ON
 
+# ThreadSanitizer build (clang) of the unit tests and the server, in build-tsan/: the unit tests
+# and the end-to-end tests of the server, the push path and the stream runner, which share threads.
+tsan: setup
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHEADWATER_TSAN=ON -DHEADWATER_BUILD_BENCH=OFF
+	cmake --build build-tsan -j $(JOBS)
+	bash scripts/run_tsan build-tsan
+
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

@@ -299,12 +299,17 @@ class FeatureStore:
     # Writes ------------------------------------------------------------------------------------
 
     def push(self, push_source_name: str, df: Any, allow_registry_cache: bool = True,
-             to: PushMode = PushMode.ONLINE) -> None:
+             to: PushMode = PushMode.ONLINE, idempotency_key: Optional[str] = None) -> None:
         """Writes ``df`` to the views fed by the push source: online, offline (appended to its
-        batch source) or both. Stream views aggregate the rows into their windows."""
+        batch source) or both. Stream views aggregate the rows into their windows.
+
+        With ``idempotency_key`` (1-255 visible ASCII characters, e.g. a UUID), pushing the same
+        rows again with the same key within 24 hours writes nothing twice, however the first
+        attempt ended; the key with other rows raises. Without one a push is at-least-once."""
         if not isinstance(to, PushMode):
             raise InvalidInputError(f"to must be a PushMode, not {to!r}")
-        self._store.push(push_source_name, _arrow_input(df, "df"), to.value)
+        self._store.push(push_source_name, _arrow_input(df, "df"), to.value,
+                         idempotency_key or "")
 
     def write_to_online_store(self, feature_view_name: str, df: Any,
                               allow_registry_cache: bool = True) -> None:

@@ -35,12 +35,12 @@ ErrorClasses& Errors() {
   return classes;
 }
 
-// Status::Invalid and TypeError are bad input, KeyError something unknown, IOError a store or
-// file; everything else is the base class.
+// Status::Invalid, TypeError and AlreadyExists are bad input, KeyError something unknown, IOError a
+// store or file; everything else is the base class.
 [[noreturn]] void Raise(const Status& status) {
   nb::handle type = Errors().base;
-  if (status.IsInvalid() || status.IsTypeError()) {
-    type = Errors().invalid;
+  if (status.IsInvalid() || status.IsTypeError() || status.IsAlreadyExists()) {
+    type = Errors().invalid;  // AlreadyExists: an idempotency key reused or in use
   } else if (status.IsKeyError()) {
     type = Errors().not_found;
   } else if (status.IsIOError()) {
@@ -297,7 +297,8 @@ class PyStore {
              nb::arg("feature_service"), nb::arg("full_feature_names"))
         .def("online_rows", &PyStore::OnlineRows, nb::arg("entity_rows"), nb::arg("features"),
              nb::arg("feature_service"), nb::arg("full_feature_names"))
-        .def("push", &PyStore::Push, nb::arg("source"), nb::arg("df"), nb::arg("to"))
+        .def("push", &PyStore::Push, nb::arg("source"), nb::arg("df"), nb::arg("to"),
+             nb::arg("idempotency_key") = "")
         .def("write_to_online_store", &PyStore::WriteToOnlineStore, nb::arg("view"), nb::arg("df"))
         .def("materialize", &PyStore::Materialize, nb::arg("start_micros").none(),
              nb::arg("end_micros"), nb::arg("views"))
@@ -373,17 +374,19 @@ class PyStore {
         })));
   }
 
-  nb::dict Push(const std::string& source, nb::handle df, const std::string& to) {
+  nb::dict Push(const std::string& source, nb::handle df, const std::string& to,
+                const std::string& idempotency_key) {
     auto table = ValueOrRaise(TableFromPython(df, "df"));
     auto pushed = ValueOrRaise(Released([&]() -> Result<ingest::PushResult> {
       ARROW_ASSIGN_OR_RAISE(auto targets, ingest::ParsePushTargets(to));
-      return store_->Push(source, *table, targets);
+      return store_->Push(source, *table, targets, idempotency_key);
     }));
     nb::dict out;
     out["rows"] = pushed.rows;
     out["offline_file"] = pushed.offline_file;
     out["online_views"] = pushed.online_views;
     out["written"] = pushed.written;
+    out["repeated"] = pushed.repeated;
     return out;
   }
 

@@ -291,6 +291,12 @@ Status WindowAggregator::Restore(std::string_view bytes) {
     KeyState& state = restored.states_.back();
     if (!in.Get(&state.next_row) || !in.Get(&last_row_empty) || !in.Get(&panes)) return corrupt();
     state.last_row_empty = last_row_empty != 0;
+    // Each pane takes its number and its tiles: a count the bytes cannot hold is damage (the
+    // fuzzer's 2^31 panes would allocate 16 GiB).
+    if (panes >
+        in.remaining() / (sizeof(int64_t) + sizeof(Tile) * static_cast<size_t>(num_columns_))) {
+      return corrupt();
+    }
     state.panes.resize(panes);
     state.tiles.resize(static_cast<size_t>(panes) * static_cast<size_t>(num_columns_));
     for (int64_t& pane : state.panes) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <tuple>
@@ -198,6 +199,27 @@ TEST(WindowAggregatorTest, LateEventsAreReportedAndNotMerged) {
   EXPECT_EQ(std::get<2>(rows[2])[0], 2.0);
   EXPECT_EQ(std::get<1>(rows[3]), 40);
   EXPECT_EQ(std::get<2>(rows[3])[0], 0.0);
+}
+
+TEST(WindowAggregatorTest, AStateClaimingMorePanesThanItsBytesIsRefusedUnallocated) {
+  // Found by stored_state_fuzzer: a pane count of 2^31 - 1 made Restore allocate 16 GiB.
+  auto op = WindowAggregator::Make(TickerSpecs(), 1).ValueOrDie();
+  ByteRows keys;
+  keys.data += "KEYKEY";
+  keys.FinishRow();
+  const int64_t time = 100;
+  const double value = 1.0;
+  std::vector<int64_t> late;
+  op.Consume({&keys, &time, {&value}, {nullptr}, 1}, &late);
+  std::string saved = op.Save();
+  // The key's bytes, then next_row (8 bytes) and last_row_empty (1), then the u32 pane count.
+  const size_t panes_at = saved.find("KEYKEY") + 6 + 8 + 1;
+  const uint32_t huge = 0x7fffffff;
+  std::memcpy(saved.data() + panes_at, &huge, sizeof(huge));
+  auto restored = WindowAggregator::Make(TickerSpecs(), 1).ValueOrDie();
+  Status status = restored.Restore(saved);
+  EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+  EXPECT_NE(status.message().find("damaged"), std::string::npos);
 }
 
 TEST(WindowAggregatorTest, SaveAndRestoreContinueExactly) {

@@ -208,11 +208,13 @@ Status SourcePipeline::Check(const arrow::RecordBatch& events) const {
   return Status::OK();
 }
 
-Status SourcePipeline::Push(const arrow::RecordBatch& events) {
+Status SourcePipeline::Push(const arrow::RecordBatch& events, std::string_view idempotency_key) {
   if (wal_ == nullptr) return Status::Invalid("source '", source_name_, "' is not a push source");
   ARROW_RETURN_NOT_OK(Check(events));
   std::lock_guard lock(mutex_);
-  ARROW_ASSIGN_OR_RAISE(int64_t position, wal_->Append(events));
+  // A retry of a push already logged: its events are processed, or will be on replay.
+  if (!idempotency_key.empty() && wal_->Contains(idempotency_key)) return Status::OK();
+  ARROW_ASSIGN_OR_RAISE(int64_t position, wal_->Append(events, idempotency_key));
   return ProcessLocked(events, 0, position);
 }
 

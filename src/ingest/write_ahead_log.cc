@@ -9,10 +9,13 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
 #include "headwater/core/file.h"
+#include "headwater/ingest/idempotency.h"
 
 namespace headwater::ingest {
 namespace {
@@ -20,6 +23,34 @@ namespace {
 namespace fs = std::filesystem;
 constexpr size_t kHeader = 8;
 constexpr uint32_t kMaxRecord = 1u << 30;
+constexpr std::string_view kKeyMetadata = "headwater.idempotency_key";
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The records of a segment's whole prefix: calls visit(offset after header, payload length).
+template <typename Visit>
+void ForEachRecord(std::string_view bytes, size_t valid, size_t at, Visit visit) {
+  while (at < valid) {
+    uint32_t length;
+    std::memcpy(&length, bytes.data() + at, 4);
+    visit(at + kHeader, length);
+    at += kHeader + length;
+  }
+}
+
+// A record's payload (at `at`, `length` bytes), read in place.
+Result<std::shared_ptr<arrow::ipc::RecordBatchStreamReader>> OpenRecord(std::string_view bytes,
+                                                                        size_t at,
+                                                                        uint32_t length) {
+  auto payload =
+      std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(bytes.data() + at), length);
+  return arrow::ipc::RecordBatchStreamReader::Open(
+      std::make_shared<arrow::io::BufferReader>(payload));
+}
 
 uint32_t Crc(std::string_view bytes) {
   return static_cast<uint32_t>(
@@ -63,6 +94,7 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const fs::path& direc
   if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
   std::unique_ptr<WriteAheadLog> log(new WriteAheadLog(directory));
   ARROW_ASSIGN_OR_RAISE(auto segments, ListSegments(directory));
+  ARROW_RETURN_NOT_OK(log->ReadKeys(segments));
   if (segments.empty()) {
     ARROW_RETURN_NOT_OK(log->OpenSegment(0));
     return log;
@@ -82,6 +114,44 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const fs::path& direc
   return log;
 }
 
+Status WriteAheadLog::ReadKeys(const std::map<int64_t, fs::path>& segments) {
+  const int64_t oldest = NowMicros() - kIdempotencyWindow.micros;
+  std::error_code error;
+  if (fs::exists(directory_ / "keys", error)) {
+    ARROW_ASSIGN_OR_RAISE(auto text, ReadFile(directory_ / "keys"));
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      const size_t end = std::min(rest.find('\n'), rest.size());
+      std::string_view line = rest.substr(0, end);
+      rest.remove_prefix(std::min(end + 1, rest.size()));
+      const size_t space = line.find(' ');
+      if (space == std::string_view::npos) continue;
+      const int64_t micros = std::strtoll(std::string(line.substr(0, space)).c_str(), nullptr, 10);
+      if (micros >= oldest) keys_[std::string(line.substr(space + 1))] = micros;
+    }
+  }
+  for (const auto& segment : segments) {
+    const fs::path& path = segment.second;  // not a structured binding: the lambda uses it
+    ARROW_ASSIGN_OR_RAISE(auto bytes, ReadFile(path));
+    Status status;
+    ForEachRecord(bytes, ValidPrefix(bytes), 0, [&](size_t at, uint32_t length) {
+      if (!status.ok()) return;
+      auto reader = OpenRecord(bytes, at, length);
+      if (!reader.ok()) {
+        status =
+            Status::IOError("damaged record in ", path.string(), ": ", reader.status().message());
+        return;
+      }
+      auto metadata = (*reader)->schema()->metadata();
+      if (metadata == nullptr) return;
+      auto key = metadata->Get(kKeyMetadata);
+      if (key.ok()) keys_.emplace(*key, NowMicros());  // kept a window from now: at least
+    });
+    ARROW_RETURN_NOT_OK(status);
+  }
+  return Status::OK();
+}
+
 Status WriteAheadLog::OpenSegment(int64_t start) {
   const fs::path path = directory_ / fmt::format("wal-{:020d}.log", start);
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -94,11 +164,20 @@ Status WriteAheadLog::OpenSegment(int64_t start) {
   return Status::OK();
 }
 
-Result<int64_t> WriteAheadLog::Append(const arrow::RecordBatch& batch) {
+Result<int64_t> WriteAheadLog::Append(const arrow::RecordBatch& batch,
+                                      std::string_view idempotency_key) {
+  std::shared_ptr<arrow::RecordBatch> keyed;
+  if (!idempotency_key.empty()) {
+    auto metadata = batch.schema()->metadata() ? batch.schema()->metadata()->Copy()
+                                               : std::make_shared<arrow::KeyValueMetadata>();
+    metadata->Append(std::string(kKeyMetadata), std::string(idempotency_key));
+    keyed = batch.ReplaceSchemaMetadata(std::move(metadata));
+  }
+  const arrow::RecordBatch& logged = keyed ? *keyed : batch;
   ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
   ARROW_RETURN_NOT_OK(sink->Write(std::string(kHeader, '\0')));
-  ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(sink, batch.schema()));
-  ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+  ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeStreamWriter(sink, logged.schema()));
+  ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(logged));
   ARROW_RETURN_NOT_OK(writer->Close());
   ARROW_ASSIGN_OR_RAISE(auto buffer, sink->Finish());
   std::string record(reinterpret_cast<const char*>(buffer->data()),
@@ -126,7 +205,14 @@ Result<int64_t> WriteAheadLog::Append(const arrow::RecordBatch& batch) {
   }
   if (::fdatasync(fd_) != 0) return Status::IOError("cannot sync the write-ahead log");
   end_ += static_cast<int64_t>(record.size());
+  if (!idempotency_key.empty()) keys_[std::string(idempotency_key)] = NowMicros();
   return end_;
+}
+
+bool WriteAheadLog::Contains(std::string_view idempotency_key) const {
+  std::lock_guard lock(mutex_);
+  auto found = keys_.find(std::string(idempotency_key));
+  return found != keys_.end() && found->second >= NowMicros() - kIdempotencyWindow.micros;
 }
 
 Status WriteAheadLog::Replay(
@@ -142,10 +228,7 @@ Status WriteAheadLog::Replay(
     while (at < valid) {
       uint32_t length;
       std::memcpy(&length, bytes.data() + at, 4);
-      auto payload = std::make_shared<arrow::Buffer>(
-          reinterpret_cast<const uint8_t*>(bytes.data() + at + kHeader), length);
-      ARROW_ASSIGN_OR_RAISE(auto reader, arrow::ipc::RecordBatchStreamReader::Open(
-                                             std::make_shared<arrow::io::BufferReader>(payload)));
+      ARROW_ASSIGN_OR_RAISE(auto reader, OpenRecord(bytes, at + kHeader, length));
       std::shared_ptr<arrow::RecordBatch> batch;
       ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));
       if (batch == nullptr) return Status::IOError("empty record in ", it->second.string());
@@ -161,11 +244,23 @@ Status WriteAheadLog::Release(int64_t position) {
   std::lock_guard lock(mutex_);
   if (end_ > segment_start_) ARROW_RETURN_NOT_OK(OpenSegment(end_));
   ARROW_ASSIGN_OR_RAISE(auto segments, ListSegments(directory_));
+  std::vector<fs::path> released;
   for (auto it = segments.begin(); it != segments.end(); ++it) {
     auto next = std::next(it);
     if (next == segments.end() || next->first > position) break;
+    released.push_back(it->second);
+  }
+  if (released.empty()) return Status::OK();
+  if (!keys_.empty()) {  // the keys outlive their records: kept before the records go
+    const int64_t oldest = NowMicros() - kIdempotencyWindow.micros;
+    std::erase_if(keys_, [&](const auto& key) { return key.second < oldest; });
+    std::string text;
+    for (const auto& [key, micros] : keys_) text += fmt::format("{} {}\n", micros, key);
+    ARROW_RETURN_NOT_OK(WriteFileAtomically(directory_ / "keys", text));
+  }
+  for (const fs::path& path : released) {
     std::error_code error;
-    fs::remove(it->second, error);
+    fs::remove(path, error);
   }
   return Status::OK();
 }

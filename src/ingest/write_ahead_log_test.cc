@@ -124,5 +124,28 @@ TEST_F(WriteAheadLogTest, ReleaseDeletesWholeSegmentsBeforeThePositionOnly) {
   EXPECT_EQ(reopened->end(), second_end);
 }
 
+TEST_F(WriteAheadLogTest, IdempotencyKeysAreRememberedAfterTheirSegmentsAreReleased) {
+  {
+    auto log = WriteAheadLog::Open(dir_).ValueOrDie();
+    ASSERT_TRUE(log->Append(*Batch(1, 1), "push-1").ok());
+    ASSERT_TRUE(log->Append(*Batch(2, 1)).ok());
+    EXPECT_TRUE(log->Contains("push-1"));
+    EXPECT_FALSE(log->Contains("push-2"));
+    // The key rides in the record, which replays with the batch's values unchanged.
+    EXPECT_EQ(Replayed(*log, 0).size(), 2u);
+  }
+  {
+    auto log = WriteAheadLog::Open(dir_).ValueOrDie();  // from the records
+    EXPECT_TRUE(log->Contains("push-1"));
+    ASSERT_TRUE(log->Append(*Batch(3, 1), "push-3").ok());
+    ASSERT_TRUE(log->Release(log->end()).ok());  // every record processed: segments deleted
+    EXPECT_TRUE(Replayed(*log, 0).empty());
+  }
+  auto log = WriteAheadLog::Open(dir_).ValueOrDie();  // from the keys file
+  EXPECT_TRUE(log->Contains("push-1"));
+  EXPECT_TRUE(log->Contains("push-3"));
+  EXPECT_FALSE(log->Contains("push-2"));
+}
+
 }  // namespace
 }  // namespace headwater::ingest

@@ -10,7 +10,9 @@
 #include <cmath>
 #include <limits>
 
+#include "headwater/core/file.h"
 #include "headwater/engine/feature_columns.h"
+#include "headwater/ingest/idempotency.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/online/feature_row_codec.h"
 #include "headwater/registry/registry_lock.h"
@@ -263,17 +265,42 @@ Status CheckEventRows(const registry::Definitions& definitions, const std::strin
   return Status::OK();
 }
 
+constexpr std::string_view kPushKeysMetadata = "headwater.push_keys";
+constexpr size_t kKeptPushKeys = 1000;
+
+std::vector<std::string> SplitDigests(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const size_t end = std::min(text.find(' '), text.size());
+    if (end > 0) out.emplace_back(text.substr(0, end));
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  return out;
+}
+
 // Appends `table` (in the batch source's columns) to the batch source and names the file it wrote.
+// With an idempotency key, an append the source already holds is not made again: the key's
+// digest is in the appended file's name, or in a single file's metadata (ingest/idempotency.h).
 Result<std::string> AppendToBatchSource(const registry::RepoConfig& config,
                                         const registry::DataSource& batch,
-                                        const arrow::Table& table, const Clock& clock) {
+                                        const arrow::Table& table, const Clock& clock,
+                                        std::string_view idempotency_key) {
   const std::filesystem::path path = config.Resolve(batch.path);
+  const std::string digest = idempotency_key.empty() ? "" : KeyDigest(idempotency_key);
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
+    if (!digest.empty()) {
+      const std::string suffix = "-k" + digest + ".parquet";
+      ARROW_ASSIGN_OR_RAISE(auto files, ListDirectory(path));
+      for (const auto& file : files) {
+        if (file.filename().string().ends_with(suffix)) return file.filename().string();
+      }
+    }
     // Appended files sort after earlier appends (name order is read order).
     static std::atomic<int64_t> sequence{0};
-    std::string name = fmt::format("push-{:020d}-{:06d}-{}.parquet", clock.Now().micros,
-                                   sequence.fetch_add(1) % 1000000, ::getpid());
+    std::string name = fmt::format("push-{:020d}-{:06d}-{}{}.parquet", clock.Now().micros,
+                                   sequence.fetch_add(1) % 1000000, ::getpid(),
+                                   digest.empty() ? "" : "-k" + digest);
     ARROW_RETURN_NOT_OK(offline::WriteTableFile(table, path / name));
     return name;
   }
@@ -282,12 +309,30 @@ Result<std::string> AppendToBatchSource(const registry::RepoConfig& config,
   // file or the new one.
   ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(path));
   ARROW_ASSIGN_OR_RAISE(auto existing, offline::ReadTableFile(path));
+  std::vector<std::string> digests;  // the keys of the last appends, oldest first
+  if (auto metadata = existing->schema()->metadata()) {
+    auto kept = metadata->Get(kPushKeysMetadata);
+    if (kept.ok()) digests = SplitDigests(*kept);
+  }
+  if (!digest.empty()) {
+    if (std::find(digests.begin(), digests.end(), digest) != digests.end()) {
+      return path.filename().string();
+    }
+    digests.push_back(digest);
+    if (digests.size() > kKeptPushKeys) digests.erase(digests.begin());
+  }
   arrow::ConcatenateTablesOptions unify;
   unify.unify_schemas = true;
   ARROW_ASSIGN_OR_RAISE(
       auto appended,
       arrow::ConcatenateTables(
           {existing->ReplaceSchemaMetadata(nullptr), table.ReplaceSchemaMetadata(nullptr)}, unify));
+  if (!digests.empty()) {
+    std::string joined;
+    for (const std::string& d : digests) joined += (joined.empty() ? "" : " ") + d;
+    appended = appended->ReplaceSchemaMetadata(
+        arrow::key_value_metadata({std::string(kPushKeysMetadata)}, {joined}));
+  }
   ARROW_RETURN_NOT_OK(offline::WriteTableFile(*appended, path));
   return path.filename().string();
 }
@@ -313,13 +358,14 @@ Result<std::string> WriteToOfflineStore(const registry::RepoConfig& config,
   ARROW_ASSIGN_OR_RAISE(auto table, OfflineRows(config, *batch, df));
   ARROW_RETURN_NOT_OK(CheckEventRows(definitions, view->source, *batch, *table,
                                      EventTimeBounds::At(config, clock.Now())));
-  return AppendToBatchSource(config, *batch, *table, clock);
+  return AppendToBatchSource(config, *batch, *table, clock, {});
 }
 
 Result<PushResult> Push(const registry::RepoConfig& config,
                         const registry::Definitions& definitions, const std::string& source_name,
                         const arrow::Table& df, PushTargets to, online::OnlineStore* store,
-                        SourcePipeline* pipeline, const Clock& clock) {
+                        SourcePipeline* pipeline, const Clock& clock,
+                        std::string_view idempotency_key) {
   const registry::DataSource* source = definitions.FindSource(source_name);
   if (source == nullptr || source->type != registry::SourceType::kPush) {
     return Status::KeyError("unknown push source '", source_name, "'");
@@ -352,7 +398,8 @@ Result<PushResult> Push(const registry::RepoConfig& config,
   }
 
   if (to.offline) {
-    ARROW_ASSIGN_OR_RAISE(result.offline_file, AppendToBatchSource(config, *batch, *table, clock));
+    ARROW_ASSIGN_OR_RAISE(result.offline_file,
+                          AppendToBatchSource(config, *batch, *table, clock, idempotency_key));
   }
   for (const EncodedRows& rows : encoded) {
     ARROW_ASSIGN_OR_RAISE(auto written, store->Write(rows.view->name, rows.keys, rows.values));
@@ -361,7 +408,7 @@ Result<PushResult> Push(const registry::RepoConfig& config,
   }
   if (!encoded.empty()) ARROW_RETURN_NOT_OK(store->Sync());
   if (events != nullptr) {
-    ARROW_RETURN_NOT_OK(pipeline->Push(*events));
+    ARROW_RETURN_NOT_OK(pipeline->Push(*events, idempotency_key));
     for (const std::string& view : pipeline->views()) result.online_views.push_back(view);
   }
   return result;

@@ -175,8 +175,8 @@ Result<RedisOnlineStore::Node> RedisOnlineStore::ConnectNode(const std::string& 
   timeval timeout{5, 0};
   node.context = redisConnectWithTimeout(host.c_str(), port, timeout);
   auto fail = [&](const std::string& what) {
-    Status status = Status::IOError("cannot ", what, " Redis at ", node.address, ": ",
-                                    node.context ? node.context->errstr : "out of memory");
+    Status status = Unavailable("cannot ", what, " Redis at ", node.address, ": ",
+                                node.context ? node.context->errstr : "out of memory");
     if (node.context != nullptr) redisFree(node.context);
     return status;
   };
@@ -279,9 +279,9 @@ Status RedisOnlineStore::LoadSlots() {
 }
 
 Status RedisOnlineStore::CheckReply(const Node& node, redisReply* reply, const char* what) {
-  if (reply == nullptr) {
-    return Status::IOError("Redis at ", node.address, " failed to ", what, ": ",
-                           node.context != nullptr ? node.context->errstr : "no connection");
+  if (reply == nullptr) {  // the connection failed: Redis is down, or the network
+    return Unavailable("Redis at ", node.address, " failed to ", what, ": ",
+                       node.context != nullptr ? node.context->errstr : "no connection");
   }
   if (reply->type == REDIS_REPLY_ERROR) {
     std::string_view error(reply->str, reply->len);
@@ -326,6 +326,17 @@ auto RedisOnlineStore::Retrying(Call call) -> decltype(call()) {
 }
 
 Status RedisOnlineStore::CreateViews(const std::vector<std::string>&) { return Status::OK(); }
+
+Status RedisOnlineStore::Ping() {
+  std::lock_guard lock(mutex_);
+  return Retrying([&]() -> Status {
+    for (const Node& node : nodes_) {
+      Reply reply(static_cast<redisReply*>(redisCommand(node.context, "PING")));
+      ARROW_RETURN_NOT_OK(CheckReply(node, reply.get(), "answer PING"));
+    }
+    return Status::OK();
+  });
+}
 
 Result<std::vector<std::string>> RedisOnlineStore::KeysMatching(const std::string& pattern) {
   std::vector<std::string> keys;

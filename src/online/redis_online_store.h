@@ -35,6 +35,8 @@ class RedisOnlineStore final : public OnlineStore {
   Status Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
               std::vector<uint8_t>* found) override;
   Status Sync() override { return Status::OK(); }
+  /// PING to every node (connecting again first after an error).
+  Status Ping() override;
   Status Scan(const std::string& view,
               const std::function<void(std::string_view, std::string_view)>& visit) override;
 

@@ -11,6 +11,7 @@
 #include "headwater/core/json_reader.h"
 #include "headwater/core/json_writer.h"
 #include "headwater/core/text.h"
+#include "headwater/ingest/idempotency.h"
 #include "headwater/ingest/json_rows.h"
 #include "headwater/server/api_token.h"
 #include "headwater/server/feast_error.h"
@@ -57,6 +58,14 @@ Result<std::vector<std::string>> StringListMember(const rapidjson::Value& object
   return out;
 }
 
+// An Idempotency-Key header, when sent, must hold a key (an empty one is a client's mistake).
+Status CheckKeyHeader(const HttpRequest& request) {
+  if (!request.has_idempotency_key) return Status::OK();
+  Status checked = ingest::CheckIdempotencyKey(request.idempotency_key);
+  if (!checked.ok()) return Status::Invalid("Idempotency-Key header: ", checked.message());
+  return Status::OK();
+}
+
 // Feast's `df` (columns of values) as a table of the columns a write or push reads.
 Result<std::shared_ptr<arrow::Table>> DataFrame(const rapidjson::Value& df,
                                                 const std::map<std::string, FeatureType>& columns) {
@@ -96,6 +105,12 @@ HttpResponse FeatureService::Error(int status, std::string_view error, std::stri
 
 HttpResponse FeatureService::FromStatus(const Status& status) const {
   if (status.IsKeyError()) return Error(404, "not found", status.message(), MissingOf(status));
+  if (IsUnavailable(status)) return Error(503, "unavailable", status.message());
+  if (auto conflict = ingest::KeyConflictOf(status)) {
+    return *conflict == ingest::KeyConflict::kInProgress
+               ? Error(409, "conflict", status.message())
+               : Error(422, "idempotency key reused", status.message());
+  }
   if (status.IsInvalid() || status.IsTypeError() || status.IsCapacityError()) {
     return Error(400, "invalid request", status.message());
   }
@@ -195,8 +210,8 @@ HttpResponse FeatureService::Route(const HttpRequest& request, std::string_view*
       }
     }
     if (path == "/get-online-features") return GetOnlineFeatures(request.body);
-    if (path == "/write-to-online-store") return WriteToOnlineStore(request.body);
-    if (path == "/push") return Push(request.body, granted);
+    if (path == "/write-to-online-store") return WriteToOnlineStore(request);
+    if (path == "/push") return Push(request, granted);
     if (path == "/materialize") return Materialize(request.body, false);
     if (path == "/materialize-incremental") return Materialize(request.body, true);
     if (path == "/metrics") return MetricsText();
@@ -239,15 +254,17 @@ HttpResponse FeatureService::GetOnlineFeatures(std::string_view body) {
   return HttpResponse{200, std::move(*result)};
 }
 
-HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
+HttpResponse FeatureService::WriteToOnlineStore(const HttpRequest& request) {
   auto run = [&]() -> Result<std::string> {
-    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(body));
+    ARROW_RETURN_NOT_OK(CheckKeyHeader(request));
+    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(request.body));
     ARROW_ASSIGN_OR_RAISE(auto view, StringMember(document, "feature_view_name", true));
     ARROW_ASSIGN_OR_RAISE(auto columns, store_->WriteColumns(view));
     ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
     if (df == nullptr) return Status::Invalid("missing \"df\"");
     ARROW_ASSIGN_OR_RAISE(auto table, DataFrame(*df, columns));
-    ARROW_ASSIGN_OR_RAISE(auto result, store_->WriteToOnlineStore(view, *table));
+    ARROW_ASSIGN_OR_RAISE(auto result,
+                          store_->WriteToOnlineStore(view, *table, request.idempotency_key));
     metrics_->AddRowsWritten("/write-to-online-store", result.written);
     return fmt::format(R"({{"status":"ok","rows":{},"written":{},"skipped_older":{}}})",
                        table->num_rows(), result.written, result.skipped_older);
@@ -257,10 +274,11 @@ HttpResponse FeatureService::WriteToOnlineStore(std::string_view body) {
   return HttpResponse{200, std::move(*result)};
 }
 
-HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes) {
+HttpResponse FeatureService::Push(const HttpRequest& request, uint32_t granted_scopes) {
   bool forbidden = false;
   auto run = [&]() -> Result<std::string> {
-    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(body));
+    ARROW_RETURN_NOT_OK(CheckKeyHeader(request));
+    ARROW_ASSIGN_OR_RAISE(auto document, ParseBody(request.body));
     ARROW_ASSIGN_OR_RAISE(auto name, StringMember(document, "push_source_name", true));
     ARROW_ASSIGN_OR_RAISE(auto to_text, StringMember(document, "to", false));
     ARROW_ASSIGN_OR_RAISE(auto to, ingest::ParsePushTargets(to_text.empty() ? "online" : to_text));
@@ -276,14 +294,16 @@ HttpResponse FeatureService::Push(std::string_view body, uint32_t granted_scopes
     ARROW_ASSIGN_OR_RAISE(auto df, Member(document, "df"));
     if (df == nullptr) return Status::Invalid("missing \"df\"");
     ARROW_ASSIGN_OR_RAISE(auto table, DataFrame(*df, columns));
-    ARROW_ASSIGN_OR_RAISE(auto pushed, store_->Push(name, *table, to));
+    ARROW_ASSIGN_OR_RAISE(auto pushed, store_->Push(name, *table, to, request.idempotency_key));
     metrics_->AddRowsWritten("/push", pushed.written);
     JsonWriter out;
     out.BeginObject().Key("status").String("ok").Key("rows").Int(pushed.rows);
     if (!pushed.offline_file.empty()) out.Key("offline_file").String(pushed.offline_file);
     out.Key("online_views").BeginArray();
     for (const std::string& view : pushed.online_views) out.String(view);
-    out.EndArray().EndObject();
+    out.EndArray();
+    if (pushed.repeated) out.Key("repeated").Bool(true);
+    out.EndObject();
     return out.Take();
   };
   auto result = run();
@@ -337,10 +357,14 @@ HttpResponse FeatureService::Health() {
   JsonWriter out;
   const std::string error = store_->registry_error();
   const std::optional<store::FlinkHealth> flink = store_->Flink();
-  const bool healthy = error.empty() && (!flink || !flink->checked || flink->ok());
+  // The online store is what serving needs: when it does not answer, /health fails (503).
+  const Status online = store_->PingOnline();
+  const bool healthy =
+      error.empty() && online.ok() && (!flink || !flink->checked || flink->ok());
   out.BeginObject().Key("status").String(healthy ? "ok" : "degraded");
   out.Key("registry_version").Int(registry_version());
   if (!error.empty()) out.Key("registry_error").String(PrintableText(error));
+  if (!online.ok()) out.Key("online_store_error").String(PrintableText(online.message()));
   if (flink && flink->checked) {
     // The stream views' Flink jobs: whether Flink answers and each job runs.
     out.Key("flink").BeginObject().Key("ok").Bool(flink->ok());
@@ -350,7 +374,7 @@ HttpResponse FeatureService::Health() {
     out.EndObject().EndObject();
   }
   out.EndObject();
-  return HttpResponse{200, out.Take()};
+  return HttpResponse{online.ok() ? 200 : 503, out.Take()};
 }
 
 HttpResponse FeatureService::MetricsText() {

@@ -11,6 +11,7 @@
 #include "flink_watch.h"
 #include "headwater/core/text.h"
 #include "headwater/flink/flink_batch.h"
+#include "headwater/ingest/idempotency.h"
 #include "headwater/offline/table_file.h"
 #include "headwater/registry/feature_reference.h"
 #include "headwater/registry/source_schema.h"
@@ -49,7 +50,46 @@ struct FeatureStore::State {
   std::shared_mutex online_mutex;     // shared: using `online`; exclusive: opening, closing it
   std::unique_ptr<online::OnlineStore> online;
   bool online_writable = false;
+  std::mutex ledger_mutex;  // opening the ledger
+  std::unique_ptr<ingest::IdempotencyLedger> ledger;
 };
+
+// An idempotency key claimed in the ledger until this goes (FeatureStore::ClaimKey).
+class FeatureStore::ClaimedKey {
+ public:
+  ClaimedKey(ingest::IdempotencyLedger* ledger, std::string key, bool retry)
+      : ledger_(ledger), key_(std::move(key)), retry_(retry) {}
+  ClaimedKey(const ClaimedKey&) = delete;
+  ~ClaimedKey() {
+    if (ledger_ != nullptr) ledger_->Release(key_);
+  }
+  bool retry() const { return retry_; }
+
+ private:
+  ingest::IdempotencyLedger* ledger_;
+  std::string key_;
+  bool retry_;
+};
+
+Result<std::unique_ptr<FeatureStore::ClaimedKey>> FeatureStore::ClaimKey(std::string_view key,
+                                                                         std::string_view what,
+                                                                         const arrow::Table& df) {
+  if (key.empty()) return std::make_unique<ClaimedKey>(nullptr, "", false);
+  ARROW_RETURN_NOT_OK(ingest::CheckIdempotencyKey(key));
+  ingest::IdempotencyLedger* ledger;
+  {
+    std::lock_guard lock(state_->ledger_mutex);
+    if (state_->ledger == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(state_->ledger,
+                            ingest::IdempotencyLedger::Open(config_.Resolve(config_.stream.path) /
+                                                            "idempotency.log"));
+    }
+    ledger = state_->ledger.get();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto fingerprint, ingest::RequestFingerprint(what, df));
+  ARROW_ASSIGN_OR_RAISE(bool first, ledger->Claim(key, fingerprint));
+  return std::make_unique<ClaimedKey>(ledger, std::string(key), !first);
+}
 
 // The online store with the shared lock that keeps it from being replaced meanwhile.
 class FeatureStore::OnlineUse {
@@ -509,7 +549,11 @@ Result<std::string> FeatureStore::WriteToOfflineStore(const std::string& view,
 }
 
 Result<online::WriteResult> FeatureStore::WriteToOnlineStore(const std::string& view,
-                                                             const arrow::Table& df) {
+                                                             const arrow::Table& df,
+                                                             std::string_view idempotency_key) {
+  // Writing the same rows again leaves the online store as it was: the claim only refuses a
+  // key reused for other rows, or a copy of a request still in progress.
+  ARROW_ASSIGN_OR_RAISE(auto claim, ClaimKey(idempotency_key, "write-to-online-store " + view, df));
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
   const registry::Definitions& definitions = current->registry.definitions;
   const auto bounds = ingest::EventTimeBounds::At(config_, clock_->Now());
@@ -594,7 +638,12 @@ Result<std::map<std::string, FeatureType>> FeatureStore::PushColumns(const std::
 }
 
 Result<ingest::PushResult> FeatureStore::Push(const std::string& source, const arrow::Table& df,
-                                              ingest::PushTargets to) {
+                                              ingest::PushTargets to,
+                                              std::string_view idempotency_key) {
+  ARROW_ASSIGN_OR_RAISE(
+      auto claim,
+      ClaimKey(idempotency_key,
+               fmt::format("push {} online={} offline={}", source, to.online, to.offline), df));
   ARROW_ASSIGN_OR_RAISE(auto current, Applied());
   const registry::Definitions& definitions = current->registry.definitions;
   const bool through_pipeline = to.online && FeedsStreamView(definitions, source);
@@ -614,13 +663,19 @@ Result<ingest::PushResult> FeatureStore::Push(const std::string& source, const a
   if (to.online) {
     ARROW_ASSIGN_OR_RAISE(online, UseOnline(/*write=*/true));
   }
-  ARROW_ASSIGN_OR_RAISE(auto result,
-                        ingest::Push(config_, definitions, source, df, to,
-                                     online ? online->get() : nullptr, pipeline, *clock_));
+  ARROW_ASSIGN_OR_RAISE(auto result, ingest::Push(config_, definitions, source, df, to,
+                                                  online ? online->get() : nullptr, pipeline,
+                                                  *clock_, idempotency_key));
+  result.repeated = claim->retry();
   if (online) {
     ARROW_RETURN_NOT_OK(WriteStoredFollowers(*current, result.online_views, df, online->get()));
   }
   return result;
+}
+
+Status FeatureStore::PingOnline() {
+  ARROW_ASSIGN_OR_RAISE(auto online, UseOnline(/*write=*/false));
+  return online->Ping();
 }
 
 Result<std::optional<Timestamp>> FeatureStore::NewestOnlineEventTime(const std::string& view) {

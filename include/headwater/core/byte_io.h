@@ -42,6 +42,9 @@ class ByteReader {
     return true;
   }
   bool done() const { return bytes_.empty(); }
+  /// The bytes not read yet: a count read from the input is checked against it before anything
+  /// is allocated for it.
+  size_t remaining() const { return bytes_.size(); }
 
  private:
   std::string_view bytes_;

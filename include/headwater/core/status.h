@@ -54,6 +54,25 @@ inline std::optional<Missing> MissingOf(const Status& status) {
   return static_cast<const MissingDetail&>(*detail).what();
 }
 
+/// A service Headwater depends on does not answer (the Redis online store, a broker): the same
+/// request may succeed once it is back. An IOError with this detail; adapters answer 503.
+class UnavailableDetail : public arrow::StatusDetail {
+ public:
+  const char* type_id() const override { return "headwater::Unavailable"; }
+  std::string ToString() const override { return "unavailable"; }
+};
+
+template <typename... Args>
+Status Unavailable(Args&&... message) {
+  return Status::IOError(std::forward<Args>(message)...)
+      .WithDetail(std::make_shared<UnavailableDetail>());
+}
+
+inline bool IsUnavailable(const Status& status) {
+  return status.detail() != nullptr &&
+         std::string_view(status.detail()->type_id()) == "headwater::Unavailable";
+}
+
 }  // namespace headwater
 
 /// Internal invariant checks: abort with both values printed. Not for user input.

@@ -101,8 +101,9 @@ class SourcePipeline {
   Status Check(const arrow::RecordBatch& events) const;
 
   /// A push: checks and logs `events` (synced) and processes them. When this returns OK the events
-  /// are durable and every row they finalised is online.
-  Status Push(const arrow::RecordBatch& events);
+  /// are durable and every row they finalised is online. A push whose `idempotency_key` the log
+  /// already holds (ingest/idempotency.h) is not logged or processed again.
+  Status Push(const arrow::RecordBatch& events, std::string_view idempotency_key = {});
 
   /// Processes events (for a tile pipeline: tile messages) read from `partition`, after which
   /// it is at `next_position`; `dead_letters` are kept in the same step, so that a checkpoint

@@ -71,6 +71,9 @@ struct PushResult {
   /// The views whose online values the push wrote (through `pipeline` for stream views).
   std::vector<std::string> online_views;
   int64_t written = 0;
+  /// The push carried an idempotency key seen before: a retry, which wrote only what the first
+  /// attempt had not.
+  bool repeated = false;
 };
 
 /// Pushes `df` to the push source `source_name`: online to every online batch view on it (and
@@ -79,11 +82,13 @@ struct PushResult {
 /// rewriting that file with the rows appended, under a lock beside it (`<file>.lock`) and
 /// through the one atomic write (cost: the file's size per push). Every mode checks the same way
 /// before the first write: join keys and event times present, event and created times within
-/// EventTimeBounds at `clock`'s now, values that fit their columns.
+/// EventTimeBounds at `clock`'s now, values that fit their columns. With an `idempotency_key`,
+/// each write skips what it already holds from an earlier attempt (ingest/idempotency.h).
 Result<PushResult> Push(const registry::RepoConfig& config,
                         const registry::Definitions& definitions, const std::string& source_name,
                         const arrow::Table& df, PushTargets to, online::OnlineStore* store,
-                        SourcePipeline* pipeline, const Clock& clock);
+                        SourcePipeline* pipeline, const Clock& clock,
+                        std::string_view idempotency_key = {});
 
 /// Feast's write_to_offline_store: appends `df` to the offline dataset of `view_name` (its file
 /// source, or the batch source of its push or Kafka source) as a push to offline does, with the

@@ -64,6 +64,10 @@ class OnlineStore {
   /// Makes every write that returned durable (RocksDB: sync the write-ahead log).
   virtual Status Sync() = 0;
 
+  /// Whether the store answers (a server's round trip; embedded stores always do). A store that
+  /// does not is Unavailable (core/status.h).
+  virtual Status Ping() { return Status::OK(); }
+
   /// Calls `visit` with every (key, value) of a view in key order; for dumps and tests.
   virtual Status Scan(const std::string& view,
                       const std::function<void(std::string_view, std::string_view)>& visit) = 0;

@@ -55,6 +55,10 @@ struct HttpRequest {
   std::string_view body;
   /// The Authorization header ("Bearer <token>"), or empty.
   std::string_view authorization;
+  /// The Idempotency-Key header of a write (ingest/idempotency.h), or empty.
+  std::string_view idempotency_key;
+  /// Whether the request carried an Idempotency-Key header (an empty one is refused).
+  bool has_idempotency_key = false;
 };
 
 struct HttpResponse {
@@ -105,8 +109,8 @@ class FeatureService {
   HttpResponse FromStatus(const Status& status) const;
   HttpResponse Route(const HttpRequest& request, std::string_view* endpoint);
   HttpResponse GetOnlineFeatures(std::string_view body);
-  HttpResponse WriteToOnlineStore(std::string_view body);
-  HttpResponse Push(std::string_view body, uint32_t granted_scopes);
+  HttpResponse WriteToOnlineStore(const HttpRequest& request);
+  HttpResponse Push(const HttpRequest& request, uint32_t granted_scopes);
   HttpResponse Materialize(std::string_view body, bool incremental);
   HttpResponse Health();
   HttpResponse MetricsText();

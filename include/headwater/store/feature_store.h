@@ -242,11 +242,16 @@ class FeatureStore {
                                                                 const FeatureSelection& features,
                                                                 bool full_feature_names);
   /// Feast's write_to_online_store (ingest/writes.h), checked against the event-time bounds.
-  Result<online::WriteResult> WriteToOnlineStore(const std::string& view, const arrow::Table& df);
+  /// An `idempotency_key` (ingest/idempotency.h) is claimed in the ledger first: a key used
+  /// for other rows, or whose request is in progress, is refused (AlreadyExists).
+  Result<online::WriteResult> WriteToOnlineStore(const std::string& view, const arrow::Table& df,
+                                                 std::string_view idempotency_key = {});
   /// Feast's push (ingest/writes.h): online through this store's stream pipelines when the
-  /// source feeds stream views (starting them if needed), offline as an appended file.
+  /// source feeds stream views (starting them if needed), offline as an appended file. With an
+  /// `idempotency_key` (ingest/idempotency.h), a retry counts once: the key is claimed in the
+  /// ledger first, and every write skips what an earlier attempt wrote.
   Result<ingest::PushResult> Push(const std::string& source, const arrow::Table& df,
-                                  ingest::PushTargets to);
+                                  ingest::PushTargets to, std::string_view idempotency_key = {});
   /// The columns, with their types, a write to `view` reads (KeyError for an unknown view).
   Result<std::map<std::string, FeatureType>> WriteColumns(const std::string& view);
   /// Statistics of a feature view's offline data (offline/feature_statistics.h).
@@ -256,6 +261,9 @@ class FeatureStore {
   /// push source).
   Result<std::map<std::string, FeatureType>> PushColumns(const std::string& source,
                                                          ingest::PushTargets to);
+  /// Whether the online store answers (OnlineStore::Ping): Unavailable, with the cause, when
+  /// its server is down.
+  Status PingOnline();
   /// The newest event time of a view's online values, or nullopt when it has none.
   Result<std::optional<Timestamp>> NewestOnlineEventTime(const std::string& view);
   /// Calls `visit` with each online key and value of `view`, in key order (online-dump).
@@ -285,7 +293,12 @@ class FeatureStore {
  private:
   struct State;
   class OnlineUse;
+  class ClaimedKey;
   FeatureStore(registry::RepoConfig config, OpenOptions options);
+  // Claims an idempotency key for a request (`what` and its rows) until the result goes; an
+  // empty key claims nothing.
+  Result<std::unique_ptr<ClaimedKey>> ClaimKey(std::string_view key, std::string_view what,
+                                               const arrow::Table& df);
   Result<bool> Reload();
   // The online store, held against replacement while the use lives; opened (or reopened for
   // writing) on demand.
