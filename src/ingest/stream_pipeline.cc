@@ -289,17 +289,21 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
   for (ViewState& view : views_) {
     // Tiles come with lateness applied by Flink.
     const int64_t lateness = tiles_ ? 0 : view.view->allowed_lateness.micros;
-    ARROW_ASSIGN_OR_RAISE(auto rows, view.job.Finalize(watermark - lateness));
+    ARROW_ASSIGN_OR_RAISE(auto rows, view.job.Finalize(watermark - lateness, /*with_table=*/false));
     if (rows.rows() == 0) continue;
     stats_.rows_emitted += rows.rows();
     if (view.view->online) {
       ARROW_RETURN_NOT_OK(store_->WriteNewer(view.view->name, rows.keys, rows.values));
     }
-    if (view.view->offline) view.pending.push_back(std::move(rows.table));
-    dirty_ = true;
-    constexpr size_t kSamples = 4096;
+    // Online now (readable from the held store's overlay): the offline rows can be built after.
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    if (view.view->offline) {
+      ARROW_RETURN_NOT_OK(view.job.BuildTable(&rows));
+      view.pending.push_back(std::move(rows.table));
+    }
+    dirty_ = true;
+    constexpr size_t kSamples = 4096;
     if (stats_.publish_seconds.size() < kSamples) {
       stats_.publish_seconds.push_back(seconds);
     } else {

@@ -211,7 +211,7 @@ Status WindowJob::ConsumeTiles(const arrow::RecordBatch& tiles, std::vector<int6
   return Status::OK();
 }
 
-Result<WindowOutput> WindowJob::Finalize(int64_t until) {
+Result<WindowOutput> WindowJob::Finalize(int64_t until, bool with_table) {
   engine::WindowRows rows;
   op_.FinalizeUntil(until, &rows);
   WindowOutput out;
@@ -220,9 +220,41 @@ Result<WindowOutput> WindowJob::Finalize(int64_t until) {
     ARROW_ASSIGN_OR_RAISE(out.table, arrow::Table::MakeEmpty(output_schema_));
     return out;
   }
-  std::vector<std::shared_ptr<arrow::Array>> columns;
+  for (int64_t i = 0; i < n; ++i) {
+    out.keys.data.append(op_.key(rows.keys[static_cast<size_t>(i)]));
+    out.keys.FinishRow();
+  }
+  out.ends = std::make_shared<arrow::TimestampArray>(ToArrowType({ScalarKind::kUnixTimestamp}), n,
+                                                     arrow::Buffer::FromVector(rows.ends));
+  std::vector<FeatureType> schema;
+  for (size_t a = 0; a < features_.size(); ++a) {
+    const bool count = features_[a].dtype.kind == ScalarKind::kInt64;
+    std::shared_ptr<arrow::Array> array;
+    if (count) {
+      arrow::Int64Builder builder;
+      ARROW_RETURN_NOT_OK(builder.Reserve(n));
+      for (int64_t i = 0; i < n; ++i) {
+        builder.UnsafeAppend(static_cast<int64_t>(rows.values[a][static_cast<size_t>(i)]));
+      }
+      ARROW_RETURN_NOT_OK(builder.Finish(&array));
+    } else {
+      arrow::DoubleBuilder builder;
+      ARROW_RETURN_NOT_OK(builder.AppendValues(rows.values[a].data(), n, rows.valid[a].data()));
+      ARROW_RETURN_NOT_OK(builder.Finish(&array));
+    }
+    out.features.push_back(std::move(array));
+    schema.push_back(features_[a].dtype);
+  }
+  ARROW_RETURN_NOT_OK(
+      online::EncodeFeatureRows(out.features, schema, rows.ends.data(), nullptr, n, &out.values));
+  if (with_table) ARROW_RETURN_NOT_OK(BuildTable(&out));
+  return out;
+}
 
-  // Join keys, decoded from the operator's encoded keys.
+Status WindowJob::BuildTable(WindowOutput* out) const {
+  if (out->table != nullptr) return Status::OK();
+  const int64_t n = out->rows();
+  // Join keys, decoded from the encoded keys.
   std::vector<std::unique_ptr<arrow::ArrayBuilder>> key_builders;
   for (ScalarKind kind : key_kinds_) {
     std::unique_ptr<arrow::ArrayBuilder> builder;
@@ -231,10 +263,7 @@ Result<WindowOutput> WindowJob::Finalize(int64_t until) {
     key_builders.push_back(std::move(builder));
   }
   for (int64_t i = 0; i < n; ++i) {
-    std::string_view key = op_.key(rows.keys[static_cast<size_t>(i)]);
-    out.keys.data.append(key);
-    out.keys.FinishRow();
-    ARROW_ASSIGN_OR_RAISE(auto parts, DecodeEntityKey(key));
+    ARROW_ASSIGN_OR_RAISE(auto parts, DecodeEntityKey(out->keys[static_cast<size_t>(i)]));
     for (size_t k = 0; k < key_kinds_.size(); ++k) {
       arrow::ArrayBuilder* builder = key_builders[k].get();
       switch (key_kinds_[k]) {
@@ -255,40 +284,16 @@ Result<WindowOutput> WindowJob::Finalize(int64_t until) {
       }
     }
   }
+  std::vector<std::shared_ptr<arrow::Array>> columns;
   for (auto& builder : key_builders) {
     std::shared_ptr<arrow::Array> array;
     ARROW_RETURN_NOT_OK(builder->Finish(&array));
     columns.push_back(std::move(array));
   }
-  auto time_buffer = arrow::Buffer::FromVector(rows.ends);
-  columns.push_back(std::make_shared<arrow::TimestampArray>(
-      ToArrowType({ScalarKind::kUnixTimestamp}), n, time_buffer));
-
-  std::vector<std::shared_ptr<arrow::Array>> features;
-  std::vector<FeatureType> schema;
-  for (size_t a = 0; a < features_.size(); ++a) {
-    const bool count = features_[a].dtype.kind == ScalarKind::kInt64;
-    std::shared_ptr<arrow::Array> array;
-    if (count) {
-      arrow::Int64Builder builder;
-      ARROW_RETURN_NOT_OK(builder.Reserve(n));
-      for (int64_t i = 0; i < n; ++i) {
-        builder.UnsafeAppend(static_cast<int64_t>(rows.values[a][static_cast<size_t>(i)]));
-      }
-      ARROW_RETURN_NOT_OK(builder.Finish(&array));
-    } else {
-      arrow::DoubleBuilder builder;
-      ARROW_RETURN_NOT_OK(builder.AppendValues(rows.values[a].data(), n, rows.valid[a].data()));
-      ARROW_RETURN_NOT_OK(builder.Finish(&array));
-    }
-    features.push_back(array);
-    schema.push_back(features_[a].dtype);
-    columns.push_back(std::move(array));
-  }
-  ARROW_RETURN_NOT_OK(
-      online::EncodeFeatureRows(features, schema, rows.ends.data(), nullptr, n, &out.values));
-  out.table = arrow::Table::Make(output_schema_, columns, n);
-  return out;
+  columns.push_back(out->ends);
+  columns.insert(columns.end(), out->features.begin(), out->features.end());
+  out->table = arrow::Table::Make(output_schema_, columns, n);
+  return Status::OK();
 }
 
 }  // namespace headwater::ingest

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <random>
 
+#include "headwater/online/overlay_store.h"
+
 namespace headwater::online {
 namespace {
 
@@ -41,7 +43,9 @@ class OnlineStoreTest : public ::testing::TestWithParam<std::string> {
     fs::create_directories(dir_);
     config_.repo_path = dir_;
     config_.project = "test";
-    config_.online_store.type = GetParam() == "redis_cluster" ? "redis" : GetParam();
+    config_.online_store.type = GetParam() == "redis_cluster" ? "redis"
+                                : GetParam() == "overlay"     ? "rocksdb"
+                                                              : GetParam();
     config_.online_store.path = "online";
     if (GetParam() == "redis_cluster") {  // three masters: keys spread over them by slot
       std::string command = std::string(HEADWATER_SOURCE_DIR) + "/scripts/start_redis_cluster " +
@@ -78,10 +82,16 @@ class OnlineStoreTest : public ::testing::TestWithParam<std::string> {
     fs::remove_all(dir_);
   }
 
+  // "overlay": RocksDB under the stream pipelines' overlay (overlay_store.h), which must keep
+  // every promise of the store under it.
   std::unique_ptr<OnlineStore> Open(OpenMode mode) {
     auto store = OpenOnlineStore(config_, mode);
     EXPECT_TRUE(store.ok()) << store.status().message();
-    return store.ok() ? std::move(*store) : nullptr;
+    if (!store.ok()) return nullptr;
+    if (GetParam() == "overlay" && mode == OpenMode::kReadWrite) {
+      return std::make_unique<OverlayOnlineStore>(std::move(*store));
+    }
+    return std::move(*store);
   }
 
   std::map<std::string, std::string> Contents(OnlineStore& store, const std::string& view) {
@@ -198,7 +208,8 @@ TEST_P(OnlineStoreTest, TracksTheNewestEventTimeWritten) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, OnlineStoreTest,
-                         ::testing::Values("rocksdb", "sqlite", "redis", "redis_cluster"),
+                         ::testing::Values("rocksdb", "sqlite", "redis", "redis_cluster",
+                                           "overlay"),
                          [](const auto& info) { return info.param; });
 
 TEST(RedisOnlineStoreTest, FeastConnectionOptions) {

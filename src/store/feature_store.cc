@@ -13,6 +13,7 @@
 #include "headwater/flink/flink_batch.h"
 #include "headwater/ingest/idempotency.h"
 #include "headwater/offline/table_file.h"
+#include "headwater/online/overlay_store.h"
 #include "headwater/registry/feature_reference.h"
 #include "headwater/registry/source_schema.h"
 
@@ -136,6 +137,11 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(registry::RepoConfig co
   if (store->options_.online == OnlineAccess::kHeld) {
     ARROW_ASSIGN_OR_RAISE(store->state_->online,
                           online::OpenOnlineStore(store->config_, online::OpenMode::kReadWrite));
+    if (store->options_.run_streams) {
+      // Window rows readable the moment they are final, before the store has them all.
+      store->state_->online =
+          std::make_unique<online::OverlayOnlineStore>(std::move(store->state_->online));
+    }
     store->state_->online_writable = true;
   }
   ARROW_RETURN_NOT_OK(store->Refresh().status());

@@ -42,9 +42,14 @@ inline std::string TileTopic(std::string_view project, std::string_view view) {
 struct WindowOutput {
   ByteRows keys;    // encoded entity keys, for the online store
   ByteRows values;  // encoded feature rows (online/feature_row_codec.h)
-  /// Join keys, event_timestamp (UTC microseconds), then the features: the offline rows.
+  /// Join keys, event_timestamp (UTC microseconds), then the features: the offline rows (null
+  /// until WindowJob::BuildTable when Finalize was asked not to build it).
   std::shared_ptr<arrow::Table> table;
   int64_t rows() const { return static_cast<int64_t>(keys.size()); }
+
+  // What BuildTable needs besides the keys.
+  std::shared_ptr<arrow::Array> ends;
+  std::vector<std::shared_ptr<arrow::Array>> features;
 };
 
 class WindowJob {
@@ -81,8 +86,12 @@ class WindowJob {
   /// batch tells its partition's watermark.
   int64_t batch_max_time() const { return batch_max_time_; }
 
-  /// Finalises rows up to `until` (see WindowAggregator::FinalizeUntil).
-  Result<WindowOutput> Finalize(int64_t until);
+  /// Finalises rows up to `until` (see WindowAggregator::FinalizeUntil). Without `with_table`,
+  /// only what the online store takes is made; BuildTable makes the offline rows after (a
+  /// pipeline publishes rows online first: decoding 10,000 keys into Arrow columns can wait).
+  Result<WindowOutput> Finalize(int64_t until, bool with_table = true);
+  /// Fills `out->table` from what Finalize kept.
+  Status BuildTable(WindowOutput* out) const;
 
   engine::WindowAggregator& op() { return op_; }
   const engine::WindowAggregator& op() const { return op_; }
