@@ -170,3 +170,124 @@ def test_kafka_kill_9_ends_where_an_uninterrupted_run_ends(tmp_path, cli, broker
     assert window_rows(crashed) == rows
     dump = ["online-dump", "--view", "ticker_windows"]
     assert cli("-c", crashed, *dump).stdout == cli("-c", clean, *dump).stdout
+
+
+def test_a_broker_restart_pauses_the_stream_and_exactly_once_holds(tmp_path, cli):
+    """The broker killed (SIGKILL) and started again on its data and ports while the server
+    streams from it: the pipeline waits, resumes by itself, and ends with the stores of a run that
+    never saw the outage."""
+    from conftest import ROOT
+    import subprocess
+    directory = tmp_path / "broker"
+    start = [ROOT / "scripts" / "start_kafka", directory]
+    broker = subprocess.run(start, check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        topic = create_topic(broker)
+        payloads = [message(e) for e in trades(2000, seed=31)]
+        produce(broker, topic, payloads[:1000])
+        crashed = tmp_path / "crashed"
+        crashed.mkdir()
+        kafka_repo(crashed, cli, broker, topic)
+        server = Server(crashed)
+        try:
+            wait_for_position(server, 1000)
+            subprocess.run([ROOT / "scripts" / "stop_kafka", directory], check=True)
+            time.sleep(3)  # the reader meets a dead broker for a while
+            assert server.process.poll() is None  # still serving
+            assert server.get("/health")[0] == 200
+            assert subprocess.run(start, check=True, capture_output=True,
+                                  text=True).stdout.strip() == broker
+            produce(broker, topic, payloads[1000:])
+            wait_for_position(server, len(payloads), timeout=120)
+        finally:
+            server.stop()
+
+        clean = tmp_path / "clean"
+        clean.mkdir()
+        kafka_repo(clean, cli, broker, topic)
+        server = Server(clean)
+        try:
+            wait_for_position(server, len(payloads))
+        finally:
+            server.stop()
+        rows = window_rows(clean)
+        assert len(rows) > 50
+        assert window_rows(crashed) == rows
+        dump = ["online-dump", "--view", "ticker_windows"]
+        assert cli("-c", crashed, *dump).stdout == cli("-c", clean, *dump).stdout
+    finally:
+        subprocess.run([ROOT / "scripts" / "stop_kafka", directory], check=False)
+
+
+def test_several_partitions_with_skew_and_an_idle_one(tmp_path, cli, broker):
+    """Three partitions: one ahead, one behind by less than the watermark delay, one that never
+    gets a message. The idle one stops holding the watermark back after stream.idle_timeout, so
+    windows finalise; nothing is late; and kill -9 with restarts ends in the stores of an
+    uninterrupted run (no event is near the watermark, so a replay judges every one alike — with
+    events near it a replay of several partitions may judge lateness differently, as
+    docs/streaming.md says)."""
+    topic = create_topic(broker, partitions=3)
+    ahead = trades(900, seed=41, tickers=("ETH-USD", "BTC-USD"))
+    behind = [{**e, "ticker": "SOL-USD"} for e in trades(900, seed=42)]
+    shift = 5  # seconds behind: within the 10 s delay
+    from datetime import timedelta
+    for e in behind:
+        e["timestamp"] -= timedelta(seconds=shift)
+
+    def produce_skewed(pace):
+        producer = confluent_kafka.Producer({"bootstrap.servers": broker, "linger.ms": 5})
+        for i, (a, b) in enumerate(zip(ahead, behind)):
+            producer.produce(topic, message(a), partition=0)
+            producer.produce(topic, message(b), partition=1)
+            if pace and i % 50 == 0:
+                producer.flush(10)
+                time.sleep(pace)
+        assert producer.flush(30) == 0
+
+    def repo(name):
+        root = tmp_path / name
+        root.mkdir()
+        kafka_repo(root, cli, broker, topic)
+        config = root / "feature_store.yaml"
+        config.write_text(config.read_text().replace(
+            "stream: {checkpoint_interval: 100ms}", "stream: {checkpoint_interval: 100ms, idle_timeout: 1s}"))
+        return root
+
+    def wait_for_all(server):
+        for partition in (0, 1):
+            name = f'headwater_stream_position{{source="trades_push",partition="{partition}"}}'
+            deadline = time.time() + 60
+            while metric(server, name) != len(ahead) and time.time() < deadline:
+                time.sleep(0.05)
+            assert metric(server, name) == len(ahead), (partition, metric(server, name))
+
+    producer = threading.Thread(target=produce_skewed, args=(0.02,))
+    producer.start()
+    crashed = repo("crashed")
+    rng = random.Random(43)
+    server = Server(crashed)
+    kills = 0
+    while producer.is_alive() or kills < 3:
+        time.sleep(rng.uniform(0.05, 0.4))
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        kills += 1
+        server = Server(crashed)
+    producer.join()
+    wait_for_all(server)
+    time.sleep(1.5)  # past the idle timeout: the partitions stop holding the watermark back
+    late = metric(server, 'headwater_stream_late_events_total{source="trades_push"}')
+    server.stop()
+
+    clean = repo("clean")
+    server = Server(clean)
+    wait_for_all(server)
+    time.sleep(1.5)
+    server.stop()
+
+    assert late == 0
+    rows = window_rows(clean)
+    assert {r["ticker"] for r in rows} == {"ETH-USD", "BTC-USD", "SOL-USD"}
+    assert window_rows(crashed) == rows
+    dump = ["online-dump", "--view", "ticker_windows"]
+    assert cli("-c", crashed, *dump).stdout == cli("-c", clean, *dump).stdout

@@ -325,14 +325,40 @@ void WatermarkTracker::Observe(int32_t partition, int64_t max_event_time, int64_
   state.last_seen = now;
 }
 
+std::vector<std::pair<int32_t, int64_t>> WatermarkTracker::PartitionTimes() const {
+  std::vector<std::pair<int32_t, int64_t>> out;
+  for (const auto& [partition, state] : partitions_) {
+    if (state.max_event_time != INT64_MIN) out.emplace_back(partition, state.max_event_time);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void WatermarkTracker::Restore(int32_t partition, int64_t max_event_time, int64_t now) {
+  Partition& state = partitions_[partition];
+  state.max_event_time = std::max(state.max_event_time, max_event_time);
+  state.last_seen = now;
+}
+
+void WatermarkTracker::Expect(int32_t partition, int64_t now) {
+  auto [state, added] = partitions_.try_emplace(partition);
+  if (added || state->second.max_event_time == INT64_MIN) state->second.last_seen = now;
+}
+
 int64_t WatermarkTracker::Current(int64_t now) {
-  int64_t watermark = INT64_MAX;
+  int64_t active = INT64_MAX;  // over the partitions that hold it back
+  int64_t every = INT64_MAX;   // over every partition that delivered: when all are idle
   for (const auto& entry : partitions_) {
     const Partition& partition = entry.second;
-    if (partition.max_event_time == INT64_MIN) continue;
-    if (now - partition.last_seen > idle_timeout_) continue;  // idle: does not hold it back
-    watermark = std::min(watermark, partition.max_event_time - delay_);
+    const bool idle = now - partition.last_seen > idle_timeout_;  // idle: does not hold it back
+    if (partition.max_event_time == INT64_MIN) {
+      if (!idle) return reached_;  // expected, nothing delivered yet: held where it is
+      continue;
+    }
+    every = std::min(every, partition.max_event_time - delay_);
+    if (!idle) active = std::min(active, partition.max_event_time - delay_);
   }
+  const int64_t watermark = active != INT64_MAX ? active : every;
   if (watermark != INT64_MAX) reached_ = std::max(reached_, watermark);
   return reached_;
 }

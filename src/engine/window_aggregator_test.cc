@@ -331,5 +331,34 @@ TEST(WatermarkTrackerTest, MinimumOverActivePartitionsAndNeverBackwards) {
   EXPECT_EQ(tracker.Current(160), 75);
 }
 
+TEST(WatermarkTrackerTest, AnExpectedPartitionHoldsTheWatermarkUntilItsFirstEventOrIdleness) {
+  // Reading a backlog, partition 0's events come first, far ahead of partition 1's: the
+  // watermark must wait for partition 1, or all its events would be late.
+  WatermarkTracker tracker(Duration{5}, Duration{100});
+  tracker.Expect(0, 0);
+  tracker.Expect(1, 0);
+  tracker.Observe(0, 1000, 10);
+  EXPECT_EQ(tracker.Current(10), INT64_MIN);  // partition 1 has said nothing yet
+  tracker.Observe(1, 20, 20);
+  EXPECT_EQ(tracker.Current(20), 15);  // min(1000, 20) - 5
+  // A partition that never delivers stops holding after the idle timeout.
+  WatermarkTracker quiet(Duration{5}, Duration{100});
+  quiet.Expect(0, 0);
+  quiet.Expect(2, 0);
+  quiet.Observe(0, 1000, 50);
+  EXPECT_EQ(quiet.Current(50), INT64_MIN);
+  EXPECT_EQ(quiet.Current(101), 995);
+  // Every partition idle (a backlog read in less than the idle timeout): what all that delivered
+  // have passed.
+  WatermarkTracker drained(Duration{5}, Duration{100});
+  drained.Expect(0, 0);
+  drained.Expect(1, 0);
+  drained.Expect(2, 0);
+  drained.Observe(0, 1000, 10);
+  drained.Observe(1, 600, 20);
+  EXPECT_EQ(drained.Current(30), INT64_MIN);  // partition 2 may still come
+  EXPECT_EQ(drained.Current(500), 595);       // all idle: min(1000, 600) - 5
+}
+
 }  // namespace
 }  // namespace headwater::engine

@@ -184,6 +184,16 @@ Status SourcePipeline::Restore() {
         if (!restored.ok() && !restored.IsInvalid()) return restored;
       }
     }
+    uint32_t partition_times = 0;
+    if (in.Get(&partition_times)) {  // absent from checkpoints written before it was kept
+      const int64_t now = clock_->Now().micros;
+      for (uint32_t i = 0; i < partition_times; ++i) {
+        int32_t partition;
+        int64_t time;
+        if (!in.Get(&partition) || !in.Get(&time)) return damaged();
+        watermark_->Restore(partition, time, now);
+      }
+    }
   }
   for (const ViewState& view : views_) {
     RemoveUncommitted(view.offline_directory, "part-", ".parquet", checkpoint_number_);
@@ -216,6 +226,12 @@ Status SourcePipeline::Push(const arrow::RecordBatch& events, std::string_view i
   if (!idempotency_key.empty() && wal_->Contains(idempotency_key)) return Status::OK();
   ARROW_ASSIGN_OR_RAISE(int64_t position, wal_->Append(events, idempotency_key));
   return ProcessLocked(events, 0, position);
+}
+
+void SourcePipeline::ExpectPartitions(const std::vector<int32_t>& partitions) {
+  std::lock_guard lock(mutex_);
+  const int64_t now = clock_->Now().micros;
+  for (int32_t partition : partitions) watermark_->Expect(partition, now);
 }
 
 Status SourcePipeline::Process(const arrow::RecordBatch& events, int32_t partition,
@@ -357,6 +373,14 @@ Status SourcePipeline::Checkpoint() {
   for (const ViewState& view : views_) {
     PutBytes(&body, view.view->name);
     PutBytes(&body, view.job.op().Save());
+  }
+  // Appended after the views (a checkpoint without it reads as before): each partition's
+  // greatest event time, so the watermark restarts where the partitions left it.
+  const auto partition_times = watermark_->PartitionTimes();
+  PutFixed(&body, static_cast<uint32_t>(partition_times.size()));
+  for (const auto& [partition, time] : partition_times) {
+    PutFixed(&body, partition);
+    PutFixed(&body, time);
   }
   std::string file(kCheckpointMagic, 8);
   PutFixed(&file, Crc(body));

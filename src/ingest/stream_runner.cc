@@ -240,6 +240,7 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::Open(const registry::RepoConfi
     return Status::IOError("source '", name,
                            "': cannot assign partitions: ", rd_kafka_err2str(err));
   }
+  if (partitions > 1) (*pipeline)->ExpectPartitions(ids);  // one: judged event by event
   return reader;
 }
 

@@ -159,8 +159,20 @@ class WatermarkTracker {
       : delay_(delay.micros), idle_timeout_(idle_timeout.micros) {}
   /// Partition `partition` delivered events up to `max_event_time` at processing time `now`.
   void Observe(int32_t partition, int64_t max_event_time, int64_t now);
-  /// The watermark at processing time `now` (INT64_MIN before any event).
+  /// Partition `partition` is read from `now` on: until it delivers an event it holds the
+  /// watermark where it is, for at most the idle timeout (as Flink's sources hold it for a split
+  /// with no watermark yet). Without this, reading a backlog partition by partition let the first
+  /// partition read move the watermark past all the others' events, which then were late.
+  void Expect(int32_t partition, int64_t now);
+  /// The watermark at processing time `now` (INT64_MIN before any event): the minimum over the
+  /// partitions not idle of their greatest event time less the delay; when every partition is
+  /// idle, the minimum over all that delivered (what every one of them has passed).
   int64_t Current(int64_t now);
+  /// For checkpoints: each partition's greatest event time (those that delivered), restored with
+  /// Restore as if just seen at `now` — so after a restart whose partitions deliver nothing new,
+  /// the watermark still reaches what an uninterrupted run reaches once they go idle.
+  std::vector<std::pair<int32_t, int64_t>> PartitionTimes() const;
+  void Restore(int32_t partition, int64_t max_event_time, int64_t now);
   /// For checkpoints: the watermark reached, which restarts never undercut.
   int64_t reached() const { return reached_; }
   void set_reached(int64_t watermark) { reached_ = watermark; }

@@ -112,6 +112,9 @@ class SourcePipeline {
                  DeadLetters dead_letters = {});
   /// Moves a partition's position without events (e.g. past malformed messages).
   void Advance(int32_t partition, int64_t next_position, DeadLetters dead_letters = {});
+  /// The partitions about to be read (a Kafka reader's assignment): each holds the watermark
+  /// until its first event or the idle timeout (engine::WatermarkTracker::Expect).
+  void ExpectPartitions(const std::vector<int32_t>& partitions);
   /// Recomputes the watermark at the current processing time (so idle partitions stop holding
   /// it back) and finalises what it passed.
   Status Tick();
