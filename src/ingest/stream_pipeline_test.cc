@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "headwater/core/file.h"
 #include "trade_repository.h"
 
@@ -134,6 +136,63 @@ TEST_F(PartitionWatermarkTest, TheSlowestPartitionHoldsTheWatermark) {
   // It catches up: the watermark moves to where both are.
   ASSERT_TRUE(pipeline->Process(*Trades(kStart + 40 * kMinute, 1), 1, 3).ok());
   EXPECT_EQ(pipeline->stats().watermark, kStart + 32 * kMinute - 20'000'000);
+}
+
+TEST_F(PartitionWatermarkTest, ClockStepsNeverMoveTheWatermarkBackOrEmitAWindowTwice) {
+  // Processing time steps back and forth (an NTP correction, a VM resumed) while three
+  // partitions stream — two delivering in turn, one idle. Idleness is judged on processing time,
+  // so the steps change when partitions stop holding the watermark, but never this: the
+  // watermark only moves forward, and each window's row is emitted once.
+  const auto config = MakeRepository(root_ / "repo");
+  auto store = online::OpenOnlineStore(config, online::OpenMode::kReadWrite).ValueOrDie();
+  auto pipeline =
+      SourcePipeline::Open(config, definitions_, *definitions_.FindSource("trades_push"),
+                           store.get(), clock_, /*per_event_watermark=*/false)
+          .ValueOrDie();
+  pipeline->ExpectPartitions({0, 1, 2});
+  const int64_t steps[] = {kMinute, -10 * kMinute, 120 * kMinute, -180 * kMinute, 5'000'000,
+                           -1,      45'000'000};
+  int64_t watermark = INT64_MIN;
+  int64_t positions[2] = {0, 0};
+  for (int i = 0; i < 21; ++i) {
+    clock_.Advance(Duration{steps[i % 7]});
+    const int partition = i % 2;
+    ASSERT_TRUE(
+        pipeline->Process(*Trades(kStart + i * 2 * kMinute, 3), partition, ++positions[partition])
+            .ok());
+    EXPECT_GE(pipeline->stats().watermark, watermark) << "step " << i;
+    watermark = pipeline->stats().watermark;
+    clock_.Advance(Duration{steps[(i + 3) % 7]});
+    ASSERT_TRUE(pipeline->Tick().ok());
+    EXPECT_GE(pipeline->stats().watermark, watermark) << "tick " << i;
+    watermark = pipeline->stats().watermark;
+    if (i % 5 == 4) {
+      ASSERT_TRUE(pipeline->Checkpoint().ok());
+    }
+  }
+  clock_.Advance(Duration{60 * kMinute});  // everything idle: the watermark takes what all passed
+  ASSERT_TRUE(pipeline->Tick().ok());
+  EXPECT_GE(pipeline->stats().watermark, watermark);
+  ASSERT_TRUE(pipeline->Checkpoint().ok());
+  const int64_t emitted = pipeline->stats().rows_emitted;
+  EXPECT_GT(emitted, 0);
+
+  auto files = registry::ListSourceFiles(config.Resolve("data/offline/windows")).ValueOrDie();
+  std::set<std::pair<std::string, int64_t>> rows;
+  int64_t total = 0;
+  for (const auto& file : files) {
+    auto table = offline::ReadTableFile(file).ValueOrDie()->CombineChunks().ValueOrDie();
+    auto tickers =
+        std::static_pointer_cast<arrow::StringArray>(table->GetColumnByName("ticker")->chunk(0));
+    auto ends = std::static_pointer_cast<arrow::TimestampArray>(
+        table->GetColumnByName("event_timestamp")->chunk(0));
+    for (int64_t r = 0; r < table->num_rows(); ++r) {
+      EXPECT_TRUE(rows.emplace(tickers->GetString(r), ends->Value(r)).second)
+          << tickers->GetString(r) << " at " << ends->Value(r) << " emitted twice";
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, emitted);
 }
 
 }  // namespace
