@@ -409,3 +409,46 @@ def test_non_loopback_without_auth_warns(repo):
     process.terminate()
     _, err = process.communicate(timeout=10)
     assert "warning: serving on 0.0.0.0 without authentication" in err
+
+
+def test_ten_thousand_idle_connections_do_not_stop_the_others(repo):
+    """10,000 connections that open and say nothing: the server keeps answering everyone else,
+    and drops the idle ones after --io-timeout."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 10_500:
+        pytest.skip(f"the hard limit on open files is {hard}: too few for 10,000 connections")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536,
+                                                hard))
+    server = Server(repo, "--io-timeout", "3")
+    idle = []
+    try:
+        read = {"features": ["stats:rate"], "entities": {"driver_id": [1]}}
+        baseline = []
+        for _ in range(200):
+            started = time.perf_counter()
+            assert server.post("/get-online-features", read)[0] == 200
+            baseline.append(time.perf_counter() - started)
+        opened_at = time.monotonic()
+        for _ in range(10_000):
+            idle.append(socket.create_connection(("127.0.0.1", server.port)))
+        held = []
+        for _ in range(200):
+            started = time.perf_counter()
+            assert server.post("/get-online-features", read)[0] == 200
+            held.append(time.perf_counter() - started)
+        baseline.sort()
+        held.sort()
+        print(f"read latency alone p50 {baseline[100] * 1e3:.2f} ms p99 {baseline[198] * 1e3:.2f} ms;"
+              f" with 10,000 idle connections p50 {held[100] * 1e3:.2f} ms p99 {held[198] * 1e3:.2f} ms"
+              f" (opened in {time.monotonic() - opened_at:.1f} s)")
+        assert held[198] < 0.5  # served, not queued behind the idle ones
+        # The idle ones are dropped after the timeout: the server's side of each ends.
+        deadline = time.monotonic() + 30
+        for connection in idle[:: 500]:
+            connection.settimeout(max(0.1, deadline - time.monotonic()))
+            assert connection.recv(1) == b""
+    finally:
+        for connection in idle:
+            connection.close()
+        server.stop()

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -203,6 +204,13 @@ Status Serve(FeatureService* service, const ServerOptions& options, const std::a
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if ((options.cert.empty()) != (options.key.empty())) {
     return Status::Invalid("--cert and --key go together");
+  }
+  // Each connection is a file descriptor: take all the system allows (the soft limit is often
+  // 1,024; the hard one tens of thousands), as nginx's worker_rlimit_nofile does.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &files);
   }
   SSL_CTX* tls = nullptr;
   if (!options.cert.empty()) {
