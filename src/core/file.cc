@@ -70,10 +70,14 @@ Status WriteFileAtomically(
 
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
   return WriteFileAtomically(path, [&](const std::filesystem::path& temporary) -> Status {
+    errno = 0;
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
     out.flush();
-    if (!out) return Status::IOError("cannot write ", temporary.string());
+    if (!out) {
+      return Status::IOError("cannot write ", temporary.string(), ": ",
+                             errno != 0 ? std::strerror(errno) : "write failed");
+    }
     return Status::OK();
   });
 }

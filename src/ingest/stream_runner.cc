@@ -385,13 +385,22 @@ Result<std::unique_ptr<StreamRunner>> StreamRunner::Start(
   }
   StreamRunner* self = runner.get();
   runner->checkpointer_ = std::thread([self] {
+    // One line when a source's checkpoints start failing (or fail for another cause), one when
+    // they succeed again: a full disk retried every interval does not flood the log.
+    std::map<std::string, std::string> failing;
     while (!self->stopping_) {
       for (const auto& pipeline : self->pipelines_) {
         if (!pipeline->CheckpointDue()) continue;
         Status status = Guarded([&] { return pipeline->Checkpoint(); });
-        if (!status.ok()) {
-          self->log_(fmt::format("source '{}': checkpoint failed: {}", pipeline->source_name(),
-                                 status.message()));
+        std::string& last = failing[pipeline->source_name()];
+        if (!status.ok() && status.message() != last) {
+          self->log_(fmt::format("source '{}': checkpoint failed (retried every interval): {}",
+                                 pipeline->source_name(), status.message()));
+          last = status.message();
+        } else if (status.ok() && !last.empty()) {
+          self->log_(
+              fmt::format("source '{}': checkpoints succeed again", pipeline->source_name()));
+          last.clear();
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

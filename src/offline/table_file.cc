@@ -80,7 +80,7 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
     return Status::IOError("cannot write ", path.string(), ": directory ", directory.string(),
                            " does not exist");
   }
-  return WriteFileAtomically(path, [&](const fs::path& temporary) -> Status {
+  Status written = WriteFileAtomically(path, [&](const fs::path& temporary) -> Status {
     ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(temporary.string()));
     if (format == TableFormat::kParquet) {
       auto properties =
@@ -97,6 +97,10 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
     }
     return out->Close();
   });
+  if (written.ok() || written.message().starts_with("cannot write")) return written;
+  // Arrow's file errors keep the cause in their detail ("[errno 28] No space left on device").
+  return Status::IOError("cannot write ", path.string(), ": ", written.message(),
+                         written.detail() ? " (" + written.detail()->ToString() + ")" : "");
 }
 
 }  // namespace headwater::offline

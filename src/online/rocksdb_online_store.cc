@@ -1,5 +1,6 @@
 #include "rocksdb_online_store.h"
 
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
@@ -7,10 +8,27 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
+#include <memory>
 
 namespace headwater::online {
 namespace {
+
+// RocksDB's own log, to stderr at WARN and above instead of a LOG file in the store's directory:
+// Debian's librocksdb is built with assertions, and its file logger aborts the process at close
+// once a write to LOG has failed (a full disk, found by tests/test_disk_full.py).
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list arguments) override {
+    std::fputs("rocksdb: ", stderr);
+    std::vfprintf(stderr, format, arguments);
+    std::fputc('\n', stderr);
+  }
+};
 
 namespace fs = std::filesystem;
 
@@ -67,6 +85,7 @@ Result<std::unique_ptr<RocksDbOnlineStore>> RocksDbOnlineStore::Open(const std::
   store->path_ = path;
   store->mode_ = mode;
   rocksdb::DBOptions db_options;
+  db_options.info_log = std::make_shared<StderrLogger>();
   db_options.create_if_missing = mode == OpenMode::kReadWrite;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
