@@ -17,7 +17,8 @@ test: build
 
 # Suites that need minutes: the tests marked slow (a Flink job over Kafka), which `make test`
 # skips; the kill -9 test with 60 kills inside requests; every fuzzer for FUZZ_RUNS executions
-# (at most FUZZ_MAX_SECONDS each). docs/reliability.md lists what each part checks.
+# (at most FUZZ_MAX_SECONDS each); a 30-minute soak (bench/soak.py). docs/reliability.md lists
+# what each part checks.
 FUZZ_RUNS ?= 10000000
 FUZZ_MAX_SECONDS ?= 3600
 chaos: build
@@ -26,6 +27,7 @@ chaos: build
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DHEADWATER_FUZZ=ON -DHEADWATER_BUILD_TESTS=ON -DHEADWATER_BUILD_BENCH=OFF
 	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SECONDS=$(FUZZ_MAX_SECONDS) bash scripts/fuzz build-fuzz
+	.venv/bin/python bench/soak.py --minutes 30 --build $(BUILD_DIR)
 
 demo: build
 	bash scripts/demo $(BUILD_DIR)
