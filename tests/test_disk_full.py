@@ -10,9 +10,9 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from test_idempotency import post, push_body, source_rows
+from test_idempotency import assert_same_stores, post, push_body, uninterrupted_run
 from test_server import Server
-from test_stream import dump, trades, window_rows, write_repo
+from test_stream import trades, write_repo
 
 
 @pytest.fixture
@@ -74,16 +74,4 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(small_disk, tmp_path, cl
     finally:
         server.stop()
 
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    write_repo(clean)
-    cli("-c", clean, "apply")
-    server = Server(clean)
-    try:
-        for batch in batches:
-            assert post(server.url, "/push", push_body(batch))[0] == 200
-    finally:
-        server.stop()
-    assert source_rows(repo) == source_rows(clean)
-    assert window_rows(repo) == window_rows(clean)
-    assert dump(cli, repo) == dump(cli, clean)
+    assert_same_stores(repo, uninterrupted_run(tmp_path / "clean", cli, batches), cli)

@@ -46,6 +46,28 @@ def source_rows(repo):
     return sorted(rows, key=lambda r: (r["ticker"], r["timestamp"], r["price"], r["size"]))
 
 
+def uninterrupted_run(root, cli, batches):
+    """The batches pushed once each, without keys, to a fresh repository at `root`: what every
+    interrupted run must end equal to."""
+    root.mkdir()
+    write_repo(root)
+    cli("-c", root, "apply")
+    server = Server(root)
+    try:
+        for batch in batches:
+            assert post(server.url, "/push", push_body(batch))[0] == 200
+    finally:
+        server.stop()
+    return root
+
+
+def assert_same_stores(repo, clean, cli, context=""):
+    """The batch source's rows, the windows' offline rows and the online store, all equal."""
+    assert source_rows(repo) == source_rows(clean), context
+    assert window_rows(repo) == window_rows(clean), context
+    assert dump(cli, repo) == dump(cli, clean), context
+
+
 @pytest.fixture
 def repo(tmp_path, cli):
     write_repo(tmp_path)
@@ -76,20 +98,9 @@ def test_a_retried_push_counts_once_everywhere(repo, cli, tmp_path):
     finally:
         server.stop()
     # The stores equal a run that pushed each batch once, without keys.
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    write_repo(clean)
-    cli("-c", clean, "apply")
-    server = Server(clean)
-    try:
-        for part in (events[:60], events[60:]):
-            assert post(server.url, "/push", push_body(part))[0] == 200
-    finally:
-        server.stop()
     assert len(list((repo / "data" / "trades").glob("push-*.parquet"))) == 2
-    assert source_rows(repo) == source_rows(clean)
-    assert window_rows(repo) == window_rows(clean)
-    assert dump(cli, repo) == dump(cli, clean)
+    assert_same_stores(repo, uninterrupted_run(tmp_path / "clean", cli, [events[:60], events[60:]]),
+                       cli)
 
 
 def test_a_key_in_progress_is_refused_and_a_restart_remembers_the_key(repo):
@@ -179,22 +190,11 @@ def test_kill_9_inside_requests_and_retry_every_unanswered_one(repo, cli, tmp_pa
     events = trades(max(600, kills * 40), seed=seed)
     batches = [events[i:i + 20] for i in range(0, len(events), 20)]
 
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    write_repo(clean)
-    cli("-c", clean, "apply")
-    server = Server(clean)
-    try:
-        for batch in batches:
-            assert post(server.url, "/push", push_body(batch))[0] == 200
-    finally:
-        server.stop()
+    clean = uninterrupted_run(tmp_path / "clean", cli, batches)
 
     lost, claimed, appended = run_with_kills(repo, batches, kills, seed)
     print(f"seed {seed}: {kills} kills, {lost} requests lost their answer and were retried: "
           f"{claimed} after the server had claimed the key, {appended} after it had appended "
           "the rows offline")
     assert lost >= 1, f"seed {seed}: no kill landed inside a request"
-    assert source_rows(repo) == source_rows(clean), f"seed {seed}"
-    assert window_rows(repo) == window_rows(clean), f"seed {seed}"
-    assert dump(cli, repo) == dump(cli, clean), f"seed {seed}"
+    assert_same_stores(repo, clean, cli, f"seed {seed}")
