@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "headwater/core/clock.h"
+#include "headwater/core/text.h"
 #include "headwater/server/api_token.h"
 #include "headwater/server/http_server.h"
 #include "headwater/store/feature_store.h"
@@ -86,7 +87,7 @@ Status RunHashToken(const std::string& token) {
   if (token.size() < 16) {
     return Status::Invalid("use a token of at least 16 characters (e.g. `openssl rand -hex 32`)");
   }
-  std::cout << server::Sha256Hex(token) << "\n";
+  std::cout << Sha256Hex(token) << "\n";
   return Status::OK();
 }
 

@@ -1,5 +1,7 @@
 #include "headwater/core/text.h"
 
+#include <openssl/evp.h>
+
 namespace headwater {
 
 size_t Utf8SequenceLength(std::string_view text) {
@@ -47,6 +49,19 @@ std::string PrintableText(std::string_view text) {
     }
     out.append(text.substr(i, length));
     i += length;
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
   }
   return out;
 }

@@ -5,7 +5,6 @@
 #include <arrow/ipc/api.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +12,9 @@
 #include <chrono>
 #include <cstring>
 
+#include "headwater/core/clock.h"
 #include "headwater/core/file.h"
+#include "headwater/core/text.h"
 
 namespace headwater::ingest {
 namespace {
@@ -31,20 +32,7 @@ class KeyConflictDetail : public arrow::StatusDetail {
   KeyConflict what_;
 };
 
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMicros() { return SystemClock::Instance().Now().micros; }
 
 Status Conflict(KeyConflict what, std::string message) {
   return Status::AlreadyExists(std::move(message))

@@ -9,11 +9,11 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 
+#include "headwater/core/clock.h"
 #include "headwater/core/file.h"
 #include "headwater/ingest/idempotency.h"
 
@@ -25,32 +25,7 @@ constexpr size_t kHeader = 8;
 constexpr uint32_t kMaxRecord = 1u << 30;
 constexpr std::string_view kKeyMetadata = "headwater.idempotency_key";
 
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The records of a segment's whole prefix: calls visit(offset after header, payload length).
-template <typename Visit>
-void ForEachRecord(std::string_view bytes, size_t valid, size_t at, Visit visit) {
-  while (at < valid) {
-    uint32_t length;
-    std::memcpy(&length, bytes.data() + at, 4);
-    visit(at + kHeader, length);
-    at += kHeader + length;
-  }
-}
-
-// A record's payload (at `at`, `length` bytes), read in place.
-Result<std::shared_ptr<arrow::ipc::RecordBatchStreamReader>> OpenRecord(std::string_view bytes,
-                                                                        size_t at,
-                                                                        uint32_t length) {
-  auto payload =
-      std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(bytes.data() + at), length);
-  return arrow::ipc::RecordBatchStreamReader::Open(
-      std::make_shared<arrow::io::BufferReader>(payload));
-}
+int64_t NowMicros() { return SystemClock::Instance().Now().micros; }
 
 uint32_t Crc(std::string_view bytes) {
   return static_cast<uint32_t>(
@@ -80,6 +55,25 @@ size_t ValidPrefix(std::string_view bytes) {
     at += kHeader + length;
   }
   return at;
+}
+
+// Calls visit(reader of the record's Arrow IPC stream, offset past the record) for each whole
+// record of a segment's `bytes` from offset `at`, stopping at the first error.
+Status ForEachRecord(
+    std::string_view bytes, size_t at,
+    const std::function<Status(arrow::ipc::RecordBatchStreamReader&, size_t)>& visit) {
+  const size_t valid = ValidPrefix(bytes);
+  while (at < valid) {
+    uint32_t length;
+    std::memcpy(&length, bytes.data() + at, 4);
+    auto payload = std::make_shared<arrow::Buffer>(
+        reinterpret_cast<const uint8_t*>(bytes.data() + at + kHeader), length);
+    ARROW_ASSIGN_OR_RAISE(auto reader, arrow::ipc::RecordBatchStreamReader::Open(
+                                           std::make_shared<arrow::io::BufferReader>(payload)));
+    at += kHeader + length;
+    ARROW_RETURN_NOT_OK(visit(*reader, at));
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -133,21 +127,16 @@ Status WriteAheadLog::ReadKeys(const std::map<int64_t, fs::path>& segments) {
   for (const auto& segment : segments) {
     const fs::path& path = segment.second;  // not a structured binding: the lambda uses it
     ARROW_ASSIGN_OR_RAISE(auto bytes, ReadFile(path));
-    Status status;
-    ForEachRecord(bytes, ValidPrefix(bytes), 0, [&](size_t at, uint32_t length) {
-      if (!status.ok()) return;
-      auto reader = OpenRecord(bytes, at, length);
-      if (!reader.ok()) {
-        status =
-            Status::IOError("damaged record in ", path.string(), ": ", reader.status().message());
-        return;
-      }
-      auto metadata = (*reader)->schema()->metadata();
-      if (metadata == nullptr) return;
+    Status read = ForEachRecord(bytes, 0, [&](arrow::ipc::RecordBatchStreamReader& reader, size_t) {
+      auto metadata = reader.schema()->metadata();
+      if (metadata == nullptr) return Status::OK();
       auto key = metadata->Get(kKeyMetadata);
       if (key.ok()) keys_.emplace(*key, NowMicros());  // kept a window from now: at least
+      return Status::OK();
     });
-    ARROW_RETURN_NOT_OK(status);
+    if (!read.ok()) {
+      return Status::IOError("damaged record in ", path.string(), ": ", read.message());
+    }
   }
   return Status::OK();
 }
@@ -223,19 +212,15 @@ Status WriteAheadLog::Replay(
     auto next = std::next(it);
     if (next != segments.end() && next->first <= from) continue;  // wholly before `from`
     ARROW_ASSIGN_OR_RAISE(auto bytes, ReadFile(it->second));
-    const size_t valid = ValidPrefix(bytes);
-    size_t at = from > it->first ? static_cast<size_t>(from - it->first) : 0;
-    while (at < valid) {
-      uint32_t length;
-      std::memcpy(&length, bytes.data() + at, 4);
-      ARROW_ASSIGN_OR_RAISE(auto reader, OpenRecord(bytes, at + kHeader, length));
-      std::shared_ptr<arrow::RecordBatch> batch;
-      ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));
-      if (batch == nullptr) return Status::IOError("empty record in ", it->second.string());
-      ARROW_ASSIGN_OR_RAISE(batch, batch->CopyTo(arrow::default_cpu_memory_manager()));
-      at += kHeader + length;
-      ARROW_RETURN_NOT_OK(visit(std::move(batch), it->first + static_cast<int64_t>(at)));
-    }
+    const size_t at = from > it->first ? static_cast<size_t>(from - it->first) : 0;
+    ARROW_RETURN_NOT_OK(
+        ForEachRecord(bytes, at, [&](arrow::ipc::RecordBatchStreamReader& reader, size_t past) {
+          std::shared_ptr<arrow::RecordBatch> batch;
+          ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
+          if (batch == nullptr) return Status::IOError("empty record in ", it->second.string());
+          ARROW_ASSIGN_OR_RAISE(batch, batch->CopyTo(arrow::default_cpu_memory_manager()));
+          return visit(std::move(batch), it->first + static_cast<int64_t>(past));
+        }));
   }
   return Status::OK();
 }

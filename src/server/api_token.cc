@@ -1,21 +1,8 @@
 #include "headwater/server/api_token.h"
 
-#include <openssl/evp.h>
+#include "headwater/core/text.h"
 
 namespace headwater::server {
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 uint32_t GrantedScopes(const registry::AuthConfig& auth, std::string_view authorization) {
   constexpr std::string_view kBearer = "Bearer ";

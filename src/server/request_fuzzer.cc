@@ -44,10 +44,9 @@ void MakeRepository(const fs::path& repo) {
   // Authentication on, so the fuzzer reaches the paths with and without a token.
   std::ofstream(repo / "feature_store.yaml")
       << "project: fuzz\nauth:\n  tokens:\n"
-      << "    - {name: all, sha256: " << server::Sha256Hex(kToken)
+      << "    - {name: all, sha256: " << Sha256Hex(kToken)
       << ", scopes: [read_online, write_online, write_offline, materialize]}\n"
-      << "    - {name: reader, sha256: " << server::Sha256Hex(kReaderToken)
-      << ", scopes: [read_online]}\n";
+      << "    - {name: reader, sha256: " << Sha256Hex(kReaderToken) << ", scopes: [read_online]}\n";
   std::ofstream(repo / "defs.yaml")
       << "entities:\n  - {name: driver, join_keys: [driver_id]}\n"
          "  - {name: city, join_keys: [city], value_type: STRING}\n"

@@ -12,6 +12,9 @@ namespace headwater {
 /// error messages through it on the way out (CLI, HTTP, Python).
 std::string PrintableText(std::string_view text);
 
+/// Lower-case hex SHA-256 of `text` (API tokens, idempotency keys).
+std::string Sha256Hex(std::string_view text);
+
 /// The length of the well-formed UTF-8 sequence at the start of `text` (1 to 4), or 0 when the
 /// first byte does not start one (stray continuation byte, overlong form, surrogate, > U+10FFFF).
 size_t Utf8SequenceLength(std::string_view text);

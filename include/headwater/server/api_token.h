@@ -8,8 +8,7 @@
 
 namespace headwater::server {
 
-/// Lower-case hex SHA-256 of `text` (`headwater hash-token` prints this for a new token).
-std::string Sha256Hex(std::string_view text);
+/// Tokens are stored as their Sha256Hex (core/text.h); `headwater hash-token` prints it.
 
 /// The scopes the bearer token in an Authorization header value ("Bearer <token>") grants:
 /// 0 for a missing, malformed or unknown token. Compares digests in constant time.
