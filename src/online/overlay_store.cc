@@ -83,15 +83,24 @@ Status OverlayOnlineStore::Flush() {
 
 Status OverlayOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
                                 std::vector<uint8_t>* found) {
+  // The overlay is looked up before the store is read: an entry leaves the overlay only once the
+  // store holds its value, so whatever the writer does in between, one of the two reads has it.
+  // (Reading the store first lost a row the writer wrote through between the two reads.)
+  std::vector<std::pair<size_t, std::string>> newer;
+  {
+    std::lock_guard lock(mutex_);
+    if (!overlay_.empty()) {  // empty: the usual case between window ends
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (keys[i].key.empty()) continue;
+        auto entry = overlay_.find(OverlayKey(keys[i].view, keys[i].key));
+        if (entry != overlay_.end()) newer.emplace_back(i, entry->second);
+      }
+    }
+  }
   ARROW_RETURN_NOT_OK(store_->Read(keys, values, found));
-  std::lock_guard lock(mutex_);
-  if (overlay_.empty()) return Status::OK();  // the usual case between window ends
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (keys[i].key.empty()) continue;
-    auto entry = overlay_.find(OverlayKey(keys[i].view, keys[i].key));
-    if (entry == overlay_.end()) continue;
-    if (!(*found)[i] || (*values)[i] < entry->second) {
-      (*values)[i] = entry->second;
+  for (auto& [i, value] : newer) {
+    if (!(*found)[i] || (*values)[i] < value) {
+      (*values)[i] = std::move(value);
       (*found)[i] = 1;
     }
   }

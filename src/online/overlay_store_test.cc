@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <utility>
 
 namespace headwater::online {
 namespace {
@@ -40,15 +41,18 @@ class GatedStore final : public OnlineStore {
   }
   Status Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
               std::vector<uint8_t>* found) override {
-    std::lock_guard lock(mutex);
-    values->assign(keys.size(), "");
-    found->assign(keys.size(), 0);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      auto row = rows.find(std::string(keys[i].view) + "/" + std::string(keys[i].key));
-      if (row == rows.end()) continue;
-      (*values)[i] = row->second;
-      (*found)[i] = 1;
+    {
+      std::lock_guard lock(mutex);
+      values->assign(keys.size(), "");
+      found->assign(keys.size(), 0);
+      for (size_t i = 0; i < keys.size(); ++i) {
+        auto row = rows.find(std::string(keys[i].view) + "/" + std::string(keys[i].key));
+        if (row == rows.end()) continue;
+        (*values)[i] = row->second;
+        (*found)[i] = 1;
+      }
     }
+    if (after_read) std::exchange(after_read, nullptr)();
     return Status::OK();
   }
   Status Sync() override { return Status::OK(); }
@@ -68,6 +72,7 @@ class GatedStore final : public OnlineStore {
   std::condition_variable opened;
   bool open = false;
   bool fail = false;
+  std::function<void()> after_read;  // runs once, after the next read has looked
   std::map<std::string, std::string> rows;
 };
 
@@ -133,6 +138,20 @@ TEST(OverlayOnlineStoreTest, AFailedWriteThroughIsReturnedBySyncAndTheRowsStayRe
   EXPECT_NE(synced.message().find("disk full"), std::string::npos);
   EXPECT_EQ(ReadOne(overlay, "\x01k"), "\x01x");
   EXPECT_TRUE(overlay.Sync().ok());  // reported once
+}
+
+TEST(OverlayOnlineStoreTest, ARowWrittenThroughDuringAReadIsStillFound) {
+  auto store = std::make_unique<GatedStore>();
+  GatedStore* gated = store.get();
+  OverlayOnlineStore overlay(std::move(store));
+  ASSERT_TRUE(overlay.WriteNewer("v", Rows({"\x01k1"}), Rows({"value"})).ok());
+  // The store is read and finds nothing; then, before the read is answered, the writer writes
+  // the row through and it leaves the overlay. The read must still return it.
+  gated->after_read = [&] {
+    gated->Open();
+    ASSERT_TRUE(overlay.Sync().ok());
+  };
+  EXPECT_EQ(ReadOne(overlay, "\x01k1"), "value");
 }
 
 }  // namespace
