@@ -24,7 +24,7 @@ Result<std::optional<Timestamp>> NewestEventTime(OnlineStore& store, const std::
 }
 
 Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const registry::RepoConfig& config,
-                                                     OpenMode mode) {
+                                                     OpenMode mode, bool cache_rows) {
   const auto& settings = config.online_store;
   if (settings.type == "redis") {
     ARROW_ASSIGN_OR_RAISE(auto store, RedisOnlineStore::Open(settings, config.project));
@@ -35,8 +35,8 @@ Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const registry::RepoConfig&
                           SqliteOnlineStore::Open(config.Resolve(settings.path).string(), mode));
     return std::unique_ptr<OnlineStore>(std::move(store));
   }
-  ARROW_ASSIGN_OR_RAISE(auto store,
-                        RocksDbOnlineStore::Open(config.Resolve(settings.path).string(), mode));
+  ARROW_ASSIGN_OR_RAISE(auto store, RocksDbOnlineStore::Open(config.Resolve(settings.path).string(),
+                                                             mode, cache_rows));
   return std::unique_ptr<OnlineStore>(std::move(store));
 }
 

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "headwater/online/overlay_store.h"
 
@@ -166,6 +168,44 @@ TEST_P(OnlineStoreTest, AnyWriteOrderGivesIdenticalContents) {
     }
     EXPECT_EQ(Contents(*store_, "v"), expected) << "round " << round;
   }
+}
+
+// Write (materialize, push) and WriteNewer (stream windows) from several threads at once, on the
+// same keys: whatever interleaving, every key ends with the greatest value any thread wrote.
+TEST_P(OnlineStoreTest, ConcurrentWritersKeepTheGreatestValue) {
+  constexpr int kThreads = 4, kBatches = 30, kKeys = 50;
+  std::vector<std::vector<std::pair<std::string, std::string>>> writes(kThreads);
+  std::map<std::string, std::string> expected;
+  std::mt19937 random(11);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kBatches * 20; ++i) {
+      std::string key = "key" + std::to_string(random() % kKeys);
+      std::string value = Value(random() % 100, random() % 3, static_cast<char>('a' + t));
+      expected[key] = std::max(expected[key], value);
+      writes[t].emplace_back(std::move(key), std::move(value));
+    }
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> failures = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<std::string> keys, values;
+        for (int i = b * 20; i < (b + 1) * 20; ++i) {
+          keys.push_back(writes[t][i].first);
+          values.push_back(writes[t][i].second);
+        }
+        // Even threads materialize, odd ones stream.
+        const bool ok = t % 2 == 0 ? store_->Write("v", Rows(keys), Rows(values)).ok()
+                                   : store_->WriteNewer("v", Rows(keys), Rows(values)).ok();
+        if (!ok) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  ASSERT_TRUE(store_->Sync().ok());
+  EXPECT_EQ(Contents(*store_, "v"), expected);
 }
 
 TEST_P(OnlineStoreTest, DropAndTeardownRemoveValues) {

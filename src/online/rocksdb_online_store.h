@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 
 #include "headwater/online/online_store.h"
 
@@ -15,8 +16,10 @@ class RocksDbOnlineStore final : public OnlineStore {
  public:
   /// Opens (creating when writable) the database at `path`. Read-only opens a secondary
   /// instance, with its scratch files under a temporary directory, that sees the primary's
-  /// writes up to the moment of opening; a missing database reads as empty.
-  static Result<std::unique_ptr<RocksDbOnlineStore>> Open(const std::string& path, OpenMode mode);
+  /// writes up to the moment of opening; a missing database reads as empty. `cache_rows` adds
+  /// RocksDB's row cache (see OpenOnlineStore).
+  static Result<std::unique_ptr<RocksDbOnlineStore>> Open(const std::string& path, OpenMode mode,
+                                                          bool cache_rows = false);
   ~RocksDbOnlineStore() override;
 
   Status CreateViews(const std::vector<std::string>& views) override;
@@ -44,6 +47,9 @@ class RocksDbOnlineStore final : public OnlineStore {
   std::unique_ptr<rocksdb::DB> db_;
   mutable std::mutex handles_mutex_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
+  // Write reads, then Puts what is newer, holding this exclusively; WriteNewer (merges, which
+  // commute) holds it shared. RocksDB admits one writing process, so this orders every write.
+  std::shared_mutex write_order_;
 };
 
 }  // namespace headwater::online

@@ -91,8 +91,10 @@ std::string NewestEventTimeValue(const ByteRows& values);
 enum class OpenMode { kReadWrite, kReadOnly };
 
 /// Opens the store `feature_store.yaml` configures: RocksDB at `online_store.path` (created on
-/// first write) or Redis at `online_store.connection_string`.
+/// first write) or Redis at `online_store.connection_string`. `cache_rows` is for processes
+/// whose reads are the hot path (the server, SDK readers): RocksDB then keeps a row cache,
+/// which makes reads faster and bulk writes slower (every write reads its keys first).
 Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const registry::RepoConfig& config,
-                                                     OpenMode mode);
+                                                     OpenMode mode, bool cache_rows = false);
 
 }  // namespace headwater::online
