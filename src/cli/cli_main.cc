@@ -87,7 +87,8 @@ void AddRetrievalCommands(CLI::App& app, Invocation* out) {
   history->add_option("--output", historical.output, "Output file, .parquet or .csv")->required();
   history->add_flag("--full-feature-names", historical.full_feature_names,
                     "Name feature columns view__feature");
-  AddThreads(history, &historical.threads, "Worker threads (default: one per core)");
+  AddThreads(history, &historical.threads,
+             "Worker threads (default: one per core; two per core with a Redis online store)");
   AddEngine(history, &historical.engine);
 
   OnlineArguments& online = out->online;
@@ -128,7 +129,10 @@ void AddServingCommands(CLI::App& app, Invocation* out) {
       app.add_subcommand("serve", "Serve features over HTTP (Feast's feature-server API)");
   serve->add_option("--host", options.host, "IPv4 address to listen on (default 127.0.0.1)");
   serve->add_option("-p,--port", options.port, "Port (default 6566)")->check(CLI::Range(1, 65535));
-  serve->add_option("--workers", options.workers, "Event-loop threads (default: one per core)")
+  serve
+      ->add_option(
+          "--workers", options.workers,
+          "Event-loop threads (default: one per core; two per core with a Redis online store)")
       ->check(CLI::Range(0, 256));
   serve
       ->add_option("--max-body-bytes", options.max_body_bytes,

@@ -57,7 +57,7 @@ Status RunGetOnlineFeatures(const GlobalOptions& global, const OnlineArguments& 
 Status RunOnlineDump(const GlobalOptions& global, const std::string& view);
 
 /// `serve`, and `ui` (the same server, announcing its web UI's address).
-Status RunServe(const GlobalOptions& global, const server::ServerOptions& options,
+Status RunServe(const GlobalOptions& global, server::ServerOptions options,
                 bool announce_ui = false);
 Status RunServeOffline(const GlobalOptions& global, const server::OfflineServerOptions& options);
 Status RunHashToken(const std::string& token);

@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 namespace headwater::online {
 namespace {
@@ -155,18 +156,17 @@ Result<std::unique_ptr<RedisOnlineStore>> RedisOnlineStore::Open(
   ARROW_ASSIGN_OR_RAISE(store->settings_, ParseSettings(config));
   store->project_ = project;
   store->key_ttl_seconds_ = config.key_ttl_seconds;
-  ARROW_RETURN_NOT_OK(store->Connect());
+  ARROW_ASSIGN_OR_RAISE(auto connection, store->Connect());
+  store->idle_.push_back(std::move(connection));
   return store;
 }
 
-RedisOnlineStore::~RedisOnlineStore() { Disconnect(); }
+RedisOnlineStore::~RedisOnlineStore() = default;
 
-void RedisOnlineStore::Disconnect() {
-  for (Node& node : nodes_) {
+RedisOnlineStore::Connection::~Connection() {
+  for (Node& node : nodes) {
     if (node.context != nullptr) redisFree(node.context);
   }
-  nodes_.clear();
-  slot_node_.clear();
 }
 
 Result<RedisOnlineStore::Node> RedisOnlineStore::ConnectNode(const std::string& host, int port) {
@@ -209,17 +209,18 @@ Result<RedisOnlineStore::Node> RedisOnlineStore::ConnectNode(const std::string& 
   }
   ARROW_ASSIGN_OR_RAISE(auto loaded,
                         command({"SCRIPT", "LOAD", kWriteScript}, "load the write script on"));
-  script_sha_.assign(loaded->str, loaded->len);
+  // The same script gives the same SHA everywhere; set once, before the store is shared.
+  if (script_sha_.empty()) script_sha_.assign(loaded->str, loaded->len);
   return node;
 }
 
-Status RedisOnlineStore::Connect() {
-  Disconnect();
+Result<std::unique_ptr<RedisOnlineStore::Connection>> RedisOnlineStore::Connect() {
+  auto connection = std::make_unique<Connection>();
   if (!settings_.cluster) {
     const auto& [host, port] = settings_.addresses[0];
     ARROW_ASSIGN_OR_RAISE(Node node, ConnectNode(host, port));
-    nodes_.push_back(node);
-    return Status::OK();
+    connection->nodes.push_back(node);
+    return connection;
   }
   // A cluster: the slot map from the first startup node that answers, then every master.
   Status last;
@@ -229,16 +230,16 @@ Status RedisOnlineStore::Connect() {
       last = seed.status();
       continue;
     }
-    nodes_.push_back(*seed);
-    last = LoadSlots();
-    if (last.ok()) return Status::OK();
-    Disconnect();
+    connection = std::make_unique<Connection>();
+    connection->nodes.push_back(*seed);
+    last = LoadSlots(*connection);
+    if (last.ok()) return connection;
   }
   return last;
 }
 
-Status RedisOnlineStore::LoadSlots() {
-  const Node seed = nodes_[0];
+Status RedisOnlineStore::LoadSlots(Connection& connection) {
+  const Node seed = connection.nodes[0];
   Reply reply(static_cast<redisReply*>(redisCommand(seed.context, "CLUSTER SLOTS")));
   ARROW_RETURN_NOT_OK(CheckReply(seed, reply.get(), "read the cluster's slots from"));
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
@@ -265,27 +266,27 @@ Status RedisOnlineStore::LoadSlots() {
     return Status::IOError("the Redis Cluster at ", seed.address,
                            " does not serve every hash slot (cluster_state is not ok)");
   }
-  Disconnect();
+  Connection masters_only;
   for (const auto& [host, port] : masters) {
-    auto node = ConnectNode(host, port);
-    if (!node.ok()) {
-      Disconnect();
-      return node.status();
-    }
-    nodes_.push_back(*node);
+    ARROW_ASSIGN_OR_RAISE(Node node, ConnectNode(host, port));
+    masters_only.nodes.push_back(node);
   }
-  slot_node_.assign(owner.begin(), owner.end());
+  std::swap(connection.nodes, masters_only.nodes);  // the seed's context is freed with it
+  connection.slot_node.assign(owner.begin(), owner.end());
   return Status::OK();
 }
 
-Status RedisOnlineStore::CheckReply(const Node& node, redisReply* reply, const char* what) {
+Status RedisOnlineStore::CheckReply(const Node& node, redisReply* reply, const char* what,
+                                    Connection* connection) {
   if (reply == nullptr) {  // the connection failed: Redis is down, or the network
     return Unavailable("Redis at ", node.address, " failed to ", what, ": ",
                        node.context != nullptr ? node.context->errstr : "no connection");
   }
   if (reply->type == REDIS_REPLY_ERROR) {
     std::string_view error(reply->str, reply->len);
-    if (error.starts_with("MOVED ") || error.starts_with("ASK ")) moved_ = true;
+    if (connection != nullptr && (error.starts_with("MOVED ") || error.starts_with("ASK "))) {
+      connection->moved = true;
+    }
     return Status::IOError("Redis at ", node.address, " failed to ", what, ": ", error);
   }
   return Status::OK();
@@ -296,57 +297,75 @@ std::string RedisOnlineStore::Prefix(std::string_view view) const {
 }
 
 std::vector<RedisOnlineStore::Group> RedisOnlineStore::Groups(
-    const std::vector<std::string>& full_keys, const std::vector<size_t>& which) const {
-  if (slot_node_.empty()) return {Group{0, which}};
+    const Connection& connection, const std::vector<std::string>& full_keys,
+    const std::vector<size_t>& which) {
+  if (connection.slot_node.empty()) return {Group{0, which}};
   std::vector<Group> groups;
   std::unordered_map<uint16_t, size_t> by_slot;
   for (size_t i : which) {
     const uint16_t slot = HashSlot(full_keys[i]);
     auto [at, added] = by_slot.emplace(slot, groups.size());
-    if (added) groups.push_back(Group{slot_node_[slot], {}});
+    if (added) groups.push_back(Group{connection.slot_node[slot], {}});
     groups[at->second].indices.push_back(i);
   }
   return groups;
 }
 
 template <typename Call>
-auto RedisOnlineStore::Retrying(Call call) -> decltype(call()) {
-  if (nodes_.empty()) ARROW_RETURN_NOT_OK(Connect());  // after an error: connect again
-  moved_ = false;
-  auto result = call();
-  if (result.ok()) return result;
-  // A failed pipeline leaves replies unread: never reuse its connections.
-  Disconnect();
-  if (!moved_) return result;
-  ARROW_RETURN_NOT_OK(Connect());  // the cluster resharded: its new slot map
-  moved_ = false;
-  result = call();
-  if (!result.ok()) Disconnect();
+auto RedisOnlineStore::WithConnection(Call call) -> decltype(call(std::declval<Connection&>())) {
+  std::unique_ptr<Connection> connection;
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!idle_.empty()) {
+      connection = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (connection == nullptr) {
+    ARROW_ASSIGN_OR_RAISE(connection, Connect());
+  }
+  auto result = call(*connection);
+  if (!result.ok()) {
+    // A failed pipeline leaves replies unread: never reuse its connection. The idle ones
+    // likely broke too (a restarted Redis): the next calls connect afresh.
+    const bool moved = connection->moved;
+    connection.reset();
+    {
+      std::lock_guard lock(pool_mutex_);
+      idle_.clear();
+    }
+    if (!moved) return result;
+    ARROW_ASSIGN_OR_RAISE(connection, Connect());  // the cluster resharded: its new slot map
+    result = call(*connection);
+    if (!result.ok()) return result;
+  }
+  std::lock_guard lock(pool_mutex_);
+  idle_.push_back(std::move(connection));
   return result;
 }
 
 Status RedisOnlineStore::CreateViews(const std::vector<std::string>&) { return Status::OK(); }
 
 Status RedisOnlineStore::Ping() {
-  std::lock_guard lock(mutex_);
-  return Retrying([&]() -> Status {
-    for (const Node& node : nodes_) {
+  return WithConnection([&](Connection& connection) -> Status {
+    for (const Node& node : connection.nodes) {
       Reply reply(static_cast<redisReply*>(redisCommand(node.context, "PING")));
-      ARROW_RETURN_NOT_OK(CheckReply(node, reply.get(), "answer PING"));
+      ARROW_RETURN_NOT_OK(CheckReply(node, reply.get(), "answer PING", &connection));
     }
     return Status::OK();
   });
 }
 
-Result<std::vector<std::string>> RedisOnlineStore::KeysMatching(const std::string& pattern) {
+Result<std::vector<std::string>> RedisOnlineStore::KeysMatching(Connection& connection,
+                                                                const std::string& pattern) {
   std::vector<std::string> keys;
-  for (const Node& node : nodes_) {
+  for (const Node& node : connection.nodes) {
     std::string cursor = "0";
     do {
       Reply reply(
           static_cast<redisReply*>(redisCommand(node.context, "SCAN %s MATCH %b COUNT 1000",
                                                 cursor.c_str(), pattern.data(), pattern.size())));
-      ARROW_RETURN_NOT_OK(CheckReply(node, reply.get(), "scan keys"));
+      ARROW_RETURN_NOT_OK(CheckReply(node, reply.get(), "scan keys", &connection));
       cursor.assign(reply->element[0]->str, reply->element[0]->len);
       for (size_t i = 0; i < reply->element[1]->elements; ++i) {
         keys.emplace_back(reply->element[1]->element[i]->str, reply->element[1]->element[i]->len);
@@ -357,13 +376,12 @@ Result<std::vector<std::string>> RedisOnlineStore::KeysMatching(const std::strin
 }
 
 Status RedisOnlineStore::DeleteMatching(const std::string& pattern) {
-  std::lock_guard lock(mutex_);
-  return Retrying([&]() -> Status {
-    ARROW_ASSIGN_OR_RAISE(auto keys, KeysMatching(pattern));
+  return WithConnection([&](Connection& connection) -> Status {
+    ARROW_ASSIGN_OR_RAISE(auto keys, KeysMatching(connection, pattern));
     std::vector<size_t> all(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) all[i] = i;
-    for (const Group& group : Groups(keys, all)) {
-      const Node& node = nodes_[group.node];
+    for (const Group& group : Groups(connection, keys, all)) {
+      const Node& node = connection.nodes[group.node];
       for (size_t start = 0; start < group.indices.size(); start += kKeysPerCall) {
         std::vector<const char*> argv{"UNLINK"};
         std::vector<size_t> lengths{6};
@@ -373,7 +391,7 @@ Status RedisOnlineStore::DeleteMatching(const std::string& pattern) {
         }
         Reply unlinked(static_cast<redisReply*>(redisCommandArgv(
             node.context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
-        ARROW_RETURN_NOT_OK(CheckReply(node, unlinked.get(), "delete keys"));
+        ARROW_RETURN_NOT_OK(CheckReply(node, unlinked.get(), "delete keys", &connection));
       }
     }
     return Status::OK();
@@ -391,12 +409,13 @@ Status RedisOnlineStore::Teardown() { return DeleteMatching(GlobEscape(project_ 
 
 Result<WriteResult> RedisOnlineStore::Write(const std::string& view, const ByteRows& keys,
                                             const ByteRows& values) {
-  std::lock_guard lock(mutex_);
-  return Retrying([&] { return WriteOnce(view, keys, values); });
+  return WithConnection(
+      [&](Connection& connection) { return WriteOnce(connection, view, keys, values); });
 }
 
-Result<WriteResult> RedisOnlineStore::WriteOnce(const std::string& view, const ByteRows& keys,
-                                                const ByteRows& values) {
+Result<WriteResult> RedisOnlineStore::WriteOnce(Connection& connection, const std::string& view,
+                                                const ByteRows& keys, const ByteRows& values) {
+  const std::vector<Node>& nodes = connection.nodes;
   const std::string prefix = Prefix(view);
   const std::string ttl = std::to_string(key_ttl_seconds_);
   // All the keys, the freshness key last (its reply is not counted as a written row).
@@ -414,21 +433,21 @@ Result<WriteResult> RedisOnlineStore::WriteOnce(const std::string& view, const B
   }
   std::vector<size_t> rows(keys.size());
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
-  std::vector<Group> groups = Groups(full_keys, rows);
+  std::vector<Group> groups = Groups(connection, full_keys, rows);
   if (!newest.empty()) {
-    std::vector<Group> meta = Groups(full_keys, {keys.size()});
+    std::vector<Group> meta = Groups(connection, full_keys, {keys.size()});
     groups.push_back(Group{meta[0].node, {keys.size()}});
   }
   WriteResult result;
   // Per node, the replies still to read, in order: whether each counts written rows.
-  std::vector<std::deque<bool>> pending(nodes_.size());
+  std::vector<std::deque<bool>> pending(nodes.size());
   auto read_reply = [&](size_t n) -> Status {
     void* raw = nullptr;
-    if (redisGetReply(nodes_[n].context, &raw) != REDIS_OK) {
-      return CheckReply(nodes_[n], nullptr, "write");
+    if (redisGetReply(nodes[n].context, &raw) != REDIS_OK) {
+      return CheckReply(nodes[n], nullptr, "write");
     }
     Reply reply(static_cast<redisReply*>(raw));
-    ARROW_RETURN_NOT_OK(CheckReply(nodes_[n], reply.get(), "write"));
+    ARROW_RETURN_NOT_OK(CheckReply(nodes[n], reply.get(), "write", &connection));
     if (pending[n].front()) result.written += reply->integer;
     pending[n].pop_front();
     return Status::OK();
@@ -436,7 +455,7 @@ Result<WriteResult> RedisOnlineStore::WriteOnce(const std::string& view, const B
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
   for (const Group& group : groups) {
-    const Node& node = nodes_[group.node];
+    const Node& node = nodes[group.node];
     for (size_t start = 0; start < group.indices.size(); start += kKeysPerCall) {
       const size_t end = std::min(group.indices.size(), start + kKeysPerCall);
       const std::string count = std::to_string(end - start);
@@ -462,7 +481,7 @@ Result<WriteResult> RedisOnlineStore::WriteOnce(const std::string& view, const B
       }
     }
   }
-  for (size_t n = 0; n < nodes_.size(); ++n) {
+  for (size_t n = 0; n < nodes.size(); ++n) {
     while (!pending[n].empty()) ARROW_RETURN_NOT_OK(read_reply(n));
   }
   result.skipped_older = static_cast<int64_t>(keys.size()) - result.written;
@@ -471,12 +490,13 @@ Result<WriteResult> RedisOnlineStore::WriteOnce(const std::string& view, const B
 
 Status RedisOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<std::string>* values,
                               std::vector<uint8_t>* found) {
-  std::lock_guard lock(mutex_);
-  return Retrying([&] { return ReadOnce(keys, values, found); });
+  return WithConnection(
+      [&](Connection& connection) { return ReadOnce(connection, keys, values, found); });
 }
 
-Status RedisOnlineStore::ReadOnce(const std::vector<ReadKey>& keys,
+Status RedisOnlineStore::ReadOnce(Connection& connection, const std::vector<ReadKey>& keys,
                                   std::vector<std::string>* values, std::vector<uint8_t>* found) {
+  const std::vector<Node>& nodes = connection.nodes;
   values->assign(keys.size(), std::string());
   found->assign(keys.size(), 0);
   std::vector<std::string> full_keys(keys.size());
@@ -488,7 +508,7 @@ Status RedisOnlineStore::ReadOnce(const std::vector<ReadKey>& keys,
     wanted.push_back(i);
   }
   if (wanted.empty()) return Status::OK();
-  const std::vector<Group> groups = Groups(full_keys, wanted);
+  const std::vector<Group> groups = Groups(connection, full_keys, wanted);
   // One MGET per group, pipelined: every request first, then the replies, group by group.
   for (const Group& group : groups) {
     std::vector<const char*> argv{"MGET"};
@@ -497,18 +517,18 @@ Status RedisOnlineStore::ReadOnce(const std::vector<ReadKey>& keys,
       argv.push_back(full_keys[i].data());
       lengths.push_back(full_keys[i].size());
     }
-    if (redisAppendCommandArgv(nodes_[group.node].context, static_cast<int>(argv.size()),
+    if (redisAppendCommandArgv(nodes[group.node].context, static_cast<int>(argv.size()),
                                argv.data(), lengths.data()) != REDIS_OK) {
-      return CheckReply(nodes_[group.node], nullptr, "read");
+      return CheckReply(nodes[group.node], nullptr, "read");
     }
   }
   for (const Group& group : groups) {
     void* raw = nullptr;
-    if (redisGetReply(nodes_[group.node].context, &raw) != REDIS_OK) {
-      return CheckReply(nodes_[group.node], nullptr, "read");
+    if (redisGetReply(nodes[group.node].context, &raw) != REDIS_OK) {
+      return CheckReply(nodes[group.node], nullptr, "read");
     }
     Reply reply(static_cast<redisReply*>(raw));
-    ARROW_RETURN_NOT_OK(CheckReply(nodes_[group.node], reply.get(), "read"));
+    ARROW_RETURN_NOT_OK(CheckReply(nodes[group.node], reply.get(), "read", &connection));
     for (size_t k = 0; k < group.indices.size() && k < reply->elements; ++k) {
       redisReply* element = reply->element[k];
       if (element->type != REDIS_REPLY_STRING) continue;
@@ -522,12 +542,10 @@ Status RedisOnlineStore::ReadOnce(const std::vector<ReadKey>& keys,
 Status RedisOnlineStore::Scan(
     const std::string& view, const std::function<void(std::string_view, std::string_view)>& visit) {
   const std::string prefix = Prefix(view);
-  std::vector<std::string> all_keys;
-  {
-    std::lock_guard lock(mutex_);
-    ARROW_ASSIGN_OR_RAISE(all_keys,
-                          Retrying([&] { return KeysMatching(GlobEscape(prefix) + "*"); }));
-  }
+  ARROW_ASSIGN_OR_RAISE(std::vector<std::string> all_keys,
+                        WithConnection([&](Connection& connection) {
+                          return KeysMatching(connection, GlobEscape(prefix) + "*");
+                        }));
   std::sort(all_keys.begin(), all_keys.end());
   std::vector<ReadKey> reads;
   for (const std::string& key : all_keys) {
