@@ -278,23 +278,27 @@ class FeatureStore:
         """The latest values of ``features`` for ``entity_rows``: a list of dicts
         (``[{"driver_id": 1001}]``), a dict of lists, a DataFrame or an Arrow table."""
         references, service = _features(features, "get_online_features")
-        plan = self._udf_plan(references, service)
-        if plan is not None:  # views of a Python function: run here, around the C++ read
-            entities = (pa.Table.from_pylist(entity_rows) if isinstance(entity_rows, list)
-                        else pa.table(entity_rows if isinstance(entity_rows, dict)
-                                      else _arrow_input(entity_rows, "entity_rows")))
-            table = (pa.table(self._store.online(entities, plan.references, "", True))
-                     if plan.references else entities)
-            return OnlineResponse(plan.run(table, entities, full_feature_names))
+        # One C++ call; None when it could not answer and the registry has views of a Python
+        # function (a read naming one): those run here, around a C++ read of the rest.
         if isinstance(entity_rows, list):
-            return OnlineResponse(self._store.online_rows(entity_rows, references, service,
-                                                          full_feature_names))
-        if isinstance(entity_rows, dict):
-            entities: Any = pa.table(entity_rows)
+            result = self._store.online_rows(entity_rows, references, service,
+                                             full_feature_names, True)
         else:
-            entities = _arrow_input(entity_rows, "entity_rows")
-        return OnlineResponse(self._store.online(entities, references, service,
-                                                 full_feature_names))
+            entities: Any = (pa.table(entity_rows) if isinstance(entity_rows, dict)
+                             else _arrow_input(entity_rows, "entity_rows"))
+            result = self._store.online(entities, references, service, full_feature_names, True)
+        if result is not None:
+            return OnlineResponse(result)
+        entities = (pa.Table.from_pylist(entity_rows) if isinstance(entity_rows, list)
+                    else pa.table(entity_rows if isinstance(entity_rows, dict)
+                                  else _arrow_input(entity_rows, "entity_rows")))
+        plan = self._udf_plan(references, service)
+        if plan is None:  # the failure was not about those views: raise it
+            return OnlineResponse(self._store.online(entities, references, service,
+                                                     full_feature_names))
+        table = (pa.table(self._store.online(entities, plan.references, "", True))
+                 if plan.references else entities)
+        return OnlineResponse(plan.run(table, entities, full_feature_names))
 
     # Writes ------------------------------------------------------------------------------------
 

@@ -137,6 +137,8 @@ class OnlineFeatures {
   int64_t num_rows() const { return num_rows_; }
   /// The requested features' output names, in request order (`feature` or `view__feature`).
   const std::vector<std::string>& feature_names() const { return names_; }
+  /// The declared type of requested feature `feature`.
+  const FeatureType& feature_type(size_t feature) const { return features_[feature].type(); }
   FeatureStatus status(size_t feature, int64_t row) const;
   /// The event time of the stored row feature `feature` of `row` came from; 0 when none.
   Timestamp event_time(size_t feature, int64_t row) const;
