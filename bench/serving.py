@@ -1,11 +1,17 @@
 """Serving benchmark: `headwater serve` under wrk (saturated) and h2load (fixed rate), on RocksDB
 and Redis, against Feast's Python feature server (`feast serve`) on the same data, same run.
 
-Server and load generator share this 2-core machine (stated in every result). Saturated runs:
+Server and load generator share this 2-core machine (stated in every result). The server runs
+with its default workers (one per core on RocksDB, two per core on Redis). Saturated runs:
 wrk, 1 thread, 32 connections, 10 s, requests drawn from a pool of 10,000 random bodies
 (bench/wrk_online.lua). Fixed rate: h2load at 10k req/s for 10 s as 2 connections x 5,000/s and
-as 10 x 1,000/s, one body, latency percentiles computed from its per-request log.
+as 10 x 1,000/s, one body, latency percentiles computed from its per-request log; and vegeta
+(scripts/vegeta) at 1,000 req/s for 10 s of 100-entity requests, each with its own random keys.
 """
+import base64
+import csv
+import io
+import random
 import json
 import os
 import socket
@@ -67,8 +73,36 @@ def h2load_fixed_rate(port, body, rate_per_client=1000, clients=10, seconds=10):
             "p50_us": pick(0.5), "p99_us": pick(0.99), "p999_us": pick(0.999)}
 
 
+def vegeta_fixed_rate(port, entities, keys, rate=1000, seconds=10):
+    """`rate` req/s for `seconds`, every request with its own random keys; latency quantiles
+    from vegeta's per-request results."""
+    vegeta = subprocess.run([ROOT / "scripts" / "vegeta"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    url = f"http://127.0.0.1:{port}/get-online-features"
+    features = [f"driver_stats:f{i}" for i in range(10)]
+    generator = random.Random(7)
+    targets = io.StringIO()
+    for _ in range(rate * seconds):
+        body = json.dumps({"features": features, "entities": {
+            "driver_id": [generator.randrange(keys) for _ in range(entities)]}})
+        targets.write(json.dumps({"method": "POST", "url": url,
+                                  "header": {"Content-Type": ["application/json"]},
+                                  "body": base64.b64encode(body.encode()).decode()}) + "\n")
+    attack = subprocess.run([vegeta, "attack", "-format=json", f"-rate={rate}/s",
+                             f"-duration={seconds}s"], input=targets.getvalue().encode(),
+                            check=True, capture_output=True).stdout
+    rows = subprocess.run([vegeta, "encode", "--to", "csv"], input=attack, check=True,
+                          capture_output=True).stdout.decode()
+    results = list(csv.reader(io.StringIO(rows)))
+    micros = sorted(int(row[2]) / 1000 for row in results)
+    pick = lambda q: round(micros[min(len(micros) - 1, int(q * len(micros)))])
+    return {"rate": rate, "entities": entities, "requests": len(micros),
+            "statuses": sorted({row[1] for row in results}),
+            "p50_us": pick(0.5), "p99_us": pick(0.99), "p999_us": pick(0.999)}
+
+
 def serve_headwater(binary, repo, port):
-    return subprocess.Popen([binary, "serve", "--port", str(port), "--workers", "2"], cwd=repo,
+    return subprocess.Popen([binary, "serve", "--port", str(port)], cwd=repo,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -104,6 +138,11 @@ def main():
                     result = wrk(port, entities, 1_000_000)
                     results[f"headwater_{store}_{entities}x10"] = result
                     report(f"headwater {store} {entities} x 10 (wrk, saturated)", result)
+                fixed = vegeta_fixed_rate(port, 100, 1_000_000)
+                results[f"headwater_{store}_100x10_at_1k"] = fixed
+                print(f"  headwater {store} 100 x 10 at 1,000 req/s (vegeta, random keys): "
+                      f"p50 {fixed['p50_us']} us, p99 {fixed['p99_us']} us, "
+                      f"p99.9 {fixed['p999_us']} us, statuses {fixed['statuses']}", flush=True)
                 # 10k req/s two ways: 2 connections x 5,000/s, and 10 x 1,000/s, whose
                 # per-connection timers fire together, so requests arrive in bursts of 10.
                 for clients in (2, 10):
