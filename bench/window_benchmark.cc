@@ -7,12 +7,14 @@
 #include <arrow/api.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
 
 #include "headwater/ingest/window_job.h"
+#include "headwater/online/overlay_store.h"
 
 using namespace headwater;
 
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   const int64_t events = argc > 1 ? std::stoll(argv[1]) : 10'000'000;
   const int64_t keys = argc > 2 ? std::stoll(argv[2]) : 10'000;
   const int64_t batch_rows = argc > 3 ? std::stoll(argv[3]) : 65'536;
+  const bool premerge = argc > 4 ? std::string(argv[4]) != "0" : true;
 
   registry::Definitions definitions;
   definitions.entities.push_back({"ticker", "ticker", ScalarKind::kString});
@@ -71,27 +74,66 @@ int main(int argc, char** argv) {
                                   times.Finish().ValueOrDie()}));
   }
 
+  // With a directory: rows are published to a RocksDB store under the server's in-memory
+  // overlay, timed apart.
+  std::unique_ptr<online::OnlineStore> online;
+  if (argc > 5) {
+    registry::RepoConfig config;
+    config.repo_path = argv[5];
+    auto store = online::OpenOnlineStore(config, online::OpenMode::kReadWrite).ValueOrDie();
+    online = std::make_unique<online::OverlayOnlineStore>(std::move(store));
+    (void)online->CreateViews({view.name});
+  }
   std::vector<int64_t> late;
+  std::vector<double> finalize_ms, overlay_ms;
   int64_t rows = 0;
+  Status status;
   auto started = std::chrono::steady_clock::now();
   for (const auto& batch : batches) {
-    Status status = job.Consume(*batch, &late);
+    status = job.Consume(*batch, &late);
     if (!status.ok()) {
       std::fprintf(stderr, "%s\n", status.ToString().c_str());
       return 1;
     }
-    auto out = job.Finalize(job.op().max_event_time() - 5'000'000).ValueOrDie();
+    const auto finalizing = std::chrono::steady_clock::now();
+    auto out =
+        job.Finalize(job.op().max_event_time() - 5'000'000, /*with_table=*/false).ValueOrDie();
+    if (out.rows() > 0) {  // a window end: every key's rows, merged and encoded
+      const auto finalized = std::chrono::steady_clock::now();
+      finalize_ms.push_back(
+          std::chrono::duration<double, std::milli>(finalized - finalizing).count());
+      if (online != nullptr) {  // and readable, as a stream's server publishes them
+        status = online->WriteNewer(view.name, out.keys, out.values);
+        if (!status.ok()) {
+          std::fprintf(stderr, "%s\n", status.ToString().c_str());
+          return 1;
+        }
+        overlay_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - finalized)
+                .count());
+      }
+      status = job.BuildTable(&out);
+    }
     rows += out.rows();
+    if (premerge && out.rows() > 0) job.op().Premerge();  // as a stream does after publishing
   }
+  auto quantile = [](std::vector<double> ms, double q) {
+    std::sort(ms.begin(), ms.end());
+    return ms.empty() ? 0.0 : ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1))];
+  };
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf(
       "{\"events\": %lld, \"keys\": %lld, \"batch\": %lld, \"seconds\": %.3f, "
-      "\"events_per_second\": %.0f, \"rows\": %lld, \"late\": %zu, \"peak_rss_mib\": %.0f}\n",
+      "\"events_per_second\": %.0f, \"rows\": %lld, \"late\": %zu, \"peak_rss_mib\": %.0f, "
+      "\"window_ends\": %zu, \"finalize_p50_ms\": %.2f, \"finalize_p99_ms\": %.2f, "
+      "\"overlay_p50_ms\": %.2f, \"overlay_p99_ms\": %.2f}\n",
       static_cast<long long>(events), static_cast<long long>(keys),
       static_cast<long long>(batch_rows), seconds, static_cast<double>(events) / seconds,
-      static_cast<long long>(rows), late.size(), usage.ru_maxrss / 1024.0);
+      static_cast<long long>(rows), late.size(), usage.ru_maxrss / 1024.0, finalize_ms.size(),
+      quantile(finalize_ms, 0.5), quantile(finalize_ms, 0.99), quantile(overlay_ms, 0.5),
+      quantile(overlay_ms, 0.99));
   return 0;
 }

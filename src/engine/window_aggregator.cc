@@ -158,7 +158,12 @@ void WindowAggregator::EmitKey(int32_t id, int64_t until, WindowRows* out) {
       const int64_t first = FloorDivide(end - group.size, grid_);
       const int64_t last = FloorDivide(end, grid_) - 1;
       Tile merged;
-      auto it = std::lower_bound(state.panes.begin(), state.panes.end(), first);
+      int64_t from = first;
+      if (state.premerged_row == row) {  // the final panes, merged ahead (Premerge)
+        merged = state.premerged[g];
+        from = std::max(first, state.premerged_last + 1);
+      }
+      auto it = std::lower_bound(state.panes.begin(), state.panes.end(), from);
       for (; it != state.panes.end() && *it <= last; ++it) {
         merged.Merge(state.tiles[static_cast<size_t>(it - state.panes.begin()) * columns +
                                  static_cast<size_t>(group.column)]);
@@ -222,6 +227,34 @@ void WindowAggregator::FinalizeUntil(int64_t until, WindowRows* out) {
   }
   pending_.resize(kept);
   finalized_until_ = until;
+}
+
+void WindowAggregator::Premerge() {
+  if (finalized_until_ == INT64_MIN) return;
+  // No event changes a pane ending at or before finalized_until_ any more: it would be late.
+  const int64_t final_pane = FloorDivide(finalized_until_, grid_) - 1;
+  const size_t columns = static_cast<size_t>(num_columns_);
+  for (int32_t id : pending_) {
+    KeyState& state = states_[static_cast<size_t>(id)];
+    const int64_t row = state.next_row;
+    if (state.premerged_row == row && state.premerged_last == final_pane) continue;
+    state.premerged.resize(groups_.size());
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      const WindowGroup& group = groups_[g];
+      const int64_t end = FloorDivide(row, group.slide) * group.slide;
+      const int64_t first = FloorDivide(end - group.size, grid_);
+      const int64_t last = std::min(FloorDivide(end, grid_) - 1, final_pane);
+      Tile merged;
+      auto it = std::lower_bound(state.panes.begin(), state.panes.end(), first);
+      for (; it != state.panes.end() && *it <= last; ++it) {
+        merged.Merge(state.tiles[static_cast<size_t>(it - state.panes.begin()) * columns +
+                                 static_cast<size_t>(group.column)]);
+      }
+      state.premerged[g] = merged;
+    }
+    state.premerged_row = row;
+    state.premerged_last = final_pane;
+  }
 }
 
 std::string WindowAggregator::Save() const {

@@ -302,6 +302,9 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
   const int64_t watermark = watermark_->Current(now);
   stats_.watermark = watermark;
   if (watermark == INT64_MIN) return Status::OK();
+  // Every view's rows go online first; the offline rows and the merging ahead for the next
+  // window end (Premerge) are work nobody waits for, done after.
+  std::vector<std::pair<ViewState*, WindowOutput>> published;
   for (ViewState& view : views_) {
     // Tiles come with lateness applied by Flink.
     const int64_t lateness = tiles_ ? 0 : view.view->allowed_lateness.micros;
@@ -311,20 +314,24 @@ Status SourcePipeline::FinalizeLocked(int64_t now, std::chrono::steady_clock::ti
     if (view.view->online) {
       ARROW_RETURN_NOT_OK(store_->WriteNewer(view.view->name, rows.keys, rows.values));
     }
-    // Online now (readable from the held store's overlay): the offline rows can be built after.
+    // Online now (readable from the held store's overlay).
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-    if (view.view->offline) {
-      ARROW_RETURN_NOT_OK(view.job.BuildTable(&rows));
-      view.pending.push_back(std::move(rows.table));
-    }
-    dirty_ = true;
     constexpr size_t kSamples = 4096;
     if (stats_.publish_seconds.size() < kSamples) {
       stats_.publish_seconds.push_back(seconds);
     } else {
       stats_.publish_seconds[next_sample_++ % kSamples] = seconds;
     }
+    dirty_ = true;
+    published.emplace_back(&view, std::move(rows));
+  }
+  for (auto& [view, rows] : published) {
+    if (view->view->offline) {
+      ARROW_RETURN_NOT_OK(view->job.BuildTable(&rows));
+      view->pending.push_back(std::move(rows.table));
+    }
+    view->job.op().Premerge();
   }
   return Status::OK();
 }
