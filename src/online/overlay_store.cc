@@ -1,6 +1,33 @@
 #include "headwater/online/overlay_store.h"
 
+#include <algorithm>
+
 namespace headwater::online {
+namespace {
+
+// A stream's 10,000 rows go through in chunks: RocksDB's Write (a push) waits for the stream
+// writes in flight, so it waits for one chunk instead of the whole window end.
+constexpr size_t kChunkRows = 1000;
+
+Status WriteThrough(OnlineStore* store, const std::string& view, const ByteRows& keys,
+                    const ByteRows& values) {
+  if (keys.size() <= kChunkRows) return store->WriteNewer(view, keys, values);
+  ByteRows chunk_keys, chunk_values;
+  for (size_t first = 0; first < keys.size(); first += kChunkRows) {
+    chunk_keys.Clear();
+    chunk_values.Clear();
+    for (size_t i = first; i < std::min(keys.size(), first + kChunkRows); ++i) {
+      chunk_keys.data.append(keys[i]);
+      chunk_keys.FinishRow();
+      chunk_values.data.append(values[i]);
+      chunk_values.FinishRow();
+    }
+    ARROW_RETURN_NOT_OK(store->WriteNewer(view, chunk_keys, chunk_values));
+  }
+  return Status::OK();
+}
+
+}  // namespace
 
 OverlayOnlineStore::OverlayOnlineStore(std::unique_ptr<OnlineStore> store)
     : store_(std::move(store)), writer_([this] { Run(); }) {}
@@ -14,59 +41,68 @@ OverlayOnlineStore::~OverlayOnlineStore() {
   writer_.join();  // the writer empties the queue before it stops
 }
 
-std::string OverlayOnlineStore::OverlayKey(std::string_view view, std::string_view key) {
-  std::string out;
-  out.reserve(view.size() + 1 + key.size());
-  out.append(view).push_back('\0');
-  out.append(key);
-  return out;
-}
-
 void OverlayOnlineStore::Run() {
   std::unique_lock lock(mutex_);
   while (true) {
     changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and nothing left to write
-    Batch batch = std::move(queue_.front());
+    std::shared_ptr<const Batch> batch = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
     lock.unlock();
-    Status written = store_->WriteNewer(batch.view, batch.keys, batch.values);
+    Status written = WriteThrough(store_.get(), batch->view, batch->keys, batch->values);
     lock.lock();
     writing_ = false;
-    queued_bytes_ -= batch.keys.data.size() + batch.values.data.size();
+    queued_bytes_ -= batch->keys.data.size() + batch->values.data.size();
     if (!written.ok()) {
-      if (error_.ok()) error_ = written;  // rows stay in the overlay, readable
+      if (error_.ok()) error_ = written;
+      unwritten_.push_back(std::move(batch));  // its rows stay in the overlay, readable
     } else {
-      auto written_through = [&](std::string_view key, std::string_view value) {
-        auto entry = overlay_.find(OverlayKey(batch.view, key));
-        // The store holds this value now, unless a newer one came into the overlay since.
-        if (entry != overlay_.end() && entry->second == value) overlay_.erase(entry);
-      };
-      for (size_t i = 0; i < batch.keys.size(); ++i)
-        written_through(batch.keys[i], batch.values[i]);
-      written_through(kNewestEventTimeKey, NewestEventTimeValue(batch.values));
+      WrittenThrough(*batch);
     }
     changed_.notify_all();
   }
 }
 
+void OverlayOnlineStore::WrittenThrough(const Batch& batch) {
+  auto view = overlay_.find(batch.view);
+  if (view == overlay_.end()) return;
+  auto take = [&](std::string_view key) {
+    auto entry = view->second.find(key);
+    // The store holds this value now, unless a newer one came into the overlay since.
+    if (entry != view->second.end() && batch.Holds(entry->second)) view->second.erase(entry);
+  };
+  for (size_t i = 0; i < batch.keys.size(); ++i) take(batch.keys[i]);
+  take(kNewestEventTimeKey);
+  if (view->second.empty()) overlay_.erase(view);
+}
+
 Status OverlayOnlineStore::WriteNewer(const std::string& view, const ByteRows& keys,
                                       const ByteRows& values) {
-  std::unique_lock lock(mutex_);
+  // Copied before taking the lock: readers wait only for the overlay's entries.
+  auto batch =
+      std::make_shared<const Batch>(Batch{view, keys, values, NewestEventTimeValue(values)});
   const size_t bytes = keys.data.size() + values.data.size();
+  std::unique_lock lock(mutex_);
   changed_.wait(lock,
                 [&] { return queued_bytes_ == 0 || queued_bytes_ + bytes <= kMaxQueuedBytes; });
+  ViewOverlay& overlay = overlay_[view];
+  overlay.reserve(overlay.size() + keys.size() + 1);
   auto put = [&](std::string_view key, std::string_view value) {
-    auto [entry, added] = overlay_.try_emplace(OverlayKey(view, key), value);
-    if (!added && entry->second < value) entry->second = value;  // the greatest value
+    auto [entry, added] = overlay.try_emplace(key, value);
+    if (!added && entry->second < value) {  // the greatest value
+      // Key and value now point into this batch, which outlives the older ones.
+      auto node = overlay.extract(entry);
+      node.key() = key;
+      node.mapped() = value;
+      overlay.insert(std::move(node));
+    }
   };
-  for (size_t i = 0; i < keys.size(); ++i) put(keys[i], values[i]);
+  for (size_t i = 0; i < batch->keys.size(); ++i) put(batch->keys[i], batch->values[i]);
   // The store offers the batch's newest event time under kNewestEventTimeKey; so does the overlay,
   // so freshness reads agree with the rows.
-  const std::string newest = NewestEventTimeValue(values);
-  if (!newest.empty()) put(kNewestEventTimeKey, newest);
-  queue_.push_back(Batch{view, keys, values});
+  if (!batch->newest.empty()) put(kNewestEventTimeKey, batch->newest);
+  queue_.push_back(std::move(batch));
   queued_bytes_ += bytes;
   lock.unlock();
   changed_.notify_all();
@@ -92,8 +128,10 @@ Status OverlayOnlineStore::Read(const std::vector<ReadKey>& keys, std::vector<st
     if (!overlay_.empty()) {  // empty: the usual case between window ends
       for (size_t i = 0; i < keys.size(); ++i) {
         if (keys[i].key.empty()) continue;
-        auto entry = overlay_.find(OverlayKey(keys[i].view, keys[i].key));
-        if (entry != overlay_.end()) newer.emplace_back(i, entry->second);
+        auto view = overlay_.find(keys[i].view);
+        if (view == overlay_.end()) continue;
+        auto entry = view->second.find(keys[i].key);
+        if (entry != view->second.end()) newer.emplace_back(i, std::string(entry->second));
       }
     }
   }
@@ -113,25 +151,25 @@ Status OverlayOnlineStore::Sync() {
   return flushed;
 }
 
+void OverlayOnlineStore::Clear() {
+  std::lock_guard lock(mutex_);
+  overlay_.clear();
+  unwritten_.clear();
+}
+
 Status OverlayOnlineStore::CreateViews(const std::vector<std::string>& views) {
   return store_->CreateViews(views);
 }
 
 Status OverlayOnlineStore::DropViews(const std::vector<std::string>& views) {
   ARROW_RETURN_NOT_OK(Flush());
-  {
-    std::lock_guard lock(mutex_);
-    overlay_.clear();  // written through: the store drops them
-  }
+  Clear();  // written through: the store drops them
   return store_->DropViews(views);
 }
 
 Status OverlayOnlineStore::Teardown() {
   ARROW_RETURN_NOT_OK(Flush());
-  {
-    std::lock_guard lock(mutex_);
-    overlay_.clear();
-  }
+  Clear();
   return store_->Teardown();
 }
 

@@ -31,7 +31,10 @@ class GatedStore final : public OnlineStore {
   Result<WriteResult> Write(const std::string& view, const ByteRows& keys,
                             const ByteRows& values) override {
     std::unique_lock lock(mutex);
-    opened.wait(lock, [&] { return open; });
+    opened.wait(lock, [&] { return open || allowed > 0; });
+    if (!open) --allowed;
+    ++writes;
+    opened.notify_all();
     if (fail) return Status::IOError("disk full");
     for (size_t i = 0; i < keys.size(); ++i) {
       std::string& stored = rows[view + "/" + std::string(keys[i])];
@@ -60,6 +63,18 @@ class GatedStore final : public OnlineStore {
               const std::function<void(std::string_view, std::string_view)>&) override {
     return Status::OK();
   }
+  // Lets `n` more writes through.
+  void Allow(int n) {
+    {
+      std::lock_guard lock(mutex);
+      allowed += n;
+    }
+    opened.notify_all();
+  }
+  void WaitForWrites(int n) {
+    std::unique_lock lock(mutex);
+    opened.wait(lock, [&] { return writes >= n; });
+  }
   void Open() {
     {
       std::lock_guard lock(mutex);
@@ -71,6 +86,8 @@ class GatedStore final : public OnlineStore {
   std::mutex mutex;
   std::condition_variable opened;
   bool open = false;
+  int allowed = 0;
+  int writes = 0;
   bool fail = false;
   std::function<void()> after_read;  // runs once, after the next read has looked
   std::map<std::string, std::string> rows;
@@ -124,6 +141,40 @@ TEST(OverlayOnlineStoreTest, RowsAreReadableBeforeTheStoreHasThemAndSyncWaitsFor
   EXPECT_EQ(ReadOne(overlay, "\x01k2"),
             "\x01"
             "c");
+}
+
+TEST(OverlayOnlineStoreTest, AnOlderBatchWrittenThroughLeavesTheNewerRowsInTheOverlay) {
+  auto owned = std::make_unique<GatedStore>();
+  GatedStore* gated = owned.get();
+  OverlayOnlineStore overlay(std::move(owned));
+  ASSERT_TRUE(overlay.WriteNewer("v", Rows({"k1", "k2"}), Rows({"b", "a"})).ok());
+  ASSERT_TRUE(overlay.WriteNewer("v", Rows({"k1", "k2"}), Rows({"a", "c"})).ok());
+  gated->Allow(1);  // the first batch only; its memory is freed once it is through
+  gated->WaitForWrites(1);
+  EXPECT_EQ(ReadOne(*gated, "k2"), "a");
+  EXPECT_EQ(ReadOne(overlay, "k1"), "b");  // the store's now
+  EXPECT_EQ(ReadOne(overlay, "k2"), "c");  // still the overlay's, from the second batch
+  gated->Open();
+  ASSERT_TRUE(overlay.Sync().ok());
+  EXPECT_EQ(ReadOne(*gated, "k1"), "b");
+  EXPECT_EQ(ReadOne(*gated, "k2"), "c");
+}
+
+TEST(OverlayOnlineStoreTest, AWindowEndOfManyKeysGoesThroughInChunks) {
+  auto owned = std::make_unique<GatedStore>();
+  GatedStore* gated = owned.get();
+  gated->Open();
+  OverlayOnlineStore overlay(std::move(owned));
+  std::vector<std::string> keys, values;
+  for (int i = 0; i < 2500; ++i) {
+    keys.push_back("k" + std::to_string(i));
+    values.push_back("v" + std::to_string(i));
+  }
+  ASSERT_TRUE(overlay.WriteNewer("v", Rows(keys), Rows(values)).ok());
+  ASSERT_TRUE(overlay.Sync().ok());
+  EXPECT_EQ(gated->writes, 3);  // 1,000 rows at a time: a push waits for one chunk at most
+  EXPECT_EQ(gated->rows.size(), 2500u);
+  EXPECT_EQ(ReadOne(*gated, "k2499"), "v2499");
 }
 
 TEST(OverlayOnlineStoreTest, AFailedWriteThroughIsReturnedBySyncAndTheRowsStayReadable) {

@@ -15,6 +15,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,25 +50,39 @@ class OverlayOnlineStore final : public OnlineStore {
   static constexpr size_t kMaxQueuedBytes = size_t{256} << 20;
 
  private:
+  // A WriteNewer's rows. The overlay's entries point into the batch that holds their value, which
+  // lives until it is written through (or, when that failed, as long as the overlay).
   struct Batch {
     std::string view;
     ByteRows keys;
     ByteRows values;
+    std::string newest;  // NewestEventTimeValue(values)
+    bool Holds(std::string_view value) const {
+      return (value.data() >= values.data.data() &&
+              value.data() < values.data.data() + values.data.size()) ||
+             value.data() == newest.data();
+    }
   };
+  // One view's overlay: key -> (key, value) as views into the batch holding the value.
+  using ViewOverlay = std::unordered_map<std::string_view, std::string_view>;
+
   // Waits until everything queued is in the store; the first write-through error since.
   Status Flush();
   void Run();
-  static std::string OverlayKey(std::string_view view, std::string_view key);
+  // Takes entries of a batch written through out of the overlay (under mutex_).
+  void WrittenThrough(const Batch& batch);
+  void Clear();
 
   std::unique_ptr<OnlineStore> store_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<Batch> queue_;
+  std::deque<std::shared_ptr<const Batch>> queue_;
   size_t queued_bytes_ = 0;
   bool writing_ = false;  // the writer holds a batch taken off the queue
   bool stop_ = false;
   Status error_;
-  std::unordered_map<std::string, std::string> overlay_;  // view '\0' key -> value
+  std::map<std::string, ViewOverlay, std::less<>> overlay_;
+  std::vector<std::shared_ptr<const Batch>> unwritten_;  // failed write-throughs, still read
   std::thread writer_;
 };
 
