@@ -277,7 +277,9 @@ class FeatureStore:
                             entity_rows: Any, full_feature_names: bool = False) -> OnlineResponse:
         """The latest values of ``features`` for ``entity_rows``: a list of dicts
         (``[{"driver_id": 1001}]``), a dict of lists, a DataFrame or an Arrow table."""
-        references, service = _features(features, "get_online_features")
+        # (The core checks the references: this runs on every call.)
+        references, service = (([], features.name) if isinstance(features, FeatureService)
+                               else (features, ""))
         # One C++ call; None when it could not answer and the registry has views of a Python
         # function (a read naming one): those run here, around a C++ read of the rest.
         if isinstance(entity_rows, list):

@@ -68,6 +68,30 @@ auto Released(Work&& work) {
   return work();  // destroyed after the return value is made: the GIL is back before it is used
 }
 
+// get_online_features' `features` when it is not a FeatureService: a list or tuple of
+// "view:feature" strings.
+Result<std::vector<std::string>> References(nb::handle features) {
+  const bool sequence = PyList_Check(features.ptr()) || PyTuple_Check(features.ptr());
+  std::vector<std::string> references;
+  if (sequence) {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(features.ptr());
+    PyObject** items = PySequence_Fast_ITEMS(features.ptr());
+    references.reserve(static_cast<size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      Py_ssize_t size = 0;
+      const char* data =
+          PyUnicode_Check(items[i]) ? PyUnicode_AsUTF8AndSize(items[i], &size) : nullptr;
+      if (data == nullptr) break;
+      references.emplace_back(data, static_cast<size_t>(size));
+    }
+    if (references.size() == static_cast<size_t>(n)) return references;
+  }
+  PyErr_Clear();
+  return Status::Invalid(
+      "get_online_features: features must be a list of 'view:feature' strings or a "
+      "FeatureService");
+}
+
 // Entity rows given as Python dicts ([{"driver_id": 1001}, ...]) as Arrow columns: one builder
 // per key of the first row, typed by its first non-None value (int, str or bytes).
 Result<std::shared_ptr<arrow::RecordBatch>> EntityRowsToArrow(nb::list rows) {
@@ -422,21 +446,21 @@ class PyStore {
     return TableToCapsule(ValueOrRaise(Released([&] { return store_->QueryEntityRows(query); })));
   }
 
-  std::optional<PyOnlineResult> Online(nb::handle entities,
-                                       const std::vector<std::string>& features,
+  std::optional<PyOnlineResult> Online(nb::handle entities, nb::handle features,
                                        const std::string& service, bool full_feature_names,
                                        bool none_if_udf_views) {
+    auto references = ValueOrRaise(References(features));
     auto table = ValueOrRaise(TableFromPython(entities, "entity_rows"));
     auto batch = ValueOrRaise(table->CombineChunksToBatch());
-    return Read(std::move(batch), features, service, full_feature_names, none_if_udf_views);
+    return Read(std::move(batch), references, service, full_feature_names, none_if_udf_views);
   }
 
-  std::optional<PyOnlineResult> OnlineRows(nb::list entity_rows,
-                                           const std::vector<std::string>& features,
+  std::optional<PyOnlineResult> OnlineRows(nb::list entity_rows, nb::handle features,
                                            const std::string& service, bool full_feature_names,
                                            bool none_if_udf_views) {
-    return Read(ValueOrRaise(EntityRowsToArrow(entity_rows)), features, service, full_feature_names,
-                none_if_udf_views);
+    auto references = ValueOrRaise(References(features));
+    return Read(ValueOrRaise(EntityRowsToArrow(entity_rows)), references, service,
+                full_feature_names, none_if_udf_views);
   }
 
   // The read. When it fails, `none_if_udf_views` is set and the registry has views of a Python

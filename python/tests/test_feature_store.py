@@ -183,6 +183,8 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(store, driver_repo):
         store.get_online_features(FEATURES, [])
     with pytest.raises(headwater.InvalidInputError, match="features must be a list"):
         store.get_online_features("driver_hourly_stats:conv_rate", [{"driver_id": 1}])
+    with pytest.raises(headwater.InvalidInputError, match="features must be a list"):
+        store.get_online_features(["driver_hourly_stats:conv_rate", 7], [{"driver_id": 1}])
     with pytest.raises(headwater.InvalidInputError, match="an entity query is Flink SQL, run on "
                        "batch_engine's cluster, and feature_store.yaml names none"):
         store.get_historical_features("SELECT 1", FEATURES)

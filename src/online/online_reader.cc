@@ -493,6 +493,10 @@ void OnlineFeatures::Visit(size_t feature, int64_t row, ValueVisitor* visitor) c
 
 Status OnlineFeatures::EvaluateOnDemand(const std::vector<const OnlineCatalog::View*>& views,
                                         const EntityRows& entities) {
+  if (std::none_of(features_.begin(), features_.end(),
+                   [](const auto& feature) { return feature.on_demand != nullptr; })) {
+    return Status::OK();
+  }
   computed_.resize(features_.size());
   times_of_.assign(features_.size(), 0);
   const auto rows = static_cast<size_t>(num_rows_);

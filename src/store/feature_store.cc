@@ -479,8 +479,18 @@ Result<std::vector<online::OnlineCatalog::Feature>> FeatureStore::Resolve(
 }
 
 Result<OnlineSelection> FeatureStore::SelectOnline(const FeatureSelection& features) {
+  ARROW_ASSIGN_OR_RAISE(auto snapshot, Applied());
+  // A model asks for the same features call after call: the last selection resolved on this
+  // thread is reused while the registry snapshot is the same one (it holds that snapshot, so
+  // its address cannot be another's).
+  thread_local FeatureSelection last_features;
+  thread_local OnlineSelection last;
+  if (last.snapshot == snapshot && last_features.service == features.service &&
+      last_features.references == features.references) {
+    return last;
+  }
   OnlineSelection selection;
-  ARROW_ASSIGN_OR_RAISE(selection.snapshot, Applied());
+  selection.snapshot = std::move(snapshot);
   ARROW_ASSIGN_OR_RAISE(selection.features, Resolve(*selection.snapshot, features));
   std::vector<const online::OnlineCatalog::View*> keyed;
   auto add_keys = [&](const online::OnlineCatalog::View& view) {
@@ -509,6 +519,8 @@ Result<OnlineSelection> FeatureStore::SelectOnline(const FeatureSelection& featu
       selection.column_types.emplace(field, FeatureType{kKinds[static_cast<int>(type)], false});
     }
   }
+  last_features = features;
+  last = selection;
   return selection;
 }
 

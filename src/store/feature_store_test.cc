@@ -81,6 +81,27 @@ TEST_F(DriverRepositoryTest, MaterializedValuesAreReadOnlineWithFeastsStatuses) 
   EXPECT_EQ(OnlineValues(*store, {1003}, kConvRate), (std::vector<std::string>{"OUTSIDE_MAX_AGE"}));
 }
 
+TEST_F(DriverRepositoryTest, ASelectionIsResolvedAgainstTheRegistryOfTheRead) {
+  auto store = OpenStore();
+  ApplyDefinitions(*store);
+  const FeatureSelection trips{{"driver_stats:trips"}, ""};
+  auto before = store->SelectOnline(trips);
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  EXPECT_EQ(before->features.at(0).index, 1u);
+  ASSERT_TRUE(store->SelectOnline(trips).ok());  // the same selection again: reused
+  // The view loses conv_rate: the same references now resolve to trips' new position, and
+  // conv_rate is unknown.
+  auto next = registry::LoadDefinitions(store->config()).ValueOrDie();
+  auto& features = next.feature_views.at(0).features;
+  features.erase(features.begin());
+  ASSERT_TRUE(store->Apply(std::move(next)).ok());
+  auto after = store->SelectOnline(trips);
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  EXPECT_EQ(after->features.at(0).index, 0u);
+  EXPECT_NE(after->snapshot, before->snapshot);
+  EXPECT_FALSE(store->SelectOnline(kConvRate).ok());
+}
+
 TEST_F(DriverRepositoryTest, TheTimeBoundsOfMaterializeAreOneRule) {
   auto store = OpenStore();
   ApplyDefinitions(*store);
