@@ -140,13 +140,40 @@ def test_huge_arrays_wrong_paths_and_methods(server):
 def test_bodies_over_the_limit_get_413(repo):
     small = Server(repo, "--max-body-bytes", "2000")
     try:
-        status, _ = small.post("/get-online-features", {"features": ["stats:rate"],
-                                                        "entities": {"driver_id": list(range(1000))}})
-        assert status == 413
+        for _ in range(3):
+            status, _ = small.post("/get-online-features", {
+                "features": ["stats:rate"], "entities": {"driver_id": list(range(1000))}})
+            assert status == 413
         assert small.post("/get-online-features", {"features": ["stats:rate"],
                                                    "entities": {"driver_id": [1]}})[0] == 200
     finally:
         small.stop()
+    # One line for the cause, not one per request.
+    refused = [line for line in small.process.stderr.read().splitlines()
+               if line.startswith("refused ")]
+    assert len(refused) == 1, refused
+    assert refused[0].startswith("refused 413 Request Entity Too Large: POST /get-online-features"
+                                 " from 127.0.0.1"), refused
+
+
+def test_refusals_are_logged_one_line_per_cause(repo):
+    server = Server(repo)
+    try:
+        for _ in range(5):
+            assert server.post("/get-online-features", raw=b"{not json")[0] == 400
+            assert server.post("/get-online-features", {"features": ["nope:x"],
+                                                        "entities": {"driver_id": [1]}})[0] == 404
+        assert server.post("/push", {"push_source_name": "stats_push", "df": {}})[0] in (400, 404)
+    finally:
+        server.stop()
+    refused = [line for line in server.process.stderr.read().splitlines()
+               if line.startswith("refused ")]
+    causes = [line.split(":")[0] for line in refused]
+    assert len(causes) == len(set(causes)), refused  # no cause twice within the minute
+    assert any(line.startswith("refused 400 invalid request: POST /get-online-features")
+               for line in refused), refused
+    assert any(line.startswith("refused 404 not found: POST /get-online-features")
+               and "nope" in line for line in refused), refused
 
 
 def test_stalled_clients_are_dropped_without_blocking_others(repo):

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
-#include <thread>
 
 #include "commands.h"
 #include "headwater/core/clock.h"
@@ -23,11 +22,6 @@ void RequestStop(int) { stop_requested.store(true); }
 
 Status RunServe(const GlobalOptions& global, server::ServerOptions options, bool announce_ui) {
   ARROW_ASSIGN_OR_RAISE(auto config, registry::LoadRepoConfig(global.repo));
-  if (options.workers == 0 && config.online_store.type == "redis") {
-    // A worker waits for Redis on every read; two per core keep the cores busy meanwhile
-    // (100-entity reads: 4.3k req/s with one per core, 6.7k with two, on 2 cores).
-    options.workers = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
   ARROW_ASSIGN_OR_RAISE(auto service, server::FeatureService::Make(config, SystemClock::Instance(),
                                                                    options.error_body));
   if (!config.auth.enabled && options.host.rfind("127.", 0) != 0) {

@@ -13,12 +13,18 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 #include <vector>
+
+#include "headwater/core/text.h"
 
 namespace headwater::server {
 namespace {
@@ -80,9 +86,72 @@ bool HasConflictingContentLength(h2o_req_t* req) {
   return lengths && encoded;
 }
 
+// Refused requests (answers of 400 and above) go to stderr, one line per cause — the status and
+// its error name — at most once a minute, with how many more there were since its last line: an
+// operator sees every kind of refusal, and a flood of bad requests cannot flood the log (or block
+// a server whose stderr nobody reads). Tokens and bodies are never written.
+class RefusalLog {
+ public:
+  void Record(int status, std::string_view cause, h2o_req_t* req, std::string_view detail) {
+    const auto now = std::chrono::steady_clock::now();
+    int64_t more = 0;
+    {
+      std::lock_guard lock(mutex_);
+      Cause& seen = causes_[std::to_string(status) + " " + std::string(cause)];
+      if (seen.logged && now - seen.last < std::chrono::minutes(1)) {
+        ++seen.suppressed;
+        return;
+      }
+      more = std::exchange(seen.suppressed, 0);
+      seen.logged = true;
+      seen.last = now;
+    }
+    char peer[INET6_ADDRSTRLEN] = "?";
+    sockaddr_storage address{};
+    if (req->conn->callbacks->get_peername != nullptr &&
+        req->conn->callbacks->get_peername(req->conn, reinterpret_cast<sockaddr*>(&address)) > 0) {
+      const void* host =
+          address.ss_family == AF_INET6
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr)
+              : &reinterpret_cast<sockaddr_in*>(&address)->sin_addr;
+      inet_ntop(address.ss_family, host, peer, sizeof peer);
+    }
+    const std::string_view path(req->path.base, std::min<size_t>(req->path.len, 200));
+    std::string line = "refused " + std::to_string(status) + " " + std::string(cause) + ": " +
+                       std::string(req->method.base, std::min<size_t>(req->method.len, 16)) + " " +
+                       std::string(path) + " from " + peer;
+    if (!detail.empty()) line += " (" + std::string(detail.substr(0, 300)) + ")";
+    if (more > 0) line += "; " + std::to_string(more) + " more of this cause in the last minute";
+    std::fprintf(stderr, "%s\n", PrintableText(line).c_str());
+  }
+
+ private:
+  struct Cause {
+    bool logged = false;
+    std::chrono::steady_clock::time_point last;
+    int64_t suppressed = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Cause> causes_;  // a few dozen at most: statuses × error names
+};
+
+RefusalLog& Refusals() {
+  static RefusalLog log;
+  return log;
+}
+
+// The service's answers are logged by OnRequest, with their error; h2o's own refusals (a body
+// over the limit, a malformed request, a timed-out body) by this logger, with h2o's reason.
+constexpr const char* kServiceReason = "Error";
+
+void LogRefusal(h2o_logger_t*, h2o_req_t* req) {
+  if (req->res.status < 400 || req->res.reason == kServiceReason) return;
+  Refusals().Record(req->res.status, req->res.reason != nullptr ? req->res.reason : "", req, "");
+}
+
 void Respond(h2o_req_t* req, int status, std::string_view content_type, std::string_view body) {
   req->res.status = status;
-  req->res.reason = status < 400 ? "OK" : "Error";
+  req->res.reason = status < 400 ? "OK" : kServiceReason;
   h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
                  content_type.data(), content_type.size());
   // The pool outlives the send; copy the body into it.
@@ -95,6 +164,7 @@ void Respond(h2o_req_t* req, int status, std::string_view content_type, std::str
 int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
   auto* handler = reinterpret_cast<ServiceHandler*>(self);
   if (HasConflictingContentLength(req)) {
+    Refusals().Record(400, "bad request", req, "conflicting Content-Length headers");
     Respond(req, 400, "application/json",
             R"({"error":"bad request","detail":"conflicting Content-Length headers"})");
     return 0;
@@ -116,6 +186,10 @@ int OnRequest(h2o_handler_t* self, h2o_req_t* req) {
     request.has_idempotency_key = true;
   }
   HttpResponse response = handler->service->Handle(request);
+  if (response.status >= 400) {
+    Refusals().Record(response.status, response.error.empty() ? "error" : response.error, req,
+                      response.error_detail);
+  }
   if (response.ui_asset) {
     // Only this server's scripts run in the page; styles set by scripts (the charts) are allowed.
     static constexpr std::string_view kPolicy =
@@ -199,9 +273,7 @@ Result<SSL_CTX*> MakeTlsContext(const ServerOptions& options) {
 
 Status Serve(FeatureService* service, const ServerOptions& options, const std::atomic<bool>& stop,
              const std::function<void()>& on_listening) {
-  const int workers = options.workers > 0
-                          ? options.workers
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int workers = options.workers > 0 ? options.workers : service->default_workers();
   if ((options.cert.empty()) != (options.key.empty())) {
     return Status::Invalid("--cert and --key go together");
   }
@@ -233,6 +305,10 @@ Status Serve(FeatureService* service, const ServerOptions& options, const std::a
       reinterpret_cast<ServiceHandler*>(h2o_create_handler(path, sizeof(ServiceHandler)));
   handler->base.on_req = OnRequest;
   handler->service = service;
+  // h2o answers some requests before any path is chosen, under the host's fallback path.
+  for (h2o_pathconf_t* conf : {path, &host->fallback_path}) {
+    h2o_create_logger(conf, sizeof(h2o_logger_t))->log_access = LogRefusal;
+  }
 
   // Bind every worker's socket before starting, so an error (port in use) returns at once.
   std::vector<int> sockets;

@@ -68,6 +68,9 @@ struct HttpResponse {
   /// A web UI asset: the transport adds the page's security headers (a Content-Security-Policy
   /// allowing only this server's scripts, nosniff, no framing).
   bool ui_asset = false;
+  /// For a refusal (status 400 and above): its error name and detail, which the transport logs.
+  std::string_view error;
+  std::string error_detail;
 };
 
 class Metrics;
@@ -97,6 +100,10 @@ class FeatureService {
   Result<bool> RefreshRegistry() { return store_->Refresh(); }
 
   int64_t registry_version() const;
+
+  /// The worker threads to serve with when none is asked for: one per core, two on Redis, where
+  /// a worker waits on the network for every read.
+  int default_workers() const;
 
   /// Adds a sample of the counters to the last hour kept for `GET /api/metrics`; the transport
   /// calls it once a second.
