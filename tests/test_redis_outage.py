@@ -1,15 +1,19 @@
-"""A Redis online store killed (SIGKILL) and restarted under a running server: clear 503s with the
-cause while it is down, /health failing with a detail, the server reconnecting by itself, the
-incremental marker never ahead of the data, nothing lost once a materialization is rerun."""
+"""A Redis online store killed (SIGKILL) and restarted under a running server, between
+materializations and inside one: clear 503s with the cause while it is down, /health failing
+with a detail, the server reconnecting by itself, the incremental marker never ahead of the
+data, nothing lost once a materialization is rerun."""
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from test_online import HOUR, NOW, iso, write_repo
+from test_online import HOUR, NOW, US, iso, write_repo
 from test_server import Server, free_port
 
 READ = {"features": ["stats:trips", "stats:rate"], "entities": {"driver_id": [1, 3]}}
@@ -41,6 +45,11 @@ class DurableRedis:
         done = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True,
                               text=True)
         return done.stdout.strip() == "PONG"
+
+    def keys(self):
+        done = subprocess.run(["redis-cli", "-p", str(self.port), "dbsize"], capture_output=True,
+                              text=True)
+        return int(done.stdout.strip() or 0)
 
     def kill(self):
         os.kill(int((self.directory / "redis.pid").read_text()), signal.SIGKILL)
@@ -114,6 +123,66 @@ def test_redis_killed_and_restarted_under_serving_and_materialize(tmp_path, cli,
                                                  "end_ts": iso(NOW - 3 * HOUR)})[0] == 200
             assert server.post("/materialize-incremental", {"end_ts": iso(NOW)})[0] == 200
             assert server.post("/get-online-features", READ)[1]["results"] == final["results"]
+        finally:
+            server.stop()
+    finally:
+        subprocess.run(["redis-cli", "-p", str(calm.port), "shutdown", "nosave"],
+                       capture_output=True)
+
+
+def write_many_drivers(repo, drivers):
+    """Replaces the repository's stats with one row an hour over the last 3 hours for each of
+    `drivers` drivers: a materialization long enough to be interrupted."""
+    ids = pa.array(list(range(drivers)) * 3, pa.int64())
+    times = pa.array([NOW - h * HOUR for h in (3, 2, 1) for _ in range(drivers)], US)
+    rates = pa.array([float(i % 997) / 7 for i in range(3 * drivers)], pa.float32())
+    table = pa.table({"driver_id": ids, "ts": times, "created": times, "rate": rates,
+                      "trips": pa.array(range(3 * drivers), pa.int64()),
+                      "tags": pa.array([[]] * (3 * drivers), pa.list_(pa.string())),
+                      "note": pa.array(["n"] * (3 * drivers), pa.string())})
+    pq.write_table(table, repo / "data" / "stats.parquet")
+
+
+def test_redis_killed_inside_a_materialization(tmp_path, cli, redis):
+    drivers = 100_000  # the most one read may ask for
+    repo = tmp_path / "repo"
+    write_repo(repo, "redis", redis.port)
+    write_many_drivers(repo, drivers)
+    cli("-c", repo, "apply")
+    server = Server(repo)
+    try:
+        answer = {}
+        run = threading.Thread(target=lambda: answer.update(
+            result=server.post("/materialize-incremental", {"end_ts": iso(NOW)})))
+        run.start()
+        # Kill Redis once it holds some of the keys and not yet all of them.
+        while redis.keys() == 0:
+            time.sleep(0.005)
+        redis.kill()
+        run.join(timeout=120)
+        status, error = answer["result"]
+        assert status == 503 and f"127.0.0.1:{redis.port}" in error["detail"], (status, error)
+        assert freshness(server) is None  # no marker for a run that did not finish
+        redis.start()
+        assert 0 < redis.keys() < drivers, "the kill did not land inside the materialization"
+        assert server.post("/materialize-incremental", {"end_ts": iso(NOW)})[0] == 200
+        assert freshness(server) is not None
+        every = {"features": ["stats:rate", "stats:trips"],
+                 "entities": {"driver_id": list(range(drivers))}}
+        status, final = server.post("/get-online-features", every)
+        assert status == 200
+    finally:
+        server.stop()
+    calm = DurableRedis(tmp_path / "calm_redis")
+    try:
+        clean = tmp_path / "clean"
+        write_repo(clean, "redis", calm.port)
+        write_many_drivers(clean, drivers)
+        cli("-c", clean, "apply")
+        server = Server(clean)
+        try:
+            assert server.post("/materialize-incremental", {"end_ts": iso(NOW)})[0] == 200
+            assert server.post("/get-online-features", every)[1]["results"] == final["results"]
         finally:
             server.stop()
     finally:
