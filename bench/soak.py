@@ -100,6 +100,8 @@ def main():
     parser.add_argument("--messages", type=float, default=20000, help="Kafka messages per second")
     parser.add_argument("--reads", type=float, default=400, help="online reads per second")
     parser.add_argument("--build", type=Path, default=ROOT / "build")
+    parser.add_argument("--wrap", default="", help="a command to run the server under, e.g. "
+                        "heaptrack (its report is kept where it says)")
     args = parser.parse_args()
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -135,7 +137,8 @@ def main():
         headwater = args.build / "headwater"
         subprocess.run([headwater, "-c", repo, "apply"], check=True, capture_output=True)
         port = free_port()
-        server = subprocess.Popen([headwater, "-c", repo, "serve", "--port", str(port)],
+        server = subprocess.Popen([*args.wrap.split(), headwater, "-c", repo, "serve",
+                                   "--port", str(port)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(200):
             try:
