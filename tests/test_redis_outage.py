@@ -51,6 +51,10 @@ class DurableRedis:
                               text=True)
         return int(done.stdout.strip() or 0)
 
+    def shutdown(self):
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"],
+                       capture_output=True)
+
     def kill(self):
         os.kill(int((self.directory / "redis.pid").read_text()), signal.SIGKILL)
         for _ in range(200):
@@ -71,7 +75,27 @@ def freshness(server):
 def redis(tmp_path):
     redis = DurableRedis(tmp_path / "redis")
     yield redis
-    subprocess.run(["redis-cli", "-p", str(redis.port), "shutdown", "nosave"], capture_output=True)
+    redis.shutdown()
+
+
+def calm_results(tmp_path, cli, materializations, read, prepare=lambda repo: None):
+    """What `read` answers after `materializations` ((path, body) pairs) on a repository whose
+    Redis never goes down: what a run through an outage must end equal to."""
+    calm = DurableRedis(tmp_path / "calm_redis")
+    try:
+        clean = tmp_path / "clean"
+        write_repo(clean, "redis", calm.port)
+        prepare(clean)
+        cli("-c", clean, "apply")
+        server = Server(clean)
+        try:
+            for path, body in materializations:
+                assert server.post(path, body)[0] == 200
+            return server.post("/get-online-features", read)[1]["results"]
+        finally:
+            server.stop()
+    finally:
+        calm.shutdown()
 
 
 def test_redis_killed_and_restarted_under_serving_and_materialize(tmp_path, cli, redis):
@@ -112,22 +136,9 @@ def test_redis_killed_and_restarted_under_serving_and_materialize(tmp_path, cli,
     finally:
         server.stop()
     # The same materializations against a Redis that never went down give the same values.
-    calm = DurableRedis(tmp_path / "calm_redis")
-    try:
-        clean = tmp_path / "clean"
-        write_repo(clean, "redis", calm.port)
-        cli("-c", clean, "apply")
-        server = Server(clean)
-        try:
-            assert server.post("/materialize", {"start_ts": iso(NOW - 60 * HOUR),
-                                                 "end_ts": iso(NOW - 3 * HOUR)})[0] == 200
-            assert server.post("/materialize-incremental", {"end_ts": iso(NOW)})[0] == 200
-            assert server.post("/get-online-features", READ)[1]["results"] == final["results"]
-        finally:
-            server.stop()
-    finally:
-        subprocess.run(["redis-cli", "-p", str(calm.port), "shutdown", "nosave"],
-                       capture_output=True)
+    assert calm_results(tmp_path, cli, [
+        ("/materialize", {"start_ts": iso(NOW - 60 * HOUR), "end_ts": iso(NOW - 3 * HOUR)}),
+        ("/materialize-incremental", {"end_ts": iso(NOW)})], READ) == final["results"]
 
 
 def write_many_drivers(repo, drivers):
@@ -173,18 +184,5 @@ def test_redis_killed_inside_a_materialization(tmp_path, cli, redis):
         assert status == 200
     finally:
         server.stop()
-    calm = DurableRedis(tmp_path / "calm_redis")
-    try:
-        clean = tmp_path / "clean"
-        write_repo(clean, "redis", calm.port)
-        write_many_drivers(clean, drivers)
-        cli("-c", clean, "apply")
-        server = Server(clean)
-        try:
-            assert server.post("/materialize-incremental", {"end_ts": iso(NOW)})[0] == 200
-            assert server.post("/get-online-features", every)[1]["results"] == final["results"]
-        finally:
-            server.stop()
-    finally:
-        subprocess.run(["redis-cli", "-p", str(calm.port), "shutdown", "nosave"],
-                       capture_output=True)
+    assert calm_results(tmp_path, cli, [("/materialize-incremental", {"end_ts": iso(NOW)})],
+                        every, lambda clean: write_many_drivers(clean, drivers)) == final["results"]
