@@ -94,16 +94,17 @@ FeatureService::FeatureService(std::unique_ptr<store::FeatureStore> store, Error
 
 HttpResponse FeatureService::Error(int status, std::string_view error, std::string_view detail,
                                    std::optional<Missing> missing) const {
+  HttpResponse response{status, ""};
+  response.error = error;
+  response.error_detail = PrintableText(detail);  // messages quote input
   JsonWriter writer;
   if (error_body_ == ErrorBody::kFeast) {
     writer.String(FeastErrorDetail(status, missing, detail));  // a JSON string, as Feast's server
   } else {
     writer.BeginObject().Key("error").String(error);
-    writer.Key("detail").String(PrintableText(detail)).EndObject();  // messages quote input
+    writer.Key("detail").String(response.error_detail).EndObject();
   }
-  HttpResponse response{status, writer.Take()};
-  response.error = error;
-  response.error_detail = PrintableText(detail);
+  response.body = writer.Take();
   return response;
 }
 
