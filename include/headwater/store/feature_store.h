@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -292,7 +293,18 @@ class FeatureStore {
 
  private:
   struct State;
-  class OnlineUse;
+  // The online store with the shared lock that keeps it from being replaced meanwhile.
+  class OnlineUse {
+   public:
+    OnlineUse(std::shared_lock<std::shared_mutex> lock, online::OnlineStore* store)
+        : lock_(std::move(lock)), store_(store) {}
+    online::OnlineStore* operator->() const { return store_; }
+    online::OnlineStore* get() const { return store_; }
+
+   private:
+    std::shared_lock<std::shared_mutex> lock_;
+    online::OnlineStore* store_;
+  };
   class ClaimedKey;
   FeatureStore(registry::RepoConfig config, OpenOptions options);
   // Claims an idempotency key for a request (`what` and its rows) until the result goes; an
