@@ -6,6 +6,9 @@ the first slice (warm-up) growing at most 5 %.
     .venv/bin/python bench/soak.py --minutes 30      # make chaos
     .venv/bin/python bench/soak.py --minutes 3 --slice 1
 
+The online store's bounded buffers (memtables, block cache, row cache) are 4 MiB each
+(--memory-mb), so they are full within minutes: at their defaults (64, 256 and 256 MiB) they
+fill for hours at these rates, which is growth up to a bound, not a leak, but would hide one.
 Rates are fixed (defaults: 100 pushes/s of 20 events, 20,000 Kafka messages/s, 400 reads/s);
 the Python clients and the broker share the machine with the server, as in bench/stream.py.
 """
@@ -64,6 +67,19 @@ def rss_mib(pid):
     return 0.0
 
 
+def rss_by_mapping(pid):
+    """RSS in KiB per kind of mapping: [heap], [stack], anonymous, or the mapped file's name."""
+    kinds, kind = {}, None
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            name = fields[5] if len(fields) > 5 else "anonymous"
+            kind = "[stack]" if name.startswith("[stack") else name
+        elif fields and fields[0] == "Rss:":
+            kinds[kind] = kinds.get(kind, 0) + int(fields[1])
+    return kinds
+
+
 def quantile(values, q):
     if not values:
         return float("nan")
@@ -99,6 +115,9 @@ def main():
     parser.add_argument("--pushes", type=float, default=100, help="pushes per second")
     parser.add_argument("--messages", type=float, default=20000, help="Kafka messages per second")
     parser.add_argument("--reads", type=float, default=400, help="online reads per second")
+    parser.add_argument("--memory-mb", type=int, default=4,
+                        help="the online store's memtable budget, block cache and row cache, each "
+                        "(online_store.memtable_mb, block_cache_mb, row_cache_mb)")
     parser.add_argument("--build", type=Path, default=ROOT / "build")
     parser.add_argument("--wrap", default="", help="a command to run the server under, e.g. "
                         "heaptrack (its report is kept where it says)")
@@ -126,7 +145,10 @@ def main():
         repo = work / "repo"
         for name in ("trades", "quotes"):
             (repo / "data" / name).mkdir(parents=True)
-        (repo / "feature_store.yaml").write_text("project: soak\nstream: {checkpoint_interval: 1s}\n")
+        (repo / "feature_store.yaml").write_text(
+            "project: soak\nstream: {checkpoint_interval: 1s}\n"
+            f"online_store: {{type: rocksdb, memtable_mb: {args.memory_mb}, "
+            f"block_cache_mb: {args.memory_mb}, row_cache_mb: {args.memory_mb}}}\n")
         (repo / "defs.yaml").write_text(DEFINITIONS.format(broker=broker, topic=topic))
         us = pa.timestamp("us", tz="UTC")
         old = datetime(2001, 1, 1, tzinfo=timezone.utc)
@@ -219,12 +241,16 @@ def main():
         for thread in threads:
             thread.start()
         rss = []
+        warm_mappings = end_mappings = None  # RSS per kind of mapping after warm-up, at the end
         deadline = start + args.minutes * 60
         while time.monotonic() < deadline:
             if server.poll() is not None:
                 errors.append(("server", server.returncode, server.stderr.read()[-500:]))
                 break
             rss.append((time.monotonic() - start, rss_mib(server.pid)))
+            end_mappings = rss_by_mapping(server.pid)
+            if warm_mappings is None and rss[-1][0] >= args.slice * 60:
+                warm_mappings = end_mappings
             time.sleep(min(10, max(0, deadline - time.monotonic())))
         stop.set()
         for thread in threads:
@@ -259,6 +285,12 @@ def main():
         print(f"RSS after warm-up: {warm[0] if warm else float('nan'):.0f} -> "
               f"{max(warm) if warm else float('nan'):.0f} MiB ({growth:+.1f} %); stream events {events}; "
               f"error responses {len(errors)}")
+        if warm_mappings:
+            change = {k: end_mappings.get(k, 0) - warm_mappings.get(k, 0)
+                      for k in set(end_mappings) | set(warm_mappings)}
+            grown = sorted(change.items(), key=lambda kv: -abs(kv[1]))[:5]
+            print("RSS change after warm-up by mapping: " +
+                  ", ".join(f"{Path(k).name or k} {v / 1024:+.1f} MiB" for k, v in grown))
         results = {"minutes": args.minutes, "rates": {"pushes": args.pushes, "messages": args.messages,
                                                       "reads": args.reads},
                    "slices": slices, "rss": rss, "rss_growth_percent": growth,

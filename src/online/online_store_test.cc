@@ -335,6 +335,56 @@ TEST(OnlineStoreOpenTest, UnreachableRedisIsAClearError) {
             std::string::npos);
 }
 
+TEST(RocksDbOnlineStoreTest, MemtablesStayWithinTheirBudget) {
+  // Stream views rewrite the same keys every slide: without a budget the memtables grow until
+  // each view's 64 MiB fills. With 1 MiB, rewriting 2,000 keys 40 times (~20 MiB of writes)
+  // flushes to table files; with the default budget nothing is flushed yet. Reads see the newest
+  // values either way.
+  auto table_files = [](const fs::path& dir) {
+    int count = 0;
+    for (const auto& entry : fs::directory_iterator(dir))
+      count += entry.path().extension() == ".sst";
+    return count;
+  };
+  for (const int64_t budget : {int64_t{1}, int64_t{64}}) {
+    registry::RepoConfig config;
+    config.repo_path = fs::temp_directory_path() /
+                       ("hw_memtable_" + std::to_string(budget) + "_" + std::to_string(::getpid()));
+    fs::remove_all(config.repo_path);
+    config.online_store.memtable_mb = budget;
+    auto store = OpenOnlineStore(config, OpenMode::kReadWrite);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    ASSERT_TRUE((*store)->CreateViews({"v", "w"}).ok());
+    for (int round = 1; round <= 40; ++round) {
+      ByteRows keys, values;
+      for (int k = 0; k < 2000; ++k) {
+        keys.data += "key" + std::to_string(k);
+        keys.FinishRow();
+        values.data += Value(round, 0, 'x') + std::string(200, static_cast<char>('a' + round % 26));
+        values.FinishRow();
+      }
+      ASSERT_TRUE((*store)->Write(round % 2 ? "v" : "w", keys, values).ok());
+    }
+    const fs::path dir = config.repo_path / config.online_store.path;
+    for (int wait = 0; wait < 100 && budget == 1 && table_files(dir) == 0; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // flushes run in the background
+    }
+    if (budget == 1) {
+      EXPECT_GT(table_files(dir), 0);
+    } else {
+      EXPECT_EQ(table_files(dir), 0);
+    }
+    std::vector<std::string> read;
+    std::vector<uint8_t> found;
+    ASSERT_TRUE((*store)->Read({{"v", "key7"}, {"w", "key1999"}}, &read, &found).ok());
+    EXPECT_EQ(found, (std::vector<uint8_t>{1, 1}));
+    EXPECT_EQ(read[0].substr(0, 17), Value(39, 0, 'x').substr(0, 17));
+    EXPECT_EQ(read[1].substr(0, 17), Value(40, 0, 'x').substr(0, 17));
+    store->reset();
+    fs::remove_all(config.repo_path);
+  }
+}
+
 TEST(OnlineStoreOpenTest, ReadingANeverWrittenRocksDbFindsNothing) {
   registry::RepoConfig config;
   config.repo_path = fs::temp_directory_path() / ("hw_online_empty_" + std::to_string(::getpid()));

@@ -87,8 +87,9 @@ Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, RepoConfig*
       "vector_enabled", "vector_len", "text_search_enabled", "enable_openai_compatible_store",
       "full_scan_for_deletion"};
   ARROW_RETURN_NOT_OK(reader.CheckKeys(
-      online, {"type", "path", "connection_string", "key_ttl_seconds", "redis_type", kFeastOnly[0],
-               kFeastOnly[1], kFeastOnly[2], kFeastOnly[3], kFeastOnly[4]}));
+      online, {"type", "path", "connection_string", "key_ttl_seconds", "redis_type", "memtable_mb",
+               "block_cache_mb", "row_cache_mb", kFeastOnly[0], kFeastOnly[1], kFeastOnly[2],
+               kFeastOnly[3], kFeastOnly[4]}));
   for (const char* name : kFeastOnly) {
     if (!online[name]) continue;
     config->ignored.push_back(reader.Location(online[name]).ToString() + ": online_store '" + name +
@@ -111,6 +112,19 @@ Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, RepoConfig*
   }
   if (store->key_ttl_seconds < 0) {
     return reader.Error(online["key_ttl_seconds"], "key_ttl_seconds must not be negative");
+  }
+  const std::pair<const char*, int64_t*> sizes[] = {{"memtable_mb", &store->memtable_mb},
+                                                    {"block_cache_mb", &store->block_cache_mb},
+                                                    {"row_cache_mb", &store->row_cache_mb}};
+  for (const auto& [key, value] : sizes) {
+    if (!online[key]) continue;
+    ARROW_RETURN_NOT_OK(reader.OptionalInt(online, key, value));
+    if (*value < 1 || *value > (int64_t{1} << 20)) {
+      return reader.Error(online[key], std::string(key) + " must be between 1 and 1048576");
+    }
+    if (store->type != "rocksdb") {
+      return reader.Error(online[key], std::string(key) + " is a setting of the rocksdb store");
+    }
   }
   return Status::OK();
 }

@@ -73,6 +73,28 @@ TEST(RepoConfigTest, BatchEngineErrorsNameTheKeyAndLine) {
   }
 }
 
+TEST(RepoConfigTest, MemoryBoundsOfTheRocksDbStore) {
+  auto config = Parse("project: p\nonline_store:\n  type: rocksdb\n  memtable_mb: 8\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->online_store.memtable_mb, 8);
+  EXPECT_EQ(Parse("project: p\n")->online_store.memtable_mb, 64);
+  EXPECT_EQ(Parse("project: p\nonline_store: {row_cache_mb: 16}\n")->online_store.row_cache_mb, 16);
+  const std::pair<std::string, std::string> cases[] = {
+      {"online_store:\n  memtable_mb: 0\n", "feature_store.yaml:3"},
+      {"online_store:\n  memtable_mb: 0\n", "memtable_mb must be between 1 and"},
+      {"online_store:\n  memtable_mb: lots\n", "memtable_mb"},
+      {"online_store:\n  type: redis\n  memtable_mb: 8\n", "a setting of the rocksdb store"},
+      {"online_store:\n  block_cache_mb: -1\n", "block_cache_mb must be between"},
+      {"online_store:\n  type: sqlite\n  row_cache_mb: 8\n", "row_cache_mb is a setting"},
+  };
+  for (const auto& [yaml, message] : cases) {
+    auto bad = Parse("project: p\n" + yaml);
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_NE(bad.status().message().find(message), std::string::npos)
+        << yaml << " -> " << bad.status().message();
+  }
+}
+
 TEST(RepoConfigTest, StreamEngineErrorsNameTheKeyAndLine) {
   struct Case {
     std::string yaml;

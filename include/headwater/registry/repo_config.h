@@ -29,6 +29,11 @@ struct OnlineStoreConfig {
   std::string redis_type = "redis";
   /// Redis key expiry in seconds; 0 keeps keys forever. Default 0.
   int64_t key_ttl_seconds = 0;
+  /// RocksDB, in MiB: the memory all views' memtables may hold before the largest is flushed
+  /// (default 64), the block cache (default 256) and the server's row cache (default 256).
+  int64_t memtable_mb = 64;
+  int64_t block_cache_mb = 256;
+  int64_t row_cache_mb = 256;
 };
 
 /// The offline store settings (`offline_store:`). Only `type: file` (Parquet) exists.
