@@ -35,10 +35,8 @@ Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const registry::RepoConfig&
                           SqliteOnlineStore::Open(config.Resolve(settings.path).string(), mode));
     return std::unique_ptr<OnlineStore>(std::move(store));
   }
-  const RocksDbMemory memory{settings.memtable_mb << 20, settings.block_cache_mb << 20,
-                             settings.row_cache_mb << 20};
   ARROW_ASSIGN_OR_RAISE(auto store, RocksDbOnlineStore::Open(config.Resolve(settings.path).string(),
-                                                             mode, cache_rows, memory));
+                                                             mode, cache_rows, settings));
   return std::unique_ptr<OnlineStore>(std::move(store));
 }
 

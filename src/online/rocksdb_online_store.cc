@@ -91,9 +91,9 @@ Status AddNewestEventTime(rocksdb::ColumnFamilyHandle* handle, const ByteRows& v
 
 }  // namespace
 
-Result<std::unique_ptr<RocksDbOnlineStore>> RocksDbOnlineStore::Open(const std::string& path,
-                                                                     OpenMode mode, bool cache_rows,
-                                                                     const RocksDbMemory& memory) {
+Result<std::unique_ptr<RocksDbOnlineStore>> RocksDbOnlineStore::Open(
+    const std::string& path, OpenMode mode, bool cache_rows,
+    const registry::OnlineStoreConfig& settings) {
   std::unique_ptr<RocksDbOnlineStore> store(new RocksDbOnlineStore());
   store->path_ = path;
   store->mode_ = mode;
@@ -106,14 +106,14 @@ Result<std::unique_ptr<RocksDbOnlineStore>> RocksDbOnlineStore::Open(const std::
   // view may hold two of 64 MiB. Stream views rewrite their keys every slide, so a server's
   // memory grew for hours (the soak: +0.85 MiB a minute) before the first flush. One budget
   // for all views bounds it.
-  db_options.write_buffer_manager =
-      std::make_shared<rocksdb::WriteBufferManager>(static_cast<size_t>(memory.memtable_bytes));
-  store->block_cache_ = rocksdb::NewLRUCache(static_cast<size_t>(memory.block_cache_bytes));
+  db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(settings.memtable_mb) << 20);
+  store->block_cache_ = rocksdb::NewLRUCache(static_cast<size_t>(settings.block_cache_mb) << 20);
   if (cache_rows) {
     // Rows looked up per key without touching index or data blocks: a 100-key read of 10
     // features took 316 µs through the block cache alone, 232 µs with this. Not for bulk
     // writers: filling it as a write reads its keys made rematerializing 1M keys 2 s slower.
-    db_options.row_cache = rocksdb::NewLRUCache(static_cast<size_t>(memory.row_cache_bytes));
+    db_options.row_cache = rocksdb::NewLRUCache(static_cast<size_t>(settings.row_cache_mb) << 20);
   }
   std::vector<std::string> names;
   auto listed = rocksdb::DB::ListColumnFamilies(db_options, path, &names);

@@ -12,24 +12,16 @@
 
 namespace headwater::online {
 
-/// The memory a RocksDB store may use beyond its working buffers; each part fills up to its
-/// bound and stays there (online_store.memtable_mb, block_cache_mb, row_cache_mb).
-struct RocksDbMemory {
-  int64_t memtable_bytes = int64_t{64} << 20;  // all views' unflushed writes together
-  int64_t block_cache_bytes = int64_t{256} << 20;
-  int64_t row_cache_bytes = int64_t{256} << 20;  // when the store caches rows
-};
-
 class RocksDbOnlineStore final : public OnlineStore {
  public:
   /// Opens (creating when writable) the database at `path`. Read-only opens a secondary
   /// instance, with its scratch files under a temporary directory, that sees the primary's
   /// writes up to the moment of opening; a missing database reads as empty. `cache_rows` adds
-  /// RocksDB's row cache (see OpenOnlineStore). Past `memory.memtable_bytes`, the largest
-  /// memtable is flushed to disk.
-  static Result<std::unique_ptr<RocksDbOnlineStore>> Open(const std::string& path, OpenMode mode,
-                                                          bool cache_rows = false,
-                                                          const RocksDbMemory& memory = {});
+  /// RocksDB's row cache (see OpenOnlineStore). `settings` bound its memory: memtable_mb (past
+  /// it the largest memtable is flushed), block_cache_mb, row_cache_mb.
+  static Result<std::unique_ptr<RocksDbOnlineStore>> Open(
+      const std::string& path, OpenMode mode, bool cache_rows = false,
+      const registry::OnlineStoreConfig& settings = {});
   ~RocksDbOnlineStore() override;
 
   Status CreateViews(const std::vector<std::string>& views) override;

@@ -30,7 +30,7 @@ struct OnlineStoreConfig {
   /// Redis key expiry in seconds; 0 keeps keys forever. Default 0.
   int64_t key_ttl_seconds = 0;
   /// RocksDB, in MiB: the memory all views' memtables may hold before the largest is flushed
-  /// (default 64), the block cache (default 256) and the server's row cache (default 256).
+  /// (default 64), the block cache (default 256) and a reading process's row cache (default 256).
   int64_t memtable_mb = 64;
   int64_t block_cache_mb = 256;
   int64_t row_cache_mb = 256;
