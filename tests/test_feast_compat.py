@@ -138,6 +138,135 @@ def test_feast_local_template_runs_unedited_and_answers_as_feast(tmp_path, feast
     assert updated["conv_rate"][0] == 1.0 and updated["driver_profile"][0]["age"] == "30"
 
 
+
+# Training data (with the on-demand view) and online values after materializing, for the Ray
+# template's views, as JSON: the same script runs on Feast and on Headwater.
+RAY_ANSWERS = """
+import json, sys
+import pandas as pd
+from feast import FeatureStore
+store = FeatureStore(repo_path=".")
+end = pd.Timestamp(sys.argv[2]).floor("h")
+entity_df = pd.DataFrame({"driver_id": [1001, 1002, 1003, 1001], "customer_id": [2001, 2002, 2003, 2004],
+                          "event_timestamp": [end - pd.Timedelta(hours=h) for h in (24, 12, 6, 1)]})
+entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
+features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
+            "driver_hourly_stats:avg_daily_trips", "customer_daily_profile:current_balance",
+            "customer_daily_profile:avg_passenger_count", "customer_daily_profile:lifetime_trip_count",
+            "driver_activity_v2:conv_rate_plus_acc_rate", "driver_activity_v2:trips_per_day_normalized"]
+df = store.get_historical_features(entity_df=entity_df, features=features).to_df()
+names = [f.split(":")[1] for f in features]
+value = lambda v: None if pd.isna(v) else float(v)
+training = sorted((int(r.driver_id), str(r.event_timestamp), [value(getattr(r, n)) for n in names])
+                  for r in df.itertuples())
+store.materialize_incremental(end_date=end.to_pydatetime())
+online = store.get_online_features(
+    features=["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
+              "customer_daily_profile:current_balance"],
+    entity_rows=[{"driver_id": 1001, "customer_id": 2001}, {"driver_id": 1002, "customer_id": 2002}]
+).to_dict()
+online = {k: [value(v) for v in vs] for k, vs in online.items()}
+with open(sys.argv[1], "w") as out:
+    json.dump({"training": training, "online": online}, out)
+"""
+
+
+def same_within_float32(got, expected) -> bool:
+    """Equal structures, numbers within float32 precision."""
+    if isinstance(expected, float) and isinstance(got, (int, float)):
+        return got == pytest.approx(expected, rel=1e-6)
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and got.keys() == expected.keys() and all(
+            same_within_float32(got[k], expected[k]) for k in expected)
+    if isinstance(expected, list):
+        return isinstance(got, list) and len(got) == len(expected) and all(
+            same_within_float32(g, e) for g, e in zip(got, expected))
+    return got == expected
+
+
+@pytest.fixture(scope="module")
+def feast_templates(tmp_path_factory, feast_python):
+    """Feast 0.67's Spark and Ray templates (`feast init -t spark|ray`): local engines, no cloud."""
+    root = tmp_path_factory.mktemp("templates")
+    for template in ("spark", "ray"):
+        created = subprocess.run([feast_python.parent / "feast", "init", "-t", template, template],
+                                 cwd=root, capture_output=True, text=True, timeout=300)
+        assert created.returncode == 0, created.stderr
+    return root
+
+
+def test_feast_ray_template_runs_unedited_and_answers_as_feast(tmp_path, feast_python,
+                                                               feast_templates):
+    """The Ray template applies as it is (its Ray settings listed as ignored, RaySource read as
+    Parquet files); its training data, on-demand view and materialized values equal Feast's, and
+    its test_workflow.py runs with Headwater. Feast's answers come from Feast's own file store on
+    a copy whose sources are FileSources (the feast venv has no Ray)."""
+    template = feast_templates / "ray" / "feature_repo"
+    oracle, ours = tmp_path / "feast_copy", tmp_path / "headwater_copy"
+    shutil.copytree(template, oracle)
+    shutil.copytree(template, ours)
+    definitions = oracle / "feature_definitions.py"
+    definitions.write_text(definitions.read_text()
+                           .replace("from feast.infra.offline_stores.contrib.ray_offline_store"
+                                    ".ray_source import RaySource", "from feast import FileSource")
+                           .replace("RaySource(", "FileSource(")
+                           .replace('reader_type="parquet",', ""))
+    (oracle / "feature_store.yaml").write_text(
+        "project: my_project\nregistry: data/registry.db\nprovider: local\n"
+        "online_store:\n  path: data/online_store.db\nentity_key_serialization_version: 3\n")
+    (tmp_path / "answers.py").write_text(RAY_ANSWERS)
+    now = datetime.now().astimezone().isoformat()
+    for args in ([feast_python.parent / "feast", "apply"],
+                 [feast_python, tmp_path / "answers.py", tmp_path / "feast.json", now]):
+        done = subprocess.run(args, cwd=oracle, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    applied = subprocess.run([HEADWATER, "apply"], cwd=ours, capture_output=True, text=True,
+                             timeout=300)
+    assert applied.returncode == 0, applied.stderr
+    assert "offline_store 'storage_path' is Feast's" in applied.stdout
+    assert "batch_engine 'ray.engine' is Feast's" in applied.stdout
+    answered = subprocess.run([HEADWATER_PYTHON, "-m", "headwater.feast_compat",
+                               tmp_path / "answers.py", tmp_path / "ours.json", now], cwd=ours,
+                              capture_output=True, text=True, timeout=300)
+    assert answered.returncode == 0, answered.stderr
+    expected = json.loads((tmp_path / "feast.json").read_text())
+    assert expected["training"] and expected["online"]["conv_rate"][0] is not None
+    # Float32 features: Headwater casts on read, Feast's file store hands back the doubles.
+    got = json.loads((tmp_path / "ours.json").read_text())
+    assert same_within_float32(got, expected), (got, expected)
+
+    # Its own workflow: everything but Ray's Dataset (to_ray_dataset needs Ray) succeeds.
+    run = subprocess.run([HEADWATER_PYTHON, "-m", "headwater.feast_compat", "test_workflow.py"],
+                         cwd=ours, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for done in ("Retrieved 1 rows with on-demand transformations",
+                 "Ray compute engine materialization successful", "Retrieved 2 online feature rows"):
+        assert done in run.stdout, run.stdout
+
+
+def test_feast_spark_template_is_refused_where_its_definitions_do_not_fit_its_data(
+        tmp_path, cli, feast_templates):
+    """Feast 0.67's Spark template names entities without join keys, so their key is the name
+    ('driver'), which its data does not have (its column is driver_id); its test_workflow.py also
+    asks for views it does not define. Headwater reads its Spark settings and SparkSource and
+    refuses the mismatch at apply, naming the file, line and column."""
+    repo = tmp_path / "spark"
+    shutil.copytree(feast_templates / "spark" / "feature_repo", repo)
+    applied = cli("apply", cwd=repo, ok=False)
+    assert applied.returncode != 0
+    assert ("feature_definitions.py:45: feature_view 'driver_hourly_stats': join key 'driver' of "
+            "entity 'driver' is not a column of source 'driver_hourly_stats'") in applied.stderr
+    # With the join keys the data has, it applies and answers.
+    definitions = repo / "feature_definitions.py"
+    definitions.write_text(definitions.read_text()
+                           .replace('name="driver",', 'name="driver", join_keys=["driver_id"],')
+                           .replace('name="customer",', 'name="customer", join_keys=["customer_id"],'))
+    assert "offline_store 'spark_conf' is Feast's" in cli("apply", cwd=repo).stdout
+    listed = json.loads(cli("data-sources", "list", "--json", cwd=repo).stdout)
+    assert {s["name"] for s in listed} == {"driver_hourly_stats", "customer_daily_profile"}
+
+
 FEAST_DEFINITIONS = '''
 from datetime import timedelta
 
@@ -254,6 +383,30 @@ def test_feast_compat_runs_a_script_with_feast_meaning_headwater(tmp_path):
     assert "headwater.feature_store Json ['x']" in run.stdout
     assert run.returncode != 0 and "cannot import name 'NotInHeadwater'" in run.stderr
 
+
+
+def test_spark_and_ray_sources_other_than_parquet_files_are_refused(tmp_path):
+    script = tmp_path / "sources.py"
+    script.write_text(
+        "from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource\n"
+        "from feast.infra.offline_stores.contrib.ray_offline_store.ray_source import RaySource\n"
+        "for make in (lambda: SparkSource(name='s', table='db.trips'),\n"
+        "             lambda: SparkSource(name='s', path='t.csv', file_format='csv'),\n"
+        "             lambda: RaySource(name='r', path='t.json', reader_type='json')):\n"
+        "    try:\n        make()\n    except ValueError as error:\n        print(error)\n"
+        "print(SparkSource(name='ok', path='t.parquet', file_format='parquet',\n"
+        "                  timestamp_field='ts').to_definition()['type'])\n")
+    run = subprocess.run([HEADWATER_PYTHON, "-m", "headwater.feast_compat", script],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "SparkSource 's': Headwater reads SparkSources over Parquet files (path=..., Parquet); "
+        "not table",
+        "SparkSource 's': Headwater reads SparkSources over Parquet files (path=..., Parquet); "
+        "not file_format='csv'",
+        "RaySource 'r': Headwater reads RaySources over Parquet files (path=..., Parquet); "
+        "not reader_type='json'",
+        "file"]
 
 # Online reads as a Feast client makes them: features with on-demand ones, a feature service,
 # and (with "errors") a missing view and a bad token, each caught as the Feast exception class.

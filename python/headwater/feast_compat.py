@@ -64,6 +64,40 @@ class JsonFormat:
         self.schema_json = schema_json
 
 
+def _parquet_source(kind: str, name: Optional[str], path: Optional[str], format_key: str,
+                    file_format: Any, extra: Dict[str, Any], **common: Any) -> Any:
+    """A FileSource for a Spark or Ray source over Parquet files; anything else is refused."""
+    from .definitions import FileSource
+
+    given = {key: value for key, value in extra.items() if value not in (None, "", {}, [])}
+    if given or not path or file_format not in (None, "parquet", "PARQUET"):
+        what = ", ".join(sorted(given)) or (f"{format_key}={file_format!r}" if path else "no path")
+        raise ValueError(f"{kind} '{name or path}': Headwater reads {kind}s over Parquet files "
+                         f"(path=..., Parquet); not {what}")
+    return FileSource(name=name, path=path, **common)
+
+
+def SparkSource(*, name: Optional[str] = None, path: Optional[str] = None,
+                file_format: Any = None, table: Optional[str] = None,
+                query: Optional[str] = None, date_partition_column: Optional[str] = None,
+                date_partition_column_format: Optional[str] = None, **common: Any) -> Any:
+    """Feast's Spark offline store source. Over Parquet files (``path``, ``file_format=
+    "parquet"``) it is a FileSource: Headwater's engine reads the files Spark would."""
+    return _parquet_source("SparkSource", name, path, "file_format", file_format,
+                           dict(table=table, query=query, date_partition_column=
+                                date_partition_column, date_partition_column_format=
+                                date_partition_column_format), **common)
+
+
+def RaySource(*, name: Optional[str] = None, path: Optional[str] = None,
+              reader_type: str = "parquet", reader_options: Optional[Dict[str, Any]] = None,
+              **common: Any) -> Any:
+    """Feast's Ray offline store source. Over Parquet files (``reader_type="parquet"``) it is a
+    FileSource: Headwater's engine reads the files Ray would."""
+    return _parquet_source("RaySource", name, path, "reader_type", reader_type,
+                           dict(reader_options=reader_options), **common)
+
+
 def _names() -> Dict[str, Any]:
     """Everything the headwater package offers, the types, and Feast's no-op objects."""
     import headwater
@@ -72,7 +106,8 @@ def _names() -> Dict[str, Any]:
     names.update({name: getattr(headwater, name) for name in headwater.__all__})
     names.update(ValueType=ValueType, Project=Project,
                  LoggingConfig=LoggingConfig, FileLoggingDestination=FileLoggingDestination,
-                 ParquetFormat=ParquetFormat, JsonFormat=JsonFormat, types=types)
+                 ParquetFormat=ParquetFormat, JsonFormat=JsonFormat, types=types,
+                 SparkSource=SparkSource, RaySource=RaySource)
     return names
 
 
@@ -81,7 +116,11 @@ _MODULES = {"feast", "feast.aggregation", "feast.batch_feature_view", "feast.dat
             "feast.data_source", "feast.entity", "feast.feature_logging", "feast.feature_service",
             "feast.feature_store", "feast.feature_view", "feast.feature_view_projection",
             "feast.field", "feast.infra", "feast.infra.offline_stores",
-            "feast.infra.offline_stores.file_source", "feast.labeling",
+            "feast.infra.offline_stores.file_source", "feast.infra.offline_stores.contrib",
+            "feast.infra.offline_stores.contrib.spark_offline_store",
+            "feast.infra.offline_stores.contrib.spark_offline_store.spark_source",
+            "feast.infra.offline_stores.contrib.ray_offline_store",
+            "feast.infra.offline_stores.contrib.ray_offline_store.ray_source", "feast.labeling",
             "feast.labeling.conflict_policy", "feast.labeling.label_view",
             "feast.on_demand_feature_view", "feast.project", "feast.stream_feature_view",
             "feast.types", "feast.value_type"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import pyarrow as pa
@@ -177,6 +178,17 @@ class FeatureStore:
     @property
     def project(self) -> str:
         return self._store.project
+
+    @property
+    def config(self) -> Any:
+        """The settings ``feature_store.yaml`` resolved to, read as Feast's RepoConfig is
+        (``store.config.online_store.type``): project, provider, registry, online_store,
+        offline_store, batch_engine and stream_engine, each store with its type and path."""
+        def namespace(value: Any) -> Any:
+            if isinstance(value, dict):
+                return SimpleNamespace(**{k: namespace(v) for k, v in value.items()})
+            return value
+        return namespace(self._store.config)
 
     def __enter__(self) -> "FeatureStore":
         return self

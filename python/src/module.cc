@@ -375,6 +375,7 @@ class PyStore {
         .def_prop_ro("project", [](PyStore& self) { return self.store_->config().project; })
         .def_prop_ro("repo_path",
                      [](PyStore& self) { return self.store_->config().repo_path.string(); })
+        .def_prop_ro("config", &PyStore::Config)
         .def("apply", &PyStore::Apply, nb::arg("yaml"), nb::arg("dry_run"),
              nb::arg("remove") = std::vector<std::pair<std::string, std::string>>())
         .def("registry_json", &PyStore::RegistryJson)
@@ -481,6 +482,26 @@ class PyStore {
       Raise(read.status());
     }
     return PyOnlineResult(std::move(entities), std::move(read).ValueUnsafe());
+  }
+
+  // The settings feature_store.yaml resolved to, by Feast's section names.
+  nb::dict Config() const {
+    const registry::RepoConfig& config = store_->config();
+    auto section = [](const std::string& type, const std::string& path) {
+      nb::dict out;
+      out["type"] = type;
+      if (!path.empty()) out["path"] = path;
+      return out;
+    };
+    nb::dict out;
+    out["project"] = config.project;
+    out["provider"] = config.provider;
+    out["registry"] = config.registry_path.string();
+    out["online_store"] = section(config.online_store.type, config.online_store.path);
+    out["offline_store"] = section(config.offline_store.type, config.offline_store.path);
+    out["batch_engine"] = section(config.batch_engine.type, "");
+    out["stream_engine"] = section(config.stream_engine.type, "");
+    return out;
   }
 
   nb::dict Push(const std::string& source, nb::handle df, const std::string& to,

@@ -129,17 +129,36 @@ Status ReadOnlineStore(YamlReader& reader, const YAML::Node& online, RepoConfig*
   return Status::OK();
 }
 
-Status ReadOfflineStore(YamlReader& reader, const YAML::Node& offline, OfflineStoreConfig* store) {
+// Feast's Spark and Ray offline stores and compute engines run over the same Parquet files
+// Headwater's engine reads: their settings (Spark configuration, Ray cluster sizes) are listed
+// as ignored, one line each, and the section is read as Headwater's own.
+void IgnoreAllBut(YamlReader& reader, const YAML::Node& section, const std::string& what,
+                  std::initializer_list<std::string_view> kept, RepoConfig* config) {
+  for (const auto& entry : section) {
+    const std::string name = entry.first.Scalar();
+    if (std::find(kept.begin(), kept.end(), name) != kept.end()) continue;
+    config->ignored.push_back(reader.Location(entry.first).ToString() + ": " + what + " '" + name +
+                              "' is Feast's and changes nothing in Headwater: ignored");
+  }
+}
+
+Status ReadOfflineStore(YamlReader& reader, const YAML::Node& offline, RepoConfig* config) {
+  OfflineStoreConfig* store = &config->offline_store;
   if (!offline || offline.IsNull()) return Status::OK();
   reader.SetContext("offline_store");
-  ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type", "path"}));
   ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "type", &store->type));
+  if (store->type == "spark" || store->type == "ray") {
+    IgnoreAllBut(reader, offline, "offline_store", {"type"}, config);
+    store->type = "file";
+    return Status::OK();
+  }
+  ARROW_RETURN_NOT_OK(reader.CheckKeys(offline, {"type", "path"}));
   ARROW_RETURN_NOT_OK(reader.OptionalString(offline, "path", &store->path));
   // Feast's dask and duckdb offline stores read the same Parquet files as its file store.
   if (store->type == "dask" || store->type == "duckdb") store->type = "file";
   if (store->type != "file") {
-    return reader.Error(offline["type"],
-                        "unknown type '" + store->type + "' (supported: file, dask, duckdb)");
+    return reader.Error(offline["type"], "unknown type '" + store->type +
+                                             "' (supported: file, dask, duckdb, spark, ray)");
   }
   return Status::OK();
 }
@@ -212,9 +231,18 @@ Status ReadStreamEngine(YamlReader& reader, const YAML::Node& engine, StreamEngi
   return reader.OptionalStringMap(engine, "table_config", &config->table_config);
 }
 
-Status ReadBatchEngine(YamlReader& reader, const YAML::Node& engine, BatchEngineConfig* config) {
+Status ReadBatchEngine(YamlReader& reader, const YAML::Node& engine, RepoConfig* repo) {
+  BatchEngineConfig* config = &repo->batch_engine;
   if (!engine || engine.IsNull()) return Status::OK();
   reader.SetContext("batch_engine");
+  std::string type;
+  ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "type", &type));
+  if (type == "spark.engine" || type == "ray.engine") {
+    repo->ignored.push_back(reader.Location(engine["type"]).ToString() + ": batch_engine '" + type +
+                            "' is Feast's: Headwater's embedded engine computes instead");
+    IgnoreAllBut(reader, engine, "batch_engine", {"type"}, repo);
+    return Status::OK();
+  }
   ARROW_RETURN_NOT_OK(reader.CheckKeys(
       engine, {"type", "execution_mode", "rest_address", "sql_gateway", "parallelism",
                "pandas_split_num", "table_config", "staging_location"}));
@@ -222,7 +250,8 @@ Status ReadBatchEngine(YamlReader& reader, const YAML::Node& engine, BatchEngine
   if (config->type == "flink.engine") config->type = "flink";
   if (config->type != "embedded" && config->type != "flink") {
     return reader.Error(engine["type"], "unknown type '" + config->type +
-                                            "' (supported: embedded, flink, flink.engine)");
+                                            "' (supported: embedded, flink, flink.engine, "
+                                            "spark.engine, ray.engine)");
   }
   std::string execution_mode = "batch";
   ARROW_RETURN_NOT_OK(reader.OptionalString(engine, "execution_mode", &execution_mode));
@@ -343,10 +372,10 @@ Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* conf
   int64_t key_version = 3;  // Feast's key; Headwater's key encoding is its own (entity_key.h)
   ARROW_RETURN_NOT_OK(reader.OptionalInt(root, "entity_key_serialization_version", &key_version));
   ARROW_RETURN_NOT_OK(ReadOnlineStore(reader, root["online_store"], config));
-  ARROW_RETURN_NOT_OK(ReadOfflineStore(reader, root["offline_store"], &config->offline_store));
+  ARROW_RETURN_NOT_OK(ReadOfflineStore(reader, root["offline_store"], config));
   ARROW_RETURN_NOT_OK(ReadStream(reader, root["stream"], &config->stream));
   ARROW_RETURN_NOT_OK(ReadStreamEngine(reader, root["stream_engine"], &config->stream_engine));
-  ARROW_RETURN_NOT_OK(ReadBatchEngine(reader, root["batch_engine"], &config->batch_engine));
+  ARROW_RETURN_NOT_OK(ReadBatchEngine(reader, root["batch_engine"], config));
   // One cluster serves both where only one section names it.
   BatchEngineConfig& batch = config->batch_engine;
   if (batch.rest_address.empty()) batch.rest_address = config->stream_engine.rest_address;

@@ -73,7 +73,7 @@ TEST(RepoConfigTest, ReadsFeastsBatchEngineSection) {
 
 TEST(RepoConfigTest, BatchEngineErrorsNameTheKeyAndLine) {
   ExpectRefused({
-      {"batch_engine:\n  type: spark.engine\n", "unknown type 'spark.engine'"},
+      {"batch_engine:\n  type: dask.engine\n", "unknown type 'dask.engine'"},
       {"batch_engine:\n  execution_mode: streaming\n", "execution_mode 'streaming'"},
       {"batch_engine:\n  parallelism: 0\n", "parallelism must be between"},
       {"batch_engine:\n  type: flink\n  paralelism: 2\n", "feature_store.yaml:4"},
@@ -97,7 +97,46 @@ TEST(RepoConfigTest, MemoryBoundsOfTheRocksDbStore) {
   });
 }
 
-TEST(RepoConfigTest, StreamEngineErrorsNameTheKeyAndLine) { ExpectRefused({}); }
+TEST(RepoConfigTest, StreamEngineErrorsNameTheKeyAndLine) {
+  ExpectRefused({
+      {"stream_engine:\n  type: flink\n  paralelism: 2\n", "feature_store.yaml:4"},
+      {"stream_engine:\n  type: flink\n  paralelism: 2\n", "paralelism"},
+      {"stream_engine:\n  type: spark\n", "unknown type 'spark'"},
+      {"stream_engine:\n  parallelism: 0\n", "parallelism must be between"},
+      {"stream_engine:\n  parallelism: many\n", "feature_store.yaml:3"},
+      {"stream_engine:\n  checkpoint_interval: soon\n", "checkpoint_interval must be a positive"},
+      {"stream_engine:\n  rest_address: 127.0.0.1:8081\n", "rest_address must be an http://"},
+      {"stream_engine:\n  table_config: [a, b]\n", "'table_config' must be a mapping"},
+  });
+}
+
+TEST(RepoConfigTest, FeastsSparkAndRayStoresReadTheirParquetFilesHere) {
+  auto config = Parse(
+      "project: p\n"
+      "offline_store:\n"
+      "  type: ray\n"
+      "  storage_path: data/ray_storage\n"
+      "batch_engine:\n"
+      "  type: ray.engine\n"
+      "  max_workers: 2\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->offline_store.type, "file");
+  EXPECT_FALSE(config->batch_engine.flink());
+  ASSERT_EQ(config->ignored.size(), 3u);
+  EXPECT_EQ(config->ignored[0],
+            "feature_store.yaml:4: offline_store 'storage_path' is Feast's and changes nothing in "
+            "Headwater: ignored");
+  EXPECT_EQ(config->ignored[1],
+            "feature_store.yaml:6: batch_engine 'ray.engine' is Feast's: Headwater's embedded "
+            "engine computes instead");
+  EXPECT_NE(config->ignored[2].find("feature_store.yaml:7: batch_engine 'max_workers'"),
+            std::string::npos);
+  config = Parse("project: p\noffline_store: {type: spark, spark_conf: {spark.master: local}}\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->ignored.size(), 1u);
+  ExpectRefused(
+      {{"offline_store:\n  type: bigquery\n", "(supported: file, dask, duckdb, spark, ray)"}});
+}
 
 }  // namespace
 }  // namespace headwater::registry
