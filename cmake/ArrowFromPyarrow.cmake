@@ -50,6 +50,11 @@ find_library(arrow_flight_LIB NAMES arrow_flight PATHS "${ARROW_LIBRARY_DIR}" NO
 add_library(Arrow::flight SHARED IMPORTED)
 set_target_properties(Arrow::flight PROPERTIES
   IMPORTED_LOCATION "${arrow_flight_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)
+# Object storage: Arrow's S3 file system (core/object_store.h).
+find_library(arrow_s3_LIB NAMES arrow_s3 PATHS "${ARROW_LIBRARY_DIR}" NO_DEFAULT_PATH REQUIRED)
+add_library(Arrow::s3 SHARED IMPORTED)
+set_target_properties(Arrow::s3 PROPERTIES
+  IMPORTED_LOCATION "${arrow_s3_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)
 add_library(Arrow::parquet SHARED IMPORTED)
 set_target_properties(Arrow::parquet PROPERTIES
   IMPORTED_LOCATION "${parquet_LIB}" INTERFACE_LINK_LIBRARIES Arrow::arrow)

@@ -313,5 +313,5 @@ def test_feasts_configuration_keys_are_accepted_or_ignored_with_a_line(driver_re
     failed = cli("plan", cwd=driver_repo, ok=False)
     assert "type 'kubernetes' is not supported (supported: no_auth" in failed.stderr
     config.write_text(base.replace("type: duckdb", "type: bigquery"))
-    assert "unknown type 'bigquery' (supported: file, dask, duckdb)" in cli(
+    assert "unknown type 'bigquery' (supported: file, dask, duckdb, spark, ray)" in cli(
         "plan", cwd=driver_repo, ok=False).stderr

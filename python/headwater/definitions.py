@@ -200,7 +200,8 @@ class DataSource(_Definition):
 class FileSource(DataSource):
     """Parquet data: a file, or a directory of ``*.parquet`` files read in name order.
 
-    ``path`` is relative to the repository (or absolute); ``timestamp_field`` holds each row's
+    ``path`` is relative to the repository, absolute, or an S3 URI (``s3://bucket/prefix``, whose
+    bucket ``s3_endpoint_override`` may serve); ``timestamp_field`` holds each row's
     event time, ``created_timestamp_column`` breaks ties, ``field_mapping`` renames columns.
     """
 
@@ -215,10 +216,12 @@ class FileSource(DataSource):
         # path's other characters become '_' ("data/orders.parquet": "data_orders_parquet").
         default = re.sub(r"[^A-Za-z0-9_-]", "_", os.fspath(path)).lstrip("-_")[-128:] or "file"
         super().__init__(name or default, description, tags, owner)
-        if s3_endpoint_override or connection_ref is not None:
-            raise ValueError(f"FileSource '{self.name}': s3_endpoint_override and connection_ref "
-                             "are not supported; Headwater reads local Parquet files")
+        if connection_ref is not None:
+            raise ValueError(f"FileSource '{self.name}': connection_ref is not supported; give "
+                             "the path (local or s3://bucket/...) and s3_endpoint_override")
         self.path = os.fspath(path)
+        # The endpoint serving an s3:// path's bucket (else AWS_ENDPOINT_URL, else AWS).
+        self.s3_endpoint_override = s3_endpoint_override or ""
         # Feast's older name for timestamp_field.
         self.timestamp_field = timestamp_field or event_timestamp_column
         self.created_timestamp_column = created_timestamp_column or ""
@@ -230,6 +233,8 @@ class FileSource(DataSource):
                                "timestamp_field": self.timestamp_field}
         if self.created_timestamp_column:
             out["created_timestamp_column"] = self.created_timestamp_column
+        if self.s3_endpoint_override:
+            out["s3_endpoint_override"] = self.s3_endpoint_override
         if self.field_mapping:
             out["field_mapping"] = self.field_mapping
         out.update(self._common())
@@ -898,7 +903,8 @@ def from_registry(kind: str, data: Dict[str, Any]) -> Any:
                                **common)
         return FileSource(name=data["name"], path=data["path"], timestamp_field=data["timestamp_field"],
                           created_timestamp_column=data.get("created_timestamp_column", ""),
-                          field_mapping=data.get("field_mapping") or None, **common)
+                          field_mapping=data.get("field_mapping") or None,
+                          s3_endpoint_override=data.get("s3_endpoint_override") or None, **common)
     if kind == "feature_views":
         aggregations = [Aggregation(column=a["column"], function=a["function"],
                                     time_window=_parse_duration(a["time_window"]),

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "headwater/core/object_store.h"
+
 namespace headwater {
 
 Status SyncPath(const std::filesystem::path& path, bool directory) {
@@ -35,10 +37,37 @@ void SetDurableWriteObserverForTesting(DurableWriteObserver* installed) {
   observer.store(installed, std::memory_order_release);
 }
 
+namespace {
+
+std::atomic<uint64_t> sequence{0};
+
+// An object is written to a local temporary file, then uploaded: S3 shows an object only once its
+// upload completes, so the upload is the rename. Its durability is the object store's.
+Status WriteObjectAtomically(
+    const std::filesystem::path& uri,
+    const std::function<Status(const std::filesystem::path& temporary)>& write) {
+  std::error_code error;
+  const std::filesystem::path temporary =
+      std::filesystem::temp_directory_path(error) /
+      (".headwater-upload." + std::to_string(::getpid()) + "." +
+       std::to_string(sequence.fetch_add(1)) + "." + uri.filename().string());
+  if (error) return Status::IOError("no temporary directory to stage ", uri.string(), " in");
+  Status written = [&]() -> Status {
+    ARROW_RETURN_NOT_OK(Observe(DurableStep::kWriteTemporary, uri));
+    ARROW_RETURN_NOT_OK(write(temporary));
+    ARROW_RETURN_NOT_OK(Observe(DurableStep::kRename, uri));
+    return storage::Upload(temporary, uri);
+  }();
+  std::filesystem::remove(temporary, error);
+  return written;
+}
+
+}  // namespace
+
 Status WriteFileAtomically(
     const std::filesystem::path& path,
     const std::function<Status(const std::filesystem::path& temporary)>& write) {
-  static std::atomic<uint64_t> sequence{0};
+  if (storage::IsObjectUri(path)) return WriteObjectAtomically(path, write);
   std::error_code error;
   const std::filesystem::path directory =
       path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
@@ -97,6 +126,7 @@ std::optional<int64_t> NumberInFileName(std::string_view name, std::string_view 
 }
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
+  if (storage::IsObjectUri(path)) return storage::ReadObject(path);
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
     return Status::IOError(path.string(), " is a directory, not a file");
@@ -114,6 +144,7 @@ Result<std::string> ReadFile(const std::filesystem::path& path) {
 }
 
 Result<std::vector<std::filesystem::path>> ListDirectory(const std::filesystem::path& directory) {
+  if (storage::IsObjectUri(directory)) return storage::ListObjects(directory);
   std::vector<std::filesystem::path> entries;
   std::error_code error;
   std::filesystem::directory_iterator it(directory, error), end;

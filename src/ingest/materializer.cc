@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "headwater/core/object_store.h"
 #include "headwater/engine/feature_columns.h"
 #include "headwater/engine/latest_row_by_key.h"
 #include "headwater/engine/parallel_for.h"
@@ -134,9 +135,7 @@ Result<MaterializeStats> BackfillWindows(const registry::RepoConfig& config,
     stats.keys_skipped_older = result.skipped_older;
   }
   const std::filesystem::path directory = config.Resolve(view.windows.path);
-  std::error_code error;
-  std::filesystem::create_directories(directory, error);
-  if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
+  ARROW_RETURN_NOT_OK(storage::MakeDirectories(directory));
   if (view.offline && rows.rows() > 0) {
     ARROW_RETURN_NOT_OK(offline::WriteTableFile(
         *rows.table, directory / fmt::format("backfill-{:020d}-{:020d}.parquet",
@@ -408,10 +407,17 @@ Result<std::vector<ViewMaterialization>> MaterializeViews(
           outcome.stats, MaterializeView(config, registry.definitions, *view, store, view_options));
       ARROW_RETURN_NOT_OK(store->Sync());
       ARROW_ASSIGN_OR_RAISE(auto lock, registry::RegistryLock::Acquire(config.registry_path));
-      ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
-      current.materializations[view->name].push_back(
-          {*outcome.start, options.end, options.clock->Now(), outcome.stats.keys_written});
-      ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, current));
+      // On S3 the write is a compare-and-swap: another command's write in between is read
+      // again and the interval added to it.
+      Status marked;
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        ARROW_ASSIGN_OR_RAISE(auto current, registry::ReadRegistry(config));
+        current.materializations[view->name].push_back(
+            {*outcome.start, options.end, options.clock->Now(), outcome.stats.keys_written});
+        marked = registry::WriteRegistry(config.registry_path, current);
+        if (!marked.IsAlreadyExists()) break;
+      }
+      ARROW_RETURN_NOT_OK(marked);
       outcome.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }

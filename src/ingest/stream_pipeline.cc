@@ -9,6 +9,7 @@
 #include "headwater/core/byte_io.h"
 #include "headwater/core/file.h"
 #include "headwater/core/json_writer.h"
+#include "headwater/core/object_store.h"
 #include "headwater/offline/table_file.h"
 
 namespace headwater::ingest {
@@ -122,9 +123,7 @@ Result<std::unique_ptr<SourcePipeline>> SourcePipeline::Make(
     if (tiles) job.op().set_event_watermark(Duration{0}, Duration{0});
     if (!per_event_watermark) job.op().set_event_watermark(Duration{0}, Duration{0}, false);
     fs::path directory = config.Resolve(view->windows.path);
-    std::error_code error;
-    fs::create_directories(directory, error);
-    if (error) return Status::IOError("cannot create ", directory.string(), ": ", error.message());
+    ARROW_RETURN_NOT_OK(storage::MakeDirectories(directory));
     pipeline->views_.push_back(ViewState{view, directory, std::move(job), {}});
     if (view->online) online_views.push_back(view->name);
   }

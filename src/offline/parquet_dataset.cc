@@ -3,7 +3,7 @@
 #include <arrow/array/builder_primitive.h>
 #include <arrow/compute/api_vector.h>
 #include <arrow/datum.h>
-#include <arrow/io/file.h>
+#include <arrow/io/interfaces.h>
 #include <arrow/scalar.h>
 #include <arrow/table.h>
 #include <arrow/type.h>
@@ -14,6 +14,7 @@
 #include <parquet/metadata.h>
 #include <parquet/statistics.h>
 
+#include "headwater/core/object_store.h"
 #include "headwater/core/time.h"
 #include "headwater/engine/parallel_for.h"
 
@@ -22,11 +23,9 @@ namespace {
 
 Result<std::unique_ptr<parquet::arrow::FileReader>> OpenReader(
     const std::filesystem::path& path, std::shared_ptr<parquet::FileMetaData> metadata) {
-  auto file = arrow::io::ReadableFile::Open(path.string());
-  if (!file.ok())
-    return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
+  ARROW_ASSIGN_OR_RAISE(auto file, storage::OpenInput(path));
   try {
-    auto reader = parquet::ParquetFileReader::Open(*file, parquet::default_reader_properties(),
+    auto reader = parquet::ParquetFileReader::Open(file, parquet::default_reader_properties(),
                                                    std::move(metadata));
     parquet::ArrowReaderProperties properties;
     properties.set_use_threads(false);  // parallelism is across row groups, by the caller

@@ -8,6 +8,7 @@
 #include <parquet/exception.h>
 
 #include "headwater/core/file.h"
+#include "headwater/core/object_store.h"
 #include "headwater/registry/source_schema.h"
 
 namespace headwater::offline {
@@ -26,16 +27,16 @@ Result<std::shared_ptr<arrow::Table>> ReadTableFile(
     const fs::path& path,
     const std::map<std::string, std::shared_ptr<arrow::DataType>>& column_types) {
   ARROW_ASSIGN_OR_RAISE(TableFormat format, TableFormatOf(path));
-  std::error_code error;
-  if (!fs::is_regular_file(path, error)) {
-    return Status::IOError(path.string(), ": no such file");
+  ARROW_ASSIGN_OR_RAISE(storage::Kind kind, storage::KindOf(path));
+  if (kind != storage::Kind::kFile) {
+    return Status::IOError(path.string(), storage::IsObjectUri(path)
+                                              ? ": no such object (or no such bucket)"
+                                              : ": no such file");
   }
-  auto file = arrow::io::ReadableFile::Open(path.string());
-  if (!file.ok())
-    return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
+  ARROW_ASSIGN_OR_RAISE(auto file, storage::OpenInput(path));
   if (format == TableFormat::kParquet) {
     try {
-      auto reader = parquet::arrow::OpenFile(*file, arrow::default_memory_pool());
+      auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool());
       if (!reader.ok()) return Status::Invalid(path.string(), ": ", reader.status().message());
       auto table = (*reader)->ReadTable();
       if (!table.ok()) return Status::Invalid(path.string(), ": ", table.status().message());
@@ -53,7 +54,7 @@ Result<std::shared_ptr<arrow::Table>> ReadTableFile(
   convert_options.strings_can_be_null = true;
   // The reader infers the columns from the first block: a header row longer than a block would
   // be reported as an "Empty CSV file". Say what it is instead.
-  ARROW_ASSIGN_OR_RAISE(auto head, (*file)->ReadAt(0, read_options.block_size));
+  ARROW_ASSIGN_OR_RAISE(auto head, file->ReadAt(0, read_options.block_size));
   std::string_view first_block(reinterpret_cast<const char*>(head->data()), head->size());
   if (first_block.size() == static_cast<size_t>(read_options.block_size) &&
       first_block.find('\n') == std::string_view::npos) {
@@ -62,8 +63,8 @@ Result<std::shared_ptr<arrow::Table>> ReadTableFile(
                            " MiB; an entity file holds join keys, event_timestamp and a few "
                            "labels, not this many columns");
   }
-  ARROW_RETURN_NOT_OK((*file)->Seek(0));  // ReadAt may move the position
-  auto reader = arrow::csv::TableReader::Make(arrow::io::default_io_context(), *file, read_options,
+  ARROW_RETURN_NOT_OK(file->Seek(0));  // ReadAt may move the position
+  auto reader = arrow::csv::TableReader::Make(arrow::io::default_io_context(), file, read_options,
                                               parse_options, convert_options);
   if (!reader.ok()) return Status::Invalid(path.string(), ": ", reader.status().message());
   auto table = (*reader)->Read();
@@ -76,7 +77,8 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
   ARROW_ASSIGN_OR_RAISE(TableFormat format, TableFormatOf(path));
   fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   std::error_code error;
-  if (!fs::is_directory(directory, error)) {
+  // An object needs no parent: a prefix exists once an object is under it.
+  if (!storage::IsObjectUri(path) && !fs::is_directory(directory, error)) {
     return Status::IOError("cannot write ", path.string(), ": directory ", directory.string(),
                            " does not exist");
   }

@@ -136,12 +136,12 @@ Status ParseProjections(YamlReader& reader, const YAML::Node& node, const char* 
 
 Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out) {
   DataSource source;
-  ARROW_RETURN_NOT_OK(
-      BeginObject(reader, node, "source",
-                  {"name", "type", "path", "timestamp_field", "created_timestamp_column",
-                   "field_mapping", "batch_source", "watermark_delay", "bootstrap_servers", "topic",
-                   "format", "schema", "description", "tags", "owner"},
-                  &source.name));
+  ARROW_RETURN_NOT_OK(BeginObject(
+      reader, node, "source",
+      {"name", "type", "path", "timestamp_field", "created_timestamp_column",
+       "s3_endpoint_override", "field_mapping", "batch_source", "watermark_delay",
+       "bootstrap_servers", "topic", "format", "schema", "description", "tags", "owner"},
+      &source.name));
   std::string type = "file";
   ARROW_RETURN_NOT_OK(reader.OptionalString(node, "type", &type));
   if (node["schema"] && type != "request") {
@@ -149,9 +149,9 @@ Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out)
   }
   if (type == "request") {
     source.type = SourceType::kRequest;
-    for (const char* key :
-         {"path", "timestamp_field", "created_timestamp_column", "field_mapping", "batch_source",
-          "watermark_delay", "bootstrap_servers", "topic", "format"}) {
+    for (const char* key : {"path", "timestamp_field", "created_timestamp_column",
+                            "s3_endpoint_override", "field_mapping", "batch_source",
+                            "watermark_delay", "bootstrap_servers", "topic", "format"}) {
       if (node[key]) {
         return reader.Error(node[key],
                             std::string("a request source has only a schema, not '") + key + "'");
@@ -164,8 +164,8 @@ Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out)
   } else if (type == "push" || type == "kafka") {
     source.type = type == "push" ? SourceType::kPush : SourceType::kKafka;
     ARROW_RETURN_NOT_OK(reader.RequiredString(node, "batch_source", &source.batch_source));
-    for (const char* key :
-         {"path", "timestamp_field", "created_timestamp_column", "field_mapping"}) {
+    for (const char* key : {"path", "timestamp_field", "created_timestamp_column",
+                            "s3_endpoint_override", "field_mapping"}) {
       if (node[key]) {
         return reader.Error(node[key], "a " + type + " source takes '" + key +
                                            "' from its batch_source; remove it here");
@@ -188,6 +188,13 @@ Status ParseSource(YamlReader& reader, const YAML::Node& node, Definitions* out)
     ARROW_RETURN_NOT_OK(reader.RequiredString(node, "timestamp_field", &source.timestamp_field));
     ARROW_RETURN_NOT_OK(
         reader.OptionalString(node, "created_timestamp_column", &source.created_timestamp_column));
+    ARROW_RETURN_NOT_OK(
+        reader.OptionalString(node, "s3_endpoint_override", &source.s3_endpoint_override));
+    if (!source.s3_endpoint_override.empty() && !source.path.starts_with("s3://")) {
+      return reader.Error(
+          node["s3_endpoint_override"],
+          "s3_endpoint_override is for a path on S3 (s3://bucket/...), not '" + source.path + "'");
+    }
     ARROW_RETURN_NOT_OK(reader.OptionalStringMap(node, "field_mapping", &source.field_mapping));
     for (const char* key :
          {"batch_source", "watermark_delay", "bootstrap_servers", "topic", "format"}) {

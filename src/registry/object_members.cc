@@ -62,21 +62,26 @@ Members EntityMembers(const Entity& entity) {
 }
 
 Members SourceMembers(const DataSource& source) {
-  return {{"name", JsonText(source.name)},
-          {"type", JsonText(SourceTypeName(source.type))},
-          {"batch_source", JsonText(source.batch_source)},
-          {"watermark_delay", JsonText(FormatDuration(source.watermark_delay))},
-          {"bootstrap_servers", JsonText(source.bootstrap_servers)},
-          {"topic", JsonText(source.topic)},
-          {"format", JsonText(source.format)},
-          {"path", JsonText(source.path)},
-          {"timestamp_field", JsonText(source.timestamp_field)},
-          {"created_timestamp_column", JsonText(source.created_timestamp_column)},
-          {"field_mapping", JsonTags(source.field_mapping)},
-          {"schema", JsonFields(source.schema)},
-          {"owner", JsonText(source.owner)},
-          {"description", JsonText(source.description)},
-          {"tags", JsonTags(source.tags)}};
+  Members members{{"name", JsonText(source.name)},
+                  {"type", JsonText(SourceTypeName(source.type))},
+                  {"batch_source", JsonText(source.batch_source)},
+                  {"watermark_delay", JsonText(FormatDuration(source.watermark_delay))},
+                  {"bootstrap_servers", JsonText(source.bootstrap_servers)},
+                  {"topic", JsonText(source.topic)},
+                  {"format", JsonText(source.format)},
+                  {"path", JsonText(source.path)},
+                  {"timestamp_field", JsonText(source.timestamp_field)},
+                  {"created_timestamp_column", JsonText(source.created_timestamp_column)},
+                  {"field_mapping", JsonTags(source.field_mapping)},
+                  {"schema", JsonFields(source.schema)},
+                  {"owner", JsonText(source.owner)},
+                  {"description", JsonText(source.description)},
+                  {"tags", JsonTags(source.tags)}};
+  if (!source.s3_endpoint_override.empty()) {
+    members.insert(members.begin() + 8,
+                   {"s3_endpoint_override", JsonText(source.s3_endpoint_override)});
+  }
+  return members;
 }
 
 Members FeatureViewMembers(const FeatureView& view) {

@@ -205,6 +205,7 @@ Status ReadSource(const JsonObject& object, DataSource* source) {
   ARROW_RETURN_NOT_OK(object.String("path", &source->path));
   ARROW_RETURN_NOT_OK(object.String("timestamp_field", &source->timestamp_field));
   ARROW_RETURN_NOT_OK(object.String("created_timestamp_column", &source->created_timestamp_column));
+  ARROW_RETURN_NOT_OK(object.OptionalString("s3_endpoint_override", &source->s3_endpoint_override));
   ARROW_RETURN_NOT_OK(object.StringMap("field_mapping", &source->field_mapping));
   ARROW_RETURN_NOT_OK(object.OptionalString("owner", &source->owner));
   ARROW_RETURN_NOT_OK(object.String("description", &source->description));

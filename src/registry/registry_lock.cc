@@ -6,9 +6,13 @@
 
 #include <string>
 
+#include "headwater/core/object_store.h"
+
 namespace headwater::registry {
 
 Result<RegistryLock> RegistryLock::Acquire(const std::filesystem::path& registry_path) {
+  // A registry on S3 is guarded by its compare-and-swap write (registry_store.h), not a lock.
+  if (storage::IsObjectUri(registry_path)) return RegistryLock(-1);
   std::error_code error;
   std::filesystem::create_directories(registry_path.parent_path(), error);
   std::string lock_path = registry_path.string() + ".lock";

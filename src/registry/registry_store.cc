@@ -1,20 +1,36 @@
 #include "headwater/registry/registry_store.h"
 
 #include "headwater/core/file.h"
+#include "headwater/core/object_store.h"
 #include "headwater/registry/loader.h"
+#include "headwater/registry/source_schema.h"
 
 namespace headwater::registry {
 
 Result<Registry> ReadRegistry(const RepoConfig& config) {
   const std::filesystem::path& path = config.registry_path;
-  std::error_code error;
-  if (!std::filesystem::exists(path, error) && !error) {
-    Registry empty;
-    empty.project = config.project;
-    return empty;
+  std::string text, revision;
+  if (storage::IsObjectUri(path)) {
+    ARROW_ASSIGN_OR_RAISE(auto object, storage::ReadVersionedObject(path));
+    if (!object.exists) {
+      Registry empty;
+      empty.project = config.project;
+      return empty;
+    }
+    text = std::move(object.bytes);
+    revision = std::move(object.etag);
+  } else {
+    std::error_code error;
+    if (!std::filesystem::exists(path, error) && !error) {
+      Registry empty;
+      empty.project = config.project;
+      return empty;
+    }
+    ARROW_ASSIGN_OR_RAISE(text, ReadFile(path));
   }
-  ARROW_ASSIGN_OR_RAISE(std::string text, ReadFile(path));
   ARROW_ASSIGN_OR_RAISE(Registry registry, RegistryFromJson(text, path.string()));
+  registry.revision = std::move(revision);
+  ARROW_RETURN_NOT_OK(UseSourceEndpoints(registry.definitions.sources));
   if (registry.project != config.project) {
     return Status::Invalid("registry ", path.string(), " belongs to project '", registry.project,
                            "', not '", config.project, "'");
@@ -29,6 +45,9 @@ Result<Registry> ReadRegistry(const RepoConfig& config) {
 }
 
 Status WriteRegistry(const std::filesystem::path& path, const Registry& registry) {
+  if (storage::IsObjectUri(path)) {
+    return storage::WriteObjectIfUnchanged(path, RegistryToJson(registry), registry.revision);
+  }
   return WriteFileAtomically(path, RegistryToJson(registry));
 }
 

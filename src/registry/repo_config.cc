@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "headwater/core/file.h"
+#include "headwater/core/object_store.h"
 #include "headwater/registry/definitions.h"
 #include "yaml_reader.h"
 
@@ -387,7 +388,8 @@ Status ReadSections(YamlReader& reader, const YAML::Node& root, RepoConfig* conf
 
 std::filesystem::path RepoConfig::Resolve(const std::string& path) const {
   std::filesystem::path p(path);
-  return p.is_absolute() ? p : (repo_path / p).lexically_normal();
+  if (p.is_absolute() || storage::IsObjectUri(p)) return p;
+  return (repo_path / p).lexically_normal();
 }
 
 Result<RepoConfig> LoadRepoConfig(const std::filesystem::path& repo_path) {

@@ -334,6 +334,7 @@ Status Validate(const RepoConfig& config, Definitions* definitions) {
     }
   }
 
+  ARROW_RETURN_NOT_OK(UseSourceEndpoints(definitions->sources));
   std::map<std::string, ResolvedSource> resolved;
   for (const DataSource& source : definitions->sources) {
     if (source.type == SourceType::kRequest) continue;  // its schema is all it has

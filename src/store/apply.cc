@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "headwater/core/object_store.h"
 #include "headwater/engine/on_demand.h"
 #include "headwater/flink/flink_jobs.h"
 #include "headwater/registry/loader.h"
@@ -160,7 +161,13 @@ Result<ApplyOutcome> ApplyDefinitions(const registry::RepoConfig& config,
   updated.definitions = std::move(next);
   std::ostringstream report;
   ARROW_RETURN_NOT_OK(UpdateOnlineStore(writable, current, &updated, &report));
-  ARROW_RETURN_NOT_OK(registry::WriteRegistry(config.registry_path, updated));
+  Status written = registry::WriteRegistry(config.registry_path, updated);
+  if (written.IsAlreadyExists()) {
+    return Status::Invalid(written.message(),
+                           " (another apply or materialization wrote the "
+                           "registry while this apply ran): run apply again");
+  }
+  ARROW_RETURN_NOT_OK(written);
   report << Summary(outcome.changes, "Applied") << "Registry version " << updated.version
          << " written to " << config.registry_path.string() << "\n"
          << notices;
@@ -176,11 +183,19 @@ Result<std::string> RemoveRepositoryState(const registry::RepoConfig& config,
   std::ostringstream report;
   ARROW_RETURN_NOT_OK(store->Teardown());
   report << "Removed the online store (" << config.online_store.type << ")\n";
-  std::error_code error;
-  std::filesystem::remove(config.registry_path.string() + ".lock", error);
-  bool removed = std::filesystem::remove(config.registry_path, error);
-  if (error) {
-    return Status::IOError("cannot remove ", config.registry_path.string(), ": ", error.message());
+  bool removed = false;
+  if (storage::IsObjectUri(config.registry_path)) {
+    ARROW_ASSIGN_OR_RAISE(auto version, storage::ObjectVersion(config.registry_path));
+    removed = !version.empty();
+    ARROW_RETURN_NOT_OK(storage::RemoveObject(config.registry_path));
+  } else {
+    std::error_code error;
+    std::filesystem::remove(config.registry_path.string() + ".lock", error);
+    removed = std::filesystem::remove(config.registry_path, error);
+    if (error) {
+      return Status::IOError("cannot remove ", config.registry_path.string(), ": ",
+                             error.message());
+    }
   }
   report << (removed ? "Removed registry " : "No registry at ") << config.registry_path.string()
          << "\n";

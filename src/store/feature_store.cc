@@ -4,12 +4,14 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <shared_mutex>
 
 #include "apply.h"
 #include "flink_watch.h"
+#include "headwater/core/object_store.h"
 #include "headwater/core/text.h"
 #include "headwater/flink/flink_batch.h"
 #include "headwater/ingest/idempotency.h"
@@ -33,6 +35,10 @@ struct FileStamp {
 };
 
 FileStamp StampOf(const std::filesystem::path& path) {
+  if (storage::IsObjectUri(path)) {  // an object's version is its ETag
+    auto version = storage::ObjectVersion(path);
+    return {version.ok() ? std::hash<std::string>{}(*version) : 0, version.ok() ? 0 : -1, 0};
+  }
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) return {};
   return {static_cast<uint64_t>(info.st_ino), static_cast<int64_t>(info.st_size),
@@ -51,6 +57,7 @@ bool FeedsStreamView(const registry::Definitions& definitions, const std::string
 struct FeatureStore::State {
   std::mutex refresh_mutex;  // one registry reload at a time
   FileStamp registry_stamp;
+  std::chrono::steady_clock::time_point registry_checked;  // a registry on S3: its last check
   std::atomic<std::shared_ptr<const std::string>> registry_error;
   // Lock order: apply, then streams, then online.
   std::mutex apply_mutex;
@@ -208,6 +215,12 @@ std::vector<std::string_view> Rows(const ByteRows& rows) {
 }  // namespace
 
 Result<bool> FeatureStore::Reload() {
+  // A registry on S3 costs a request to check: at most once a second.
+  if (storage::IsObjectUri(config_.registry_path) && snapshot() != nullptr) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - state_->registry_checked < std::chrono::seconds(1)) return false;
+    state_->registry_checked = now;
+  }
   const FileStamp stamp = StampOf(config_.registry_path);
   if (snapshot() != nullptr && stamp == state_->registry_stamp) return false;
   ARROW_ASSIGN_OR_RAISE(auto registry, registry::ReadRegistry(config_));

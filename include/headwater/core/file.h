@@ -26,7 +26,9 @@ enum class DurableStep : uint8_t {
 /// renamed over `path`, and then the directory is synced. Everything a promise depends on —
 /// the registry and its markers, checkpoints, stream part files and dead letters, offline
 /// appends, backfills — is written through it. On an error before the rename, `path` is as it
-/// was and the temporary file is removed.
+/// was and the temporary file is removed. An S3 URI (core/object_store.h) is written to a local
+/// temporary file and uploaded: the upload is the rename (S3 shows an object whole, once its
+/// upload completes), and the object store keeps it durable.
 Status WriteFileAtomically(
     const std::filesystem::path& path,
     const std::function<Status(const std::filesystem::path& temporary)>& write);
@@ -53,11 +55,12 @@ Status SyncPath(const std::filesystem::path& path, bool directory = false);
 std::optional<int64_t> NumberInFileName(std::string_view name, std::string_view prefix,
                                         size_t digits, std::string_view suffix);
 
-/// Reads a whole file; IOError naming it and the reason when it is absent, a directory or
-/// unreadable (a symbolic link loop, permissions).
+/// Reads a whole file (or object); IOError naming it and the reason when it is absent, a
+/// directory or unreadable (a symbolic link loop, permissions).
 Result<std::string> ReadFile(const std::filesystem::path& path);
 
-/// The paths directly inside `directory`, unsorted; IOError naming it when it cannot be listed.
+/// The paths directly inside `directory` (or under an S3 prefix), unsorted; IOError naming it
+/// when it cannot be listed.
 /// Never throws (the range-for over std::filesystem::directory_iterator does on a failed step).
 Result<std::vector<std::filesystem::path>> ListDirectory(const std::filesystem::path& directory);
 

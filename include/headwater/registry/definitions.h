@@ -76,6 +76,9 @@ struct DataSource {
   std::string timestamp_field;
   /// Column holding each row's creation time, used to break ties on event time. Optional ("").
   std::string created_timestamp_column;
+  /// For a path on S3: the endpoint serving its bucket ("http://host:port"), Feast's
+  /// s3_endpoint_override. Optional (""): the environment's (AWS_ENDPOINT_URL) or AWS itself.
+  std::string s3_endpoint_override;
   /// Renames source columns: source column name -> feature or join key name.
   std::map<std::string, std::string> field_mapping;
   /// For push and Kafka sources: the file source that holds the events' history (for a push
@@ -252,6 +255,9 @@ struct Registry {
   /// not definition: plan and apply ignore it, except that a view whose online data is dropped
   /// (deleted, or its features changed) loses its intervals.
   std::map<std::string, std::vector<MaterializationInterval>> materializations;
+  /// For a registry on S3: the version of the object this was read from (its ETag; empty when
+  /// there was none), so writing it back is a compare-and-swap. Not stored.
+  std::string revision;
 };
 
 }  // namespace headwater::registry

@@ -1,6 +1,7 @@
 #pragma once
 // The persistent registry: one JSON file (registry_codec.h), replaced atomically on every write.
-// Read-modify-write updates hold a RegistryLock (registry_lock.h).
+// Read-modify-write updates hold a RegistryLock (registry_lock.h); on S3, where no lock is
+// shared between machines, the write is a compare-and-swap on the object instead.
 
 #include <filesystem>
 #include <string>
@@ -20,6 +21,9 @@ Result<Registry> ReadRegistry(const RepoConfig& config);
 
 /// Writes the registry file atomically: a temporary file beside it is written, flushed to disk
 /// and renamed over the old one, so a crash leaves either the old or the new registry whole.
+/// A registry on S3 is written by compare-and-swap instead of under a lock: only if the object is
+/// still the one `registry` was read from (`revision`); AlreadyExists, with nothing written, if
+/// another command wrote it in between.
 Status WriteRegistry(const std::filesystem::path& path, const Registry& registry);
 
 }  // namespace headwater::registry

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "headwater/core/status.h"
+#include "headwater/registry/definitions.h"
 
 namespace headwater::registry {
 
@@ -21,6 +22,11 @@ Result<std::vector<std::filesystem::path>> ListSourceFiles(const std::filesystem
 /// The Arrow schema of a source: that of its first file. A source with no files, a file that is
 /// not Parquet, or one with two columns of one name, is an error naming the path.
 Result<std::shared_ptr<arrow::Schema>> ReadSourceSchema(const std::filesystem::path& path);
+
+/// Makes every file source's s3_endpoint_override the endpoint of its bucket in this process
+/// (core/object_store.h), before anything of theirs is read. Two endpoints for one bucket are
+/// an error naming the source.
+Status UseSourceEndpoints(const std::vector<DataSource>& sources);
 
 /// Invalid naming `file` and the column when two columns of `schema` share a name: every
 /// reader finds columns by name, so the second would be silently ignored.
