@@ -21,6 +21,7 @@ T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 US = pa.timestamp("us", tz="UTC")
 KEY, SECRET = "headwater", "headwater-secret"  # the identity scripts/start_s3 knows
 BUCKET = "lake"
+SERVER = {}  # the S3 server's directory (scripts/start_s3 keeps its pid there)
 
 DEFINITIONS = """
 entities:
@@ -54,7 +55,8 @@ RIDES = pa.schema([("driver_id", pa.int64()), ("event_timestamp", US), ("fare", 
 def s3(tmp_path_factory):
     """A SeaweedFS S3 server with a bucket; its endpoint, with the AWS variables set for every
     process the tests start."""
-    for _, endpoint in started_service(tmp_path_factory, "s3", 900):
+    for directory, endpoint in started_service(tmp_path_factory, "s3", 900):
+        SERVER["directory"] = directory
         saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
                                                 "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
         os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=KEY,
@@ -334,3 +336,39 @@ def test_credentials_from_the_shared_credentials_file(repos, tmp_path):
     refused = run("plan", cwd=repo, env=env, ok=False)
     assert f"s3://{prefix}/profile/registry.json" in refused.stderr
     assert "wrong" not in refused.stderr.replace("wrong credentials", "")
+
+
+def test_a_stalled_server_is_a_clear_error_in_seconds_and_changes_nothing(repos, tmp_path):
+    """The S3 server stops answering (SIGSTOP: the network drops): the command fails within
+    seconds naming the URI, writes nothing, and succeeds once the server answers again."""
+    remote = repos["remote"]
+    run("apply", cwd=remote)
+    pid = int((SERVER["directory"] / "weed.pid").read_text())
+    args = ["get-historical-features", "--entities", repos["base"] / "entities.parquet",
+            "--features", "driver_stats:trips", "--output", tmp_path / "out.parquet"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        stalled = run(*args, cwd=remote, ok=False)
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert elapsed < 60, elapsed
+    assert f"s3://{repos['prefix']}/driver_stats" in stalled.stderr
+    assert "Timeout" in stalled.stderr or "timed out" in stalled.stderr.lower()
+    assert not (tmp_path / "out.parquet").exists()
+    run(*args, cwd=remote)
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 3000
+
+
+def test_the_flink_batch_engine_refuses_s3_sources_before_submitting(repos, tmp_path):
+    """Flink reads s3:// only with its S3 plugin, which is not installed here: refused clearly,
+    with the way out (the embedded engine reads S3)."""
+    remote = repos["remote"]
+    run("apply", cwd=remote)
+    refused = run("get-historical-features", "--engine", "flink", "--entities",
+                  repos["base"] / "entities.parquet", "--features", "driver_stats:trips",
+                  "--output", tmp_path / "out.parquet", cwd=remote, ok=False)
+    assert "the batch engine on Flink reads local paths only" in refused.stderr, refused.stderr
+    assert f"s3://{repos['prefix']}/driver_stats" in refused.stderr
+    assert not (tmp_path / "out.parquet").exists()

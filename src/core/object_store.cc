@@ -68,7 +68,10 @@ Result<std::shared_ptr<arrow::fs::FileSystem>> S3For(const std::string& endpoint
     while (address.ends_with("/")) address.pop_back();
     options.endpoint_override = address;
   }
+  // A stalled or unreachable server is an error within seconds: a request making no progress for
+  // 3 s fails (the AWS SDK's low-speed limit), and is tried 3 times in all, not the SDK's 10.
   options.connect_timeout = 5;
+  options.retry_strategy = arrow::fs::S3RetryStrategy::GetAwsStandardRetryStrategy(3);
   auto made = arrow::fs::S3FileSystem::Make(options);
   if (!made.ok()) {
     return Status::IOError("cannot reach S3", endpoint.empty() ? "" : " at " + endpoint, ": ",

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "headwater/core/object_store.h"
 #include "headwater/flink/flink_batch.h"
 #include "headwater/ingest/window_job.h"
 #include "headwater/registry/source_schema.h"
@@ -59,6 +60,13 @@ Result<std::string> FlinkType(const arrow::DataType& type) {
 // engine reads its *.parquet files (registry::ListSourceFiles) in name order, which is Flink's
 // `file.path` order only for names that compare alike as bytes and as Java strings.
 Status CheckSourceFiles(const fs::path& path, const DataSource& source) {
+  if (storage::IsObjectUri(path)) {
+    // Flink reads s3:// only through its S3 file-system plugin, which the cluster scripts here
+    // do not install: say so before a job is submitted, rather than let the job fail.
+    return Status::NotImplemented("source '", source.name, "' (", path.string(),
+                                  "): the batch engine on Flink reads local paths only; run this "
+                                  "with --engine embedded, which reads S3");
+  }
   std::error_code error;
   if (!fs::is_directory(path, error)) return Status::OK();
   for (const auto& entry : fs::directory_iterator(path, error)) {
