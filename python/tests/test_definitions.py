@@ -553,3 +553,18 @@ def test_pandas_column_arithmetic_becomes_expressions(body, expressions):
     from headwater.definitions import _pandas_udf_as_expressions
     source = "def f(inputs):" + textwrap.indent(textwrap.dedent(body), "    ") + "\n"
     assert _pandas_udf_as_expressions(source, ["a", "b"]) == expressions
+
+
+def test_a_file_source_on_s3_keeps_its_endpoint_and_refuses_a_connection_ref():
+    """Feast's FileSource on S3 (issue 19): the endpoint goes into the definition and back."""
+    from headwater.definitions import from_registry
+    source = FileSource(name="trips", path="s3://lake/trips", timestamp_field="ts",
+                        s3_endpoint_override="http://127.0.0.1:9000")
+    definition = source.to_definition()
+    assert (definition["path"], definition["s3_endpoint_override"]) == \
+        ("s3://lake/trips", "http://127.0.0.1:9000")
+    assert "s3_endpoint_override" not in FileSource(path="data/x", timestamp_field="ts").to_definition()
+    again = from_registry("sources", {**definition, "type": "file"})
+    assert again.s3_endpoint_override == "http://127.0.0.1:9000"
+    with pytest.raises(ValueError, match="connection_ref is not supported"):
+        FileSource(path="s3://lake/x", timestamp_field="ts", connection_ref="my_s3")

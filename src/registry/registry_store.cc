@@ -7,29 +7,31 @@
 
 namespace headwater::registry {
 
+namespace {
+
+// The registry's bytes and, on S3, their version; exists false when there is no registry yet.
+Result<storage::VersionedObject> ReadRegistryBytes(const std::filesystem::path& path) {
+  if (storage::IsObjectUri(path)) return storage::ReadVersionedObject(path);
+  storage::VersionedObject file;
+  std::error_code error;
+  if (!std::filesystem::exists(path, error) && !error) return file;
+  file.exists = true;
+  ARROW_ASSIGN_OR_RAISE(file.bytes, ReadFile(path));
+  return file;
+}
+
+}  // namespace
+
 Result<Registry> ReadRegistry(const RepoConfig& config) {
   const std::filesystem::path& path = config.registry_path;
-  std::string text, revision;
-  if (storage::IsObjectUri(path)) {
-    ARROW_ASSIGN_OR_RAISE(auto object, storage::ReadVersionedObject(path));
-    if (!object.exists) {
-      Registry empty;
-      empty.project = config.project;
-      return empty;
-    }
-    text = std::move(object.bytes);
-    revision = std::move(object.etag);
-  } else {
-    std::error_code error;
-    if (!std::filesystem::exists(path, error) && !error) {
-      Registry empty;
-      empty.project = config.project;
-      return empty;
-    }
-    ARROW_ASSIGN_OR_RAISE(text, ReadFile(path));
+  ARROW_ASSIGN_OR_RAISE(auto stored, ReadRegistryBytes(path));
+  if (!stored.exists) {
+    Registry empty;
+    empty.project = config.project;
+    return empty;
   }
-  ARROW_ASSIGN_OR_RAISE(Registry registry, RegistryFromJson(text, path.string()));
-  registry.revision = std::move(revision);
+  ARROW_ASSIGN_OR_RAISE(Registry registry, RegistryFromJson(stored.bytes, path.string()));
+  registry.revision = std::move(stored.etag);
   ARROW_RETURN_NOT_OK(UseSourceEndpoints(registry.definitions.sources));
   if (registry.project != config.project) {
     return Status::Invalid("registry ", path.string(), " belongs to project '", registry.project,
