@@ -372,3 +372,30 @@ def test_the_flink_batch_engine_refuses_s3_sources_before_submitting(repos, tmp_
     assert "the batch engine on Flink reads local paths only" in refused.stderr, refused.stderr
     assert f"s3://{repos['prefix']}/driver_stats" in refused.stderr
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_server_follows_a_registry_on_s3(repos, tmp_path):
+    """`headwater serve` checks a registry on S3 for a new version (a HEAD at most once a second)
+    and serves an apply made from another machine's checkout."""
+    import json
+    from test_server import Server
+    prefix = repos["prefix"]
+    checkouts = [tmp_path / "server", tmp_path / "laptop"]
+    for checkout in checkouts:
+        make_repo(checkout, f"s3://{prefix}")
+        (checkout / "feature_store.yaml").write_text(
+            f"project: lake\nregistry: s3://{prefix}/served/registry.json\n")
+    run("apply", cwd=checkouts[0])
+    server = Server(checkouts[0])
+    try:
+        assert json.loads(server.get("/health")[1])["registry_version"] == 1
+        definitions = checkouts[1] / "definitions.yaml"
+        definitions.write_text(definitions.read_text() + "feature_services:\n"
+                               "  - {name: everything, features: [driver_stats, rides]}\n")
+        assert "Registry version 2 written" in run("apply", cwd=checkouts[1]).stdout
+        deadline = time.monotonic() + 10
+        while json.loads(server.get("/health")[1])["registry_version"] != 2:
+            assert time.monotonic() < deadline, "the server did not see version 2"
+            time.sleep(0.1)
+    finally:
+        server.stop()
