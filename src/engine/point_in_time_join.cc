@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <numeric>
 
+#include "headwater/engine/parallel_for.h"
+
 namespace headwater::engine {
 
 Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(std::vector<KeyColumn> entity_keys,
                                                                std::vector<int64_t> entity_times,
-                                                               Duration ttl) {
+                                                               Duration ttl, int threads) {
   const int64_t num_rows = static_cast<int64_t>(entity_times.size());
   std::unique_ptr<PointInTimeJoin> join(new PointInTimeJoin());
   join->ttl_ = ttl;
@@ -28,12 +30,25 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(std::vector<KeyCo
   for (int64_t row = 0; row < num_rows; ++row) {
     if (ids[row] >= 0) join->order_[next[ids[row]]++] = row;
   }
+  // Keys in blocks of about equal rows, sorted on `threads` threads.
+  constexpr int64_t kBlockRows = 1 << 18;
+  std::vector<int32_t> block_begin{0};
   for (int32_t key = 0; key < num_keys; ++key) {
-    auto begin = join->order_.begin() + join->key_begin_[key];
-    auto end = join->order_.begin() + join->key_begin_[key + 1];
-    std::stable_sort(begin, end,
-                     [&](int64_t a, int64_t b) { return entity_times[a] < entity_times[b]; });
+    if (join->key_begin_[key + 1] - join->key_begin_[block_begin.back()] >= kBlockRows) {
+      block_begin.push_back(key + 1);
+    }
   }
+  if (block_begin.back() != num_keys) block_begin.push_back(num_keys);
+  ARROW_RETURN_NOT_OK(ParallelFor(
+      static_cast<int64_t>(block_begin.size()) - 1, threads, [&](int64_t block, int) -> Status {
+        for (int32_t key = block_begin[block]; key < block_begin[block + 1]; ++key) {
+          auto begin = join->order_.begin() + join->key_begin_[key];
+          auto end = join->order_.begin() + join->key_begin_[key + 1];
+          std::stable_sort(begin, end,
+                           [&](int64_t a, int64_t b) { return entity_times[a] < entity_times[b]; });
+        }
+        return Status::OK();
+      }));
   join->sorted_times_.resize(sorted_rows);
   for (int64_t position = 0; position < sorted_rows; ++position) {
     int64_t t = entity_times[join->order_[position]];

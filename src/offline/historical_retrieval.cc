@@ -4,7 +4,9 @@
 #include <arrow/compute/api.h>
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -185,63 +187,253 @@ Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetData
   return join.Finish(std::move(partials));
 }
 
-// Pass 2: reads the feature columns of the row groups holding matched rows, takes those rows and
-// places them at their entity rows; unmatched rows get nulls.
+// The matched rows grouped by the row group holding them: group g's pairs are
+// [offsets[g], offsets[g + 1]) of `local_rows` (the row within the group) and `entity_rows`,
+// in entity-row order. A counting sort, linear in the rows: no comparison sort of 10M pairs.
+struct MatchesByGroup {
+  std::vector<int64_t> offsets;
+  std::vector<int64_t> local_rows;
+  std::vector<int64_t> entity_rows;
+};
+
+Result<MatchesByGroup> GroupMatches(const ParquetDataset& dataset,
+                                    const std::vector<int64_t>& matches, int threads) {
+  const std::vector<RowGroup>& groups = dataset.row_groups();
+  const size_t num_groups = groups.size();
+  auto group_of = [&](int64_t row_number) {
+    auto after = std::upper_bound(
+        groups.begin(), groups.end(), row_number,
+        [](int64_t row, const RowGroup& group) { return row < group.first_row_number; });
+    return static_cast<uint32_t>(after - groups.begin() - 1);
+  };
+  // The entity rows in `threads` contiguous ranges: each range counts its rows per group, then
+  // writes them from where the ranges before it end, so every group keeps entity-row order.
+  const auto num_rows = static_cast<int64_t>(matches.size());
+  const int ranges = static_cast<int>(std::clamp<int64_t>(num_rows >> 16, 1, threads));
+  auto range_begin = [&](int64_t range) { return num_rows * range / ranges; };
+  std::vector<uint32_t> group_of_row(matches.size());
+  std::vector<std::vector<int64_t>> counts(static_cast<size_t>(ranges),
+                                           std::vector<int64_t>(num_groups, 0));
+  ARROW_RETURN_NOT_OK(engine::ParallelFor(ranges, ranges, [&](int64_t range, int) -> Status {
+    std::vector<int64_t>& count = counts[static_cast<size_t>(range)];
+    for (int64_t row = range_begin(range); row < range_begin(range + 1); ++row) {
+      const int64_t match = matches[static_cast<size_t>(row)];
+      if (match < 0) continue;
+      const uint32_t g = group_of(match);
+      group_of_row[static_cast<size_t>(row)] = g;
+      ++count[g];
+    }
+    return Status::OK();
+  }));
+  MatchesByGroup out;
+  out.offsets.assign(num_groups + 1, 0);
+  std::vector<std::vector<int64_t>> next(static_cast<size_t>(ranges),
+                                         std::vector<int64_t>(num_groups, 0));
+  for (size_t g = 0, at = 0; g < num_groups; ++g) {
+    out.offsets[g] = static_cast<int64_t>(at);
+    for (size_t range = 0; range < static_cast<size_t>(ranges); ++range) {
+      next[range][g] = static_cast<int64_t>(at);
+      at += static_cast<size_t>(counts[range][g]);
+    }
+    out.offsets[g + 1] = static_cast<int64_t>(at);
+  }
+  out.local_rows.resize(static_cast<size_t>(out.offsets.back()));
+  out.entity_rows.resize(out.local_rows.size());
+  ARROW_RETURN_NOT_OK(engine::ParallelFor(ranges, ranges, [&](int64_t range, int) -> Status {
+    std::vector<int64_t>& at = next[static_cast<size_t>(range)];
+    for (int64_t row = range_begin(range); row < range_begin(range + 1); ++row) {
+      const int64_t match = matches[static_cast<size_t>(row)];
+      if (match < 0) continue;
+      const uint32_t g = group_of_row[static_cast<size_t>(row)];
+      const auto slot = static_cast<size_t>(at[g]++);
+      out.local_rows[slot] = match - groups[g].first_row_number;
+      out.entity_rows[slot] = row;
+    }
+    return Status::OK();
+  }));
+  return out;
+}
+
+// A feature column gathered straight into its output: fixed-width values of the declared type
+// (no cast on read) are copied from each row group to their entity rows by the worker that read
+// the group, with a byte per row for validity (bits of one byte would be shared by workers).
+struct DirectColumn {
+  int byte_width = 0;
+  std::shared_ptr<arrow::Buffer> values;
+  std::vector<uint8_t> valid;  // 0 for entity rows without a match
+
+  void Scatter(const arrow::ArrayData& source, const int64_t* local_rows,
+               const int64_t* entity_rows, int64_t count) {
+    const uint8_t* bitmap = source.GetNullCount() > 0 ? source.buffers[0]->data() : nullptr;
+    for (int64_t k = 0; k < count; ++k) {
+      valid[static_cast<size_t>(entity_rows[k])] =
+          bitmap == nullptr || arrow::bit_util::GetBit(bitmap, source.offset + local_rows[k]);
+    }
+    switch (byte_width) {  // a fixed-size copy is one load and one store, not a memmove call
+      case 8:
+        return ScatterValues<uint64_t>(source, local_rows, entity_rows, count);
+      case 4:
+        return ScatterValues<uint32_t>(source, local_rows, entity_rows, count);
+      case 2:
+        return ScatterValues<uint16_t>(source, local_rows, entity_rows, count);
+      case 1:
+        return ScatterValues<uint8_t>(source, local_rows, entity_rows, count);
+      default:
+        break;
+    }
+    const uint8_t* from = source.buffers[1]->data() + source.offset * byte_width;
+    uint8_t* to = values->mutable_data();
+    for (int64_t k = 0; k < count; ++k) {
+      std::memcpy(to + entity_rows[k] * byte_width, from + local_rows[k] * byte_width,
+                  static_cast<size_t>(byte_width));
+    }
+  }
+
+  template <typename Word>
+  void ScatterValues(const arrow::ArrayData& source, const int64_t* local_rows,
+                     const int64_t* entity_rows, int64_t count) {
+    const Word* from = source.GetValues<Word>(1);
+    Word* to = reinterpret_cast<Word*>(values->mutable_data());
+    for (int64_t k = 0; k < count; ++k) to[entity_rows[k]] = from[local_rows[k]];
+  }
+
+  Result<std::shared_ptr<arrow::Array>> Finish(const std::shared_ptr<arrow::DataType>& type) {
+    const auto rows = static_cast<int64_t>(valid.size());
+    ARROW_ASSIGN_OR_RAISE(auto bitmap, arrow::AllocateBitmap(rows));
+    uint8_t* bits = bitmap->mutable_data();
+    int64_t nulls = 0;
+    for (int64_t row = 0; row < rows; ++row) {
+      arrow::bit_util::SetBitTo(bits, row, valid[static_cast<size_t>(row)] != 0);
+      nulls += valid[static_cast<size_t>(row)] == 0;
+    }
+    // Unmatched rows' value slots are never read; zero them so the output is deterministic.
+    for (int64_t row = 0; row < rows; ++row) {
+      if (valid[static_cast<size_t>(row)] == 0) {
+        std::memset(values->mutable_data() + row * byte_width, 0, static_cast<size_t>(byte_width));
+      }
+    }
+    return arrow::MakeArray(arrow::ArrayData::Make(
+        type, rows, {nulls > 0 ? std::move(bitmap) : nullptr, values}, nulls));
+  }
+};
+
+// Pass 2: reads the feature columns of the row groups holding matched rows and puts each matched
+// row's values at its entity row; unmatched rows get nulls. Fixed-width columns of the declared
+// type are scattered into their output directly; the others (strings, lists, casts on read) are
+// taken per group and placed with one Take.
 Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
     const ViewScan& scan, const ParquetDataset& dataset, const std::vector<int64_t>& matches,
     RetrievalStats* stats) {
   const auto num_rows = static_cast<int64_t>(matches.size());
-  std::vector<std::pair<int64_t, int64_t>> wanted;  // (feature row number, entity row)
-  for (int64_t row = 0; row < num_rows; ++row) {
-    if (matches[row] >= 0) wanted.emplace_back(matches[row], row);
+  ARROW_ASSIGN_OR_RAISE(const MatchesByGroup grouped, GroupMatches(dataset, matches, scan.threads));
+  if (stats != nullptr) stats->rows_matched += static_cast<int64_t>(grouped.local_rows.size());
+  const size_t num_columns = scan.feature_columns.size();
+  std::vector<std::shared_ptr<arrow::DataType>> output_types(num_columns);
+  std::vector<std::optional<DirectColumn>> direct(num_columns);
+  std::vector<size_t> taken_columns;  // the others
+  for (size_t f = 0; f < num_columns; ++f) {
+    output_types[f] = ToArrowType(scan.feature_types[f]);
+    const auto& type = dataset.schema()->GetFieldByName(scan.feature_columns[f])->type();
+    if (type->Equals(*output_types[f]) && arrow::is_fixed_width(type->id()) &&
+        type->id() != arrow::Type::BOOL && type->byte_width() > 0) {
+      DirectColumn column;
+      column.byte_width = type->byte_width();
+      ARROW_ASSIGN_OR_RAISE(column.values, arrow::AllocateBuffer(num_rows * type->byte_width()));
+      column.valid.assign(static_cast<size_t>(num_rows), 0);
+      direct[f] = std::move(column);
+    } else {
+      taken_columns.push_back(f);
+    }
   }
-  std::sort(wanted.begin(), wanted.end());
-  if (stats != nullptr) stats->rows_matched += static_cast<int64_t>(wanted.size());
-  std::vector<int64_t> wanted_rows(wanted.size());
-  for (size_t k = 0; k < wanted.size(); ++k) wanted_rows[k] = wanted[k].first;
-  std::map<size_t, std::shared_ptr<arrow::Table>> pieces;  // by first index into `wanted`
-  std::mutex pieces_mutex;
-  ARROW_RETURN_NOT_OK(dataset.TakeRows(scan.feature_columns, wanted_rows, scan.threads,
-                                       [&](size_t begin, std::shared_ptr<arrow::Table> rows) {
-                                         std::lock_guard lock(pieces_mutex);
-                                         pieces[begin] = std::move(rows);
-                                         return Status::OK();
-                                       }));
+  std::vector<size_t> groups_with_matches;
+  for (size_t g = 0; g + 1 < grouped.offsets.size(); ++g) {
+    if (grouped.offsets[g + 1] > grouped.offsets[g]) groups_with_matches.push_back(g);
+  }
+  std::vector<std::shared_ptr<arrow::Table>> pieces(groups_with_matches.size());
+  ARROW_RETURN_NOT_OK(engine::ParallelFor(
+      static_cast<int64_t>(groups_with_matches.size()), scan.threads,
+      [&](int64_t task, int) -> Status {
+        const size_t g = groups_with_matches[static_cast<size_t>(task)];
+        const int64_t begin = grouped.offsets[g];
+        const int64_t count = grouped.offsets[g + 1] - begin;
+        ARROW_ASSIGN_OR_RAISE(auto table,
+                              dataset.Read(dataset.row_groups()[g], scan.feature_columns));
+        std::vector<std::shared_ptr<arrow::ChunkedArray>> taken;
+        std::vector<std::shared_ptr<arrow::Field>> fields;
+        for (size_t f = 0; f < num_columns; ++f) {
+          auto column = table->column(static_cast<int>(f));
+          if (!direct[f]) {
+            taken.push_back(column);
+            fields.push_back(table->schema()->field(static_cast<int>(f)));
+            continue;
+          }
+          ARROW_ASSIGN_OR_RAISE(auto whole, Flatten(column));
+          direct[f]->Scatter(*whole->data(), grouped.local_rows.data() + begin,
+                             grouped.entity_rows.data() + begin, count);
+        }
+        if (taken.empty()) return Status::OK();
+        auto indices = std::make_shared<arrow::Int64Array>(
+            count, arrow::Buffer::Wrap(grouped.local_rows.data() + begin, count));
+        ARROW_ASSIGN_OR_RAISE(
+            auto rows,
+            arrow::compute::Take(arrow::Table::Make(arrow::schema(fields), taken), indices));
+        pieces[static_cast<size_t>(task)] = rows.table();
+        return Status::OK();
+      }));
 
-  arrow::Int64Builder placement;
-  ARROW_RETURN_NOT_OK(placement.Reserve(num_rows));
-  {
-    std::vector<int64_t> position(num_rows, -1);
-    for (size_t k = 0; k < wanted.size(); ++k) position[wanted[k].second] = static_cast<int64_t>(k);
-    for (int64_t row = 0; row < num_rows; ++row) {
-      if (position[row] < 0) {
-        placement.UnsafeAppendNull();
-      } else {
-        placement.UnsafeAppend(position[row]);
+  std::vector<std::shared_ptr<arrow::Array>> out(num_columns);
+  std::shared_ptr<arrow::Array> placement;  // entity row -> index into the taken rows, or null
+  if (!taken_columns.empty()) {
+    // The taken rows are in group order, each group's in entity-row order.
+    std::vector<int64_t> position(static_cast<size_t>(num_rows), -1);
+    int64_t next = 0;
+    for (size_t g : groups_with_matches) {
+      for (int64_t k = grouped.offsets[g]; k < grouped.offsets[g + 1]; ++k) {
+        position[static_cast<size_t>(grouped.entity_rows[static_cast<size_t>(k)])] = next++;
       }
     }
-  }
-  ARROW_ASSIGN_OR_RAISE(auto placement_array, placement.Finish());
-  std::vector<std::shared_ptr<arrow::Array>> out;
-  for (size_t f = 0; f < scan.feature_columns.size(); ++f) {
-    std::vector<std::shared_ptr<arrow::Array>> arrays;
-    for (const auto& [begin, piece] : pieces) {
-      for (const auto& chunk : piece->column(static_cast<int>(f))->chunks())
-        arrays.push_back(chunk);
+    arrow::Int64Builder builder;
+    ARROW_RETURN_NOT_OK(builder.Reserve(num_rows));
+    for (int64_t at : position) {
+      if (at < 0) {
+        builder.UnsafeAppendNull();
+      } else {
+        builder.UnsafeAppend(at);
+      }
     }
-    auto type = dataset.schema()->GetFieldByName(scan.feature_columns[f])->type();
-    ARROW_ASSIGN_OR_RAISE(
-        auto taken_rows, arrays.empty() ? arrow::MakeEmptyArray(type) : arrow::Concatenate(arrays));
-    ARROW_ASSIGN_OR_RAISE(auto placed, arrow::compute::Take(*taken_rows, *placement_array));
-    auto typed = engine::ReadAsFeature(placed, scan.feature_types[f]);
-    if (!typed.ok()) {
-      return Status::Invalid("source '", scan.source->name, "' (", scan.source->path, "): column '",
-                             scan.feature_columns[f], "' does not fit ",
-                             FormatFeatureType(scan.feature_types[f]), ": ",
-                             typed.status().message());
-    }
-    out.push_back(*typed);
+    ARROW_ASSIGN_OR_RAISE(placement, builder.Finish());
   }
+  ARROW_RETURN_NOT_OK(engine::ParallelFor(
+      static_cast<int64_t>(num_columns), scan.threads, [&](int64_t task, int) -> Status {
+        const auto f = static_cast<size_t>(task);
+        std::shared_ptr<arrow::Array> placed;
+        if (direct[f]) {
+          ARROW_ASSIGN_OR_RAISE(placed, direct[f]->Finish(output_types[f]));
+          direct[f].reset();
+        } else {
+          const int piece_column = static_cast<int>(
+              std::find(taken_columns.begin(), taken_columns.end(), f) - taken_columns.begin());
+          std::vector<std::shared_ptr<arrow::Array>> arrays;
+          for (const auto& piece : pieces) {
+            if (piece == nullptr) continue;
+            for (const auto& chunk : piece->column(piece_column)->chunks()) arrays.push_back(chunk);
+          }
+          auto type = dataset.schema()->GetFieldByName(scan.feature_columns[f])->type();
+          ARROW_ASSIGN_OR_RAISE(auto taken_rows, arrays.empty() ? arrow::MakeEmptyArray(type)
+                                                                : arrow::Concatenate(arrays));
+          ARROW_ASSIGN_OR_RAISE(auto datum, arrow::compute::Take(taken_rows, placement));
+          placed = datum.make_array();
+        }
+        auto typed = engine::ReadAsFeature(placed, scan.feature_types[f]);
+        if (!typed.ok()) {
+          return Status::Invalid("source '", scan.source->name, "' (", scan.source->path,
+                                 "): column '", scan.feature_columns[f], "' does not fit ",
+                                 FormatFeatureType(scan.feature_types[f]), ": ",
+                                 typed.status().message());
+        }
+        out[f] = *typed;
+        return Status::OK();
+      }));
   return out;
 }
 
@@ -319,7 +511,8 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
     return prejoined->Columns(*view, projection.features, event_time, std::move(out));
   }
   ARROW_ASSIGN_OR_RAISE(
-      auto join, engine::PointInTimeJoin::Make(std::move(entity_keys), entity_times, view->ttl));
+      auto join,
+      engine::PointInTimeJoin::Make(std::move(entity_keys), entity_times, view->ttl, scan.threads));
   ARROW_ASSIGN_OR_RAISE(auto files, registry::ListSourceFiles(config.Resolve(source->path)));
   ARROW_ASSIGN_OR_RAISE(auto dataset, ParquetDataset::Open(std::move(files)));
   ARROW_RETURN_NOT_OK(CheckSourceColumns(scan, projection, dataset));

@@ -38,6 +38,7 @@ Result<std::shared_ptr<arrow::Table>> ReadTableFile(
     try {
       auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool());
       if (!reader.ok()) return Status::Invalid(path.string(), ": ", reader.status().message());
+      (*reader)->set_use_threads(true);  // columns decoded in parallel on Arrow's CPU pool
       auto table = (*reader)->ReadTable();
       if (!table.ok()) return Status::Invalid(path.string(), ": ", table.status().message());
       ARROW_RETURN_NOT_OK(registry::CheckUniqueColumns(*(*table)->schema(), path.string()));

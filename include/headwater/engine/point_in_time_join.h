@@ -64,10 +64,11 @@ struct JoinPartial {
 class PointInTimeJoin {
  public:
   /// `entity_keys`: the view's join-key columns of the entity rows; `entity_times`: their
-  /// timestamps in epoch microseconds, no nulls. `ttl` zero means no limit.
+  /// timestamps in epoch microseconds, no nulls. `ttl` zero means no limit. Each key's rows are
+  /// sorted by time on `threads` threads.
   static Result<std::unique_ptr<PointInTimeJoin>> Make(std::vector<KeyColumn> entity_keys,
                                                        std::vector<int64_t> entity_times,
-                                                       Duration ttl);
+                                                       Duration ttl, int threads = 1);
 
   JoinPartial NewPartial() const;
 
