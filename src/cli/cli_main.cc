@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "headwater/cli/main.h"
+#include "headwater/core/memory.h"
 #include "headwater/core/text.h"
 
 namespace headwater::cli {
@@ -222,6 +223,10 @@ Status Run(const Invocation& invocation) {
   if (command == "teardown") return RunTeardown(global);
   if (command == "compile") return RunCompileFlink(global, invocation.output);
   if (command == "flink") return RunFlinkStatus(global);
+  // Batch commands touch gigabytes of fresh memory once (core/memory.h).
+  if (command == "get-historical-features" || command.starts_with("materialize")) {
+    DisableTransparentHugePages();
+  }
   if (command == "get-historical-features") {
     return RunGetHistoricalFeatures(global, invocation.historical);
   }
