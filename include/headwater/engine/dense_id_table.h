@@ -5,8 +5,6 @@
 // sought. Open addressing with linear probing, at most half full; a slot is 16 bytes, so a probe
 // whose hash differs costs no access to the keys.
 
-#include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -51,17 +49,6 @@ class DenseIdTable {
 
   /// Brings the first slot `hash` probes into cache, ahead of a Find.
   void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
-
-  /// Room for `keys` distinct keys without growing.
-  void Reserve(uint64_t keys) {
-    if (keys * 2 > slots_.size()) Rehash(std::bit_ceil(keys * 2));
-  }
-  /// Shrinks to the least capacity that holds the keys, so probes hit cache (after a Reserve
-  /// that proved generous).
-  void Fit() {
-    const uint64_t wanted = std::bit_ceil(std::max<uint64_t>(static_cast<uint64_t>(size_), 8) * 2);
-    if (wanted < slots_.size()) Rehash(wanted);
-  }
 
  private:
   struct Slot {
