@@ -22,7 +22,7 @@ ROOT = HERE.parent
 
 
 def run(command, cwd=None, timeout=None):
-    """Runs a command; returns (seconds, peak RSS in MiB)."""
+    """Runs a command; returns (seconds, peak RSS in MiB, CPU seconds)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = None if timeout is None else started + timeout
@@ -38,7 +38,7 @@ def run(command, cwd=None, timeout=None):
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(map(str, command))} failed:\n{process.stderr.read().decode()}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def measure(name, command, repeat, cwd=None, timeout=None):

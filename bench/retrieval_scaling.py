@@ -8,28 +8,19 @@ timed whole (start-up, reads, join, Parquet output to local disk), `sync` before
 Headwater and DuckDB alternating; medians of --repeat runs, peak RSS, busy cores (CPU time /
 wall). The exponent is the least-squares slope of log(time) on log(entity rows + feature rows).
 """
-import argparse
 import math
 import os
 import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-from historical_retrieval import HERE, ROOT, ensure_data, write_results
+from historical_retrieval import HERE, common_arguments, ensure_data, run, write_results
 
 
-def run(command, cwd=None):
-    """(seconds, peak RSS MiB, CPU seconds) of one process."""
+def synced_run(command, cwd=None):
+    """historical_retrieval.run after `sync`, so one run's dirty output is not the next's cost."""
     subprocess.run(["sync"], check=False)
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed:\n{process.stderr.read().decode()}")
-    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    return run(command, cwd=cwd)
 
 
 def summary(runs):
@@ -51,15 +42,9 @@ def label(n):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", type=Path, default=ROOT / "build")
-    parser.add_argument("--peer-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
-    parser.add_argument("--data", type=Path, default=HERE / "data")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser = common_arguments(__doc__, "retrieval_scaling.json")
     parser.add_argument("--entity-rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--feature-rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    parser.add_argument("--results", type=Path, default=HERE / "results" / "retrieval_scaling.json")
     args = parser.parse_args()
     binary = (args.build / "headwater").resolve()
     results = {"machine": f"{os.cpu_count()} cores", "threads": args.threads, "shapes": []}
@@ -72,11 +57,11 @@ def main():
             subprocess.run([binary, "apply"], cwd=data / "repo", check=True, stdout=subprocess.DEVNULL)
             ours, peer = [], []
             for _ in range(args.repeat):
-                ours.append(run([binary, "get-historical-features", "--entities",
+                ours.append(synced_run([binary, "get-historical-features", "--entities",
                                  data / "entities.parquet", "--feature-service", "all_features",
                                  "--output", data / "out_headwater.parquet", "--threads",
                                  str(args.threads)], cwd=data / "repo"))
-                peer.append(run([args.peer_python, HERE / "peers" / "duckdb_retrieval.py",
+                peer.append(synced_run([args.peer_python, HERE / "peers" / "duckdb_retrieval.py",
                                  data / "entities.parquet", data / "features.parquet",
                                  data / "out_duckdb.parquet", "7", str(args.threads)]))
             shape = {"entity_rows": entities, "feature_rows": features,
