@@ -288,15 +288,15 @@ Result<std::string> AppendToBatchSource(const registry::RepoConfig& config,
                                         std::string_view idempotency_key) {
   const std::filesystem::path path = config.Resolve(batch.path);
   const std::string digest = idempotency_key.empty() ? "" : KeyDigest(idempotency_key);
-  ARROW_ASSIGN_OR_RAISE(storage::Kind kind, storage::KindOf(path));
   // On S3, a dataset is a prefix of part files (an empty prefix does not exist until the first
-  // part), and a single object is not rewritten per push.
+  // part), and a single object is not rewritten per push: no request needed to tell which.
   const bool object = storage::IsObjectUri(path);
   if (object && path.extension() == ".parquet") {
     return Status::Invalid("cannot append to ", path.string(),
                            ": on S3 a pushed dataset is a prefix of Parquet parts, not one object");
   }
-  if (kind == storage::Kind::kDirectory || object) {
+  std::error_code error;
+  if (object || std::filesystem::is_directory(path, error)) {
     if (!digest.empty()) {
       const std::string suffix = "-k" + digest + ".parquet";
       ARROW_ASSIGN_OR_RAISE(auto files, ListDirectory(path));
