@@ -84,12 +84,14 @@ def write_results(path, results):
     print(f"results written to {path}")
 
 
-def ensure_data(directory, entity_rows, feature_rows, entities):
-    if not (directory / "features.parquet").exists():
+def ensure_data(directory, entity_rows, feature_rows, entities, features=10, views=1):
+    """The data set of generate_retrieval_data.py in `directory`, generated once."""
+    if not (directory / "entities.parquet").exists():
         print(f"generating {directory.name} ...", flush=True)
         subprocess.run([sys.executable, HERE / "generate_retrieval_data.py", directory,
                         "--entity-rows", str(entity_rows), "--feature-rows", str(feature_rows),
-                        "--entities", str(entities)], check=True)
+                        "--entities", str(entities), "--features", str(features),
+                        "--views", str(views)], check=True)
     return directory
 
 

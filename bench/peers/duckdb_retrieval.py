@@ -6,6 +6,10 @@ duckdb-extension-httpfs wheel, then reads them with the AWS_* environment's key 
 The query keeps every entity row (LEFT), in input order (ORDER BY the file row number), takes the
 latest feature row at or before each entity row's time, and nulls it when older than the TTL.
 DuckDB's ASOF JOIN has no created-timestamp tie-break; on this data exact ties are negligible.
+
+`features` may name several files, comma-separated (the multi-view shape): one ASOF JOIN per file,
+on the columns it shares with the entity rows (its join keys, one or several) and the time; its
+other columns but `created` are its features.
 """
 import sys
 import time
@@ -13,7 +17,6 @@ import time
 import duckdb
 
 entities, features, output, ttl_days, threads = sys.argv[1:6]
-names = [f"f{i}" for i in range(10)]
 con = duckdb.connect()
 con.execute(f"SET threads = {int(threads)}")
 if any(p.startswith("s3://") for p in (entities, features, output)):
@@ -28,15 +31,27 @@ if any(p.startswith("s3://") for p in (entities, features, output)):
                     ENDPOINT '{endpoint.split("://")[-1]}', URL_STYLE 'path',
                     USE_SSL {str(endpoint.startswith("https")).lower()})""")
 started = time.perf_counter()
-selected = ", ".join(
-    f"CASE WHEN f.event_timestamp >= e.event_timestamp - INTERVAL {int(ttl_days)} DAY "
-    f"THEN f.{n} END AS {n}" for n in names)
+
+
+def columns(path):
+    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()]
+
+
+entity_columns = columns(entities)
+selected, joins = [], []
+for v, path in enumerate(features.split(",")):
+    keys = [c for c in columns(path) if c in entity_columns and c != "event_timestamp"]
+    names = [c for c in columns(path) if c not in entity_columns and c != "created"]
+    selected += [f"CASE WHEN v{v}.event_timestamp >= e.event_timestamp - INTERVAL {int(ttl_days)} "
+                 f"DAY THEN v{v}.{n} END AS {n}" for n in names]
+    joins.append(f"ASOF LEFT JOIN read_parquet('{path}') v{v} ON " +
+                 " AND ".join(f"e.{k} = v{v}.{k}" for k in keys) +
+                 f" AND e.event_timestamp >= v{v}.event_timestamp")
 con.execute(f"""
 COPY (
-  SELECT e.driver_id, e.event_timestamp, e.label, {selected}
+  SELECT e.* EXCLUDE (file_row_number), {", ".join(selected)}
   FROM read_parquet('{entities}', file_row_number = true) e
-  ASOF LEFT JOIN read_parquet('{features}') f
-    ON e.driver_id = f.driver_id AND e.event_timestamp >= f.event_timestamp
+  {" ".join(joins)}
   ORDER BY e.file_row_number
 ) TO '{output}' (FORMAT parquet)
 """)

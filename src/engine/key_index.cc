@@ -63,6 +63,15 @@ Result<KeyColumn> KeyColumn::Make(const std::shared_ptr<arrow::Array>& array) {
 
 bool KeyColumn::IsNull(int64_t row) const { return array->IsNull(row); }
 
+KeyColumn KeyColumn::Slice(int64_t offset, int64_t length) const {
+  KeyColumn slice;
+  slice.array = array->Slice(offset, length);
+  if (ints != nullptr) slice.ints = ints + offset;
+  if (bytes != nullptr)
+    slice.bytes = static_cast<const arrow::LargeBinaryArray*>(slice.array.get());
+  return slice;
+}
+
 void KeyIndex::HashRows(const std::vector<KeyColumn>& columns, int64_t num_rows, uint64_t* hashes) {
   std::fill(hashes, hashes + num_rows, 0);
   for (const KeyColumn& column : columns) {

@@ -2,6 +2,7 @@
 
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
+#include <arrow/util/bitmap_ops.h>
 
 #include <algorithm>
 #include <cstring>
@@ -149,38 +150,79 @@ std::vector<RowGroup> RowGroupsInReach(const ViewScan& scan, const ParquetDatase
   return row_groups;
 }
 
+// One row group's keys and times, as pass 1 reads them.
+struct KeysAndTimes {
+  std::vector<engine::KeyColumn> keys;
+  std::shared_ptr<arrow::Int64Array> event_times;
+  std::shared_ptr<arrow::Int64Array> created_times;  // null without a created-time column
+};
+
+Result<KeysAndTimes> ReadKeysAndTimes(const ViewScan& scan, const ParquetDataset& dataset,
+                                      const RowGroup& group) {
+  const DataSource& source = *scan.source;
+  ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, scan.KeyAndTimeColumns()));
+  KeysAndTimes out;
+  ARROW_ASSIGN_OR_RAISE(out.keys, KeyColumns(*table, scan.key_columns));
+  ARROW_ASSIGN_OR_RAISE(out.event_times,
+                        ToEpochMicros(*table->GetColumnByName(source.timestamp_field),
+                                      "column '" + source.timestamp_field + "' of " + source.path));
+  if (!source.created_timestamp_column.empty()) {
+    ARROW_ASSIGN_OR_RAISE(
+        out.created_times,
+        ToEpochMicros(*table->GetColumnByName(source.created_timestamp_column),
+                      "column '" + source.created_timestamp_column + "' of " + source.path));
+  }
+  return out;
+}
+
+// Feeds rows [begin, end) of a row group to the join.
+Status ConsumeRows(const engine::PointInTimeJoin& join, const KeysAndTimes& group,
+                   int64_t first_row_number, int64_t begin, int64_t end,
+                   engine::JoinPartial* partial) {
+  std::vector<engine::KeyColumn> keys;
+  for (const engine::KeyColumn& key : group.keys) keys.push_back(key.Slice(begin, end - begin));
+  const arrow::Int64Array& times = *group.event_times;
+  std::shared_ptr<arrow::Buffer> validity;  // the event times' validity from bit 0
+  if (times.null_count() > 0) {
+    ARROW_ASSIGN_OR_RAISE(validity, arrow::internal::CopyBitmap(
+                                        arrow::default_memory_pool(), times.null_bitmap_data(),
+                                        times.offset() + begin, end - begin));
+  }
+  join.Consume(partial, keys, times.raw_values() + begin, validity ? validity->data() : nullptr,
+               group.created_times ? group.created_times->raw_values() + begin : nullptr,
+               end - begin, first_row_number + begin);
+  return Status::OK();
+}
+
 // Pass 1: keys and timestamps only, into one partial state per worker; per entity row, the
-// matching feature row number or -1.
+// matching feature row number or -1. Row groups are the tasks; with fewer groups than threads,
+// each group is read and then its rows are fed in slices, one per thread.
 Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetDataset& dataset,
                                          const std::vector<RowGroup>& row_groups,
                                          engine::PointInTimeJoin& join, RetrievalStats* stats) {
-  const DataSource& source = *scan.source;
-  const std::vector<std::string> columns = scan.KeyAndTimeColumns();
   std::vector<engine::JoinPartial> partials;
   for (int worker = 0; worker < scan.threads; ++worker) partials.push_back(join.NewPartial());
-  ARROW_RETURN_NOT_OK(engine::ParallelFor(
-      static_cast<int64_t>(row_groups.size()), scan.threads,
-      [&](int64_t task, int worker) -> Status {
-        const RowGroup& group = row_groups[task];
-        ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, columns));
-        ARROW_ASSIGN_OR_RAISE(auto keys, KeyColumns(*table, scan.key_columns));
-        ARROW_ASSIGN_OR_RAISE(
-            auto event_times,
-            ToEpochMicros(*table->GetColumnByName(source.timestamp_field),
-                          "column '" + source.timestamp_field + "' of " + source.path));
-        std::shared_ptr<arrow::Int64Array> created_times;
-        if (!source.created_timestamp_column.empty()) {
-          ARROW_ASSIGN_OR_RAISE(
-              created_times,
-              ToEpochMicros(*table->GetColumnByName(source.created_timestamp_column),
-                            "column '" + source.created_timestamp_column + "' of " + source.path));
-        }
-        join.Consume(&partials[worker], keys, event_times->raw_values(),
-                     event_times->null_count() > 0 ? event_times->null_bitmap_data() : nullptr,
-                     created_times ? created_times->raw_values() : nullptr, group.num_rows,
-                     group.first_row_number);
-        return Status::OK();
-      }));
+  if (static_cast<int64_t>(row_groups.size()) >= scan.threads) {
+    ARROW_RETURN_NOT_OK(engine::ParallelFor(
+        static_cast<int64_t>(row_groups.size()), scan.threads,
+        [&](int64_t task, int worker) -> Status {
+          const RowGroup& group = row_groups[task];
+          ARROW_ASSIGN_OR_RAISE(auto columns, ReadKeysAndTimes(scan, dataset, group));
+          return ConsumeRows(join, columns, group.first_row_number, 0, group.num_rows,
+                             &partials[worker]);
+        }));
+  } else {
+    for (const RowGroup& group : row_groups) {
+      ARROW_ASSIGN_OR_RAISE(auto columns, ReadKeysAndTimes(scan, dataset, group));
+      const int64_t slices = scan.threads;
+      auto slice_begin = [&](int64_t slice) { return group.num_rows * slice / slices; };
+      ARROW_RETURN_NOT_OK(
+          engine::ParallelFor(slices, scan.threads, [&](int64_t slice, int worker) -> Status {
+            return ConsumeRows(join, columns, group.first_row_number, slice_begin(slice),
+                               slice_begin(slice + 1), &partials[worker]);
+          }));
+    }
+  }
   for (const auto& partial : partials) {
     if (stats != nullptr) stats->feature_rows_scanned += partial.rows_consumed;
   }
@@ -349,35 +391,53 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
   for (size_t g = 0; g + 1 < grouped.offsets.size(); ++g) {
     if (grouped.offsets[g + 1] > grouped.offsets[g]) groups_with_matches.push_back(g);
   }
+  // Tasks: a row group's direct columns, split into batches when there are too few groups to
+  // keep every thread busy (a source of one row group would be read by one thread), and its
+  // taken columns together.
+  std::vector<size_t> direct_columns;
+  for (size_t f = 0; f < num_columns; ++f) {
+    if (direct[f]) direct_columns.push_back(f);
+  }
+  const auto num_groups = static_cast<int64_t>(groups_with_matches.size());
+  const int64_t batches = direct_columns.empty()
+                              ? 0
+                              : std::clamp<int64_t>((4 * scan.threads + num_groups - 1) /
+                                                        std::max<int64_t>(num_groups, 1),
+                                                    1, static_cast<int64_t>(direct_columns.size()));
+  const int64_t tasks_per_group = batches + (taken_columns.empty() ? 0 : 1);
   std::vector<std::shared_ptr<arrow::Table>> pieces(groups_with_matches.size());
   ARROW_RETURN_NOT_OK(engine::ParallelFor(
-      static_cast<int64_t>(groups_with_matches.size()), scan.threads,
-      [&](int64_t task, int) -> Status {
-        const size_t g = groups_with_matches[static_cast<size_t>(task)];
+      num_groups * tasks_per_group, scan.threads, [&](int64_t task, int) -> Status {
+        const int64_t group_task = task / tasks_per_group;
+        const int64_t part = task % tasks_per_group;
+        const size_t g = groups_with_matches[static_cast<size_t>(group_task)];
+        const RowGroup& group = dataset.row_groups()[g];
         const int64_t begin = grouped.offsets[g];
         const int64_t count = grouped.offsets[g + 1] - begin;
-        ARROW_ASSIGN_OR_RAISE(auto table,
-                              dataset.Read(dataset.row_groups()[g], scan.feature_columns));
-        std::vector<std::shared_ptr<arrow::ChunkedArray>> taken;
-        std::vector<std::shared_ptr<arrow::Field>> fields;
-        for (size_t f = 0; f < num_columns; ++f) {
-          auto column = table->column(static_cast<int>(f));
-          if (!direct[f]) {
-            taken.push_back(column);
-            fields.push_back(table->schema()->field(static_cast<int>(f)));
-            continue;
+        std::vector<size_t> columns;
+        if (part < batches) {
+          const size_t n = direct_columns.size();
+          for (size_t c = n * part / batches; c < n * (part + 1) / batches; ++c) {
+            columns.push_back(direct_columns[c]);
           }
-          ARROW_ASSIGN_OR_RAISE(auto whole, Flatten(column));
-          direct[f]->Scatter(*whole->data(), grouped.local_rows.data() + begin,
-                             grouped.entity_rows.data() + begin, count);
+        } else {
+          columns = taken_columns;
         }
-        if (taken.empty()) return Status::OK();
+        std::vector<std::string> names;
+        for (size_t f : columns) names.push_back(scan.feature_columns[f]);
+        ARROW_ASSIGN_OR_RAISE(auto table, dataset.Read(group, names));
+        if (part < batches) {
+          for (size_t c = 0; c < columns.size(); ++c) {
+            ARROW_ASSIGN_OR_RAISE(auto whole, Flatten(table->column(static_cast<int>(c))));
+            direct[columns[c]]->Scatter(*whole->data(), grouped.local_rows.data() + begin,
+                                        grouped.entity_rows.data() + begin, count);
+          }
+          return Status::OK();
+        }
         auto indices = std::make_shared<arrow::Int64Array>(
             count, arrow::Buffer::Wrap(grouped.local_rows.data() + begin, count));
-        ARROW_ASSIGN_OR_RAISE(
-            auto rows,
-            arrow::compute::Take(arrow::Table::Make(arrow::schema(fields), taken), indices));
-        pieces[static_cast<size_t>(task)] = rows.table();
+        ARROW_ASSIGN_OR_RAISE(auto rows, arrow::compute::Take(table, indices));
+        pieces[static_cast<size_t>(group_task)] = rows.table();
         return Status::OK();
       }));
 

@@ -125,5 +125,81 @@ TEST_F(HistoricalRetrievalTest, AnEntityRowWithoutItsKeyIsRefused) {
             "entity column 'driver_id' is null in row 1; every entity row needs its full key");
 }
 
+// One row group and few columns: pass 1 feeds the group in slices, one per thread, and pass 2
+// reads its columns in batches. Null event times (skipped) fall inside slices at odd offsets.
+TEST_F(HistoricalRetrievalTest, OneRowGroupReadOnManyThreadsEqualsTheRuleRowByRow) {
+  constexpr int64_t kRows = 1001;
+  arrow::Int64Builder drivers, values;
+  arrow::StringBuilder texts;
+  arrow::TimestampBuilder times(Micros(), arrow::default_memory_pool());
+  std::vector<int64_t> time_of(kRows);
+  for (int64_t i = 0; i < kRows; ++i) {
+    ASSERT_TRUE(drivers.Append(i % 10).ok());
+    ASSERT_TRUE(values.Append(i).ok());
+    ASSERT_TRUE(texts.Append("s" + std::to_string(i)).ok());
+    time_of[i] = i % 7 == 3 ? -1 : kT0 + (i % 50) * kHour + i * 1000;
+    ASSERT_TRUE((time_of[i] < 0 ? times.AppendNull() : times.Append(time_of[i])).ok());
+  }
+  auto value_array = values.Finish().ValueOrDie();  // v and w: two direct columns
+  auto rows = arrow::Table::Make(
+      arrow::schema({arrow::field("driver_id", arrow::int64()), arrow::field("v", arrow::int64()),
+                     arrow::field("w", arrow::int64()), arrow::field("s", arrow::utf8()),
+                     arrow::field("ts", Micros())}),
+      {drivers.Finish().ValueOrDie(), value_array, value_array, texts.Finish().ValueOrDie(),
+       times.Finish().ValueOrDie()});
+  fs::create_directories(repo_ / "data" / "many");
+  ASSERT_TRUE(WriteTableFile(*rows, repo_ / "data" / "many" / "0.parquet").ok());
+  registry::Definitions definitions;
+  ASSERT_TRUE(registry::ParseDefinitions(R"(
+entities: [{name: driver, join_keys: [driver_id], value_type: INT64}]
+sources: [{name: m, path: data/many, timestamp_field: ts}]
+feature_views:
+  - name: many
+    entities: [driver]
+    source: m
+    ttl: 3h
+    schema: [{name: v, dtype: Int64}, {name: w, dtype: Int64}, {name: s, dtype: String}]
+)",
+                                         "defs.yaml", &definitions)
+                  .ok());
+  std::vector<int64_t> entity_drivers, entity_hours;
+  for (int64_t r = 0; r < 300; ++r) {
+    entity_drivers.push_back(r % 12);  // drivers 10 and 11 have no rows
+    entity_hours.push_back(r % 60);
+  }
+  std::vector<std::string> expected;
+  for (size_t r = 0; r < entity_drivers.size(); ++r) {
+    const int64_t at = kT0 + entity_hours[r] * kHour;
+    int64_t best = -1;
+    for (int64_t i = 0; i < kRows; ++i) {
+      if (i % 10 != entity_drivers[r] || time_of[i] < 0 || time_of[i] > at) continue;
+      if (time_of[i] < at - 3 * kHour) continue;
+      if (best < 0 || time_of[i] > time_of[best]) best = i;
+    }
+    expected.push_back(best < 0 ? "null" : std::to_string(best));
+  }
+  auto entities = arrow::Table::Make(arrow::schema({arrow::field("driver_id", arrow::int64()),
+                                                    arrow::field("event_timestamp", Micros())}),
+                                     {Ints(entity_drivers), Times(entity_hours)});
+  auto projections =
+      registry::ResolveFeatureSelection(definitions, {"many:v", "many:w", "many:s"}, "")
+          .ValueOrDie();
+  for (int threads : {1, 2, 3, 8}) {
+    HistoricalRetrievalOptions options;
+    options.threads = threads;
+    auto joined = GetHistoricalFeatures(config_, definitions, entities, projections, options);
+    ASSERT_TRUE(joined.ok()) << joined.status().message();
+    for (const char* column : {"v", "w", "s"}) {
+      auto got = (*joined)->GetColumnByName(column);
+      for (size_t r = 0; r < expected.size(); ++r) {
+        auto scalar = got->GetScalar(static_cast<int64_t>(r)).ValueOrDie();
+        std::string text = scalar->is_valid ? scalar->ToString() : "null";
+        if (text[0] == 's') text = text.substr(1);
+        ASSERT_EQ(text, expected[r]) << column << " row " << r << " on " << threads << " threads";
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace headwater::offline

@@ -23,6 +23,8 @@ struct KeyColumn {
   /// Normalises an Int32, Int64, String, LargeString, Binary or LargeBinary array.
   static Result<KeyColumn> Make(const std::shared_ptr<arrow::Array>& array);
   bool IsNull(int64_t row) const;
+  /// Rows [offset, offset + length), sharing the values.
+  KeyColumn Slice(int64_t offset, int64_t length) const;
 };
 
 /// The distinct keys of a "build" table (the entity rows), each with a dense id 0..size()-1 in
