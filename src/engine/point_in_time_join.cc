@@ -133,6 +133,9 @@ void PointInTimeJoin::Consume(JoinPartial* partial, const std::vector<KeyColumn>
 
 std::vector<int64_t> PointInTimeJoin::Finish(std::vector<JoinPartial> partials) const {
   std::vector<int64_t> result(index_.row_ids().size(), -1);
+  // A partial no feature row reached may be unallocated.
+  std::erase_if(partials,
+                [&](const JoinPartial& p) { return p.best.size() != sorted_times_.size(); });
   if (partials.empty()) return result;
   std::vector<JoinCandidate>& best = partials[0].best;
   for (size_t p = 1; p < partials.size(); ++p) {

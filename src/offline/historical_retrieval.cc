@@ -200,8 +200,14 @@ Status ConsumeRows(const engine::PointInTimeJoin& join, const KeysAndTimes& grou
 Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetDataset& dataset,
                                          const std::vector<RowGroup>& row_groups,
                                          engine::PointInTimeJoin& join, RetrievalStats* stats) {
-  std::vector<engine::JoinPartial> partials;
-  for (int worker = 0; worker < scan.threads; ++worker) partials.push_back(join.NewPartial());
+  // Each worker allocates its own partial on its first task: the pages of a partial (32 bytes
+  // an entity row) are zeroed by the thread that will use them, on every core at once.
+  std::vector<engine::JoinPartial> partials(static_cast<size_t>(scan.threads));
+  auto partial_of = [&](int worker) {
+    engine::JoinPartial& partial = partials[static_cast<size_t>(worker)];
+    if (partial.best.empty()) partial = join.NewPartial();
+    return &partial;
+  };
   if (static_cast<int64_t>(row_groups.size()) >= scan.threads) {
     ARROW_RETURN_NOT_OK(engine::ParallelFor(
         static_cast<int64_t>(row_groups.size()), scan.threads,
@@ -209,7 +215,7 @@ Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetData
           const RowGroup& group = row_groups[task];
           ARROW_ASSIGN_OR_RAISE(auto columns, ReadKeysAndTimes(scan, dataset, group));
           return ConsumeRows(join, columns, group.first_row_number, 0, group.num_rows,
-                             &partials[worker]);
+                             partial_of(worker));
         }));
   } else {
     for (const RowGroup& group : row_groups) {
@@ -219,7 +225,7 @@ Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetData
       ARROW_RETURN_NOT_OK(
           engine::ParallelFor(slices, scan.threads, [&](int64_t slice, int worker) -> Status {
             return ConsumeRows(join, columns, group.first_row_number, slice_begin(slice),
-                               slice_begin(slice + 1), &partials[worker]);
+                               slice_begin(slice + 1), partial_of(worker));
           }));
     }
   }

@@ -79,8 +79,8 @@ class PointInTimeJoin {
                const uint8_t* event_validity, const int64_t* created_times, int64_t num_rows,
                int64_t first_row_number) const;
 
-  /// Merges the partials and returns, for each entity row in input order, the matched feature
-  /// row number or -1.
+  /// Merges the partials (those never made by NewPartial are skipped) and returns, for each
+  /// entity row in input order, the matched feature row number or -1.
   std::vector<int64_t> Finish(std::vector<JoinPartial> partials) const;
 
   /// The smallest and greatest entity time: feature rows outside [min - ttl, max] never match.
