@@ -3,11 +3,12 @@ back as Arrow (the C stream interface), and the core runs without the GIL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import datetime, timezone
 from types import SimpleNamespace
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import pyarrow as pa
 
@@ -94,6 +95,18 @@ def _features(features: Union[Sequence[str], FeatureService], what: str) -> tupl
     return list(features), ""
 
 
+@contextlib.contextmanager
+def _batch_memory() -> Iterator[None]:
+    """Transparent huge pages off while training data is computed and converted, then the
+    process's own setting back: gigabytes touched once pay for zeroing 2 MiB pages (measured at
+    10M rows x 13 columns: join 4.7 -> 3.7 s, to_df 1.45 -> 0.38 s; core/memory.h)."""
+    before = _headwater.set_transparent_huge_pages_disabled(True)
+    try:
+        yield
+    finally:
+        _headwater.set_transparent_huge_pages_disabled(before)
+
+
 class RetrievalJob:
     """Point-in-time-correct training data; computed on the first ``to_df`` or ``to_arrow``."""
 
@@ -109,6 +122,10 @@ class RetrievalJob:
         self._result: Optional[pa.Table] = None
 
     def to_arrow(self) -> pa.Table:
+        with _batch_memory():
+            return self._compute()
+
+    def _compute(self) -> pa.Table:
         if self._result is None and self._udf_plan is not None:
             plan = self._udf_plan
             entities = pa.table(self._entity_df)
@@ -122,7 +139,8 @@ class RetrievalJob:
 
     def to_df(self) -> "Any":
         """The result as a pandas DataFrame (timestamps as UTC datetimes)."""
-        return self.to_arrow().to_pandas()
+        with _batch_memory():
+            return self._compute().to_pandas()
 
 
 class OnlineResponse:

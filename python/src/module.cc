@@ -15,6 +15,7 @@
 
 #include "arrow_bridge.h"
 #include "headwater/cli/main.h"
+#include "headwater/core/memory.h"
 #include "headwater/core/text.h"
 #include "headwater/registry/loader.h"
 #include "headwater/registry/registry_store.h"
@@ -577,6 +578,10 @@ NB_MODULE(_headwater, m) {
   m.def("main", &Main, nb::arg("argv"),
         "Runs the headwater command with argv (argv[0] is the program name); returns the exit "
         "code.");
+  m.def("set_transparent_huge_pages_disabled", &headwater::SetTransparentHugePagesDisabled,
+        nb::arg("disabled"),
+        "Turns transparent huge pages off (True) or back on for this process; returns the "
+        "setting replaced. The SDK turns them off around a retrieval and its conversions.");
   PyOnlineResult::Register(m);
   PyStore::Register(m);
 }

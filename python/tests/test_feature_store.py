@@ -74,6 +74,32 @@ def test_historical_features_match_the_cli_and_keep_labels(store, driver_repo):
     assert "driver_hourly_stats__conv_rate" in full.columns
 
 
+def test_training_data_turns_huge_pages_off_only_while_it_runs(store, monkeypatch):
+    import ctypes
+    libc = ctypes.CDLL(None)
+    pr_set_thp_disable, pr_get_thp_disable = 41, 42
+    native = headwater.feature_store._headwater
+    original = native.set_transparent_huge_pages_disabled
+    seen = []  # (the setting asked for, the process's setting when asked)
+
+    def spy(disabled):
+        seen.append((disabled, libc.prctl(pr_get_thp_disable, 0, 0, 0, 0)))
+        return original(disabled)
+
+    monkeypatch.setattr(native, "set_transparent_huge_pages_disabled", spy)
+    entity_df = pd.DataFrame({"driver_id": [1001, 1003],
+                              "event_timestamp": [datetime.now(timezone.utc)] * 2})
+    try:
+        for host_setting in (0, 1):  # the process's own choice comes back, whichever it was
+            assert libc.prctl(pr_set_thp_disable, host_setting, 0, 0, 0) == 0
+            seen.clear()
+            assert len(store.get_historical_features(entity_df, FEATURES).to_df()) == 2
+            assert seen == [(True, host_setting), (bool(host_setting), 1)]
+            assert libc.prctl(pr_get_thp_disable, 0, 0, 0, 0) == host_setting
+    finally:
+        libc.prctl(pr_set_thp_disable, 0, 0, 0, 0)
+
+
 def test_online_reads_after_materialize_push_and_write(store, driver_repo):
     now = datetime.now(timezone.utc)
     store.materialize(now - timedelta(days=30), now)

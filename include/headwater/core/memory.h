@@ -10,4 +10,10 @@ namespace headwater {
 /// TLB misses. Long-running servers keep the system's setting. Does nothing where unsupported.
 void DisableTransparentHugePages();
 
+/// Sets whether transparent huge pages are off for this process and returns the setting it
+/// replaced, so a library call can turn them off for its batch work and put back what its host
+/// process chose (the Python SDK around a retrieval and its conversion to pandas, where numpy
+/// asks for huge pages: 10M rows to pandas took 1.45 s with them, 0.38 s without).
+bool SetTransparentHugePagesDisabled(bool disabled);
+
 }  // namespace headwater
