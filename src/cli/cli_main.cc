@@ -225,7 +225,7 @@ Status Run(const Invocation& invocation) {
   if (command == "flink") return RunFlinkStatus(global);
   // Batch commands touch gigabytes of fresh memory once (core/memory.h).
   if (command == "get-historical-features" || command.starts_with("materialize")) {
-    DisableTransparentHugePages();
+    SetTransparentHugePagesDisabled(true);
   }
   if (command == "get-historical-features") {
     return RunGetHistoricalFeatures(global, invocation.historical);

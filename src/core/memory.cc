@@ -4,8 +4,6 @@
 
 namespace headwater {
 
-void DisableTransparentHugePages() { SetTransparentHugePagesDisabled(true); }
-
 bool SetTransparentHugePagesDisabled(bool disabled) {
 #if defined(PR_SET_THP_DISABLE) && defined(PR_GET_THP_DISABLE)
   const bool before = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1;

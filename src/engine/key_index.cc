@@ -118,9 +118,9 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
     index.representative_rows_.assign(index.num_keys_, 0);
     return index;
   }
-  // The table grows as keys appear (doubling, so each key moves about once): sized for the rows
+  // The table grows as keys appear (doubling, so each key moves about once). Sized for the rows
   // up front, 10M entity rows of 1M keys allocated and zeroed 512 MiB of slots and inserted into
-  // them with a cache miss each, to keep 32 MiB after Fit.
+  // them with a cache miss each, where 32 MiB hold the keys.
   std::vector<uint64_t> hashes(num_rows);
   HashRows(index.columns_, num_rows, hashes.data());
   bool has_nulls = false;

@@ -7,9 +7,9 @@
 
 namespace headwater::engine {
 
-Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(std::vector<KeyColumn> entity_keys,
-                                                               std::vector<int64_t> entity_times,
-                                                               Duration ttl, int threads) {
+Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
+    std::vector<KeyColumn> entity_keys, std::span<const int64_t> entity_times, Duration ttl,
+    int threads) {
   const int64_t num_rows = static_cast<int64_t>(entity_times.size());
   std::unique_ptr<PointInTimeJoin> join(new PointInTimeJoin());
   join->ttl_ = ttl;

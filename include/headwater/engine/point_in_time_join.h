@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "headwater/core/time.h"
@@ -67,7 +68,7 @@ class PointInTimeJoin {
   /// timestamps in epoch microseconds, no nulls. `ttl` zero means no limit. Each key's rows are
   /// sorted by time on `threads` threads.
   static Result<std::unique_ptr<PointInTimeJoin>> Make(std::vector<KeyColumn> entity_keys,
-                                                       std::vector<int64_t> entity_times,
+                                                       std::span<const int64_t> entity_times,
                                                        Duration ttl, int threads = 1);
 
   JoinPartial NewPartial() const;
