@@ -51,6 +51,32 @@ void BM_PointInTimeJoin(benchmark::State& state) {
 }
 BENCHMARK(BM_PointInTimeJoin)->Args({1'000'000, 10'000'000})->Unit(benchmark::kMillisecond);
 
+// The entity side alone: key index, sort by (key, time), and the merge of one partial that
+// holds a candidate at every position, for N entity rows of N / 10 keys on T threads.
+void BM_EntitySide(benchmark::State& state) {
+  const int64_t entity_rows = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  std::mt19937_64 random(1);
+  auto entity_keys = RandomInts(entity_rows, entity_rows / 10, random);
+  std::vector<int64_t> entity_times(entity_rows);
+  for (auto& t : entity_times) t = static_cast<int64_t>(random() % kSpan);
+  for (auto _ : state) {
+    auto join = PointInTimeJoin::Make({KeyColumn::Make(entity_keys).ValueOrDie()}, entity_times,
+                                      Duration{0}, threads)
+                    .ValueOrDie();
+    std::vector<JoinPartial> partials;
+    partials.push_back(join->NewPartial());
+    for (int64_t p = 0; p < entity_rows; ++p) partials[0].best[p] = JoinCandidate{0, 0, p};
+    benchmark::DoNotOptimize(join->Finish(std::move(partials)));
+  }
+  state.SetItemsProcessed(state.iterations() * entity_rows);
+}
+BENCHMARK(BM_EntitySide)
+    ->Args({10'000'000, 1})
+    ->Args({10'000'000, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 }  // namespace
 }  // namespace headwater::engine
 

@@ -16,23 +16,51 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
   ARROW_ASSIGN_OR_RAISE(join->index_, KeyIndex::Build(std::move(entity_keys), num_rows));
   const std::vector<int32_t>& ids = join->index_.row_ids();
   const int32_t num_keys = join->index_.size();
+  join->threads_ = std::max(threads, 1);
 
-  // Counting sort by key id (rows with a null key part are left out), then each key's rows by
-  // time; ties keep input order so duplicates stay in order.
+  // Counting sort by key id (rows with a null key part are left out), on one range of rows per
+  // thread: each range counts its rows per key, and writes them from its own offset within each
+  // key's positions, so a key's rows stay in input order. Then each key's rows are sorted by time.
+  const int64_t num_chunks = num_rows >= (1 << 16) ? std::min(join->threads_, 4) : 1;
+  auto chunk_begin = [&](int64_t chunk) { return num_rows * chunk / num_chunks; };
+  std::vector<std::vector<int64_t>> next(num_chunks);  // per range: counts, then write offsets
+  ARROW_RETURN_NOT_OK(ParallelFor(num_chunks, threads, [&](int64_t chunk, int) -> Status {
+    next[chunk].assign(num_keys, 0);
+    for (int64_t row = chunk_begin(chunk); row < chunk_begin(chunk + 1); ++row) {
+      if (ids[row] >= 0) ++next[chunk][ids[row]];
+    }
+    return Status::OK();
+  }));
   join->key_begin_.assign(num_keys + 1, 0);
-  for (int64_t row = 0; row < num_rows; ++row) {
-    if (ids[row] >= 0) ++join->key_begin_[ids[row] + 1];
+  for (int32_t key = 0; key < num_keys; ++key) {
+    int64_t at = join->key_begin_[key];
+    for (auto& offsets : next) {
+      const int64_t count = offsets[key];
+      offsets[key] = at;
+      at += count;
+    }
+    join->key_begin_[key + 1] = at;
   }
-  std::partial_sum(join->key_begin_.begin(), join->key_begin_.end(), join->key_begin_.begin());
   const int64_t sorted_rows = join->key_begin_[num_keys];
+  // Each row's time goes along with it, so the sort below reads its keys' rows in sequence
+  // instead of a random entity_times[row] each.
   join->order_.resize(sorted_rows);
-  std::vector<int64_t> next(join->key_begin_.begin(), join->key_begin_.end() - 1);
-  for (int64_t row = 0; row < num_rows; ++row) {
-    if (ids[row] >= 0) join->order_[next[ids[row]]++] = row;
-  }
-  // Keys in blocks of about equal rows, sorted on `threads` threads.
+  join->sorted_times_.resize(sorted_rows);
+  ARROW_RETURN_NOT_OK(ParallelFor(num_chunks, threads, [&](int64_t chunk, int) -> Status {
+    int64_t* offsets = next[chunk].data();
+    for (int64_t row = chunk_begin(chunk); row < chunk_begin(chunk + 1); ++row) {
+      if (ids[row] < 0) continue;
+      const int64_t position = offsets[ids[row]]++;
+      join->order_[position] = row;
+      join->sorted_times_[position] = entity_times[row];
+    }
+    return Status::OK();
+  }));
+  next.clear();
+  // Keys in blocks of about equal rows, for the sort here and the merge in Finish.
   constexpr int64_t kBlockRows = 1 << 18;
-  std::vector<int32_t> block_begin{0};
+  std::vector<int32_t>& block_begin = join->block_begin_;
+  block_begin.assign(1, 0);
   for (int32_t key = 0; key < num_keys; ++key) {
     if (join->key_begin_[key + 1] - join->key_begin_[block_begin.back()] >= kBlockRows) {
       block_begin.push_back(key + 1);
@@ -42,7 +70,6 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
   // Each key's rows are sorted as (time, row) pairs copied next to each other: comparing rows
   // through entity_times[row] is a cache miss per comparison at 10M rows, and stable_sort
   // allocates a buffer per key. Row order breaks ties, as a stable sort would.
-  join->sorted_times_.resize(sorted_rows);
   ARROW_RETURN_NOT_OK(ParallelFor(
       static_cast<int64_t>(block_begin.size()) - 1, threads, [&](int64_t block, int) -> Status {
         std::vector<std::pair<int64_t, int64_t>> rows;
@@ -51,7 +78,7 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
           const int64_t end = join->key_begin_[key + 1];
           rows.clear();
           for (int64_t p = begin; p < end; ++p) {
-            rows.emplace_back(entity_times[join->order_[p]], join->order_[p]);
+            rows.emplace_back(join->sorted_times_[p], join->order_[p]);
           }
           std::sort(rows.begin(), rows.end());
           for (int64_t p = begin; p < end; ++p) {
@@ -131,29 +158,30 @@ void PointInTimeJoin::Consume(JoinPartial* partial, const std::vector<KeyColumn>
   partial->rows_matched_key += matched;
 }
 
-std::vector<int64_t> PointInTimeJoin::Finish(std::vector<JoinPartial> partials) const {
+Result<std::vector<int64_t>> PointInTimeJoin::Finish(std::vector<JoinPartial> partials) const {
   std::vector<int64_t> result(index_.row_ids().size(), -1);
   // A partial no feature row reached may be unallocated.
   std::erase_if(partials,
                 [&](const JoinPartial& p) { return p.best.size() != sorted_times_.size(); });
   if (partials.empty()) return result;
-  std::vector<JoinCandidate>& best = partials[0].best;
-  for (size_t p = 1; p < partials.size(); ++p) {
-    for (size_t i = 0; i < best.size(); ++i) {
-      if (best[i] < partials[p].best[i]) best[i] = partials[p].best[i];
-    }
-  }
+  // Per block of keys, on the join's threads: the best candidate of every partial at each
+  // position, then a running maximum along each key's positions.
   const int64_t ttl = ttl_.micros;
-  const int64_t num_keys = static_cast<int64_t>(key_begin_.size()) - 1;
-  for (int64_t key = 0; key < num_keys; ++key) {
-    JoinCandidate running;
-    for (int64_t position = key_begin_[key]; position < key_begin_[key + 1]; ++position) {
-      if (running < best[position]) running = best[position];
-      if (running.row_number < 0) continue;
-      if (ttl > 0 && running.event_time < sorted_times_[position] - ttl) continue;
-      result[order_[position]] = running.row_number;
-    }
-  }
+  ARROW_RETURN_NOT_OK(ParallelFor(
+      static_cast<int64_t>(block_begin_.size()) - 1, threads_, [&](int64_t block, int) -> Status {
+        for (int32_t key = block_begin_[block]; key < block_begin_[block + 1]; ++key) {
+          JoinCandidate running;
+          for (int64_t position = key_begin_[key]; position < key_begin_[key + 1]; ++position) {
+            for (const JoinPartial& partial : partials) {
+              if (running < partial.best[position]) running = partial.best[position];
+            }
+            if (running.row_number < 0) continue;
+            if (ttl > 0 && running.event_time < sorted_times_[position] - ttl) continue;
+            result[order_[position]] = running.row_number;
+          }
+        }
+        return Status::OK();
+      }));
   return result;
 }
 

@@ -35,8 +35,9 @@ struct FeatureRows {
 // Runs the join with the feature rows split into `batches` batches fed to separate partials.
 std::vector<int64_t> Join(std::vector<std::shared_ptr<arrow::Array>> entity_keys,
                           std::vector<int64_t> entity_times, const FeatureRows& features,
-                          int64_t ttl = 0, int batches = 1) {
-  auto join = PointInTimeJoin::Make(Keys(entity_keys), entity_times, Duration{ttl}).ValueOrDie();
+                          int64_t ttl = 0, int batches = 1, int threads = 1) {
+  auto join =
+      PointInTimeJoin::Make(Keys(entity_keys), entity_times, Duration{ttl}, threads).ValueOrDie();
   std::vector<JoinPartial> partials;
   const int64_t n = static_cast<int64_t>(features.event_times.size());
   const int64_t per_batch = (n + batches - 1) / std::max(batches, 1);
@@ -49,7 +50,7 @@ std::vector<int64_t> Join(std::vector<std::shared_ptr<arrow::Array>> entity_keys
                   features.created_times.empty() ? nullptr : features.created_times.data() + start,
                   length, start);
   }
-  return join->Finish(std::move(partials));
+  return join->Finish(std::move(partials)).ValueOrDie();
 }
 
 TEST(PointInTimeJoinTest, TakesLatestRowAtOrBeforeEntityTime) {
@@ -152,6 +153,46 @@ TEST(PointInTimeJoinTest, MatchesBruteForceOnRandomData) {
       if (best >= 0 && ttl > 0 && feature_times[best] < entity_times[e] - ttl) best = -1;
       ASSERT_EQ(result[e], best) << "round " << round << " entity row " << e;
     }
+  }
+}
+
+// Enough entity rows that the key index, the sort by key and the merge split into ranges and
+// partitions per thread: every thread count gives the rule's answer, found here key by key.
+TEST(PointInTimeJoinTest, ManyEntityRowsOnManyThreadsMatchTheRule) {
+  std::mt19937_64 random(3);
+  const int64_t num_keys = 40'000;
+  const int64_t ttl = 50;
+  std::vector<int64_t> entity_keys, entity_times, feature_keys, feature_times, created;
+  for (int i = 0; i < 300'000; ++i) {
+    entity_keys.push_back(static_cast<int64_t>(random() % (num_keys + 100)));  // some never seen
+    entity_times.push_back(static_cast<int64_t>(random() % 400));
+  }
+  std::vector<std::vector<int64_t>> rows_of_key(num_keys);
+  for (int i = 0; i < 200'000; ++i) {
+    feature_keys.push_back(static_cast<int64_t>(random() % num_keys));
+    feature_times.push_back(static_cast<int64_t>(random() % 400));
+    created.push_back(static_cast<int64_t>(random() % 2));
+    rows_of_key[feature_keys.back()].push_back(i);
+  }
+  std::vector<int64_t> expected(entity_keys.size(), -1);
+  for (size_t e = 0; e < entity_keys.size(); ++e) {
+    if (entity_keys[e] >= num_keys) continue;
+    int64_t best = -1;
+    for (int64_t f : rows_of_key[entity_keys[e]]) {
+      if (feature_times[f] > entity_times[e]) continue;
+      if (best < 0 ||
+          std::tie(feature_times[f], created[f]) >= std::tie(feature_times[best], created[best])) {
+        best = f;
+      }
+    }
+    if (best >= 0 && feature_times[best] < entity_times[e] - ttl) best = -1;
+    expected[e] = best;
+  }
+  FeatureRows features{{Ints(feature_keys)}, feature_times, created};
+  for (int threads : {1, 2, 3, 8}) {
+    EXPECT_EQ(Join({Ints(entity_keys)}, entity_times, features, ttl, /*batches=*/3, threads),
+              expected)
+        << threads << " threads";
   }
 }
 

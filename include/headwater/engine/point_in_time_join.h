@@ -65,8 +65,8 @@ struct JoinPartial {
 class PointInTimeJoin {
  public:
   /// `entity_keys`: the view's join-key columns of the entity rows; `entity_times`: their
-  /// timestamps in epoch microseconds, no nulls. `ttl` zero means no limit. Each key's rows are
-  /// sorted by time on `threads` threads.
+  /// timestamps in epoch microseconds, no nulls. `ttl` zero means no limit. The entity rows are
+  /// sorted by (key, time) on `threads` threads, and Finish merges on as many.
   static Result<std::unique_ptr<PointInTimeJoin>> Make(std::vector<KeyColumn> entity_keys,
                                                        std::span<const int64_t> entity_times,
                                                        Duration ttl, int threads = 1);
@@ -81,8 +81,9 @@ class PointInTimeJoin {
                int64_t first_row_number) const;
 
   /// Merges the partials (those never made by NewPartial are skipped) and returns, for each
-  /// entity row in input order, the matched feature row number or -1.
-  std::vector<int64_t> Finish(std::vector<JoinPartial> partials) const;
+  /// entity row in input order, the matched feature row number or -1. Runs on the threads
+  /// given to Make.
+  Result<std::vector<int64_t>> Finish(std::vector<JoinPartial> partials) const;
 
   /// The smallest and greatest entity time: feature rows outside [min - ttl, max] never match.
   int64_t min_entity_time() const { return min_time_; }
@@ -99,6 +100,9 @@ class PointInTimeJoin {
   std::vector<int64_t> sorted_times_;
   // Positions of key id k are [key_begin_[k], key_begin_[k + 1]).
   std::vector<int64_t> key_begin_;
+  // Keys in blocks of about equal positions, the unit of work on `threads_` threads.
+  std::vector<int32_t> block_begin_;
+  int threads_ = 1;
   int64_t min_time_ = INT64_MAX;
   int64_t max_time_ = INT64_MIN;
 };
