@@ -287,7 +287,10 @@ def test_max_event_time_skew_is_configurable(tmp_path, cli):
     config.write_text(config.read_text() + "max_event_time_skew: 0s\n")
     server = Server(tmp_path)
     try:
-        df = {"driver_id": [1], "ts": [iso(NOW + timedelta(minutes=5))], "trips": [1],
+        # The clock now, not NOW: that is taken when the tests are collected, and the suite may
+        # reach this test more than five minutes later.
+        later = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=5)
+        df = {"driver_id": [1], "ts": [iso(later)], "trips": [1],
               "rate": [0.5]}
         status, response = server.post("/push", {"push_source_name": "stats_push", "df": df})
         assert status == 400 and "later than now + 0 (" in response["detail"], response
