@@ -1,9 +1,11 @@
 #include "headwater/core/file.h"
 
+#include <arrow/io/interfaces.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
 
 namespace headwater {
 namespace {
@@ -46,6 +48,34 @@ TEST(ReadFileTest, NamesTheReasonAFileCannotBeRead) {
   read = ReadFile(dir / "missing");
   ASSERT_FALSE(read.ok());
   EXPECT_NE(read.status().message().find("No such file"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// The stream that hands its bytes to the disk as it goes writes exactly what it is given, across
+// several 32 MiB hand-overs and writes of odd sizes, and says where it is.
+TEST(OpenOutputForAtomicWriteTest, WritesEveryByteAcrossHandOvers) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("hw_writeback_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string expected;
+  for (int64_t i = 0; expected.size() < (70u << 20); ++i) {
+    expected += std::string(static_cast<size_t>(1 + i * 7919 % 3'000'000), static_cast<char>(i));
+  }
+  ASSERT_TRUE(
+      WriteFileAtomically(dir / "out.bin", [&](const std::filesystem::path& temporary) -> Status {
+        ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputForAtomicWrite(temporary));
+        size_t at = 0;
+        for (size_t piece = 1; at < expected.size(); piece = piece * 3 + 1) {
+          const size_t n = std::min(piece, expected.size() - at);
+          ARROW_RETURN_NOT_OK(out->Write(expected.data() + at, static_cast<int64_t>(n)));
+          at += n;
+          ARROW_ASSIGN_OR_RAISE(int64_t position, out->Tell());
+          EXPECT_EQ(position, static_cast<int64_t>(at));
+        }
+        return out->Close();
+      }).ok());
+  EXPECT_EQ(ReadFile(dir / "out.bin").ValueOrDie(), expected);
   std::filesystem::remove_all(dir);
 }
 

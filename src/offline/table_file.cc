@@ -126,7 +126,7 @@ Status WriteTableFile(const arrow::Table& table, const fs::path& path) {
                            " does not exist");
   }
   Status written = WriteFileAtomically(path, [&](const fs::path& temporary) -> Status {
-    ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(temporary.string()));
+    ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputForAtomicWrite(temporary));
     if (format == TableFormat::kParquet) {
       try {
         ARROW_RETURN_NOT_OK(WriteParquet(table, out));
