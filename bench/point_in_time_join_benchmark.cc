@@ -71,6 +71,18 @@ void BM_EntitySide(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * entity_rows);
 }
+// The key index alone: N entity rows of N / 10 keys.
+void BM_KeyIndexBuild(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  std::mt19937_64 random(1);
+  auto keys = RandomInts(rows, rows / 10, random);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(KeyIndex::Build({KeyColumn::Make(keys).ValueOrDie()}, rows));
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+}
+BENCHMARK(BM_KeyIndexBuild)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_EntitySide)
     ->Args({10'000'000, 1})
     ->Args({10'000'000, 2})
