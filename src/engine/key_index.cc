@@ -15,6 +15,21 @@ namespace {
 
 constexpr int32_t kEmpty = DenseIdTable::kAbsent;
 
+// Rows are independent: fetching the slot of the row this far ahead hides most cache misses.
+constexpr int64_t kPrefetchDistance = 16;
+
+bool HasNulls(const std::vector<KeyColumn>& columns) {
+  bool has_nulls = false;
+  for (const KeyColumn& column : columns) has_nulls |= column.array->null_count() > 0;
+  return has_nulls;
+}
+
+bool AnyNull(const std::vector<KeyColumn>& columns, int64_t row) {
+  bool any_null = false;
+  for (const KeyColumn& column : columns) any_null |= column.IsNull(row);
+  return any_null;
+}
+
 // MurmurHash3's 64-bit finaliser: a bijection, so one integer key needs no equality check.
 inline uint64_t Mix(uint64_t x) {
   x ^= x >> 33;
@@ -123,18 +138,11 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
   // them with a cache miss each, where 32 MiB hold the keys.
   std::vector<uint64_t> hashes(num_rows);
   HashRows(index.columns_, num_rows, hashes.data());
-  bool has_nulls = false;
-  for (const KeyColumn& column : index.columns_) has_nulls |= column.array->null_count() > 0;
-  // As in Probe, fetching the slot a few rows ahead hides most of the cache misses (a slot moves
-  // when the table grows, which a prefetch may miss).
-  constexpr int64_t kPrefetchDistance = 16;
+  const bool has_nulls = HasNulls(index.columns_);
+  // Prefetched as in Probe (a slot moves when the table grows, which a prefetch may miss).
   for (int64_t row = 0; row < num_rows; ++row) {
     if (row + kPrefetchDistance < num_rows) index.table_.Prefetch(hashes[row + kPrefetchDistance]);
-    if (has_nulls) {
-      bool any_null = false;
-      for (const KeyColumn& column : index.columns_) any_null |= column.IsNull(row);
-      if (any_null) continue;
-    }
+    if (has_nulls && AnyNull(index.columns_, row)) continue;
     bool inserted = false;
     const int32_t id = index.table_.FindOrInsert(
         hashes[row],
@@ -160,19 +168,12 @@ void KeyIndex::Probe(const std::vector<KeyColumn>& columns, int64_t num_rows, in
   hashes->resize(num_rows);
   const uint64_t* hash = hashes->data();
   HashRows(columns, num_rows, hashes->data());
-  bool has_nulls = false;
-  for (const KeyColumn& column : columns) has_nulls |= column.array->null_count() > 0;
-  // Probes are independent: fetching the slot a few rows ahead hides most of the cache misses.
-  constexpr int64_t kPrefetchDistance = 16;
+  const bool has_nulls = HasNulls(columns);
   for (int64_t row = 0; row < num_rows; ++row) {
     if (row + kPrefetchDistance < num_rows) table_.Prefetch(hash[row + kPrefetchDistance]);
-    if (has_nulls) {
-      bool any_null = false;
-      for (const KeyColumn& column : columns) any_null |= column.IsNull(row);
-      if (any_null) {
-        ids[row] = kEmpty;
-        continue;
-      }
+    if (has_nulls && AnyNull(columns, row)) {
+      ids[row] = kEmpty;
+      continue;
     }
     ids[row] = IdOf(hash[row], columns, row);
   }
