@@ -2,10 +2,12 @@
 
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
+#include <arrow/util/bitmap_generate.h>
 #include <arrow/util/bitmap_ops.h>
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <optional>
 
 #include "headwater/core/time.h"
@@ -238,20 +240,48 @@ Result<MatchesByGroup> GroupMatches(const ParquetDataset& dataset,
   return out;
 }
 
+// Which entity rows have a match, as a validity bitmap: the direct columns whose matched source
+// values are never null all share it.
+struct MatchedRows {
+  std::shared_ptr<arrow::Buffer> bits;
+  int64_t unmatched = 0;
+};
+
+Result<MatchedRows> FindMatchedRows(const std::vector<int64_t>& matches) {
+  const auto rows = static_cast<int64_t>(matches.size());
+  MatchedRows out;
+  ARROW_ASSIGN_OR_RAISE(out.bits, arrow::AllocateBitmap(rows));
+  const int64_t* match = matches.data();
+  arrow::internal::GenerateBitsUnrolled(out.bits->mutable_data(), 0, rows, [&] {
+    const bool matched = *match++ >= 0;
+    out.unmatched += !matched;
+    return matched;
+  });
+  return out;
+}
+
 // A feature column gathered straight into its output: fixed-width values of the declared type
 // (no cast on read) are copied from each row group to their entity rows by the worker that read
-// the group, with a byte per row for validity (bits of one byte would be shared by workers).
+// the group. Its validity is the matched rows' bitmap, less the rows whose source value is null:
+// those are marked a byte per row (bits of one byte would be shared by workers), in an array
+// allocated by the first row group that has nulls.
 struct DirectColumn {
   int byte_width = 0;
+  int64_t rows = 0;
   std::shared_ptr<arrow::Buffer> values;
-  std::vector<uint8_t> valid;  // 0 for entity rows without a match
+  std::once_flag null_rows_allocated;
+  std::vector<uint8_t> null_rows;  // 1 for entity rows matched to a null; empty if none are
 
   void Scatter(const arrow::ArrayData& source, const int64_t* local_rows,
                const int64_t* entity_rows, int64_t count) {
-    const uint8_t* bitmap = source.GetNullCount() > 0 ? source.buffers[0]->data() : nullptr;
-    for (int64_t k = 0; k < count; ++k) {
-      valid[static_cast<size_t>(entity_rows[k])] =
-          bitmap == nullptr || arrow::bit_util::GetBit(bitmap, source.offset + local_rows[k]);
+    if (source.GetNullCount() > 0) {
+      std::call_once(null_rows_allocated, [&] { null_rows.assign(static_cast<size_t>(rows), 0); });
+      const uint8_t* bitmap = source.buffers[0]->data();
+      for (int64_t k = 0; k < count; ++k) {
+        if (!arrow::bit_util::GetBit(bitmap, source.offset + local_rows[k])) {
+          null_rows[static_cast<size_t>(entity_rows[k])] = 1;
+        }
+      }
     }
     switch (byte_width) {  // a fixed-size copy is one load and one store, not a memmove call
       case 8:
@@ -281,23 +311,52 @@ struct DirectColumn {
     for (int64_t k = 0; k < count; ++k) to[entity_rows[k]] = from[local_rows[k]];
   }
 
-  Result<std::shared_ptr<arrow::Array>> Finish(const std::shared_ptr<arrow::DataType>& type) {
-    const auto rows = static_cast<int64_t>(valid.size());
-    ARROW_ASSIGN_OR_RAISE(auto bitmap, arrow::AllocateBitmap(rows));
-    uint8_t* bits = bitmap->mutable_data();
-    int64_t nulls = 0;
+  // The value slots of null rows are never read; they are zeroed so the output is deterministic.
+  template <typename Word>
+  void ZeroNullSlots(const uint8_t* validity) {
+    Word* to = reinterpret_cast<Word*>(values->mutable_data());
     for (int64_t row = 0; row < rows; ++row) {
-      arrow::bit_util::SetBitTo(bits, row, valid[static_cast<size_t>(row)] != 0);
-      nulls += valid[static_cast<size_t>(row)] == 0;
+      if (!arrow::bit_util::GetBit(validity, row)) to[row] = Word{0};
     }
-    // Unmatched rows' value slots are never read; zero them so the output is deterministic.
-    for (int64_t row = 0; row < rows; ++row) {
-      if (valid[static_cast<size_t>(row)] == 0) {
-        std::memset(values->mutable_data() + row * byte_width, 0, static_cast<size_t>(byte_width));
+  }
+
+  Result<std::shared_ptr<arrow::Array>> Finish(const std::shared_ptr<arrow::DataType>& type,
+                                               const MatchedRows& matched) {
+    std::shared_ptr<arrow::Buffer> validity = matched.bits;
+    int64_t nulls = matched.unmatched;
+    if (!null_rows.empty()) {
+      ARROW_ASSIGN_OR_RAISE(validity, matched.bits->CopySlice(0, matched.bits->size()));
+      uint8_t* bits = validity->mutable_data();
+      for (int64_t row = 0; row < rows; ++row) {
+        if (null_rows[static_cast<size_t>(row)]) arrow::bit_util::ClearBit(bits, row);
+      }
+      nulls = rows - arrow::internal::CountSetBits(bits, 0, rows);
+    }
+    if (nulls > 0) {
+      switch (byte_width) {
+        case 8:
+          ZeroNullSlots<uint64_t>(validity->data());
+          break;
+        case 4:
+          ZeroNullSlots<uint32_t>(validity->data());
+          break;
+        case 2:
+          ZeroNullSlots<uint16_t>(validity->data());
+          break;
+        case 1:
+          ZeroNullSlots<uint8_t>(validity->data());
+          break;
+        default:
+          for (int64_t row = 0; row < rows; ++row) {
+            if (!arrow::bit_util::GetBit(validity->data(), row)) {
+              std::memset(values->mutable_data() + row * byte_width, 0,
+                          static_cast<size_t>(byte_width));
+            }
+          }
       }
     }
-    return arrow::MakeArray(arrow::ArrayData::Make(
-        type, rows, {nulls > 0 ? std::move(bitmap) : nullptr, values}, nulls));
+    return arrow::MakeArray(
+        arrow::ArrayData::Make(type, rows, {nulls > 0 ? validity : nullptr, values}, nulls));
   }
 };
 
@@ -322,11 +381,10 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
     const auto& type = dataset.schema()->GetFieldByName(scan.feature_columns[f])->type();
     if (type->Equals(*output_types[f]) && arrow::is_fixed_width(type->id()) &&
         type->id() != arrow::Type::BOOL && type->byte_width() > 0) {
-      DirectColumn column;
+      DirectColumn& column = direct[f].emplace();
       column.byte_width = type->byte_width();
+      column.rows = num_rows;
       ARROW_ASSIGN_OR_RAISE(column.values, arrow::AllocateBuffer(num_rows * type->byte_width()));
-      column.valid.assign(static_cast<size_t>(num_rows), 0);
-      direct[f] = std::move(column);
     } else {
       taken_columns.push_back(f);
     }
@@ -386,6 +444,10 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
       }));
 
   std::vector<std::shared_ptr<arrow::Array>> out(num_columns);
+  MatchedRows matched;
+  if (!direct_columns.empty()) {
+    ARROW_ASSIGN_OR_RAISE(matched, FindMatchedRows(matches));
+  }
   std::shared_ptr<arrow::Array> placement;  // entity row -> index into the taken rows, or null
   if (!taken_columns.empty()) {
     // The taken rows are in group order, each group's in entity-row order.
@@ -412,7 +474,7 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> TakeMatchedRows(
         const auto f = static_cast<size_t>(task);
         std::shared_ptr<arrow::Array> placed;
         if (direct[f]) {
-          ARROW_ASSIGN_OR_RAISE(placed, direct[f]->Finish(output_types[f]));
+          ARROW_ASSIGN_OR_RAISE(placed, direct[f]->Finish(output_types[f], matched));
           direct[f].reset();
         } else {
           const int piece_column = static_cast<int>(
