@@ -51,32 +51,57 @@ TEST(ReadFileTest, NamesTheReasonAFileCannotBeRead) {
   std::filesystem::remove_all(dir);
 }
 
-// The stream that hands its bytes to the disk as it goes writes exactly what it is given, across
-// several 32 MiB hand-overs and writes of odd sizes, and says where it is.
-TEST(OpenOutputForAtomicWriteTest, WritesEveryByteAcrossHandOvers) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("hw_writeback_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+// The stream writes exactly what it is given, across several buffers and writes of odd sizes, and
+// says where it is: on the temporary directory's file system (direct writes of whole buffers on
+// ext4, the tail through the page cache) and on a tmpfs where there is one.
+TEST(OpenOutputForAtomicWriteTest, WritesEveryByteAcrossBuffers) {
   std::string expected;
   for (int64_t i = 0; expected.size() < (70u << 20); ++i) {
     expected += std::string(static_cast<size_t>(1 + i * 7919 % 3'000'000), static_cast<char>(i));
   }
-  ASSERT_TRUE(
-      WriteFileAtomically(dir / "out.bin", [&](const std::filesystem::path& temporary) -> Status {
-        ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputForAtomicWrite(temporary));
-        size_t at = 0;
-        for (size_t piece = 1; at < expected.size(); piece = piece * 3 + 1) {
-          const size_t n = std::min(piece, expected.size() - at);
-          ARROW_RETURN_NOT_OK(out->Write(expected.data() + at, static_cast<int64_t>(n)));
-          at += n;
-          ARROW_ASSIGN_OR_RAISE(int64_t position, out->Tell());
-          EXPECT_EQ(position, static_cast<int64_t>(at));
-        }
-        return out->Close();
-      }).ok());
-  EXPECT_EQ(ReadFile(dir / "out.bin").ValueOrDie(), expected);
-  std::filesystem::remove_all(dir);
+  std::vector<std::filesystem::path> roots{std::filesystem::temp_directory_path()};
+  if (std::filesystem::is_directory("/dev/shm")) roots.push_back("/dev/shm");
+  for (const auto& root : roots) {
+    auto dir = root / ("hw_writeback_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    ASSERT_TRUE(
+        WriteFileAtomically(dir / "out.bin",
+                            [&](const std::filesystem::path& temporary) -> Status {
+                              ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputForAtomicWrite(temporary));
+                              size_t at = 0;
+                              for (size_t piece = 1; at < expected.size(); piece = piece * 3 + 1) {
+                                const size_t n = std::min(piece, expected.size() - at);
+                                ARROW_RETURN_NOT_OK(
+                                    out->Write(expected.data() + at, static_cast<int64_t>(n)));
+                                at += n;
+                                ARROW_ASSIGN_OR_RAISE(int64_t position, out->Tell());
+                                EXPECT_EQ(position, static_cast<int64_t>(at));
+                              }
+                              return out->Close();
+                            })
+            .ok())
+        << root;
+    EXPECT_EQ(ReadFile(dir / "out.bin").ValueOrDie(), expected) << root;
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// A write that fails on the stream's own thread (a full device) is reported, with its cause, by
+// the stream's next call, and the caller is never left waiting.
+TEST(OpenOutputForAtomicWriteTest, ReportsAWriteThatFailsOnItsThread) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  auto out = OpenOutputForAtomicWrite("/dev/full").ValueOrDie();
+  const std::string piece(1 << 20, 'x');
+  Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) status = out->Write(piece.data(), 1 << 20);
+  const Status closed = out->Close();
+  ASSERT_FALSE(closed.ok());
+  EXPECT_NE(closed.ToString().find("No space left on device"), std::string::npos) << closed;
+  if (!status.ok()) {
+    EXPECT_EQ(status.ToString(), closed.ToString());
+  }
+  EXPECT_TRUE(out->Close().ok());  // closing again does nothing
 }
 
 }  // namespace

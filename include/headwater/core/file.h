@@ -51,9 +51,14 @@ class DurableWriteObserver {
 void SetDurableWriteObserverForTesting(DurableWriteObserver* observer);
 
 /// A new file `temporary` (the one WriteFileAtomically hands its `write`) opened as a stream for
-/// large outputs: every 32 MiB written is handed to the disk at once (sync_file_range, without
-/// waiting), so the fsync that ends the atomic write waits for the last piece only, not for the
-/// whole file (815 MB of training data: 0.3 s of an otherwise idle tail on this machine).
+/// large outputs, written once and read later. Writes are copied into a few 8 MiB buffers and
+/// written to the file by a thread of the stream's own, so the caller goes on encoding meanwhile.
+/// Whole buffers are written with O_DIRECT where the file system takes it (disk straight from the
+/// buffer: no copy into fresh page-cache pages, 815 MB of training data 6.0 -> 4.6 s on this
+/// machine); the rest goes through the page cache, every 32 MiB handed to the disk at once
+/// (sync_file_range) so the fsync that ends the atomic write waits for the last piece only. The
+/// output is therefore not left in the page cache. Close() waits for every byte; the first failed
+/// write is reported by the next call.
 Result<std::shared_ptr<arrow::io::OutputStream>> OpenOutputForAtomicWrite(
     const std::filesystem::path& temporary);
 
