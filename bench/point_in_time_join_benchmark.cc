@@ -36,23 +36,22 @@ void BM_PointInTimeJoin(benchmark::State& state) {
     auto join = PointInTimeJoin::Make({KeyColumn::Make(entity_keys).ValueOrDie()}, entity_times,
                                       Duration{7LL * 86400 * 1000000})
                     .ValueOrDie();
-    std::vector<JoinPartial> partials;
-    partials.push_back(join->NewPartial());
+    JoinScratch scratch;
     for (int64_t start = 0; start < feature_rows; start += batch) {
       int64_t n = std::min(batch, feature_rows - start);
       std::vector<KeyColumn> keys_batch{
           KeyColumn::Make(feature_keys->Slice(start, n)).ValueOrDie()};
-      join->Consume(&partials[0], keys_batch, feature_times.data() + start, nullptr,
+      join->Consume(&scratch, keys_batch, feature_times.data() + start, nullptr,
                     created.data() + start, n, start);
     }
-    benchmark::DoNotOptimize(join->Finish(std::move(partials)));
+    benchmark::DoNotOptimize(join->Finish());
   }
   state.SetItemsProcessed(state.iterations() * feature_rows);
 }
 BENCHMARK(BM_PointInTimeJoin)->Args({1'000'000, 10'000'000})->Unit(benchmark::kMillisecond);
 
-// The entity side alone: key index, sort by (key, time), and the merge of one partial that
-// holds a candidate at every position, for N entity rows of N / 10 keys on T threads.
+// The entity side alone: key index, sort by (key, time), the candidate table, and Finish's pass
+// over it, for N entity rows of N / 10 keys on T threads.
 void BM_EntitySide(benchmark::State& state) {
   const int64_t entity_rows = state.range(0);
   const int threads = static_cast<int>(state.range(1));
@@ -64,10 +63,7 @@ void BM_EntitySide(benchmark::State& state) {
     auto join = PointInTimeJoin::Make({KeyColumn::Make(entity_keys).ValueOrDie()}, entity_times,
                                       Duration{0}, threads)
                     .ValueOrDie();
-    std::vector<JoinPartial> partials;
-    partials.push_back(join->NewPartial());
-    for (int64_t p = 0; p < entity_rows; ++p) partials[0].best[p] = JoinCandidate{0, 0, p};
-    benchmark::DoNotOptimize(join->Finish(std::move(partials)));
+    benchmark::DoNotOptimize(join->Finish());
   }
   state.SetItemsProcessed(state.iterations() * entity_rows);
 }

@@ -7,6 +7,15 @@
 
 namespace headwater::engine {
 
+namespace {
+
+// Sorted positions in ranges of 4096: a range's times and candidates (32 bytes a position) are
+// 128 KiB, within L2.
+constexpr int kRangeShift = 12;
+int64_t RangeOf(int64_t position) { return position >> kRangeShift; }
+
+}  // namespace
+
 Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
     std::vector<KeyColumn> entity_keys, std::span<const int64_t> entity_times, Duration ttl,
     int threads) {
@@ -92,89 +101,82 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
     join->min_time_ = std::min(join->min_time_, t);
     join->max_time_ = std::max(join->max_time_, t);
   }
+  join->best_.resize(sorted_rows);
+  join->range_locks_ = std::vector<std::mutex>(static_cast<size_t>(RangeOf(sorted_rows)) + 1);
   return join;
 }
 
-JoinPartial PointInTimeJoin::NewPartial() const {
-  JoinPartial partial;
-  partial.best.resize(sorted_times_.size());
-  return partial;
-}
-
-void PointInTimeJoin::Consume(JoinPartial* partial, const std::vector<KeyColumn>& keys,
+void PointInTimeJoin::Consume(JoinScratch* scratch, const std::vector<KeyColumn>& keys,
                               const int64_t* event_times, const uint8_t* event_validity,
                               const int64_t* created_times, int64_t num_rows,
-                              int64_t first_row_number) const {
+                              int64_t first_row_number) {
   HW_CHECK_LE(num_rows, INT32_MAX);  // rows of one batch are addressed by int32
-  partial->ids.resize(num_rows);
-  index_.Probe(keys, num_rows, partial->ids.data(), &partial->hashes);
-  const int32_t* ids = partial->ids.data();
+  scratch->ids.resize(num_rows);
+  index_.Probe(keys, num_rows, scratch->ids.data(), &scratch->hashes);
+  const int32_t* ids = scratch->ids.data();
 
   // Feature rows arrive in random key order, so each one would touch entity state (times and
   // candidates, 32 bytes a position) at a random place: a cache miss or two per row. Grouping
   // the batch's rows by ranges of sorted positions first (a counting sort on the range of the
   // key's first position, carrying the row's values along so the second loop reads them in
-  // order) keeps each group's accesses within an L2-sized region.
-  constexpr int kRangeShift = 12;  // 4096 positions x 32 bytes = 128 KiB per range
-  const int64_t num_ranges = (static_cast<int64_t>(sorted_times_.size()) >> kRangeShift) + 1;
+  // order) keeps each group's accesses within an L2-sized region. The range is also the unit of
+  // locking: its lock covers every position of the keys that start in it.
+  const int64_t num_ranges = RangeOf(static_cast<int64_t>(sorted_times_.size())) + 1;
   const int64_t* key_begin = key_begin_.data();
   std::vector<int64_t> range_begin(num_ranges + 1, 0);
   int64_t matched = 0;
   for (int64_t row = 0; row < num_rows; ++row) {
     if (ids[row] < 0) continue;
     if (event_validity != nullptr && !((event_validity[row >> 3] >> (row & 7)) & 1)) continue;
-    ++range_begin[(key_begin[ids[row]] >> kRangeShift) + 1];
+    ++range_begin[RangeOf(key_begin[ids[row]]) + 1];
     ++matched;
   }
   std::partial_sum(range_begin.begin(), range_begin.end(), range_begin.begin());
-  partial->pending.resize(matched);
-  PendingRow* pending = partial->pending.data();
+  scratch->pending.resize(matched);
+  PendingRow* pending = scratch->pending.data();
   std::vector<int64_t> next(range_begin.begin(), range_begin.end() - 1);
   for (int64_t row = 0; row < num_rows; ++row) {
     const int32_t id = ids[row];
     if (id < 0) continue;
     if (event_validity != nullptr && !((event_validity[row >> 3] >> (row & 7)) & 1)) continue;
-    pending[next[key_begin[id] >> kRangeShift]++] =
+    pending[next[RangeOf(key_begin[id])]++] =
         PendingRow{id, static_cast<int32_t>(row), event_times[row],
                    created_times ? created_times[row] : INT64_MIN};
   }
 
   const int64_t* times = sorted_times_.data();
-  JoinCandidate* best = partial->best.data();
+  JoinCandidate* best = best_.data();
   const int64_t ttl = ttl_.micros;
-  for (int64_t k = 0; k < matched; ++k) {
-    const PendingRow& row = pending[k];
-    // First position of this key whose entity time is >= the row's.
-    const int64_t* begin = times + key_begin[row.id];
-    const int64_t* end = times + key_begin[row.id + 1];
-    const int64_t* at = std::lower_bound(begin, end, row.event_time);
-    if (at == end) continue;                              // every entity row is earlier
-    if (ttl > 0 && *at - row.event_time > ttl) continue;  // too old for all it could serve
-    JoinCandidate candidate{row.event_time, row.created_time, first_row_number + row.row};
-    JoinCandidate& slot = best[at - times];
-    if (slot < candidate) slot = candidate;
+  for (int64_t range = 0; range < num_ranges; ++range) {
+    if (range_begin[range] == range_begin[range + 1]) continue;
+    std::lock_guard lock(range_locks_[static_cast<size_t>(range)]);
+    for (int64_t k = range_begin[range]; k < range_begin[range + 1]; ++k) {
+      const PendingRow& row = pending[k];
+      // First position of this key whose entity time is >= the row's.
+      const int64_t* begin = times + key_begin[row.id];
+      const int64_t* end = times + key_begin[row.id + 1];
+      const int64_t* at = std::lower_bound(begin, end, row.event_time);
+      if (at == end) continue;                              // every entity row is earlier
+      if (ttl > 0 && *at - row.event_time > ttl) continue;  // too old for all it could serve
+      JoinCandidate candidate{row.event_time, row.created_time, first_row_number + row.row};
+      JoinCandidate& slot = best[at - times];
+      if (slot < candidate) slot = candidate;
+    }
   }
-  partial->rows_consumed += num_rows;
-  partial->rows_matched_key += matched;
+  scratch->rows_consumed += num_rows;
+  scratch->rows_matched_key += matched;
 }
 
-Result<std::vector<int64_t>> PointInTimeJoin::Finish(std::vector<JoinPartial> partials) const {
+Result<std::vector<int64_t>> PointInTimeJoin::Finish() const {
   std::vector<int64_t> result(index_.row_ids().size(), -1);
-  // A partial no feature row reached may be unallocated.
-  std::erase_if(partials,
-                [&](const JoinPartial& p) { return p.best.size() != sorted_times_.size(); });
-  if (partials.empty()) return result;
-  // Per block of keys, on the join's threads: the best candidate of every partial at each
-  // position, then a running maximum along each key's positions.
+  // Per block of keys, on the join's threads: a running maximum along each key's positions.
   const int64_t ttl = ttl_.micros;
   ARROW_RETURN_NOT_OK(ParallelFor(
       static_cast<int64_t>(block_begin_.size()) - 1, threads_, [&](int64_t block, int) -> Status {
         for (int32_t key = block_begin_[block]; key < block_begin_[block + 1]; ++key) {
           JoinCandidate running;
           for (int64_t position = key_begin_[key]; position < key_begin_[key + 1]; ++position) {
-            for (const JoinPartial& partial : partials) {
-              if (running < partial.best[position]) running = partial.best[position];
-            }
+            if (running < best_[position]) running = best_[position];
             if (running.row_number < 0) continue;
             if (ttl > 0 && running.event_time < sorted_times_[position] - ttl) continue;
             result[order_[position]] = running.row_number;

@@ -5,6 +5,8 @@
 
 #include <random>
 
+#include "headwater/engine/parallel_for.h"
+
 namespace headwater::engine {
 namespace {
 
@@ -32,25 +34,30 @@ struct FeatureRows {
   std::vector<int64_t> created_times;  // empty: no created column
 };
 
-// Runs the join with the feature rows split into `batches` batches fed to separate partials.
+// Runs the join with the feature rows split into `batches` batches, consumed on `threads`
+// threads at once (a scratch per thread) into the one candidate table.
 std::vector<int64_t> Join(std::vector<std::shared_ptr<arrow::Array>> entity_keys,
                           std::vector<int64_t> entity_times, const FeatureRows& features,
                           int64_t ttl = 0, int batches = 1, int threads = 1) {
   auto join =
       PointInTimeJoin::Make(Keys(entity_keys), entity_times, Duration{ttl}, threads).ValueOrDie();
-  std::vector<JoinPartial> partials;
   const int64_t n = static_cast<int64_t>(features.event_times.size());
-  const int64_t per_batch = (n + batches - 1) / std::max(batches, 1);
-  for (int64_t start = 0; start < n; start += per_batch) {
-    int64_t length = std::min(per_batch, n - start);
-    std::vector<std::shared_ptr<arrow::Array>> sliced;
-    for (auto& key : features.keys) sliced.push_back(key->Slice(start, length));
-    partials.push_back(join->NewPartial());
-    join->Consume(&partials.back(), Keys(sliced), features.event_times.data() + start, nullptr,
-                  features.created_times.empty() ? nullptr : features.created_times.data() + start,
-                  length, start);
-  }
-  return join->Finish(std::move(partials)).ValueOrDie();
+  const int64_t per_batch = std::max<int64_t>((n + batches - 1) / std::max(batches, 1), 1);
+  std::vector<JoinScratch> scratches(static_cast<size_t>(threads));
+  EXPECT_TRUE(ParallelFor((n + per_batch - 1) / per_batch, threads, [&](int64_t batch, int worker) {
+                const int64_t start = batch * per_batch;
+                const int64_t length = std::min(per_batch, n - start);
+                std::vector<std::shared_ptr<arrow::Array>> sliced;
+                for (auto& key : features.keys) sliced.push_back(key->Slice(start, length));
+                join->Consume(&scratches[static_cast<size_t>(worker)], Keys(sliced),
+                              features.event_times.data() + start, nullptr,
+                              features.created_times.empty()
+                                  ? nullptr
+                                  : features.created_times.data() + start,
+                              length, start);
+                return Status::OK();
+              }).ok());
+  return join->Finish().ValueOrDie();
 }
 
 TEST(PointInTimeJoinTest, TakesLatestRowAtOrBeforeEntityTime) {
@@ -190,7 +197,7 @@ TEST(PointInTimeJoinTest, ManyEntityRowsOnManyThreadsMatchTheRule) {
   }
   FeatureRows features{{Ints(feature_keys)}, feature_times, created};
   for (int threads : {1, 2, 3, 8}) {
-    EXPECT_EQ(Join({Ints(entity_keys)}, entity_times, features, ttl, /*batches=*/3, threads),
+    EXPECT_EQ(Join({Ints(entity_keys)}, entity_times, features, ttl, /*batches=*/16, threads),
               expected)
         << threads << " threads";
   }

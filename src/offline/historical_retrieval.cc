@@ -146,6 +146,7 @@ Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitio
   add_event_time();
   const std::vector<RowGroup> row_groups = RowGroupsInReach(scan, dataset, *join, stats);
   ARROW_ASSIGN_OR_RAISE(auto matches, FindMatches(scan, dataset, row_groups, *join, stats));
+  join.reset();  // the sorted entity rows and candidates go before the gather allocates its output
   ARROW_ASSIGN_OR_RAISE(out.arrays, TakeMatchedRows(scan, dataset, matches, stats));
   return out;
 }

@@ -110,9 +110,9 @@ Result<KeysAndTimes> ReadKeysAndTimes(const ViewScan& scan, const ParquetDataset
 }
 
 // Feeds rows [begin, end) of a row group to the join.
-Status ConsumeRows(const engine::PointInTimeJoin& join, const KeysAndTimes& group,
+Status ConsumeRows(engine::PointInTimeJoin& join, const KeysAndTimes& group,
                    int64_t first_row_number, int64_t begin, int64_t end,
-                   engine::JoinPartial* partial) {
+                   engine::JoinScratch* scratch) {
   std::vector<engine::KeyColumn> keys;
   for (const engine::KeyColumn& key : group.keys) keys.push_back(key.Slice(begin, end - begin));
   const arrow::Int64Array& times = *group.event_times;
@@ -122,7 +122,7 @@ Status ConsumeRows(const engine::PointInTimeJoin& join, const KeysAndTimes& grou
                                         arrow::default_memory_pool(), times.null_bitmap_data(),
                                         times.offset() + begin, end - begin));
   }
-  join.Consume(partial, keys, times.raw_values() + begin, validity ? validity->data() : nullptr,
+  join.Consume(scratch, keys, times.raw_values() + begin, validity ? validity->data() : nullptr,
                group.created_times ? group.created_times->raw_values() + begin : nullptr,
                end - begin, first_row_number + begin);
   return Status::OK();
@@ -130,20 +130,13 @@ Status ConsumeRows(const engine::PointInTimeJoin& join, const KeysAndTimes& grou
 
 }  // namespace
 
-// Pass 1: keys and timestamps only, into one partial state per worker; per entity row, the
+// Pass 1: keys and timestamps only, into the join's one candidate table; per entity row, the
 // matching feature row number or -1. Row groups are the tasks; with fewer groups than threads,
 // each group is read and then its rows are fed in slices, one per thread.
 Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetDataset& dataset,
                                          const std::vector<RowGroup>& row_groups,
                                          engine::PointInTimeJoin& join, RetrievalStats* stats) {
-  // Each worker allocates its own partial on its first task: the pages of a partial (32 bytes
-  // an entity row) are zeroed by the thread that will use them, on every core at once.
-  std::vector<engine::JoinPartial> partials(static_cast<size_t>(scan.threads));
-  auto partial_of = [&](int worker) {
-    engine::JoinPartial& partial = partials[static_cast<size_t>(worker)];
-    if (partial.best.empty()) partial = join.NewPartial();
-    return &partial;
-  };
+  std::vector<engine::JoinScratch> scratches(static_cast<size_t>(scan.threads));
   if (static_cast<int64_t>(row_groups.size()) >= scan.threads) {
     ARROW_RETURN_NOT_OK(engine::ParallelFor(
         static_cast<int64_t>(row_groups.size()), scan.threads,
@@ -151,7 +144,7 @@ Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetData
           const RowGroup& group = row_groups[task];
           ARROW_ASSIGN_OR_RAISE(auto columns, ReadKeysAndTimes(scan, dataset, group));
           return ConsumeRows(join, columns, group.first_row_number, 0, group.num_rows,
-                             partial_of(worker));
+                             &scratches[static_cast<size_t>(worker)]);
         }));
   } else {
     for (const RowGroup& group : row_groups) {
@@ -161,14 +154,14 @@ Result<std::vector<int64_t>> FindMatches(const ViewScan& scan, const ParquetData
       ARROW_RETURN_NOT_OK(
           engine::ParallelFor(slices, scan.threads, [&](int64_t slice, int worker) -> Status {
             return ConsumeRows(join, columns, group.first_row_number, slice_begin(slice),
-                               slice_begin(slice + 1), partial_of(worker));
+                               slice_begin(slice + 1), &scratches[static_cast<size_t>(worker)]);
           }));
     }
   }
-  for (const auto& partial : partials) {
-    if (stats != nullptr) stats->feature_rows_scanned += partial.rows_consumed;
+  for (const auto& scratch : scratches) {
+    if (stats != nullptr) stats->feature_rows_scanned += scratch.rows_consumed;
   }
-  return join.Finish(std::move(partials));
+  return join.Finish();
 }
 
 namespace {

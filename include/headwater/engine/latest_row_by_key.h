@@ -3,7 +3,7 @@
 // (event_time, created_time, row_number) — the row materialization writes online. Keys are
 // encoded entity keys (core/entity_key.h), so any composite key works the same way.
 //
-// Operator contract as in point_in_time_join.h: rows stream through Consume() in any order, one
+// Operator contract (src/engine/README.md): rows stream through Consume() in any order, one
 // instance per worker, and instances merge; memory grows with the distinct keys only.
 
 #include <cstdint>

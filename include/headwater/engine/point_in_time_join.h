@@ -7,10 +7,10 @@
 // have event_timestamp >= t - ttl (both ends inclusive), otherwise nothing matches.
 //
 // Operator contract (batch mode): the entity rows are the build side and are held whole; feature
-// rows stream through Consume() in any order and in any number of concurrent Partial states,
-// in memory proportional to the entity rows only. Finish() merges the partials and returns, per
-// entity row in input order, the row number of the matched feature row or -1. The caller then
-// gathers feature values by row number (see offline/historical_retrieval).
+// rows stream through Consume() in any order, from any number of threads at once (each with its
+// own JoinScratch), into one candidate table, in memory proportional to the entity rows only.
+// Finish() returns, per entity row in input order, the row number of the matched feature row or
+// -1. The caller then gathers feature values by row number (see offline/historical_retrieval).
 //
 // How: entity rows are sorted by (key id, t). A feature row (k, ts) can only ever be the answer
 // for entity rows of key k at or after the first position p with t >= ts; it is recorded as a
@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -52,9 +53,8 @@ struct PendingRow {
   int64_t created_time;
 };
 
-/// Candidates accumulated by one thread; create with PointInTimeJoin::NewPartial().
-struct JoinPartial {
-  std::vector<JoinCandidate> best;  // by sorted entity position
+/// One thread's working space for Consume, and what it consumed.
+struct JoinScratch {
   std::vector<int32_t> ids;         // scratch: probed key ids
   std::vector<uint64_t> hashes;     // scratch: key hashes
   std::vector<PendingRow> pending;  // scratch: batch rows grouped by position range
@@ -66,24 +66,22 @@ class PointInTimeJoin {
  public:
   /// `entity_keys`: the view's join-key columns of the entity rows; `entity_times`: their
   /// timestamps in epoch microseconds, no nulls. `ttl` zero means no limit. The entity rows are
-  /// sorted by (key, time) on `threads` threads, and Finish merges on as many.
+  /// sorted by (key, time) on `threads` threads, and Finish runs on as many.
   static Result<std::unique_ptr<PointInTimeJoin>> Make(std::vector<KeyColumn> entity_keys,
                                                        std::span<const int64_t> entity_times,
                                                        Duration ttl, int threads = 1);
 
-  JoinPartial NewPartial() const;
-
   /// Feeds `num_rows` feature rows numbered first_row_number, first_row_number+1, ...
   /// `event_times` may hold nulls only where `event_valid` is 0 (those rows are skipped);
-  /// `created_times` may be null (all rows created equal). Thread-safe for distinct partials.
-  void Consume(JoinPartial* partial, const std::vector<KeyColumn>& keys, const int64_t* event_times,
+  /// `created_times` may be null (all rows created equal). Thread-safe for distinct scratches:
+  /// the candidate table is shared, a lock per range of positions.
+  void Consume(JoinScratch* scratch, const std::vector<KeyColumn>& keys, const int64_t* event_times,
                const uint8_t* event_validity, const int64_t* created_times, int64_t num_rows,
-               int64_t first_row_number) const;
+               int64_t first_row_number);
 
-  /// Merges the partials (those never made by NewPartial are skipped) and returns, for each
-  /// entity row in input order, the matched feature row number or -1. Runs on the threads
-  /// given to Make.
-  Result<std::vector<int64_t>> Finish(std::vector<JoinPartial> partials) const;
+  /// For each entity row in input order, the matched feature row number or -1, from the rows
+  /// consumed so far. Runs on the threads given to Make.
+  Result<std::vector<int64_t>> Finish() const;
 
   /// The smallest and greatest entity time: feature rows outside [min - ttl, max] never match.
   int64_t min_entity_time() const { return min_time_; }
@@ -102,6 +100,11 @@ class PointInTimeJoin {
   std::vector<int64_t> key_begin_;
   // Keys in blocks of about equal positions, the unit of work on `threads_` threads.
   std::vector<int32_t> block_begin_;
+  // The best feature row seen for each position. Consume groups a batch's rows by the range (of
+  // 4096 positions) holding their key's first position, and holds that range's lock while it
+  // records them: every position belongs to one key, and every key to one range.
+  std::vector<JoinCandidate> best_;
+  std::vector<std::mutex> range_locks_;
   int threads_ = 1;
   int64_t min_time_ = INT64_MAX;
   int64_t max_time_ = INT64_MIN;
