@@ -6,7 +6,10 @@
 #include <arrow/io/file.h>
 #include <arrow/io/interfaces.h>
 #include <curl/curl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -164,12 +167,78 @@ Status MakeDirectories(const fs::path& path) {
   return Status::OK();
 }
 
+namespace {
+
+// A local file whose large ranges are read by mapping them: the buffer ReadAt returns is the
+// file's page-cache pages themselves (MAP_POPULATE fills the page tables at once), unmapped when
+// its last reference goes, instead of a copy of them. A Parquet column chunk of 8 MB was copied
+// at 0.5-1 GB/s on this machine: at 100M feature rows more than a core spent copying through the
+// whole second pass. Reads are clamped to the size the file had when opened, so a range a corrupt
+// footer names beyond the end reads short, as pread would, rather than mapping pages that are not
+// there; a range that cannot be mapped (an address-space limit) is copied as before.
+class MappedReadFile : public arrow::io::RandomAccessFile {
+ public:
+  MappedReadFile(std::shared_ptr<arrow::io::ReadableFile> file, int64_t size)
+      : file_(std::move(file)), size_(size) {}
+
+  Result<std::shared_ptr<arrow::Buffer>> ReadAt(int64_t position, int64_t nbytes) override {
+    if (position < 0 || position >= size_ || std::min(nbytes, size_ - position) < kMapBytes) {
+      return file_->ReadAt(position, nbytes);
+    }
+    nbytes = std::min(nbytes, size_ - position);
+    static const int64_t page = ::sysconf(_SC_PAGESIZE);
+    const int64_t start = position / page * page;
+    const auto length = static_cast<size_t>(position - start + nbytes);
+    void* mapped = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+                          file_->file_descriptor(), start);
+    if (mapped == MAP_FAILED) return file_->ReadAt(position, nbytes);
+    return std::make_shared<Mapping>(static_cast<uint8_t*>(mapped), length, position - start,
+                                     nbytes);
+  }
+  Result<int64_t> ReadAt(int64_t position, int64_t nbytes, void* out) override {
+    return file_->ReadAt(position, nbytes, out);
+  }
+  Status Close() override { return file_->Close(); }
+  bool closed() const override { return file_->closed(); }
+  Result<int64_t> Tell() const override { return file_->Tell(); }
+  Status Seek(int64_t position) override { return file_->Seek(position); }
+  Result<int64_t> Read(int64_t nbytes, void* out) override { return file_->Read(nbytes, out); }
+  Result<std::shared_ptr<arrow::Buffer>> Read(int64_t nbytes) override {
+    return file_->Read(nbytes);
+  }
+  Result<int64_t> GetSize() override { return file_->GetSize(); }
+  bool supports_zero_copy() const override { return true; }
+
+ private:
+  static constexpr int64_t kMapBytes = 1 << 20;  // smaller reads are cheaper copied
+
+  class Mapping : public arrow::Buffer {
+   public:
+    Mapping(uint8_t* mapped, size_t length, int64_t offset, int64_t size)
+        : arrow::Buffer(mapped + offset, size), mapped_(mapped), length_(length) {}
+    ~Mapping() override { ::munmap(mapped_, length_); }
+
+   private:
+    uint8_t* mapped_;
+    size_t length_;
+  };
+
+  std::shared_ptr<arrow::io::ReadableFile> file_;
+  int64_t size_;
+};
+
+}  // namespace
+
 Result<std::shared_ptr<arrow::io::RandomAccessFile>> OpenInput(const fs::path& path) {
   ARROW_ASSIGN_OR_RAISE(Located at, Locate(path));
   auto file = at.fs->OpenInputFile(at.path);
   if (!file.ok())
     return Status::IOError("cannot open ", path.string(), ": ", file.status().message());
-  return *file;
+  auto local = std::dynamic_pointer_cast<arrow::io::ReadableFile>(*file);
+  if (local == nullptr) return *file;
+  auto size = local->GetSize();
+  if (!size.ok()) return Named(path, size.status());
+  return std::make_shared<MappedReadFile>(std::move(local), *size);
 }
 
 Result<std::vector<fs::path>> ListObjects(const fs::path& uri) {

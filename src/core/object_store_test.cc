@@ -45,6 +45,38 @@ TEST(ObjectStoreTest, LocalPathsGoThroughTheSameCalls) {
   fs::remove_all(directory);
 }
 
+// Large ranges of a local file are handed out as mappings of it: the same bytes as a copy, at
+// any offset (not only page-aligned ones), clamped at the end of the file, and still readable
+// after the file is closed and removed while a buffer holds them.
+TEST(ObjectStoreTest, LargeLocalReadsAreTheFilesBytes) {
+  const fs::path directory = fs::temp_directory_path() / "headwater_mapped_read_test";
+  fs::remove_all(directory);
+  ASSERT_TRUE(MakeDirectories(directory).ok());
+  std::string contents(5'000'017, '\0');
+  for (size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i * 131 % 251);
+  ASSERT_TRUE(WriteFileAtomically(directory / "f.bin", contents).ok());
+  auto input = OpenInput(directory / "f.bin").ValueOrDie();
+  std::vector<std::shared_ptr<arrow::Buffer>> kept;
+  for (auto [position, length] : std::vector<std::pair<int64_t, int64_t>>{{0, 3'000'000},
+                                                                          {4097, 2'000'000},
+                                                                          {1, 10},
+                                                                          {3'999'999, 9'000'000},
+                                                                          {4'999'000, 5'000}}) {
+    auto read = input->ReadAt(position, length);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    const auto expected_length =
+        std::min<int64_t>(length, static_cast<int64_t>(contents.size()) - position);
+    EXPECT_EQ((*read)->ToString(),
+              contents.substr(static_cast<size_t>(position), static_cast<size_t>(expected_length)))
+        << position << " +" << length;
+    kept.push_back(*read);
+  }
+  EXPECT_EQ(input->ReadAt(6'000'000, 2'000'000).ValueOrDie()->size(), 0);  // past the end
+  ASSERT_TRUE(input->Close().ok());
+  fs::remove_all(directory);
+  EXPECT_EQ(kept[1]->ToString(), contents.substr(4097, 2'000'000));
+}
+
 TEST(ObjectStoreTest, ABucketHasOneEndpoint) {
   EXPECT_TRUE(UseEndpointForBucket("unit-test-bucket", "http://127.0.0.1:1").ok());
   EXPECT_TRUE(UseEndpointForBucket("unit-test-bucket", "http://127.0.0.1:1").ok());
