@@ -1,5 +1,7 @@
 #include "headwater/engine/point_in_time_join.h"
 
+#include <arrow/buffer.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -78,30 +80,42 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
   if (block_begin.back() != num_keys) block_begin.push_back(num_keys);
   // Each key's rows are sorted as (time, row) pairs copied next to each other: comparing rows
   // through entity_times[row] is a cache miss per comparison at 10M rows, and stable_sort
-  // allocates a buffer per key. Row order breaks ties, as a stable sort would.
-  ARROW_RETURN_NOT_OK(ParallelFor(
-      static_cast<int64_t>(block_begin.size()) - 1, threads, [&](int64_t block, int) -> Status {
-        std::vector<std::pair<int64_t, int64_t>> rows;
-        for (int32_t key = block_begin[block]; key < block_begin[block + 1]; ++key) {
-          const int64_t begin = join->key_begin_[key];
-          const int64_t end = join->key_begin_[key + 1];
-          rows.clear();
-          for (int64_t p = begin; p < end; ++p) {
-            rows.emplace_back(join->sorted_times_[p], join->order_[p]);
-          }
-          std::sort(rows.begin(), rows.end());
-          for (int64_t p = begin; p < end; ++p) {
-            join->sorted_times_[p] = rows[p - begin].first;
-            join->order_[p] = rows[p - begin].second;
-          }
-        }
-        return Status::OK();
-      }));
-  for (int64_t t : join->sorted_times_) {
-    join->min_time_ = std::min(join->min_time_, t);
-    join->max_time_ = std::max(join->max_time_, t);
+  // allocates a buffer per key. Row order breaks ties, as a stable sort would. Each block also
+  // sets up its part of the candidate table (its first touch of 24 bytes a position, on every
+  // thread at once) and finds its earliest and latest time.
+  const int64_t num_blocks = static_cast<int64_t>(block_begin.size()) - 1;
+  ARROW_ASSIGN_OR_RAISE(join->best_,
+                        arrow::AllocateBuffer(sorted_rows * int64_t{sizeof(JoinCandidate)}));
+  auto* best = reinterpret_cast<JoinCandidate*>(join->best_->mutable_data());
+  std::vector<std::pair<int64_t, int64_t>> block_times(num_blocks, {INT64_MAX, INT64_MIN});
+  ARROW_RETURN_NOT_OK(ParallelFor(num_blocks, threads, [&](int64_t block, int) -> Status {
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    for (int32_t key = block_begin[block]; key < block_begin[block + 1]; ++key) {
+      const int64_t begin = join->key_begin_[key];
+      const int64_t end = join->key_begin_[key + 1];
+      rows.clear();
+      for (int64_t p = begin; p < end; ++p) {
+        rows.emplace_back(join->sorted_times_[p], join->order_[p]);
+      }
+      std::sort(rows.begin(), rows.end());
+      for (int64_t p = begin; p < end; ++p) {
+        join->sorted_times_[p] = rows[p - begin].first;
+        join->order_[p] = rows[p - begin].second;
+      }
+      if (begin < end) {
+        auto& [earliest, latest] = block_times[block];
+        earliest = std::min(earliest, rows.front().first);
+        latest = std::max(latest, rows.back().first);
+      }
+    }
+    std::uninitialized_fill(best + join->key_begin_[block_begin[block]],
+                            best + join->key_begin_[block_begin[block + 1]], JoinCandidate{});
+    return Status::OK();
+  }));
+  for (const auto& [earliest, latest] : block_times) {
+    join->min_time_ = std::min(join->min_time_, earliest);
+    join->max_time_ = std::max(join->max_time_, latest);
   }
-  join->best_.resize(sorted_rows);
   join->range_locks_ = std::vector<std::mutex>(static_cast<size_t>(RangeOf(sorted_rows)) + 1);
   return join;
 }
@@ -145,7 +159,7 @@ void PointInTimeJoin::Consume(JoinScratch* scratch, const std::vector<KeyColumn>
   }
 
   const int64_t* times = sorted_times_.data();
-  JoinCandidate* best = best_.data();
+  auto* best = reinterpret_cast<JoinCandidate*>(best_->mutable_data());
   const int64_t ttl = ttl_.micros;
   for (int64_t range = 0; range < num_ranges; ++range) {
     if (range_begin[range] == range_begin[range + 1]) continue;
@@ -171,12 +185,13 @@ Result<std::vector<int64_t>> PointInTimeJoin::Finish() const {
   std::vector<int64_t> result(index_.row_ids().size(), -1);
   // Per block of keys, on the join's threads: a running maximum along each key's positions.
   const int64_t ttl = ttl_.micros;
+  const auto* best = reinterpret_cast<const JoinCandidate*>(best_->data());
   ARROW_RETURN_NOT_OK(ParallelFor(
       static_cast<int64_t>(block_begin_.size()) - 1, threads_, [&](int64_t block, int) -> Status {
         for (int32_t key = block_begin_[block]; key < block_begin_[block + 1]; ++key) {
           JoinCandidate running;
           for (int64_t position = key_begin_[key]; position < key_begin_[key + 1]; ++position) {
-            if (running < best_[position]) running = best_[position];
+            if (running < best[position]) running = best[position];
             if (running.row_number < 0) continue;
             if (ttl > 0 && running.event_time < sorted_times_[position] - ttl) continue;
             result[order_[position]] = running.row_number;

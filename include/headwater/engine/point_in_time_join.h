@@ -19,6 +19,7 @@
 // is already outside the TTL of the entity row at p is outside it for all later ones, and is
 // dropped at once; the final TTL check catches the rest.
 
+#include <arrow/buffer.h>
 #include <arrow/type_fwd.h>
 
 #include <cstdint>
@@ -103,7 +104,7 @@ class PointInTimeJoin {
   // The best feature row seen for each position. Consume groups a batch's rows by the range (of
   // 4096 positions) holding their key's first position, and holds that range's lock while it
   // records them: every position belongs to one key, and every key to one range.
-  std::vector<JoinCandidate> best_;
+  std::unique_ptr<arrow::Buffer> best_;  // JoinCandidate[positions], from Arrow's pool
   std::vector<std::mutex> range_locks_;
   int threads_ = 1;
   int64_t min_time_ = INT64_MAX;
