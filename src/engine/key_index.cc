@@ -4,6 +4,7 @@
 #include <arrow/compute/api_vector.h>
 #include <arrow/compute/cast.h>
 #include <arrow/compute/initialize.h>
+#include <arrow/stl_allocator.h>
 #include <arrow/type.h>
 
 #include <bit>
@@ -136,7 +137,8 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
   // The table grows as keys appear (doubling, so each key moves about once). Sized for the rows
   // up front, 10M entity rows of 1M keys allocated and zeroed 512 MiB of slots and inserted into
   // them with a cache miss each, where 32 MiB hold the keys.
-  std::vector<uint64_t> hashes(num_rows);
+  // In Arrow's pool: the point-in-time join's sorted entity rows, allocated next, reuse its pages.
+  std::vector<uint64_t, arrow::stl::allocator<uint64_t>> hashes(num_rows);
   HashRows(index.columns_, num_rows, hashes.data());
   const bool has_nulls = HasNulls(index.columns_);
   // Prefetched as in Probe (a slot moves when the table grows, which a prefetch may miss).

@@ -20,6 +20,7 @@
 // dropped at once; the final TTL check catches the rest.
 
 #include <arrow/buffer.h>
+#include <arrow/stl_allocator.h>
 #include <arrow/type_fwd.h>
 
 #include <cstdint>
@@ -94,9 +95,11 @@ class PointInTimeJoin {
 
   KeyIndex index_;
   Duration ttl_;
-  // Entity rows sorted by (key id, time): original row and time per position.
-  std::vector<int64_t> order_;
-  std::vector<int64_t> sorted_times_;
+  // Entity rows sorted by (key id, time): original row and time per position. In Arrow's pool,
+  // as the candidates are: the gather's output, allocated once the join is gone, reuses the
+  // pages instead of touching fresh ones.
+  std::vector<int64_t, arrow::stl::allocator<int64_t>> order_;
+  std::vector<int64_t, arrow::stl::allocator<int64_t>> sorted_times_;
   // Positions of key id k are [key_begin_[k], key_begin_[k + 1]).
   std::vector<int64_t> key_begin_;
   // Keys in blocks of about equal positions, the unit of work on `threads_` threads.
