@@ -136,7 +136,7 @@ Result<offline::JoinedColumns> JoinOnFlink(const registry::RepoConfig& config,
                                            const registry::Definitions& definitions,
                                            const std::vector<offline::ViewJoin>& joins,
                                            const arrow::Table& entity_rows,
-                                           const std::vector<int64_t>& entity_times,
+                                           std::span<const int64_t> entity_times,
                                            offline::RetrievalStats* stats) {
   const int64_t n = entity_rows.num_rows();
   // Stage the entity rows: ordinal, every join key once, time, and the TTLs' lower bounds.

@@ -90,8 +90,7 @@ struct Prejoined {
 // each came from follows them (an on-demand view's input).
 Result<ViewColumns> JoinView(const registry::RepoConfig& config, const Definitions& definitions,
                              const FeatureViewProjection& projection,
-                             const arrow::Table& entity_rows,
-                             const std::vector<int64_t>& entity_times,
+                             const arrow::Table& entity_rows, std::span<const int64_t> entity_times,
                              const HistoricalRetrievalOptions& options, RetrievalStats* stats,
                              const Prejoined* prejoined, bool event_time = false) {
   const FeatureView* view = definitions.FindFeatureView(projection.view);
@@ -198,7 +197,7 @@ OnDemandInputs PlanOnDemand(const engine::CompiledOnDemandView& view,
 Result<ViewColumns> JoinOnDemandView(
     const registry::RepoConfig& config, const Definitions& definitions,
     const engine::CompiledOnDemandView& view, const FeatureViewProjection& projection,
-    const arrow::Table& entity_rows, const std::vector<int64_t>& entity_times,
+    const arrow::Table& entity_rows, std::span<const int64_t> entity_times,
     const HistoricalRetrievalOptions& options, RetrievalStats* stats, const Prejoined* prejoined) {
   const OnDemandInputs plan = PlanOnDemand(view, projection);
   const std::vector<size_t>& wanted = plan.wanted;
@@ -244,8 +243,9 @@ Result<ViewColumns> JoinOnDemandView(
     pointers[i] = &inputs[i];
   }
   // now() is each entity row's time: when its features are wanted, as a request's time online.
-  ARROW_ASSIGN_OR_RAISE(auto values,
-                        view.Compute(wanted, pointers, entity_rows.num_rows(), entity_times));
+  ARROW_ASSIGN_OR_RAISE(
+      auto values, view.Compute(wanted, pointers, entity_rows.num_rows(),
+                                std::vector<int64_t>(entity_times.begin(), entity_times.end())));
   ViewColumns out;
   for (size_t w = 0; w < wanted.size(); ++w) {
     const registry::Field& feature = view.features[wanted[w]];
@@ -349,7 +349,8 @@ Result<std::shared_ptr<arrow::Table>> GetHistoricalFeatures(
     return Status::Invalid("entity column '", options.timestamp_column, "' is null in row ",
                            row + 1);
   }
-  std::vector<int64_t> entity_times(times->raw_values(), times->raw_values() + times->length());
+  const std::span<const int64_t> entity_times(times->raw_values(),
+                                              static_cast<size_t>(times->length()));
 
   // Output columns: the entity columns, then features; names must not collide.
   std::vector<std::shared_ptr<arrow::Field>> fields;

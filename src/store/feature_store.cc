@@ -446,7 +446,7 @@ Result<std::shared_ptr<arrow::Table>> FeatureStore::GetHistoricalFeatures(
   }
   offline::HistoricalRetrievalOptions flink = options;
   flink.join_elsewhere = [&](const std::vector<offline::ViewJoin>& joins, const arrow::Table& rows,
-                             const std::vector<int64_t>& times) {
+                             std::span<const int64_t> times) {
     return flink::JoinOnFlink(config_, definitions, joins, rows, times, stats);
   };
   return offline::GetHistoricalFeatures(config_, definitions, entity_rows, projections, flink,

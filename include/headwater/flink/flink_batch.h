@@ -16,6 +16,7 @@
 #include <arrow/type_fwd.h>
 
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,7 @@ Result<offline::JoinedColumns> JoinOnFlink(const registry::RepoConfig& config,
                                            const registry::Definitions& definitions,
                                            const std::vector<offline::ViewJoin>& joins,
                                            const arrow::Table& entity_rows,
-                                           const std::vector<int64_t>& entity_times,
+                                           std::span<const int64_t> entity_times,
                                            offline::RetrievalStats* stats);
 
 /// The latest row per key of a plain view's source with event time in [start, end), on Flink

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,9 @@ using JoinedColumns = std::vector<std::vector<std::shared_ptr<arrow::Array>>>;
 
 /// Computes every join of a retrieval elsewhere (the Flink batch engine), given the entity rows
 /// (checked) and their times in epoch microseconds.
-using JoinElsewhere = std::function<Result<JoinedColumns>(
-    const std::vector<ViewJoin>& joins, const arrow::Table& entity_rows,
-    const std::vector<int64_t>& entity_times)>;
+using JoinElsewhere = std::function<Result<JoinedColumns>(const std::vector<ViewJoin>& joins,
+                                                          const arrow::Table& entity_rows,
+                                                          std::span<const int64_t> entity_times)>;
 
 /// Options of GetHistoricalFeatures.
 struct HistoricalRetrievalOptions {
