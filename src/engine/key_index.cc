@@ -11,6 +11,8 @@
 #include <functional>
 #include <mutex>
 
+#include "headwater/engine/parallel_for.h"
+
 namespace headwater::engine {
 namespace {
 
@@ -123,7 +125,7 @@ int32_t KeyIndex::IdOf(uint64_t hash, const std::vector<KeyColumn>& columns, int
   });
 }
 
-Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_rows) {
+Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_rows, int threads) {
   KeyIndex index;
   index.columns_ = std::move(columns);
   index.hash_is_exact_ = index.columns_.size() == 1 && index.columns_[0].ints != nullptr;
@@ -139,7 +141,15 @@ Result<KeyIndex> KeyIndex::Build(std::vector<KeyColumn> columns, int64_t num_row
   // them with a cache miss each, where 32 MiB hold the keys.
   // In Arrow's pool: the point-in-time join's sorted entity rows, allocated next, reuse its pages.
   std::vector<uint64_t, arrow::stl::allocator<uint64_t>> hashes(num_rows);
-  HashRows(index.columns_, num_rows, hashes.data());
+  const int64_t chunks = std::clamp<int64_t>(num_rows >> 16, 1, std::max(threads, 1));
+  ARROW_RETURN_NOT_OK(ParallelFor(chunks, threads, [&](int64_t chunk, int) -> Status {
+    const int64_t begin = num_rows * chunk / chunks;
+    const int64_t length = num_rows * (chunk + 1) / chunks - begin;
+    std::vector<KeyColumn> slices;
+    for (const KeyColumn& column : index.columns_) slices.push_back(column.Slice(begin, length));
+    HashRows(slices, length, hashes.data() + begin);
+    return Status::OK();
+  }));
   const bool has_nulls = HasNulls(index.columns_);
   // Prefetched as in Probe (a slot moves when the table grows, which a prefetch may miss).
   for (int64_t row = 0; row < num_rows; ++row) {

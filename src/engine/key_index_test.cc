@@ -124,6 +124,27 @@ TEST(KeyIndexTest, AgreesWithAMapOnRandomStringKeys) {
   }
 }
 
+// The rows' hashes are computed in ranges on several threads: the ids are the same as on one,
+// for composite keys with nulls.
+TEST(KeyIndexTest, BuildingOnManyThreadsGivesTheSameIds) {
+  std::mt19937_64 random(3);
+  std::vector<std::optional<int64_t>> numbers;
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < 300'000; ++i) {
+    const uint64_t r = random();
+    numbers.push_back(r % 97 == 0 ? std::nullopt : std::optional<int64_t>(r % 5000));
+    names.push_back("n" + std::to_string(r % 7));
+  }
+  auto one = KeyIndex::Build(Columns({Ints(numbers), Strings(names)}), 300'000).ValueOrDie();
+  for (int threads : {2, 3, 8}) {
+    auto many =
+        KeyIndex::Build(Columns({Ints(numbers), Strings(names)}), 300'000, threads).ValueOrDie();
+    EXPECT_EQ(many.row_ids(), one.row_ids()) << threads << " threads";
+    EXPECT_EQ(many.size(), one.size());
+  }
+  EXPECT_GT(one.size(), 30'000);
+}
+
 TEST(KeyIndexTest, RefusesAKeyColumnOfAnotherType) {
   arrow::DoubleBuilder builder;
   ASSERT_TRUE(builder.Append(1.5).ok());

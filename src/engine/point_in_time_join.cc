@@ -24,7 +24,7 @@ Result<std::unique_ptr<PointInTimeJoin>> PointInTimeJoin::Make(
   const int64_t num_rows = static_cast<int64_t>(entity_times.size());
   std::unique_ptr<PointInTimeJoin> join(new PointInTimeJoin());
   join->ttl_ = ttl;
-  ARROW_ASSIGN_OR_RAISE(join->index_, KeyIndex::Build(std::move(entity_keys), num_rows));
+  ARROW_ASSIGN_OR_RAISE(join->index_, KeyIndex::Build(std::move(entity_keys), num_rows, threads));
   const std::vector<int32_t>& ids = join->index_.row_ids();
   const int32_t num_keys = join->index_.size();
   join->threads_ = std::max(threads, 1);

@@ -33,8 +33,9 @@ struct KeyColumn {
 class KeyIndex {
  public:
   /// Builds from the key columns of the build table (all of equal length, no nulls expected:
-  /// rows with a null key part get id -1).
-  static Result<KeyIndex> Build(std::vector<KeyColumn> columns, int64_t num_rows);
+  /// rows with a null key part get id -1). The rows' hashes are computed on `threads` threads;
+  /// the keys are numbered on one.
+  static Result<KeyIndex> Build(std::vector<KeyColumn> columns, int64_t num_rows, int threads = 1);
 
   /// The id of each build row (-1 for a row with a null key part).
   const std::vector<int32_t>& row_ids() const { return row_ids_; }
