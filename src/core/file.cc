@@ -198,12 +198,12 @@ class BackgroundFileStream : public arrow::io::OutputStream {
 
   // On the stream's thread: one buffer into the file.
   Status WriteAll(const uint8_t* data, int64_t size) {
-    if (direct_ && size % kAlignment != 0) SetDirect(false);  // the last piece
+    if (direct_ && size % kAlignment != 0) StopDirectWrites();  // the last piece
     while (size > 0) {
       const ssize_t n = ::write(fd_, data, static_cast<size_t>(size));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EINVAL && direct_) {  // refused direct (or a short write before)
-        SetDirect(false);
+        StopDirectWrites();
         continue;
       }
       if (n < 0) return arrow::internal::IOErrorFromErrno(errno, "Error writing bytes to file");
@@ -221,10 +221,11 @@ class BackgroundFileStream : public arrow::io::OutputStream {
     return Status::OK();
   }
 
-  void SetDirect(bool direct) {
+  // The rest of the file goes through the page cache.
+  void StopDirectWrites() {
     const int flags = ::fcntl(fd_, F_GETFL);
-    if (flags >= 0) (void)::fcntl(fd_, F_SETFL, direct ? flags | O_DIRECT : flags & ~O_DIRECT);
-    direct_ = direct;
+    if (flags >= 0) (void)::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
+    direct_ = false;
   }
 
   void WriteBuffers() {

@@ -175,7 +175,9 @@ namespace {
 // at 0.5-1 GB/s on this machine: at 100M feature rows more than a core spent copying through the
 // whole second pass. Reads are clamped to the size the file had when opened, so a range a corrupt
 // footer names beyond the end reads short, as pread would, rather than mapping pages that are not
-// there; a range that cannot be mapped (an address-space limit) is copied as before.
+// there; a range that cannot be mapped (an address-space limit) is copied as before. A mapping
+// outlives a replacement of the file by rename (every write here is one), not a truncation of it
+// in place by another program while it is being read.
 class MappedReadFile : public arrow::io::RandomAccessFile {
  public:
   MappedReadFile(std::shared_ptr<arrow::io::ReadableFile> file, int64_t size)
